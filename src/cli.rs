@@ -1,0 +1,86 @@
+//! Every flag of every subcommand, with its documentation, in one place.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Build and operate clustered LXC services on pairs of OVH dedicated servers",
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command on every selected node, concurrently, and show each node's output.
+    Run(RunArgs),
+    /// Check that every selected node answers, and show its hostname, OS and kernel.
+    Ping(PingArgs),
+}
+
+/// How to pick and reach nodes; shared by every subcommand that connects.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Inventory file (YAML).
+    #[arg(short, long, value_name = "INVENTORY", env = "TANDEM_INVENTORY")]
+    pub inventory: PathBuf,
+
+    /// Only these nodes: names, cluster names or globs, separated by `,` or `:`;
+    /// `!x` excludes, `&x` intersects (e.g. `pair*:!node3`).
+    #[arg(short, long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+
+    /// How many nodes to work on at once.
+    #[arg(short, long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..))]
+    pub forks: u16,
+
+    /// Record the host key of a node that is not in known_hosts yet, instead of refusing
+    /// (like OpenSSH's StrictHostKeyChecking=accept-new). A changed key is always refused.
+    #[arg(long)]
+    pub accept_new: bool,
+
+    /// Key-exchange algorithms in order of preference, comma-separated.
+    /// [default: mlkem768x25519-sha256,curve25519-sha256,...]
+    #[arg(long, value_name = "ALGS", value_delimiter = ',', env = "TANDEM_KEX")]
+    pub kex: Vec<String>,
+
+    /// Give up on a node that does not complete TCP connect, key exchange or login in this
+    /// many seconds (overrides the inventory's ssh.connect_timeout).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub connect_timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write each node's stdout, stderr and exit status, byte for byte, to
+    /// DIR/NODE.stdout, DIR/NODE.stderr and DIR/NODE.status.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// The command, run by the login user's shell on each node.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Print one JSON object on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,16 @@
+//! One file per subcommand: each turns its arguments into work and an exit status.
+
+pub mod ping;
+pub mod run;
+
+use std::process::ExitCode;
+
+use crate::cli::Command;
+use crate::error::Error;
+
+pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
+    match command {
+        Command::Run(args) => run::run(args).await,
+        Command::Ping(args) => ping::ping(args).await,
+    }
+}

@@ -1,0 +1,44 @@
+//! `tandem ping`: can we log in everywhere, and what is there.
+
+use std::process::ExitCode;
+
+use futures::StreamExt;
+
+use crate::cli::PingArgs;
+use crate::error::Error;
+use crate::fleet::Fleet;
+use crate::report::ping::{NodeFacts, json_report, table};
+use crate::ssh::SshError;
+
+/// One exec, three lines: hostname, kernel, OS (os-release's PRETTY_NAME where there is one).
+const FACTS_SCRIPT: &str =
+    "uname -n; uname -sr; ( . /etc/os-release 2>/dev/null && echo \"$PRETTY_NAME\" ) || uname -o";
+
+pub async fn ping(args: PingArgs) -> Result<ExitCode, Error> {
+    let (_inventory, fleet) = Fleet::prepare(&args.connect)?;
+    let mut outcomes: Vec<_> = fleet
+        .run(|session| {
+            Box::pin(async move {
+                let output = session.exec(FACTS_SCRIPT, b"").await?;
+                if !output.status.success() {
+                    return Err(SshError::Channel {
+                        addr: session.addr().to_string(),
+                        detail: format!("the facts script failed: {}", String::from_utf8_lossy(&output.stderr).trim()),
+                    });
+                }
+                Ok(NodeFacts::parse(&output.stdout))
+            })
+        })
+        .collect()
+        .await;
+    let order: Vec<&str> = fleet.hosts().iter().map(|h| h.name.as_str()).collect();
+    outcomes.sort_by_key(|o| order.iter().position(|n| *n == o.host.name));
+    let failures = outcomes.iter().filter(|o| o.result.is_err()).count();
+    if args.json {
+        println!("{}", json_report(&outcomes));
+    } else {
+        print!("{}", table(&outcomes));
+        println!("{} node(s): {} answered, {} unreachable", outcomes.len(), outcomes.len() - failures, failures);
+    }
+    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,110 @@
+//! From inventory nodes to live sessions: resolves each node's SSH target, then connects to
+//! all of them concurrently (bounded by --forks) and hands each session to the caller's work.
+//! This is the seam between the inventory (what to reach) and the SSH layer (how).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::stream::{self, Stream, StreamExt};
+
+use crate::cli::ConnectArgs;
+use crate::error::Error;
+use crate::inventory::Inventory;
+use crate::ssh::{Connector, HostKeyPolicy, KnownHosts, Session, SshConfigFile, SshError, Target, Wanted};
+
+/// A selected node, ready to connect to.
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub name: String,
+    pub cluster: String,
+    pub target: Target,
+}
+
+/// What happened on one host.
+pub struct Outcome<T> {
+    pub host: Host,
+    pub result: Result<T, SshError>,
+    pub elapsed: Duration,
+}
+
+pub struct Fleet {
+    connector: Arc<Connector>,
+    hosts: Vec<Host>,
+    forks: usize,
+}
+
+impl Fleet {
+    /// Loads the inventory, applies --limit, resolves targets. Fails before any connection.
+    pub fn prepare(args: &ConnectArgs) -> Result<(Inventory, Fleet), Error> {
+        let inventory = Inventory::load(&args.inventory)?;
+        let selected = inventory.select(args.limit.as_deref())?;
+        let ssh_config = SshConfigFile::load_default()?;
+        let connect_timeout = args.connect_timeout.map(Duration::from_secs).or(inventory.ssh.connect_timeout);
+        let mut hosts = Vec::with_capacity(selected.len());
+        for node in selected {
+            let wanted = Wanted {
+                label: node.name.clone(),
+                address: node.address.clone(),
+                port: node.port.or(inventory.ssh.port),
+                user: node.user.clone().or_else(|| inventory.ssh.user.clone()),
+                identity: node.identity.clone().or_else(|| inventory.ssh.identity.clone()),
+                connect_timeout,
+            };
+            hosts.push(Host { name: node.name.clone(), cluster: node.cluster.clone(), target: ssh_config.resolve(&wanted)? });
+        }
+        let known_hosts_path = match &inventory.ssh.known_hosts {
+            Some(path) => path.clone(),
+            None => home_known_hosts()?,
+        };
+        let known_hosts = KnownHosts::load(&known_hosts_path)?;
+        let policy = if args.accept_new { HostKeyPolicy::AcceptNew } else { HostKeyPolicy::Strict };
+        let mut connector = Connector::new(known_hosts, policy);
+        if !args.kex.is_empty() {
+            connector = connector.with_kex(&args.kex).map_err(Error::Usage)?;
+        }
+        let fleet = Fleet { connector: Arc::new(connector), hosts, forks: usize::from(args.forks) };
+        Ok((inventory, fleet))
+    }
+
+    pub fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
+    /// Connects to every host and runs `work` on its session, at most `forks` hosts at once.
+    /// Yields each host's outcome as soon as it is known; a failing host never stops the others.
+    pub fn run<T, F>(&self, work: F) -> impl Stream<Item = Outcome<T>> + '_
+    where
+        T: Send + 'static,
+        F: for<'s> Fn(&'s Session) -> BoxFuture<'s, Result<T, SshError>> + Send + Sync + 'static,
+    {
+        let work = Arc::new(work);
+        stream::iter(self.hosts.iter().cloned())
+            .map(move |host| {
+                let connector = self.connector.clone();
+                let work = work.clone();
+                async move {
+                    let started = Instant::now();
+                    let result = match connector.connect(&host.target).await {
+                        Ok(session) => {
+                            let result = work(&session).await;
+                            session.close().await;
+                            result
+                        }
+                        Err(e) => Err(e),
+                    };
+                    Outcome { host, result, elapsed: started.elapsed() }
+                }
+            })
+            .buffer_unordered(self.forks)
+    }
+}
+
+fn home_known_hosts() -> Result<std::path::PathBuf, Error> {
+    match std::env::var_os("HOME") {
+        Some(home) => Ok(std::path::Path::new(&home).join(".ssh").join("known_hosts")),
+        None => Err(Error::Usage(
+            "HOME is not set, so there is no ~/.ssh/known_hosts: set ssh.known_hosts in the inventory".into(),
+        )),
+    }
+}

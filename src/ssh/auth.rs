@@ -1,0 +1,157 @@
+//! Public-key authentication: ssh-agent first, then identity files.
+//!
+//! Identity files are read and decrypted once per run and shared by every connection
+//! (100 nodes must not mean 100 passphrase prompts or 100 decryptions). The passphrase comes
+//! from `TANDEM_KEY_PASSPHRASE` or a prompt on the terminal, never from a command line.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use russh::client::Handle;
+use russh::keys::agent::client::AgentClient;
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
+use tokio::sync::Mutex;
+
+use super::error::SshError;
+
+pub const PASSPHRASE_ENV: &str = "TANDEM_KEY_PASSPHRASE";
+
+/// Decrypted identity files, shared by all connections of a run.
+#[derive(Default)]
+pub struct KeyCache {
+    keys: Mutex<HashMap<PathBuf, Arc<PrivateKey>>>,
+}
+
+impl KeyCache {
+    /// Loads (once) the private key at `path`, asking for its passphrase if needed.
+    pub async fn get(&self, path: &Path) -> Result<Arc<PrivateKey>, SshError> {
+        // Holding the lock while loading serialises prompts: one question per key, not per host.
+        let mut keys = self.keys.lock().await;
+        if let Some(key) = keys.get(path) {
+            return Ok(key.clone());
+        }
+        let owned = path.to_path_buf();
+        let key = tokio::task::spawn_blocking(move || load_identity(&owned))
+            .await
+            .map_err(|e| SshError::Identity {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })??;
+        let key = Arc::new(key);
+        keys.insert(path.to_path_buf(), key.clone());
+        Ok(key)
+    }
+}
+
+fn load_identity(path: &Path) -> Result<PrivateKey, SshError> {
+    let err = |detail: String| SshError::Identity {
+        path: path.to_path_buf(),
+        detail,
+    };
+    match russh::keys::load_secret_key(path, None) {
+        Ok(key) => Ok(key),
+        Err(russh::keys::Error::KeyIsEncrypted) => {
+            let passphrase = match std::env::var(PASSPHRASE_ENV) {
+                Ok(p) => p,
+                Err(_) if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+                    rpassword::prompt_password(format!("Passphrase for {}: ", path.display()))
+                        .map_err(|e| err(format!("cannot read the passphrase: {e}")))?
+                }
+                Err(_) => {
+                    return Err(err(format!(
+                        "the key is encrypted; set {PASSPHRASE_ENV}, run tandem from a terminal, or add the key \
+                         to ssh-agent"
+                    )));
+                }
+            };
+            russh::keys::load_secret_key(path, Some(&passphrase))
+                .map_err(|_| err("wrong passphrase (or the key cannot be decrypted)".into()))
+        }
+        Err(russh::keys::Error::IO(e)) => Err(err(e.to_string())),
+        Err(e) => Err(err(format!("not a private key OpenSSH can read: {e}"))),
+    }
+}
+
+/// Tries the agent's keys, then each identity file; `Ok(())` once the server accepts one.
+pub async fn authenticate<H: russh::client::Handler>(
+    handle: &mut Handle<H>,
+    user: &str,
+    addr: &str,
+    identities: &[PathBuf],
+    keys: &KeyCache,
+) -> Result<(), SshError> {
+    let mut tried = Vec::new();
+    let protocol = |e: russh::Error| SshError::Protocol {
+        addr: addr.to_string(),
+        detail: e.to_string(),
+    };
+
+    // Explicit identity files first: they are what the inventory asked for, and offering many
+    // agent keys first can exhaust the server's MaxAuthTries before the right one comes.
+    let mut identity_errors = Vec::new();
+    for path in identities {
+        let key = match keys.get(path).await {
+            Ok(key) => key,
+            Err(e) => {
+                identity_errors.push(e);
+                continue;
+            }
+        };
+        let hash = if key.algorithm().is_rsa() {
+            handle
+                .best_supported_rsa_hash()
+                .await
+                .map_err(protocol)?
+                .flatten()
+        } else {
+            None
+        };
+        let result = handle
+            .authenticate_publickey(user, PrivateKeyWithHashAlg::new(key, hash))
+            .await
+            .map_err(protocol)?;
+        if result.success() {
+            return Ok(());
+        }
+        tried.push(path.display().to_string());
+    }
+
+    if std::env::var_os("SSH_AUTH_SOCK").is_some()
+        && let Ok(mut agent) = AgentClient::connect_env().await
+        && let Ok(identities) = agent.request_identities().await
+    {
+        for identity in identities {
+            let public = identity.public_key().into_owned();
+            let hash = if public.algorithm().is_rsa() {
+                handle
+                    .best_supported_rsa_hash()
+                    .await
+                    .map_err(protocol)?
+                    .flatten()
+            } else {
+                None
+            };
+            let label = format!("agent key {}", public.fingerprint(Default::default()));
+            match handle
+                .authenticate_publickey_with(user, public, hash, &mut agent)
+                .await
+            {
+                Ok(result) if result.success() => return Ok(()),
+                Ok(_) | Err(_) => tried.push(label),
+            }
+        }
+    }
+
+    // A key we could not even load is the more useful thing to report than "refused".
+    if tried.is_empty()
+        && let Some(e) = identity_errors.into_iter().next()
+    {
+        return Err(e);
+    }
+    Err(SshError::AuthFailed {
+        user: user.to_string(),
+        addr: addr.to_string(),
+        tried,
+    })
+}

@@ -1,0 +1,19 @@
+//! The SSH layer: connections, host keys, authentication, and running bytes on a node.
+//!
+//! It knows nothing of inventories or playbooks: callers hand it a [`Target`] and get a
+//! [`Session`]. Bytes go over the wire in exactly one place, [`session`].
+
+mod auth;
+mod connect;
+mod error;
+mod known_hosts;
+mod session;
+mod stream;
+mod target;
+
+pub use auth::PASSPHRASE_ENV;
+pub use connect::{Connector, DEFAULT_KEX, HostKeyPolicy, MAX_CHANNELS};
+pub use error::SshError;
+pub use known_hosts::{KnownHosts, Verdict, fingerprint};
+pub use session::{ExecOutput, ExitStatus, Session};
+pub use target::{DEFAULT_CONNECT_TIMEOUT, SshConfigFile, Target, Wanted};

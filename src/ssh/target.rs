@@ -1,0 +1,268 @@
+//! Where and as whom to connect: the inventory's values merged with `~/.ssh/config`.
+//!
+//! Precedence, as Ansible users expect: what the inventory says explicitly wins, then
+//! `~/.ssh/config` (matched on the address, as `ssh ADDRESS` would), then OpenSSH's defaults.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ssh2_config::{ParseRule, SshConfig};
+
+use super::error::SshError;
+
+/// One SSH destination, fully resolved.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The node's name, for messages.
+    pub label: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// Identity files to offer, in order (after ssh-agent's keys).
+    pub identities: Vec<PathBuf>,
+    /// Hop through this host first (`ProxyJump`), as OpenSSH does with `-J`.
+    pub jump: Option<Box<Target>>,
+    pub connect_timeout: Duration,
+    pub keepalive_interval: Duration,
+}
+
+impl Target {
+    /// `user@host:port` for messages.
+    pub fn addr(&self) -> String {
+        if self.port == 22 {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// What the inventory says about a destination; `None` means "not set, ask ~/.ssh/config".
+#[derive(Debug, Clone, Default)]
+pub struct Wanted {
+    pub label: String,
+    pub address: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub identity: Option<PathBuf>,
+    pub connect_timeout: Option<Duration>,
+}
+
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// `~/.ssh/config`, parsed once per run.
+pub struct SshConfigFile {
+    config: Option<SshConfig>,
+    home: Option<PathBuf>,
+}
+
+impl SshConfigFile {
+    /// Reads `~/.ssh/config` when it exists; a broken file is reported, not ignored.
+    pub fn load_default() -> Result<SshConfigFile, SshError> {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let path = home.as_ref().map(|h| h.join(".ssh").join("config"));
+        match path {
+            Some(p) if p.is_file() => Self::load(&p, home),
+            _ => Ok(SshConfigFile { config: None, home }),
+        }
+    }
+
+    pub fn load(path: &Path, home: Option<PathBuf>) -> Result<SshConfigFile, SshError> {
+        let file = std::fs::File::open(path).map_err(|e| SshError::Config {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let mut reader = std::io::BufReader::new(file);
+        let mut config = SshConfig::default();
+        if let Some(home) = &home {
+            config = config.home_dir(home.clone());
+        }
+        let config = config
+            .parse(
+                &mut reader,
+                ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
+            )
+            .map_err(|e| SshError::Config {
+                path: path.to_path_buf(),
+                detail: format!("cannot parse: {e}"),
+            })?;
+        Ok(SshConfigFile {
+            config: Some(config),
+            home,
+        })
+    }
+
+    /// An empty configuration (tests, or `-F none`).
+    pub fn none() -> SshConfigFile {
+        SshConfigFile {
+            config: None,
+            home: std::env::var_os("HOME").map(PathBuf::from),
+        }
+    }
+
+    pub fn resolve(&self, wanted: &Wanted) -> Result<Target, SshError> {
+        self.resolve_depth(wanted, 0)
+    }
+
+    fn resolve_depth(&self, wanted: &Wanted, depth: usize) -> Result<Target, SshError> {
+        let params = self.config.as_ref().map(|c| c.query(&wanted.address));
+        let params = params.as_ref();
+        let host = params
+            .and_then(|p| p.host_name.clone())
+            .unwrap_or_else(|| wanted.address.clone());
+        let port = wanted.port.or(params.and_then(|p| p.port)).unwrap_or(22);
+        let user = wanted
+            .user
+            .clone()
+            .or(params.and_then(|p| p.user.clone()))
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "root".to_string());
+        let identities = match &wanted.identity {
+            Some(path) => vec![path.clone()],
+            None => match params.and_then(|p| p.identity_file.clone()) {
+                Some(files) if !files.is_empty() => files.iter().map(|f| self.expand(f)).collect(),
+                _ => self.default_identities(),
+            },
+        };
+        let connect_timeout = wanted
+            .connect_timeout
+            .or(params.and_then(|p| p.connect_timeout))
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let keepalive_interval = params
+            .and_then(|p| p.server_alive_interval)
+            .unwrap_or(DEFAULT_KEEPALIVE);
+        let jump = match params.and_then(|p| p.proxy_jump.clone()) {
+            Some(hops) if !hops.is_empty() && !hops[0].eq_ignore_ascii_case("none") => {
+                if depth >= 4 {
+                    return Err(SshError::Protocol {
+                        addr: wanted.address.clone(),
+                        detail: "ProxyJump chain is longer than 4 hops (a loop in ~/.ssh/config?)"
+                            .into(),
+                    });
+                }
+                // `a,b` means: reach a, then b from a, then the target from b.
+                let mut previous: Option<Box<Target>> = None;
+                for hop in &hops {
+                    let mut target = self.resolve_depth(&parse_jump(hop, wanted), depth + 1)?;
+                    target.jump = previous.take();
+                    previous = Some(Box::new(target));
+                }
+                previous
+            }
+            _ => None,
+        };
+        Ok(Target {
+            label: wanted.label.clone(),
+            host,
+            port,
+            user,
+            identities,
+            jump,
+            connect_timeout,
+            keepalive_interval,
+        })
+    }
+
+    fn expand(&self, path: &Path) -> PathBuf {
+        match (path.strip_prefix("~"), &self.home) {
+            (Ok(rest), Some(home)) => home.join(rest),
+            _ => path.to_path_buf(),
+        }
+    }
+
+    /// OpenSSH's default identity files, those that exist.
+    fn default_identities(&self) -> Vec<PathBuf> {
+        let Some(home) = &self.home else {
+            return Vec::new();
+        };
+        ["id_ed25519", "id_ecdsa", "id_rsa"]
+            .iter()
+            .map(|name| home.join(".ssh").join(name))
+            .filter(|p| p.is_file())
+            .collect()
+    }
+}
+
+/// `[user@]host[:port]` of a ProxyJump hop. The hop inherits the connect timeout only.
+fn parse_jump(hop: &str, target: &Wanted) -> Wanted {
+    let (user, rest) = match hop.rsplit_once('@') {
+        Some((u, r)) => (Some(u.to_string()), r),
+        None => (None, hop),
+    };
+    let (address, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (h.to_string(), p.parse().ok()),
+        _ => (rest.to_string(), None),
+    };
+    Wanted {
+        label: format!("{} (jump host of {})", address, target.label),
+        address,
+        port,
+        user,
+        identity: None,
+        connect_timeout: target.connect_timeout,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> SshConfigFile {
+        let dir = std::env::temp_dir().join(format!(
+            "tandem-sshcfg-{}-{}",
+            std::process::id(),
+            text.len()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config");
+        std::fs::write(&path, text).unwrap();
+        let cfg = SshConfigFile::load(&path, Some(PathBuf::from("/home/op"))).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        cfg
+    }
+
+    fn wanted(address: &str) -> Wanted {
+        Wanted {
+            label: "n1".into(),
+            address: address.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ssh_config_fills_what_the_inventory_leaves_open() {
+        let cfg = config(
+            "Host 192.0.2.*\n  User admin\n  Port 2222\n  IdentityFile ~/.ssh/ovh\n  ProxyJump jump@bastion:2200\n",
+        );
+        let t = cfg.resolve(&wanted("192.0.2.10")).unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.user.as_str()),
+            ("192.0.2.10", 2222, "admin")
+        );
+        assert_eq!(t.identities, vec![PathBuf::from("/home/op/.ssh/ovh")]);
+        let jump = t.jump.expect("jump host");
+        assert_eq!(
+            (jump.host.as_str(), jump.port, jump.user.as_str()),
+            ("bastion", 2200, "jump")
+        );
+    }
+
+    #[test]
+    fn inventory_values_win_over_ssh_config() {
+        let cfg = config("Host *\n  User admin\n  Port 2222\n");
+        let mut w = wanted("192.0.2.10");
+        w.user = Some("root".into());
+        w.port = Some(22);
+        let t = cfg.resolve(&w).unwrap();
+        assert_eq!((t.port, t.user.as_str()), (22, "root"));
+    }
+
+    #[test]
+    fn host_name_replaces_the_address() {
+        let cfg = config("Host web1\n  HostName 192.0.2.20\n");
+        let t = cfg.resolve(&wanted("web1")).unwrap();
+        assert_eq!(t.host, "192.0.2.20");
+        assert!(t.jump.is_none());
+    }
+}
