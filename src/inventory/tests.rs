@@ -1,0 +1,604 @@
+use std::fs;
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::*;
+
+const PATH: &str = "/etc/tandem/inv.yml";
+
+fn parse(text: &str) -> Result<Inventory, InventoryError> {
+    Inventory::parse(text, Path::new(PATH))
+}
+
+/// The message of the error `text` must produce; also checks the one-line promise.
+fn error(text: &str) -> String {
+    let message = parse(text)
+        .expect_err("inventory should be refused")
+        .to_string();
+    assert!(!message.contains('\n'), "not one line: {message}");
+    message
+}
+
+/// A scratch file for the tests that need a real file; unique per test and process.
+fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tandem-inventory-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    fs::write(&path, bytes).unwrap();
+    path
+}
+
+const TWO_CLUSTERS: &str = "\
+ssh:
+  user: admin
+  port: 2222
+vars:
+  a: global
+  b: global
+  c: global
+clusters:
+  pair1:
+    vip: 203.0.113.1
+    vars:
+      b: pair1
+      c: pair1
+    nodes:
+      node1:
+        address: 198.18.3.11
+        vars:
+          c: node1
+      node2:
+        address: 198.18.3.12
+        port: 22
+        user: root
+  db:
+    nodes:
+      db1: {address: db1.example.net}
+      db2: {address: db2.example.net}
+      web3: {address: 192.0.2.3}
+";
+
+// ---------------------------------------------------------------------------------------------
+// The model
+
+#[test]
+fn parses_clusters_and_nodes_in_file_order() {
+    let inventory = parse(TWO_CLUSTERS).unwrap();
+    assert_eq!(inventory.path, Path::new(PATH));
+    assert_eq!(inventory.ssh.user.as_deref(), Some("admin"));
+    assert_eq!(inventory.ssh.port, Some(2222));
+    let names: Vec<&str> = inventory.nodes().map(|node| node.name.as_str()).collect();
+    assert_eq!(names, ["node1", "node2", "db1", "db2", "web3"]);
+    let clusters: Vec<&str> = inventory.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(clusters, ["pair1", "db"]);
+
+    let pair1 = inventory.cluster("pair1").unwrap();
+    assert_eq!(pair1.vip, Some(Ipv4Addr::new(203, 0, 113, 1)));
+    assert_eq!(inventory.cluster("db").unwrap().vip, None);
+    assert!(inventory.cluster("node1").is_none());
+
+    let node2 = inventory.node("node2").unwrap();
+    assert_eq!(node2.cluster, "pair1");
+    assert_eq!(node2.address, "198.18.3.12");
+    assert_eq!(node2.port, Some(22));
+    assert_eq!(node2.user.as_deref(), Some("root"));
+    assert_eq!(node2.line, 19);
+    assert_eq!(inventory.node("node1").unwrap().port, None);
+    assert_eq!(inventory.node("db2").unwrap().line, 26);
+    assert!(inventory.node("pair1").is_none());
+}
+
+#[test]
+fn node_vars_merge_global_cluster_node() {
+    let inventory = parse(TWO_CLUSTERS).unwrap();
+    let vars = inventory.node_vars(inventory.node("node1").unwrap());
+    assert_eq!(vars["a"], json!("global"));
+    assert_eq!(vars["b"], json!("pair1"));
+    assert_eq!(vars["c"], json!("node1"));
+    let vars = inventory.node_vars(inventory.node("db1").unwrap());
+    assert_eq!(vars["c"], json!("global"));
+}
+
+#[test]
+fn paths_are_made_absolute() {
+    let text = "\
+ssh:
+  identity: keys/id_ed25519
+  known_hosts: /var/lib/tandem/known_hosts
+clusters:
+  c:
+    nodes:
+      n1: {address: a, identity: ../id_n1}
+      n2: {address: b, identity: ~/.ssh/id_n2}
+";
+    let inventory = parse(text).unwrap();
+    assert_eq!(
+        inventory.ssh.identity.as_deref(),
+        Some(Path::new("/etc/tandem/keys/id_ed25519"))
+    );
+    assert_eq!(
+        inventory.ssh.known_hosts.as_deref(),
+        Some(Path::new("/var/lib/tandem/known_hosts"))
+    );
+    assert_eq!(
+        inventory.node("n1").unwrap().identity.as_deref(),
+        Some(Path::new("/etc/tandem/../id_n1"))
+    );
+    if let Some(home) = std::env::var_os("HOME").filter(|home| !home.is_empty()) {
+        assert_eq!(
+            inventory.node("n2").unwrap().identity,
+            Some(PathBuf::from(home).join(".ssh/id_n2"))
+        );
+    }
+
+    // A relative inventory path still gives absolute paths.
+    let inventory = Inventory::parse(text, Path::new("inv.yml")).unwrap();
+    assert!(inventory.ssh.identity.unwrap().is_absolute());
+}
+
+#[test]
+fn connect_timeout_is_a_duration() {
+    let inventory =
+        parse("ssh: {connect_timeout: 7}\nclusters: {c: {nodes: {n: {address: a}}}}\n").unwrap();
+    assert_eq!(inventory.ssh.connect_timeout, Some(Duration::from_secs(7)));
+}
+
+#[test]
+fn example_inventory_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("inventories/example.yml");
+    let inventory = Inventory::load(&path).unwrap();
+    assert_eq!(inventory.clusters.len(), 1);
+    let cluster = &inventory.clusters[0];
+    assert_eq!(cluster.vip, Some(Ipv4Addr::new(203, 0, 113, 10)));
+    assert_eq!(cluster.nodes.len(), 2);
+    for node in &cluster.nodes {
+        assert!(
+            node.service_name.is_some(),
+            "{} has no service_name",
+            node.name
+        );
+        let vars = inventory.node_vars(node);
+        assert_eq!(vars["disk"]["kind"], json!("lvm"));
+        assert_eq!(vars["disk"]["vg"], json!("vg0"));
+    }
+    let node1 = inventory.node_vars(&cluster.nodes[0]);
+    assert_eq!(node1["disk"]["pv"], json!("/dev/sda4"));
+    assert_eq!(node1["disk"]["size"], json!("20G"));
+    assert_eq!(inventory.ssh.connect_timeout, Some(Duration::from_secs(5)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: one test per case, asserting the whole message.
+
+#[test]
+fn error_missing_file() {
+    let err = Inventory::load(Path::new("/nonexistent/inv.yml")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/nonexistent/inv.yml: cannot read inventory /nonexistent/inv.yml: No such file or directory"
+    );
+    assert!(matches!(err.kind(), InventoryErrorKind::Read(_)));
+    assert_eq!(err.line(), None);
+}
+
+#[test]
+fn error_yaml_syntax() {
+    assert_eq!(
+        error("clusters:\n  c:\n    nodes:\n      n1: {address: [a}\n"),
+        format!("{PATH}:4:21: expected string scalar")
+    );
+    assert_eq!(
+        error("clusters:\n  c:\n    nodes:\n      n1: {address: a\n"),
+        format!("{PATH}:4:11: unclosed bracket '{{'")
+    );
+    assert_eq!(
+        error("clusters:\n  c:\n    nodes: {}\n  - x\n"),
+        format!("{PATH}:4:5: while parsing a block mapping, did not find expected key")
+    );
+    assert_eq!(
+        error("clusters:\n\tc: {}\n"),
+        format!("{PATH}:2:2: tabs disallowed within this context (block indentation)")
+    );
+    assert_eq!(
+        error("clusters: {c: {nodes: {n: {address: a}}}}\n---\nx: 1\n"),
+        format!("{PATH}:3:1: only single YAML document expected but multiple found")
+    );
+}
+
+#[test]
+fn error_unknown_key() {
+    assert_eq!(
+        error("clusters:\n  c:\n    nodes:\n      n1: {address: a, adress: b}\n"),
+        format!(
+            "{PATH}:4:24: unknown field `adress`, expected one of address, port, user, identity, \
+             service_name, vars"
+        )
+    );
+    assert_eq!(
+        error("ssh: {usr: root}\nclusters: {c: {nodes: {n: {address: a}}}}\n"),
+        format!(
+            "{PATH}:1:7: unknown field `usr`, expected one of user, port, identity, known_hosts, \
+             connect_timeout"
+        )
+    );
+    assert_eq!(
+        error("cluster: {}\n"),
+        format!("{PATH}:1:1: unknown field `cluster`, expected one of ssh, vars, clusters")
+    );
+}
+
+#[test]
+fn error_wrong_type() {
+    assert_eq!(
+        error("clusters:\n  c:\n    nodes:\n      n1: {address: a, port: ssh}\n"),
+        format!("{PATH}:4:30: invalid i64: expected a whole number here")
+    );
+    assert_eq!(
+        error("clusters:\n  c:\n    nodes: [n1, n2]\n"),
+        format!("{PATH}:3:12: expected mapping start")
+    );
+}
+
+#[test]
+fn error_duplicate_key() {
+    assert_eq!(
+        error("clusters:\n  c:\n    nodes:\n      n1: {address: a}\n      n1: {address: b}\n"),
+        format!("{PATH}:5:7: duplicate mapping key `n1` is not allowed here")
+    );
+    assert_eq!(
+        error("clusters:\n  c:\n    nodes:\n      n1: {address: a, address: b}\n"),
+        format!("{PATH}:4:24: duplicate mapping key `address` is not allowed here")
+    );
+}
+
+#[test]
+fn error_missing_address() {
+    assert_eq!(
+        error("clusters:\n  c:\n    nodes:\n      n1: {port: 22}\n"),
+        format!("{PATH}:4:7: node 'n1' has no `address`: add `address: IP-or-DNS-name` under it")
+    );
+    // A node with nothing under it at all.
+    assert_eq!(
+        error("clusters:\n  c:\n    nodes:\n      n1:\n"),
+        format!("{PATH}:4:7: node 'n1' has no `address`: add `address: IP-or-DNS-name` under it")
+    );
+    assert_eq!(
+        error("clusters:\n  c:\n    nodes:\n      n1: {address: ''}\n"),
+        format!("{PATH}:4:21: node 'n1' has an empty `address`: give its IP address or DNS name")
+    );
+}
+
+#[test]
+fn error_duplicate_node_in_two_clusters() {
+    assert_eq!(
+        error(
+            "clusters:\n  a:\n    nodes:\n      n1: {address: a}\n  b:\n    nodes:\n      n2: {address: b}\n      n1: {address: c}\n"
+        ),
+        format!(
+            "{PATH}:8:7: node 'n1' is defined twice: in cluster 'a' (line 4) and in cluster 'b' \
+             (line 8): node names must be unique across the inventory"
+        )
+    );
+}
+
+#[test]
+fn error_name_both_cluster_and_node() {
+    assert_eq!(
+        error(
+            "clusters:\n  a:\n    nodes:\n      b: {address: a}\n  b:\n    nodes:\n      n2: {address: b}\n"
+        ),
+        format!(
+            "{PATH}:4:7: 'b' is both a cluster (line 5) and a node (in cluster 'a'): rename one of them"
+        )
+    );
+}
+
+#[test]
+fn error_invalid_name() {
+    assert_eq!(
+        error("clusters:\n  c:\n    nodes:\n      'my node': {address: a}\n"),
+        format!(
+            "{PATH}:4:7: invalid node name 'my node': use letters, digits, '.', '_' and '-', \
+             starting with a letter or digit"
+        )
+    );
+    assert_eq!(
+        error("clusters:\n  -c:\n    nodes: {n: {address: a}}\n"),
+        format!(
+            "{PATH}:2:3: invalid cluster name '-c': use letters, digits, '.', '_' and '-', \
+             starting with a letter or digit"
+        )
+    );
+    assert_eq!(
+        error("clusters:\n  all:\n    nodes: {n: {address: a}}\n"),
+        format!(
+            "{PATH}:2:3: invalid cluster name 'all': it is reserved (--limit all means every \
+             node), pick another"
+        )
+    );
+}
+
+#[test]
+fn error_cluster_without_nodes() {
+    let expected = format!(
+        "{PATH}:2:3: cluster 'c' has no nodes: add a `nodes:` mapping with at least one node"
+    );
+    assert_eq!(error("clusters:\n  c:\n    vip: 203.0.113.1\n"), expected);
+    assert_eq!(error("clusters:\n  c:\n    nodes: {}\n"), expected);
+    assert_eq!(error("clusters:\n  c:\n"), expected);
+}
+
+#[test]
+fn error_no_clusters() {
+    assert_eq!(
+        error("vars: {a: 1}\n"),
+        format!(
+            "{PATH}: no clusters: add a `clusters:` section with at least one cluster and its nodes"
+        )
+    );
+    assert_eq!(
+        error(""),
+        format!(
+            "{PATH}: no clusters: add a `clusters:` section with at least one cluster and its nodes"
+        )
+    );
+    assert_eq!(
+        error("clusters: {}\n"),
+        format!("{PATH}:1:11: `clusters` is empty: define at least one cluster with its nodes")
+    );
+}
+
+#[test]
+fn error_bad_vip() {
+    assert_eq!(
+        error("clusters:\n  c:\n    vip: 2001:db8::1\n    nodes: {n: {address: a}}\n"),
+        format!(
+            "{PATH}:3:10: vip '2001:db8::1' of cluster 'c' is not an IPv4 address: give the \
+             failover IP, e.g. 203.0.113.10"
+        )
+    );
+    assert_eq!(
+        error("clusters:\n  c:\n    vip: 203.0.113.300\n    nodes: {n: {address: a}}\n"),
+        format!(
+            "{PATH}:3:10: vip '203.0.113.300' of cluster 'c' is not an IPv4 address: give the \
+             failover IP, e.g. 203.0.113.10"
+        )
+    );
+}
+
+#[test]
+fn error_bad_port() {
+    assert_eq!(
+        error("clusters:\n  c:\n    nodes:\n      n1: {address: a, port: 0}\n"),
+        format!("{PATH}:4:30: port 0 is out of range: use 1 to 65535")
+    );
+    assert_eq!(
+        error("ssh:\n  port: 65536\nclusters: {c: {nodes: {n: {address: a}}}}\n"),
+        format!("{PATH}:2:9: port 65536 is out of range: use 1 to 65535")
+    );
+    assert_eq!(
+        error("ssh:\n  port: -22\nclusters: {c: {nodes: {n: {address: a}}}}\n"),
+        format!("{PATH}:2:9: port -22 is out of range: use 1 to 65535")
+    );
+}
+
+#[test]
+fn error_connect_timeout_zero() {
+    assert_eq!(
+        error("ssh:\n  connect_timeout: 0\nclusters: {c: {nodes: {n: {address: a}}}}\n"),
+        format!("{PATH}:2:20: connect_timeout 0 is not a positive number of seconds: use e.g. 5")
+    );
+}
+
+#[test]
+fn error_empty_path() {
+    assert_eq!(
+        error("ssh:\n  identity: ''\nclusters: {c: {nodes: {n: {address: a}}}}\n"),
+        format!("{PATH}:2:13: `identity` is empty: give a file path or remove the key")
+    );
+}
+
+#[test]
+fn error_not_utf8() {
+    let path = scratch(
+        "latin1.yml",
+        b"clusters:\n  c:\n    vars: {city: \"Orl\xe9ans\"}\n",
+    );
+    let err = Inventory::load(&path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}:3:22: not valid UTF-8 at byte 36: save the inventory as UTF-8",
+            path.display()
+        )
+    );
+    assert!(matches!(
+        err.kind(),
+        InventoryErrorKind::NotUtf8 { byte: 36 }
+    ));
+}
+
+#[test]
+fn error_too_large() {
+    let path = scratch("huge.yml", b"");
+    // Sparse: the size is refused from the metadata, nothing this big is written or read.
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(MAX_INVENTORY_BYTES + 1)
+        .unwrap();
+    let err = Inventory::load(&path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: inventory is 16777217 bytes, more than the 16 MiB limit: is this the right file?",
+            path.display()
+        )
+    );
+    fs::remove_file(&path).unwrap();
+}
+
+/// Billion laughs: nine levels of ten aliases would expand to 10^9 values.
+#[test]
+fn error_yaml_bomb() {
+    let mut text =
+        String::from("vars:\n  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..9 {
+        let prev = format!("*a{}", level - 1);
+        let items = [prev.as_str(); 10].join(", ");
+        text.push_str(&format!("  a{level}: &a{level} [{items}]\n"));
+    }
+    text.push_str("clusters: {c: {nodes: {n: {address: a}}}}\n");
+    let started = Instant::now();
+    let message = error(&text);
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        message.starts_with(&format!("{PATH}:")),
+        "no location: {message}"
+    );
+    assert!(
+        message.ends_with(
+            "YAML document too large or too complex: total_replayed_events=20001 > 20000: \
+             refused to expand so many aliases (a YAML bomb?); an inventory needs only a few \
+             anchors and aliases"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn error_too_deep() {
+    let text = format!(
+        "vars: {{a: {}1{}}}\nclusters: {{}}\n",
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    let message = error(&text);
+    assert!(message.starts_with(&format!("{PATH}:1:")), "{message}");
+    assert!(
+        message.contains("YAML too large or too complex (nesting depth"),
+        "{message}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// --limit patterns
+
+fn select(pattern: &str) -> Result<Vec<String>, String> {
+    let inventory = parse(TWO_CLUSTERS).unwrap();
+    inventory
+        .select(Some(pattern))
+        .map(|nodes| nodes.into_iter().map(|node| node.name.clone()).collect())
+        .map_err(|err| err.to_string())
+}
+
+#[test]
+fn select_none_is_all_nodes() {
+    let inventory = parse(TWO_CLUSTERS).unwrap();
+    assert_eq!(inventory.select(None).unwrap().len(), 5);
+}
+
+#[test]
+fn select_terms() {
+    assert_eq!(
+        select("all").unwrap(),
+        ["node1", "node2", "db1", "db2", "web3"]
+    );
+    assert_eq!(
+        select("*").unwrap(),
+        ["node1", "node2", "db1", "db2", "web3"]
+    );
+    assert_eq!(select("node2").unwrap(), ["node2"]);
+    assert_eq!(select("db").unwrap(), ["db1", "db2", "web3"]);
+    // Inventory order and no duplicates, whatever the order of the terms.
+    assert_eq!(
+        select("web3,node2:node2, pair1").unwrap(),
+        ["node1", "node2", "web3"]
+    );
+    // Globs match node names and cluster names.
+    assert_eq!(select("db?").unwrap(), ["db1", "db2"]);
+    assert_eq!(select("pair*").unwrap(), ["node1", "node2"]);
+    assert_eq!(select("node[2-9]").unwrap(), ["node2"]);
+    // Exclusion and intersection, applied after the plain terms.
+    assert_eq!(select("!db1").unwrap(), ["node1", "node2", "db2", "web3"]);
+    assert_eq!(select("!db1,db").unwrap(), ["db2", "web3"]);
+    assert_eq!(select("db:&*2").unwrap(), ["db2"]);
+    assert_eq!(select("all:!pair1:!web3").unwrap(), ["db1", "db2"]);
+}
+
+#[test]
+fn select_errors() {
+    assert_eq!(
+        select("nod3").unwrap_err(),
+        "--limit: 'nod3' matches no node or cluster (nodes: node1, node2, db1, db2, web3; \
+         clusters: pair1, db)"
+    );
+    assert_eq!(
+        select("node1,!dbx").unwrap_err(),
+        "--limit: 'dbx' matches no node or cluster (nodes: node1, node2, db1, db2, web3; \
+         clusters: pair1, db)"
+    );
+    assert_eq!(
+        select("x*").unwrap_err(),
+        "--limit: 'x*' matches no node or cluster (nodes: node1, node2, db1, db2, web3; \
+         clusters: pair1, db)"
+    );
+    assert_eq!(
+        select("node[").unwrap_err(),
+        "--limit: 'node[' is not a valid glob: unclosed character class; missing ']'"
+    );
+    assert_eq!(
+        select(" , :").unwrap_err(),
+        "--limit: empty pattern: give node names, cluster names or globs separated by ','"
+    );
+    assert_eq!(
+        select("node1,!").unwrap_err(),
+        "--limit: '!' has nothing after '!': write '!NAME'"
+    );
+    assert_eq!(
+        select("pair1:&db").unwrap_err(),
+        "--limit: 'pair1:&db' selects no node: the exclusions ('!') or intersections ('&') \
+         remove every node"
+    );
+}
+
+#[test]
+fn select_error_lists_at_most_ten_names() {
+    let mut text = String::from("clusters:\n  big:\n    nodes:\n");
+    for i in 0..15 {
+        text.push_str(&format!("      n{i}: {{address: a}}\n"));
+    }
+    let inventory = parse(&text).unwrap();
+    assert_eq!(
+        inventory.select(Some("x")).unwrap_err().to_string(),
+        "--limit: 'x' matches no node or cluster (nodes: n0, n1, n2, n3, n4, n5, n6, n7, n8, n9, \
+         ... (5 more); clusters: big)"
+    );
+}
+
+#[test]
+fn anchors_and_merge_keys_work() {
+    let text = "\
+clusters:
+  c:
+    nodes:
+      n1: &common
+        address: a
+        port: 2200
+        vars: {role: web}
+      n2:
+        <<: *common
+        address: b
+";
+    let inventory = parse(text).unwrap();
+    let n2 = inventory.node("n2").unwrap();
+    assert_eq!(n2.address, "b");
+    assert_eq!(n2.port, Some(2200));
+    assert_eq!(n2.vars["role"], json!("web"));
+}
