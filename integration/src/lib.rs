@@ -1,1 +1,3 @@
+//! Test support for tandem: the lab (`tandem-lab`), and the end-to-end tests that use it.
 
+pub mod lab;

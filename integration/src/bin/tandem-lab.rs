@@ -1,0 +1,102 @@
+//! `tandem-lab`: bring a lab of namespaced sshd nodes up and down. All the work is in
+//! `tandem_integration::lab`; this file only parses arguments and prints.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tandem_integration::lab::{self, Lab, LabError};
+
+#[derive(Parser)]
+#[command(
+    name = "tandem-lab",
+    version,
+    about = "A lab of ssh nodes in namespaces, for testing tandem"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Bring up N nodes and write DIR/inventory.yml, DIR/known_hosts and DIR/id_ed25519.
+    Up {
+        /// The lab directory (created if needed).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Number of nodes (1 to 200); clusters of two are made from them.
+        #[arg(long, default_value_t = 2)]
+        nodes: usize,
+    },
+    /// Remove every namespace, interface, mount, process and file of the lab in DIR.
+    Down {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Show each node of the lab in DIR and whether its sshd listens.
+    Status {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// PID 1 of a node (started by `up`, not by hand).
+    #[command(name = "__node-init", hide = true)]
+    NodeInit {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        node_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tandem-lab: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn run(cmd: Cmd) -> Result<ExitCode, LabError> {
+    match cmd {
+        Cmd::Up { dir, nodes } => {
+            let lab = Lab::up(&dir, nodes)?;
+            print!("{}", lab.summary());
+        }
+        Cmd::Down { dir } => {
+            if lab::down_dir(&dir)? {
+                println!("lab in {} is down", dir.display());
+            } else {
+                println!("no lab in {}: nothing to do", dir.display());
+            }
+        }
+        Cmd::Status { dir } => {
+            let nodes = lab::status(&dir)?;
+            let mut all_up = true;
+            for n in &nodes {
+                all_up &= n.sshd_listening;
+                println!(
+                    "{:<8} {:<15} init {:<7} sshd {}",
+                    n.name,
+                    n.address,
+                    if n.init_running { "running" } else { "dead" },
+                    if n.sshd_listening {
+                        "listening"
+                    } else {
+                        "down"
+                    }
+                );
+            }
+            if !all_up {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Cmd::NodeInit { name, node_dir } => {
+            return Ok(ExitCode::from(lab::init::run(&name, &node_dir) as u8));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

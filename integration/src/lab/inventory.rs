@@ -1,0 +1,47 @@
+//! The files a lab hands to tandem: inventory.yml and known_hosts.
+//!
+//! The inventory is written by hand rather than serialised: tandem parses it with
+//! `deny_unknown_fields`, so it must hold exactly these keys, in a layout a person reads easily.
+
+use std::fmt::Write;
+
+use super::{LabCluster, LabNode};
+
+pub fn inventory_yaml(slot: u16, nodes: &[LabNode], clusters: &[LabCluster]) -> String {
+    let mut y = String::new();
+    // Writing into a String cannot fail.
+    let _ = writeln!(
+        y,
+        "# Written by tandem-lab up: lab slot {slot}, {} nodes in {} clusters.",
+        nodes.len(),
+        clusters.len()
+    );
+    y.push_str(
+        "ssh:\n  user: root\n  identity: id_ed25519        # paths are relative to the inventory file\n  known_hosts: known_hosts\n  connect_timeout: 5          # seconds\n",
+    );
+    y.push_str("vars:\n  lab: true\nclusters:\n");
+    for cluster in clusters {
+        let _ = writeln!(
+            y,
+            "  {}:\n    vip: {}\n    nodes:",
+            cluster.name, cluster.vip
+        );
+        for node in nodes.iter().filter(|n| n.cluster == cluster.name) {
+            let _ = writeln!(
+                y,
+                "      {}:\n        address: {}\n        service_name: {}",
+                node.name, node.address, node.service_name
+            );
+        }
+    }
+    y
+}
+
+/// One line per node, `ADDRESS ssh-ed25519 AAAA...`, from the host keys the nodes really use.
+pub fn known_hosts(nodes: &[LabNode], host_keys: &[String]) -> String {
+    nodes
+        .iter()
+        .zip(host_keys)
+        .map(|(node, key)| format!("{} {key}\n", node.address))
+        .collect()
+}

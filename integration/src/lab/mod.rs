@@ -1,0 +1,317 @@
+//! The tandem test lab: N "servers" on this machine, each a set of namespaces with an overlay root
+//! and a real OpenSSH sshd, on a bridge of their own. See DESIGN.md section 5.
+//!
+//! ```no_run
+//! use tandem_integration::lab::TempLab;
+//! let lab = TempLab::new(2); // taken down when dropped
+//! let out = lab.exec("node1", "hostname").unwrap();
+//! assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "node1");
+//! ```
+
+mod down;
+mod error;
+pub mod init;
+mod inventory;
+mod net;
+mod node;
+mod slot;
+mod state;
+mod sys;
+mod temp;
+mod up;
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+pub use error::LabError;
+pub use temp::TempLab;
+
+/// Most nodes one lab may have (addresses .11 to .210 of its /24).
+pub const MAX_NODES: usize = 200;
+
+/// A running lab, as recorded in DIR/lab.json.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lab {
+    version: u32,
+    dir: PathBuf,
+    slot: u16,
+    bridge: String,
+    bridge_address: Ipv4Addr,
+    /// False while `up` is still at work (or died in the middle): `down` still knows what to remove.
+    complete: bool,
+    nodes: Vec<LabNode>,
+    clusters: Vec<LabCluster>,
+}
+
+/// One node of a lab.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabNode {
+    /// `node1`, `node2`, ...: also its hostname.
+    pub name: String,
+    /// `pair1`, `pair2`, ...
+    pub cluster: String,
+    pub address: Ipv4Addr,
+    /// The server's name in (simulated) OVH's API: `node1.lab.invalid`.
+    pub service_name: String,
+    /// Its network namespace, under /run/netns.
+    pub netns: String,
+    /// The host-side end of its veth, a port of the lab bridge.
+    pub veth: String,
+    /// Host PID of the node's init (PID 1 in the node); 0 until the node answered.
+    pub init_pid: u32,
+    /// DIR/nodes/NAME: the node's files on the host.
+    pub node_dir: PathBuf,
+    /// The overlay upper dir: everything the node changed in its root file system.
+    pub upper_dir: PathBuf,
+    /// sshd's stderr (`sshd -e`).
+    pub sshd_log: PathBuf,
+}
+
+/// A cluster of (up to) two nodes sharing a VIP.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabCluster {
+    pub name: String,
+    pub vip: Ipv4Addr,
+    pub nodes: Vec<String>,
+}
+
+/// What `status` reports for one node.
+#[derive(Debug, Clone)]
+pub struct NodeStatus {
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub init_running: bool,
+    pub sshd_listening: bool,
+}
+
+impl Lab {
+    /// Brings up `nodes` nodes with DIR as the lab directory (created if needed); same as
+    /// `tandem-lab up --dir DIR --nodes N`. On failure everything made so far is removed again.
+    pub fn up(dir: &Path, nodes: usize) -> Result<Lab, LabError> {
+        up::up(dir, nodes)
+    }
+
+    /// The running lab recorded in DIR/lab.json.
+    pub fn load(dir: &Path) -> Result<Lab, LabError> {
+        let dir = std::fs::canonicalize(dir).map_err(|e| LabError::NoLab {
+            dir: dir.to_path_buf(),
+            why: e.to_string(),
+        })?;
+        match state::read(&dir)? {
+            Some(lab) if lab.complete => Ok(lab),
+            Some(_) => Err(LabError::NoLab {
+                dir,
+                why: "its `up` has not finished (or failed): run `tandem-lab down` on it".into(),
+            }),
+            None => Err(LabError::NoLab {
+                dir,
+                why: "there is no lab.json".into(),
+            }),
+        }
+    }
+
+    /// Removes every process, namespace, interface and mount of the lab and the files `up` wrote.
+    pub fn down(&self) -> Result<(), LabError> {
+        down::down_dir(&self.dir).map(|_| ())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn inventory(&self) -> PathBuf {
+        state::inventory(&self.dir)
+    }
+
+    pub fn known_hosts(&self) -> PathBuf {
+        state::known_hosts(&self.dir)
+    }
+
+    /// The private key authorized for root on every node.
+    pub fn identity(&self) -> PathBuf {
+        state::identity(&self.dir)
+    }
+
+    pub fn slot(&self) -> u16 {
+        self.slot
+    }
+
+    /// The lab bridge in the root namespace (`tlb<slot>`).
+    pub fn bridge(&self) -> &str {
+        &self.bridge
+    }
+
+    /// The bridge's address: the nodes' default gateway, and the root namespace as they see it.
+    pub fn bridge_address(&self) -> Ipv4Addr {
+        self.bridge_address
+    }
+
+    pub fn nodes(&self) -> &[LabNode] {
+        &self.nodes
+    }
+
+    pub fn clusters(&self) -> &[LabCluster] {
+        &self.clusters
+    }
+
+    /// The node with this name; panics if there is none (a test's typo).
+    pub fn node(&self, name: &str) -> &LabNode {
+        self.try_node(name).unwrap_or_else(|| {
+            panic!(
+                "the lab in {} has no node named {name:?}",
+                self.dir.display()
+            )
+        })
+    }
+
+    pub fn try_node(&self, name: &str) -> Option<&LabNode> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Runs `sh -c SCRIPT` inside the node (all its namespaces, its root and cwd), not over ssh.
+    /// The environment is clean: PATH, HOME=/root, LC_ALL=C.
+    pub fn exec(&self, node: &str, script: &str) -> std::io::Result<Output> {
+        let node = self
+            .try_node(node)
+            .ok_or_else(|| std::io::Error::other(LabError::UnknownNode(node.to_string())))?;
+        let programs = sys::Programs::find().map_err(std::io::Error::other)?;
+        let pid = node.init_pid.to_string();
+        Command::new(&programs.nsenter)
+            .args([
+                "-t", &pid, "-m", "-u", "-n", "-p", "-r", "-w", "--", "/bin/sh", "-c", script,
+            ])
+            .env_clear()
+            .env("PATH", sys::SAFE_PATH)
+            .env("HOME", "/root")
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null())
+            .output()
+    }
+
+    /// Kills the node's sshd listener with SIGKILL (through its init) and waits until its port
+    /// refuses connections. Sessions already open stay, as with a real sshd.
+    pub fn kill_sshd(&self, node: &str) -> Result<(), LabError> {
+        let n = self.live_node(node)?;
+        signal_init(n, Signal::SIGUSR2)?;
+        if node::poll_until(Duration::from_secs(5), || node::sshd_refuses(n.address)) {
+            Ok(())
+        } else {
+            Err(LabError::Node {
+                node: n.name.clone(),
+                detail: format!("{}:22 still accepts connections after kill_sshd", n.address),
+            })
+        }
+    }
+
+    /// Starts the node's sshd again (through its init) and waits until it answers.
+    pub fn start_sshd(&self, node: &str) -> Result<(), LabError> {
+        let n = self.live_node(node)?;
+        // Asked again every 500 ms: a request racing with the reaping of the old sshd is dropped
+        // by the init (it still counts the old one as running).
+        for _ in 0..(node::READY_TIMEOUT.as_millis() / 500) {
+            signal_init(n, Signal::SIGUSR1)?;
+            if node::poll_until(Duration::from_millis(500), || node::sshd_answers(n.address)) {
+                return Ok(());
+            }
+        }
+        Err(LabError::Node {
+            node: n.name.clone(),
+            detail: format!(
+                "sshd did not answer again on {}:22; {}",
+                n.address,
+                sys::tail(&n.sshd_log, 5)
+            ),
+        })
+    }
+
+    /// Whether each node's init runs and its sshd accepts connections.
+    pub fn status(&self) -> Vec<NodeStatus> {
+        self.nodes
+            .iter()
+            .map(|n| NodeStatus {
+                name: n.name.clone(),
+                address: n.address,
+                init_running: init_running(n),
+                sshd_listening: node::sshd_answers(n.address),
+            })
+            .collect()
+    }
+
+    /// A few lines for a person: what runs where, and where the inventory is.
+    pub fn summary(&self) -> String {
+        let (Some(first), Some(last)) = (self.nodes.first(), self.nodes.last()) else {
+            return format!("lab in {}: no nodes\n", self.dir.display());
+        };
+        let span = |a: &str, b: &str| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a} .. {b}")
+            }
+        };
+        format!(
+            "lab slot {} up: {} nodes in {} clusters\n  nodes:     {} at {}\n  bridge:    {} {}/24\n  inventory: {}\n",
+            self.slot,
+            self.nodes.len(),
+            self.clusters.len(),
+            span(&first.name, &last.name),
+            span(&first.address.to_string(), &last.address.to_string()),
+            self.bridge,
+            self.bridge_address,
+            self.inventory().display()
+        )
+    }
+
+    fn live_node(&self, name: &str) -> Result<&LabNode, LabError> {
+        let n = self
+            .try_node(name)
+            .ok_or_else(|| LabError::UnknownNode(name.to_string()))?;
+        if init_running(n) {
+            Ok(n)
+        } else {
+            Err(LabError::Node {
+                node: n.name.clone(),
+                detail: format!("its init (pid {}) is not running", n.init_pid),
+            })
+        }
+    }
+}
+
+/// True when the node's recorded init PID still is that init: alive, and living in the node's
+/// network namespace (a recycled PID would not).
+fn init_running(n: &LabNode) -> bool {
+    let pid = n.init_pid as i32;
+    pid > 0
+        && sys::process_alive(pid)
+        && sys::netns_inode(Path::new(&format!("/proc/{pid}/ns/net")))
+            == sys::netns_inode(&Path::new("/run/netns").join(&n.netns))
+}
+
+fn signal_init(n: &LabNode, sig: Signal) -> Result<(), LabError> {
+    kill(Pid::from_raw(n.init_pid as i32), sig).map_err(|e| {
+        LabError::io(
+            format!("signalling the init of {} (pid {})", n.name, n.init_pid),
+            e.into(),
+        )
+    })
+}
+
+/// `tandem-lab down --dir DIR`: also works on a half-made lab or one whose nodes died. Returns
+/// false when there was nothing to take down.
+pub fn down_dir(dir: &Path) -> Result<bool, LabError> {
+    down::down_dir(dir)
+}
+
+/// `tandem-lab status --dir DIR`.
+pub fn status(dir: &Path) -> Result<Vec<NodeStatus>, LabError> {
+    Ok(Lab::load(dir)?.status())
+}

@@ -1,0 +1,209 @@
+//! `tandem-lab up`: claim a slot, make the bridge, then bring the nodes up in parallel.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+
+use super::error::LabError;
+use super::sys::{self, Programs};
+use super::{Lab, LabCluster, LabNode, MAX_NODES, down, inventory, net, node, slot, state};
+
+/// Nodes set up at once. Each costs a few short processes (ssh-keygen, ip, nsenter, sshd); more
+/// threads than this only queue on 2 cores.
+const WORKERS: usize = 32;
+
+/// What bringing up one node yields: its init's host PID and its host key line.
+type NodeResult = Result<(u32, String), LabError>;
+
+pub fn up(dir: &Path, nodes: usize) -> Result<Lab, LabError> {
+    sys::require_root()?;
+    let programs = Programs::find()?;
+    let lab_bin = sys::lab_binary()?;
+    if !(1..=MAX_NODES).contains(&nodes) {
+        return Err(LabError::Usage(format!(
+            "--nodes must be between 1 and {MAX_NODES} (got {nodes})"
+        )));
+    }
+    let dir = lab_dir(dir)?;
+
+    if let Some(old) = state::read(&dir)? {
+        if down::is_running(&old) {
+            return Err(LabError::AlreadyRunning {
+                dir,
+                slot: old.slot,
+            });
+        }
+        // A dead lab's leftovers: clear them and take the directory over.
+        down::down_dir(&dir)?;
+    }
+
+    let mut lab = {
+        let lock = slot::lock()?;
+        let slot = slot::claim(&lock, &programs, &dir)?;
+        let lab = plan(&dir, slot, nodes);
+        // Recorded before anything else exists, so that `down` can always clean up after us.
+        let made = state::save(&lab).and_then(|()| net::create_bridge(&programs, slot));
+        drop(lock);
+        if let Err(e) = made {
+            let _ = down::down_dir(&dir);
+            return Err(e);
+        }
+        lab
+    };
+
+    match build(&programs, &lab_bin, &mut lab) {
+        Ok(()) => Ok(lab),
+        Err(e) => {
+            if let Err(cleanup) = down::down_dir(&dir) {
+                eprintln!("tandem-lab: cleaning up after a failed up: {cleanup}");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The lab directory, created if needed, as an absolute path without symlinks. Its path ends up
+/// in overlayfs mount options, which cannot carry `,` `:` or `\`.
+fn lab_dir(dir: &Path) -> Result<PathBuf, LabError> {
+    fs::create_dir_all(dir).map_err(|e| LabError::io(format!("creating {}", dir.display()), e))?;
+    let dir = fs::canonicalize(dir)
+        .map_err(|e| LabError::io(format!("resolving {}", dir.display()), e))?;
+    let text = dir.to_str().ok_or_else(|| {
+        LabError::Usage(format!("the lab directory {} is not UTF-8", dir.display()))
+    })?;
+    if text.contains([',', ':', '\\', '\n', ' ', '\t']) {
+        return Err(LabError::Usage(format!(
+            "the lab directory {text} must not contain spaces, `,`, `:` or `\\` (overlayfs options)"
+        )));
+    }
+    Ok(dir)
+}
+
+/// Names, addresses and clusters of a new lab: node i is node{i} in pair{ceil(i/2)}.
+fn plan(dir: &Path, slot: u16, count: usize) -> Lab {
+    let nodes: Vec<LabNode> = (1..=count)
+        .map(|i| {
+            let name = format!("node{i}");
+            let node_dir = state::node_dir(dir, &name);
+            LabNode {
+                cluster: format!("pair{}", i.div_ceil(2)),
+                address: slot::node_address(slot, i),
+                service_name: format!("{name}.lab.invalid"),
+                netns: slot::netns_name(slot, i),
+                veth: slot::veth_name(slot, i),
+                init_pid: 0,
+                upper_dir: node::upper_dir(&node_dir),
+                sshd_log: node_dir.join("sshd.log"),
+                node_dir,
+                name,
+            }
+        })
+        .collect();
+    let clusters = (1..=count.div_ceil(2))
+        .map(|k| LabCluster {
+            name: format!("pair{k}"),
+            // k <= 100: always a valid last octet.
+            vip: std::net::Ipv4Addr::new(203, 0, 113, k as u8),
+            nodes: nodes
+                .iter()
+                .filter(|n| n.cluster == format!("pair{k}"))
+                .map(|n| n.name.clone())
+                .collect(),
+        })
+        .collect();
+    Lab {
+        version: state::VERSION,
+        dir: dir.to_path_buf(),
+        slot,
+        bridge: slot::bridge_name(slot),
+        bridge_address: slot::bridge_address(slot),
+        complete: false,
+        nodes,
+        clusters,
+    }
+}
+
+fn build(p: &Programs, lab_bin: &Path, lab: &mut Lab) -> Result<(), LabError> {
+    let dir = lab.dir.clone();
+    let identity = state::identity(&dir);
+    for path in [&identity, &state::identity_pub(&dir)] {
+        let _ = fs::remove_file(path);
+    }
+    sys::run(
+        sys::command(&p.ssh_keygen)
+            .args(["-q", "-t", "ed25519", "-N", "", "-C"])
+            .arg(format!("tandem-lab@slot{}", lab.slot))
+            .arg("-f")
+            .arg(&identity),
+        "generating the lab key pair",
+    )?;
+    // ssh-keygen leaves the public half world-readable; the lab keeps both halves to root.
+    fs::set_permissions(state::identity_pub(&dir), fs::Permissions::from_mode(0o600))
+        .map_err(|e| LabError::io("chmod id_ed25519.pub", e))?;
+    let client_pub = fs::read_to_string(state::identity_pub(&dir))
+        .map_err(|e| LabError::io("reading id_ed25519.pub", e))?;
+
+    // Each node: (init pid, host key line), filled in by the workers.
+    let results: Vec<Mutex<Option<NodeResult>>> =
+        lab.nodes.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let slot = lab.slot;
+    thread::scope(|s| {
+        for _ in 0..WORKERS.min(lab.nodes.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(n) = lab.nodes.get(i) else { break };
+                    let result = bring_up(p, lab_bin, slot, n, &client_pub);
+                    if let Ok(mut r) = results[i].lock() {
+                        *r = Some(result);
+                    }
+                }
+            });
+        }
+    });
+
+    let mut host_keys = Vec::with_capacity(lab.nodes.len());
+    for (n, result) in lab.nodes.iter_mut().zip(results) {
+        let result = result.into_inner().ok().flatten().unwrap_or_else(|| {
+            Err(LabError::Node {
+                node: n.name.clone(),
+                detail: "its setup thread died".into(),
+            })
+        });
+        let (pid, key) = result?;
+        n.init_pid = pid;
+        host_keys.push(key);
+    }
+
+    sys::write_file(
+        &state::known_hosts(&dir),
+        inventory::known_hosts(&lab.nodes, &host_keys).as_bytes(),
+        0o644,
+    )?;
+    sys::write_file_atomic(
+        &state::inventory(&dir),
+        inventory::inventory_yaml(lab.slot, &lab.nodes, &lab.clusters).as_bytes(),
+        0o644,
+    )?;
+    lab.complete = true;
+    state::save(lab)
+}
+
+/// One node, start to finish: files, namespace, wiring, init, and the wait for its sshd.
+fn bring_up(p: &Programs, lab_bin: &Path, slot: u16, n: &LabNode, client_pub: &str) -> NodeResult {
+    let host_key = node::prepare(p, n, client_pub)?;
+    net::create_netns(p, &n.netns)?;
+    net::wire_node(p, slot, &n.veth, &n.netns, n.address)?;
+    let mut child = node::start(p, lab_bin, n)?;
+    let ready = node::wait_ready(n, &mut child);
+    // The `unshare` process waits for the init until `down`; reap it whenever that is, so that no
+    // zombie lingers in a long-lived caller (a test binary).
+    thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok((ready?, host_key))
+}

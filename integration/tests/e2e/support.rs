@@ -1,0 +1,56 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::process::{Command, Output};
+
+use tandem_integration::lab::{Lab, LabNode};
+
+/// The `tandem-lab` binary cargo built for these tests.
+pub fn tandem_lab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tandem-lab"))
+}
+
+/// OpenSSH's client logged in as root on `node` with the lab's key, checking host keys strictly
+/// against the lab's known_hosts.
+pub fn ssh(lab: &Lab, node: &LabNode, command: &str) -> Output {
+    Command::new("ssh")
+        .arg("-i")
+        .arg(lab.identity())
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            lab.known_hosts().display()
+        ))
+        .args([
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
+            "-F",
+            "/dev/null",
+        ])
+        .arg(format!("root@{}", node.address))
+        .arg(command)
+        .output()
+        .expect("running ssh")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
+/// Runs a script in a node and returns its stdout, failing the test on a non-zero exit.
+pub fn exec_ok(lab: &Lab, node: &str, script: &str) -> String {
+    let out = lab.exec(node, script).expect("nsenter into the node");
+    assert!(
+        out.status.success(),
+        "`{script}` failed in {node}: {}",
+        stderr(&out)
+    );
+    stdout(&out)
+}
