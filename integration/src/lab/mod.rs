@@ -46,8 +46,31 @@ pub struct Lab {
     bridge_address: Ipv4Addr,
     /// False while `up` is still at work (or died in the middle): `down` still knows what to remove.
     complete: bool,
+    /// For a test's lab (TempLab): the process that owns it. When that process is gone (a test
+    /// runner killed it on a timeout) the lab is abandoned, and the next `up` reclaims its slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    held_by: Option<Holder>,
     nodes: Vec<LabNode>,
     clusters: Vec<LabCluster>,
+}
+
+/// A process, named by PID and start time (a PID alone may be recycled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Holder {
+    pid: u32,
+    start_time: u64,
+}
+
+impl Holder {
+    fn me() -> Option<Holder> {
+        let pid = std::process::id();
+        sys::process_start_time(pid).map(|start_time| Holder { pid, start_time })
+    }
+
+    fn alive(&self) -> bool {
+        sys::process_start_time(self.pid) == Some(self.start_time)
+    }
 }
 
 /// One node of a lab.
@@ -97,7 +120,7 @@ impl Lab {
     /// Brings up `nodes` nodes with DIR as the lab directory (created if needed); same as
     /// `tandem-lab up --dir DIR --nodes N`. On failure everything made so far is removed again.
     pub fn up(dir: &Path, nodes: usize) -> Result<Lab, LabError> {
-        up::up(dir, nodes)
+        up::up(dir, nodes, false)
     }
 
     /// The running lab recorded in DIR/lab.json.

@@ -124,7 +124,14 @@ pub fn sweep_slot(p: &Programs, slot: u16) -> Result<(), LabError> {
         .filter_map(|n| sys::netns_inode(&Path::new("/run/netns").join(n)))
         .collect();
     if !inodes.is_empty() {
-        kill_and_wait(&sys::pids_in_netns(&inodes));
+        // The node inits first: each one's death empties its pid namespace, and its `unshare`
+        // parent, still alive, reaps it at once. Killed together, an init could outlive its
+        // parent and be left as a zombie for the host's PID 1 to reap (slowly, on some hosts).
+        let pids = sys::pids_in_netns(&inodes);
+        let (inits, others): (Vec<i32>, Vec<i32>) =
+            pids.into_iter().partition(|&pid| sys::is_pid_ns_init(pid));
+        kill_and_wait(&inits);
+        kill_and_wait(&others);
     }
     sys::trace("sweep: processes gone");
     // Deleting the host end of a veth deletes its peer at once (a dying namespace would do it

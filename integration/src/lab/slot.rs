@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use super::error::LabError;
 use super::net;
 use super::state;
-use super::sys::Programs;
+use super::sys::{self, Programs};
+use super::temp::TEMP_ROOT;
 
 /// Slots 0..=510: 198.18.0.0/15 holds 512 /24s; the last one is left alone.
 pub const MAX_SLOT: u16 = 510;
@@ -112,13 +113,24 @@ fn is_stale(slot: u16) -> bool {
         Some(dir) => {
             !state::lab_json(&dir).exists()
                 || !Path::new("/sys/class/net").join(bridge_name(slot)).exists()
+                || abandoned(&dir)
         }
     }
+}
+
+/// A test's lab whose test process is gone.
+fn abandoned(dir: &Path) -> bool {
+    state::read(dir)
+        .ok()
+        .flatten()
+        .and_then(|lab| lab.held_by)
+        .is_some_and(|holder| !holder.alive())
 }
 
 /// Claims the first free or stale slot for `dir`. The caller holds the lock. Leftovers of an earlier
 /// lab in that slot (processes, interfaces, namespaces) are swept away first.
 pub fn claim(_lock: &GlobalLock, programs: &Programs, dir: &Path) -> Result<u16, LabError> {
+    collect_abandoned(programs);
     for slot in 0..=MAX_SLOT {
         let path = slot_dir(slot);
         match fs::create_dir(&path) {
@@ -137,6 +149,22 @@ pub fn claim(_lock: &GlobalLock, programs: &Programs, dir: &Path) -> Result<u16,
         return Ok(slot);
     }
     Err(LabError::NoFreeSlot)
+}
+
+/// Takes down every test lab whose test process died (killed on a timeout, say): nobody is left to
+/// run `down` on it. Its files go too when it lives under the tests' temporary root. Best effort:
+/// a failure here must not stop the `up` that noticed.
+fn collect_abandoned(programs: &Programs) {
+    for slot in 0..=MAX_SLOT {
+        let Some(dir) = owner(slot) else { continue };
+        if !abandoned(&dir) || net::sweep_slot(programs, slot).is_err() {
+            continue;
+        }
+        if dir.starts_with(TEMP_ROOT) {
+            let _ = sys::remove_tree(&dir);
+        }
+        let _ = fs::remove_dir_all(slot_dir(slot));
+    }
 }
 
 /// Gives `slot` back, if `dir` still owns it (a stale slot may have been reclaimed by another lab).

@@ -232,6 +232,19 @@ pub fn pids_in_netns(inodes: &HashSet<u64>) -> Vec<i32> {
         .collect()
 }
 
+/// True when the process is PID 1 of a pid namespace below ours (a node's init).
+pub fn is_pid_ns_init(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("NSpid:"))
+            .is_some_and(|ids| {
+                let ids: Vec<&str> = ids.split_whitespace().collect();
+                ids.len() > 1 && ids.last() == Some(&"1")
+            })
+    })
+}
+
 /// True while a process exists and is not a zombie.
 pub fn process_alive(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -241,6 +254,19 @@ pub fn process_alive(pid: i32) -> bool {
             .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
         Err(_) => false,
     }
+}
+
+/// A process's start time in clock ticks since boot (field 22 of /proc/PID/stat), None if it is
+/// gone or a zombie.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3.
+    let rest = stat.rsplit_once(") ")?.1;
+    let fields: Vec<&str> = rest.split(' ').collect();
+    if fields.first().is_some_and(|s| *s == "Z" || *s == "X") {
+        return None;
+    }
+    fields.get(22 - 3)?.parse().ok()
 }
 
 /// Mount points at or below `dir`, deepest first, read from this process's mount table.

@@ -26,7 +26,7 @@ impl TempLab {
 
     pub fn try_new(nodes: usize) -> Result<TempLab, LabError> {
         let dir = fresh_dir()?;
-        match Lab::up(&dir, nodes) {
+        match super::up::up(&dir, nodes, true) {
             Ok(lab) => Ok(TempLab { lab, closed: false }),
             Err(e) => {
                 let _ = sys::remove_tree(&dir);

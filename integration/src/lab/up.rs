@@ -9,7 +9,7 @@ use std::thread;
 
 use super::error::LabError;
 use super::sys::{self, Programs};
-use super::{Lab, LabCluster, LabNode, MAX_NODES, down, inventory, net, node, slot, state};
+use super::{Holder, Lab, LabCluster, LabNode, MAX_NODES, down, inventory, net, node, slot, state};
 
 /// Nodes set up at once. Each costs a few short processes (ssh-keygen, ip, nsenter, sshd); more
 /// threads than this only queue on 2 cores.
@@ -18,7 +18,8 @@ const WORKERS: usize = 32;
 /// What bringing up one node yields: its init's host PID and its host key line.
 type NodeResult = Result<(u32, String), LabError>;
 
-pub fn up(dir: &Path, nodes: usize) -> Result<Lab, LabError> {
+/// With `held`, the lab records this process as its holder (see `Lab::held_by`).
+pub fn up(dir: &Path, nodes: usize, held: bool) -> Result<Lab, LabError> {
     sys::require_root()?;
     let programs = Programs::find()?;
     let lab_bin = sys::lab_binary()?;
@@ -43,7 +44,8 @@ pub fn up(dir: &Path, nodes: usize) -> Result<Lab, LabError> {
     let mut lab = {
         let lock = slot::lock()?;
         let slot = slot::claim(&lock, &programs, &dir)?;
-        let lab = plan(&dir, slot, nodes);
+        let mut lab = plan(&dir, slot, nodes);
+        lab.held_by = if held { Holder::me() } else { None };
         // Recorded before anything else exists, so that `down` can always clean up after us.
         let made = state::save(&lab).and_then(|()| net::create_bridge(&programs, slot));
         drop(lock);
@@ -121,6 +123,7 @@ fn plan(dir: &Path, slot: u16, count: usize) -> Lab {
         bridge: slot::bridge_name(slot),
         bridge_address: slot::bridge_address(slot),
         complete: false,
+        held_by: None,
         nodes,
         clusters,
     }

@@ -368,3 +368,28 @@ fn assert_nothing_left(dir: &Path, slot: u16) {
     let owner = fs::read_to_string(format!("/run/tandem-lab/slots/{slot}/dir")).unwrap_or_default();
     assert_ne!(owner.trim(), dir_s, "slot {slot} still claimed");
 }
+
+#[test]
+fn a_test_lab_whose_test_process_died_is_collected_by_the_next_up() {
+    let orphan = TempLab::new(1);
+    let (dir, slot) = (orphan.dir().to_path_buf(), orphan.slot());
+    // Pretend the process holding it died: a child that has exited holds it now.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    let json_path = dir.join("lab.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&json_path).unwrap()).unwrap();
+    state["held_by"] = serde_json::json!({"pid": dead_pid, "start_time": 1});
+    fs::write(&json_path, serde_json::to_vec(&state).unwrap()).unwrap();
+
+    let next = TempLab::new(1);
+    assert!(
+        !dir.exists(),
+        "the abandoned lab's directory is still there"
+    );
+    assert_nothing_left(&dir, slot);
+    assert!(ssh(&next, next.node("node1"), "true").status.success());
+    // Dropping the collected lab finds nothing left to do.
+    orphan.close().unwrap();
+}
