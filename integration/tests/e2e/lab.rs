@@ -251,6 +251,18 @@ fn cli_up_status_down_and_errors() {
             stderr(&out)
         );
     }
+    // Not root: one clear line, exit 2, nothing made.
+    let as_nobody = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_tandem-lab"))
+        .args(["up", "--dir", dir_s])
+        .output()
+        .unwrap();
+    assert_eq!(as_nobody.status.code(), Some(2), "{}", stderr(&as_nobody));
+    assert_eq!(
+        stderr(&as_nobody),
+        "tandem-lab: tandem-lab needs root: it creates network namespaces and mounts"
+    );
     let _ = fs::remove_dir_all(&dir);
 }
 
