@@ -11,7 +11,9 @@ use futures::stream::{self, Stream, StreamExt};
 use crate::cli::ConnectArgs;
 use crate::error::Error;
 use crate::inventory::Inventory;
-use crate::ssh::{Connector, HostKeyPolicy, KnownHosts, Session, SshConfigFile, SshError, Target, Wanted};
+use crate::ssh::{
+    Connector, HostKeyPolicy, KnownHosts, Session, SshConfigFile, SshError, Target, Wanted,
+};
 
 /// A selected node, ready to connect to.
 #[derive(Debug, Clone)]
@@ -40,7 +42,10 @@ impl Fleet {
         let inventory = Inventory::load(&args.inventory)?;
         let selected = inventory.select(args.limit.as_deref())?;
         let ssh_config = SshConfigFile::load_default()?;
-        let connect_timeout = args.connect_timeout.map(Duration::from_secs).or(inventory.ssh.connect_timeout);
+        let connect_timeout = args
+            .connect_timeout
+            .map(Duration::from_secs)
+            .or(inventory.ssh.connect_timeout);
         let mut hosts = Vec::with_capacity(selected.len());
         for node in selected {
             let wanted = Wanted {
@@ -48,22 +53,37 @@ impl Fleet {
                 address: node.address.clone(),
                 port: node.port.or(inventory.ssh.port),
                 user: node.user.clone().or_else(|| inventory.ssh.user.clone()),
-                identity: node.identity.clone().or_else(|| inventory.ssh.identity.clone()),
+                identity: node
+                    .identity
+                    .clone()
+                    .or_else(|| inventory.ssh.identity.clone()),
                 connect_timeout,
             };
-            hosts.push(Host { name: node.name.clone(), cluster: node.cluster.clone(), target: ssh_config.resolve(&wanted)? });
+            hosts.push(Host {
+                name: node.name.clone(),
+                cluster: node.cluster.clone(),
+                target: ssh_config.resolve(&wanted)?,
+            });
         }
         let known_hosts_path = match &inventory.ssh.known_hosts {
             Some(path) => path.clone(),
             None => home_known_hosts()?,
         };
         let known_hosts = KnownHosts::load(&known_hosts_path)?;
-        let policy = if args.accept_new { HostKeyPolicy::AcceptNew } else { HostKeyPolicy::Strict };
+        let policy = if args.accept_new {
+            HostKeyPolicy::AcceptNew
+        } else {
+            HostKeyPolicy::Strict
+        };
         let mut connector = Connector::new(known_hosts, policy);
         if !args.kex.is_empty() {
             connector = connector.with_kex(&args.kex).map_err(Error::Usage)?;
         }
-        let fleet = Fleet { connector: Arc::new(connector), hosts, forks: usize::from(args.forks) };
+        let fleet = Fleet {
+            connector: Arc::new(connector),
+            hosts,
+            forks: usize::from(args.forks),
+        };
         Ok((inventory, fleet))
     }
 
@@ -93,7 +113,11 @@ impl Fleet {
                         }
                         Err(e) => Err(e),
                     };
-                    Outcome { host, result, elapsed: started.elapsed() }
+                    Outcome {
+                        host,
+                        result,
+                        elapsed: started.elapsed(),
+                    }
                 }
             })
             .buffer_unordered(self.forks)

@@ -19,7 +19,10 @@ use clap::Parser;
 /// The whole program: parse flags, run the subcommand, turn errors into one line and exit 2.
 pub fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("tandem: error: cannot start the async runtime: {e}");

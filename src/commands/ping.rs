@@ -23,7 +23,10 @@ pub async fn ping(args: PingArgs) -> Result<ExitCode, Error> {
                 if !output.status.success() {
                     return Err(SshError::Channel {
                         addr: session.addr().to_string(),
-                        detail: format!("the facts script failed: {}", String::from_utf8_lossy(&output.stderr).trim()),
+                        detail: format!(
+                            "the facts script failed: {}",
+                            String::from_utf8_lossy(&output.stderr).trim()
+                        ),
                     });
                 }
                 Ok(NodeFacts::parse(&output.stdout))
@@ -38,7 +41,16 @@ pub async fn ping(args: PingArgs) -> Result<ExitCode, Error> {
         println!("{}", json_report(&outcomes));
     } else {
         print!("{}", table(&outcomes));
-        println!("{} node(s): {} answered, {} unreachable", outcomes.len(), outcomes.len() - failures, failures);
+        println!(
+            "{} node(s): {} answered, {} unreachable",
+            outcomes.len(),
+            outcomes.len() - failures,
+            failures
+        );
     }
-    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

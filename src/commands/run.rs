@@ -16,8 +16,12 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Error> {
     // Joined with spaces and handed to the remote shell, exactly as `ssh HOST a b c` does.
     let command = args.command.join(" ");
     if let Some(dir) = &args.output_dir {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Usage(format!("--output-dir {}: cannot create it: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::Usage(format!(
+                "--output-dir {}: cannot create it: {e}",
+                dir.display()
+            ))
+        })?;
     }
 
     let shared = command.clone();
@@ -35,7 +39,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Error> {
         if let Some(dir) = &args.output_dir
             && let Err(e) = write_output_files(dir, &outcome)
         {
-            eprintln!("tandem: cannot write {}'s output to {}: {e}", outcome.host.name, dir.display());
+            eprintln!(
+                "tandem: cannot write {}'s output to {}: {e}",
+                outcome.host.name,
+                dir.display()
+            );
         }
         outcomes.push(outcome);
     }
@@ -45,9 +53,16 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Error> {
     let order: Vec<&str> = fleet.hosts().iter().map(|h| h.name.as_str()).collect();
     outcomes.sort_by_key(|o| order.iter().position(|n| *n == o.host.name));
     if args.json {
-        println!("{}", json_report(&command, &outcomes, tally, started.elapsed()));
+        println!(
+            "{}",
+            json_report(&command, &outcomes, tally, started.elapsed())
+        );
     } else {
         println!("{}", tally.summary(started.elapsed()));
     }
-    Ok(if tally.all_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if tally.all_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -7,7 +7,11 @@ use std::time::Duration;
 
 /// `53 ms` under ten seconds, `12.3 s` above: the precision people read.
 pub fn human_duration(d: Duration) -> String {
-    if d < Duration::from_secs(10) { format!("{} ms", d.as_millis()) } else { format!("{:.1} s", d.as_secs_f64()) }
+    if d < Duration::from_secs(10) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
 
 /// A byte string as JSON: text when it is UTF-8, otherwise base64 under a `_base64` key, so

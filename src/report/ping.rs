@@ -18,16 +18,30 @@ impl NodeFacts {
     pub fn parse(stdout: &[u8]) -> NodeFacts {
         let text = String::from_utf8_lossy(stdout);
         let mut lines = text.lines().map(str::trim);
-        let mut next = || lines.next().filter(|l| !l.is_empty()).unwrap_or("?").to_string();
+        let mut next = || {
+            lines
+                .next()
+                .filter(|l| !l.is_empty())
+                .unwrap_or("?")
+                .to_string()
+        };
         let hostname = next();
         let kernel = next();
         let os = next();
-        NodeFacts { hostname, os, kernel }
+        NodeFacts {
+            hostname,
+            os,
+            kernel,
+        }
     }
 }
 
 pub fn table(outcomes: &[Outcome<NodeFacts>]) -> String {
-    let mut rows = vec![["NODE", "ADDRESS", "HOSTNAME", "OS", "KERNEL", "TIME"].map(String::from).to_vec()];
+    let mut rows = vec![
+        ["NODE", "ADDRESS", "HOSTNAME", "OS", "KERNEL", "TIME"]
+            .map(String::from)
+            .to_vec(),
+    ];
     let mut errors = Vec::new();
     for o in outcomes {
         match &o.result {
@@ -42,10 +56,16 @@ pub fn table(outcomes: &[Outcome<NodeFacts>]) -> String {
             Err(e) => errors.push(format!("{}: UNREACHABLE: {e}", o.host.name)),
         }
     }
-    let widths: Vec<usize> = (0..6).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..6)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut text = String::new();
     for row in &rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
         text.push_str(cells.join("  ").trim_end());
         text.push('\n');
     }

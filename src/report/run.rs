@@ -83,13 +83,21 @@ impl Tally {
 }
 
 /// The `--json` document: `{"command", "hosts": {NODE: {...}}, "summary": {...}}`.
-pub fn json_report(command: &str, outcomes: &[Outcome<ExecOutput>], tally: Tally, elapsed: Duration) -> Value {
+pub fn json_report(
+    command: &str,
+    outcomes: &[Outcome<ExecOutput>],
+    tally: Tally,
+    elapsed: Duration,
+) -> Value {
     let mut hosts = Map::new();
     for outcome in outcomes {
         let mut host = Map::new();
         host.insert("cluster".into(), outcome.host.cluster.clone().into());
         host.insert("address".into(), outcome.host.target.addr().into());
-        host.insert("duration_ms".into(), (outcome.elapsed.as_millis() as u64).into());
+        host.insert(
+            "duration_ms".into(),
+            (outcome.elapsed.as_millis() as u64).into(),
+        );
         match &outcome.result {
             Ok(output) => {
                 let (code, signal) = match &output.status {
@@ -132,8 +140,14 @@ pub fn write_output_files(dir: &Path, outcome: &Outcome<ExecOutput>) -> std::io:
         Ok(output) => {
             std::fs::write(dir.join(format!("{name}.stdout")), &output.stdout)?;
             std::fs::write(dir.join(format!("{name}.stderr")), &output.stderr)?;
-            std::fs::write(dir.join(format!("{name}.status")), format!("{}\n", status_text(&output.status)))
+            std::fs::write(
+                dir.join(format!("{name}.status")),
+                format!("{}\n", status_text(&output.status)),
+            )
         }
-        Err(e) => std::fs::write(dir.join(format!("{name}.status")), format!("unreachable: {e}\n")),
+        Err(e) => std::fs::write(
+            dir.join(format!("{name}.status")),
+            format!("unreachable: {e}\n"),
+        ),
     }
 }

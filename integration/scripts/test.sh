@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine as root: installs what it needs, checks
+# formatting and lints, then runs unit tests and the end-to-end tests against real lab nodes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash integration/scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo build (tandem, tandem-lab)"
+cargo build --workspace --bins --quiet
+echo "== cargo test"
+# Every test that brings up a lab cleans it up; this catches one that did not.
+status=0
+cargo test --workspace 2>&1 | tee target/test.log || status=$?
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' target/test.log | awk '{p+=$4; f+=$6} END {print p+0, f+0}')
+echo "${passed% *} passed, ${passed#* } failed"
+leftover=$(ip -o link show | grep -c ' tl[b0-9]' || true)
+if [ "$leftover" -ne 0 ]; then
+    echo "test: $leftover lab interfaces were left behind:" >&2
+    ip -o link show | grep ' tl[b0-9]' >&2
+    status=1
+fi
+exit $status
