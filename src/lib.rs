@@ -9,6 +9,8 @@ pub mod commands;
 pub mod error;
 pub mod fleet;
 pub mod inventory;
+pub mod modules;
+pub mod playbook;
 pub mod report;
 pub mod ssh;
 

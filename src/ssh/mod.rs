@@ -1,13 +1,15 @@
 //! The SSH layer: connections, host keys, authentication, and running bytes on a node.
 //!
 //! It knows nothing of inventories or playbooks: callers hand it a [`Target`] and get a
-//! [`Session`]. Bytes go over the wire in exactly one place, [`session`].
+//! [`Session`]. Bytes go over the wire in two places only: [`session`] (one command per channel) and
+//! [`shell`] (a long-lived shell running framed steps).
 
 mod auth;
 mod connect;
 mod error;
 mod known_hosts;
 mod session;
+mod shell;
 mod stream;
 mod target;
 
@@ -16,4 +18,5 @@ pub use connect::{Connector, DEFAULT_KEX, HostKeyPolicy, MAX_CHANNELS};
 pub use error::SshError;
 pub use known_hosts::{KnownHosts, Verdict, fingerprint};
 pub use session::{ExecOutput, ExitStatus, Session};
+pub use shell::{Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell, shell_quote};
 pub use target::{DEFAULT_CONNECT_TIMEOUT, SshConfigFile, Target, Wanted};

@@ -149,6 +149,30 @@ impl Session {
         Ok(out)
     }
 
+    /// A slot among the MAX_CHANNELS this connection may have open at once.
+    pub(super) async fn channel_permit(
+        &self,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, SshError> {
+        self.channels
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| self.lost(e))
+    }
+
+    pub(super) async fn open_channel(
+        &self,
+    ) -> Result<russh::Channel<russh::client::Msg>, SshError> {
+        self.handle
+            .channel_open_session()
+            .await
+            .map_err(|e| self.channel_error(e))
+    }
+
+    pub(super) fn channel_failed(&self, e: russh::Error) -> SshError {
+        self.channel_error(e)
+    }
+
     fn channel_error(&self, e: russh::Error) -> SshError {
         if self.handle.is_closed() {
             return self.lost(e);

@@ -4,4 +4,5 @@
 mod cli;
 mod lab;
 mod run;
+mod shell;
 mod support;

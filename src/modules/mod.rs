@@ -1,0 +1,59 @@
+//! Built-in modules. Each is a pure function of desired state: it validates its arguments and
+//! turns them into one POSIX `sh` script that checks the node and, unless in check mode,
+//! applies the change, in a single round trip (pyinfra's operation model, with check and apply
+//! fused). A module never touches SSH: the engine ships its [`RemoteStep`] and hands the answer
+//! back through [`answer::parse`].
+//!
+//! Scripts may use the helpers of `prelude.sh` (tandem_changed, tandem_install, ...), run with
+//! `set -u` off, in a subshell, with `$TANDEM_PAYLOAD` naming a file that holds the payload.
+
+pub mod answer;
+mod args;
+mod copy;
+#[cfg(test)]
+pub mod testing;
+
+use std::fmt;
+use std::path::Path;
+
+pub use answer::{FileDiff, StepReport};
+
+/// The shell functions every step may call; sent once per host.
+pub const PRELUDE: &str = include_str!("prelude.sh");
+
+/// What the engine ships to a node for one step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteStep {
+    pub script: String,
+    /// Bytes the script reads from `$TANDEM_PAYLOAD` (file content), exact and binary-safe.
+    pub payload: Vec<u8>,
+}
+
+/// What planning may need from the controller: local files, local templates. No node access.
+pub trait PlanContext {
+    /// Directory that relative `src` paths start from (the playbook file's directory).
+    fn base_dir(&self) -> &Path;
+    /// Renders a local template file with the host's variables (strict: undefined is an error).
+    fn render_file(&self, path: &Path) -> Result<String, String>;
+}
+
+pub trait Module: fmt::Debug + Send + Sync {
+    /// The script (and payload) that brings the node to the desired state. Errors are about
+    /// local inputs (a missing `src` file, a template error), worded for the user.
+    fn plan(&self, cx: &dyn PlanContext) -> Result<RemoteStep, String>;
+}
+
+/// Every module name, for "unknown module" errors and docs.
+pub const NAMES: &[&str] = &["copy"];
+
+/// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
+/// serde's "unknown field `dst`, expected one of ...": the caller adds file:line.
+pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, String> {
+    match name {
+        "copy" => copy::Copy::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
+        other => Err(format!(
+            "unknown module '{other}' (known: {})",
+            NAMES.join(", ")
+        )),
+    }
+}

@@ -1,0 +1,105 @@
+//! Runs module scripts for real on this machine, in a temporary directory, with the same
+//! prelude and payload handling as the remote shell: module tests check real behaviour
+//! (idempotence, check mode, atomic writes) without SSH.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::answer::{StepReport, parse};
+use super::{PRELUDE, PlanContext, RemoteStep};
+
+pub const MARK: &str = "@tandem-test-mark";
+
+pub struct Local {
+    dir: PathBuf,
+}
+
+pub struct LocalRun {
+    pub status: i32,
+    pub report: StepReport,
+    pub stderr: String,
+}
+
+impl Local {
+    pub fn new() -> Local {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("tandem-module-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Local { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn mode(&self, path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    /// Files tandem may have left in `dir` (temp files of atomic writes).
+    pub fn leftovers(&self, dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".tandem."))
+            .collect()
+    }
+
+    /// Runs a step as the remote shell would: prelude, then the script in a subshell.
+    pub fn run(&self, step: &RemoteStep, check: bool, diff: bool) -> LocalRun {
+        let payload = self.dir.join(".payload");
+        std::fs::write(&payload, &step.payload).unwrap();
+        let script = self.dir.join(".script");
+        std::fs::write(&script, &step.script).unwrap();
+        let prelude = self.dir.join(".prelude");
+        std::fs::write(&prelude, PRELUDE).unwrap();
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(r#". "$1"; ( . "$2" ) <"$TANDEM_PAYLOAD""#)
+            .arg("sh")
+            .arg(&prelude)
+            .arg(&script)
+            .env("TANDEM_MARK", MARK)
+            .env("TANDEM_CHECK", if check { "1" } else { "" })
+            .env("TANDEM_DIFF", if diff { "1" } else { "" })
+            .env("TANDEM_PAYLOAD", &payload)
+            .env("TANDEM_TMP", &self.dir)
+            .output()
+            .unwrap();
+        LocalRun {
+            status: out.status.code().unwrap_or(-1),
+            report: parse(&out.stdout, MARK),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A plan context for tests: files relative to `base`, templates rendered by `render`.
+#[derive(Default)]
+pub struct TestContext {
+    pub base: PathBuf,
+    pub rendered: Option<String>,
+}
+
+impl PlanContext for TestContext {
+    fn base_dir(&self) -> &Path {
+        &self.base
+    }
+
+    fn render_file(&self, path: &Path) -> Result<String, String> {
+        self.rendered
+            .clone()
+            .ok_or_else(|| format!("no template {}", path.display()))
+    }
+}

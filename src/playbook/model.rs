@@ -1,0 +1,54 @@
+//! What a loaded playbook is: steps (includes already flattened) and handlers, each step knowing
+//! the file and line it came from so every later error can point there.
+
+use std::path::PathBuf;
+
+use crate::inventory::Vars;
+
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    pub path: PathBuf,
+    /// Defaults: the lowest-precedence variables (below the inventory's).
+    pub vars: Vars,
+    pub steps: Vec<Step>,
+    /// Run once at the end, on hosts where a step that notified them changed something.
+    pub handlers: Vec<Step>,
+}
+
+/// Where something was written, for error messages: `file:line`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    /// One of `modules::NAMES`.
+    pub module: String,
+    /// The module's arguments as written; string leaves may hold templates, rendered per host.
+    pub args: serde_json::Value,
+    /// A minijinja expression; the step runs only where it is true. Conditions of enclosing
+    /// includes are and-ed in.
+    pub when: Vec<String>,
+    /// Tags of the step and of its enclosing includes.
+    pub tags: Vec<String>,
+    /// Handler names to notify when this step changes something.
+    pub notify: Vec<String>,
+    /// Store the step's result under this name for later `when`s and templates.
+    pub register: Option<String>,
+    /// A minijinja expression over `result` deciding "changed" instead of the module.
+    pub changed_when: Option<String>,
+    /// Run as root through `sudo -n` (for non-root logins).
+    pub become_root: bool,
+    /// Step vars, including those of enclosing includes (inner wins).
+    pub vars: crate::inventory::Vars,
+    pub location: Location,
+}

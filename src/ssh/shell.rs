@@ -1,0 +1,355 @@
+//! A long-lived `sh` on one channel that runs framed scripts in order and answers each one.
+//!
+//! Why: a fresh channel + exec per step costs two round trips and a server-side session setup
+//! (~50 ms on the lab); one `sh` reading frames from stdin costs none of that, and frames can be
+//! written back to back without waiting (pipelining), so a converged playbook costs about one
+//! round trip per host (DESIGN.md section 2).
+//!
+//! Wire format. Request frame: a header line `ID SCRIPT_LEN PAYLOAD_LEN MODE\n`, then exactly
+//! SCRIPT_LEN bytes of script and PAYLOAD_LEN bytes of payload (binary-safe: `head -c` reads an
+//! exact count from the pipe). The loop stores the payload in a file named by `$TANDEM_PAYLOAD`
+//! and also feeds it to the script's stdin. Answer: the script's stdout, then
+//! `\nTOKEN ID STATUS\n` on stdout and `\nTOKEN ID\n` on stderr, where TOKEN is a random
+//! per-shell string and STATUS the exit code or `skip`. MODE is `i` (run in the loop's own
+//! shell: definitions persist), `s` (run in a subshell; a failure halts the shell, so frames
+//! already sent behind it are skipped, not run) or `c` (subshell; a failure does not halt).
+//! Frames are answered in the order they were sent.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use russh::ChannelMsg;
+use russh::client::Msg;
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
+
+use super::error::SshError;
+use super::session::Session;
+
+/// How a frame is run, see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameMode {
+    /// In the loop's shell itself: for definitions (functions, variables) later frames use.
+    Init,
+    /// In a subshell; a non-zero exit halts the shell: later frames are answered `Skipped`.
+    StopOnFailure,
+    /// In a subshell; failures do not halt.
+    Continue,
+}
+
+impl FrameMode {
+    fn letter(self) -> char {
+        match self {
+            FrameMode::Init => 'i',
+            FrameMode::StopOnFailure => 's',
+            FrameMode::Continue => 'c',
+        }
+    }
+}
+
+/// What one frame produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameStatus {
+    Exited(i32),
+    /// Not run: an earlier `StopOnFailure` frame failed.
+    Skipped,
+}
+
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: FrameStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// The loop, as the `sh -c` argument. `$1` is the boundary token.
+const LOOP: &str = r#"T=$(mktemp -d "${TMPDIR:-/tmp}/tandem.XXXXXXXX") || exit 97
+trap 'rm -rf "$T"' EXIT
+trap 'exit 129' HUP
+trap 'exit 143' TERM
+export TANDEM_PAYLOAD="$T/payload" TANDEM_TMP="$T"
+tk=$1 halted=
+while IFS=' ' read -r id slen plen mode; do
+  head -c "$slen" >"$T/script"
+  if [ "$plen" -gt 0 ]; then head -c "$plen" >"$T/payload"; else : >"$T/payload"; fi
+  if [ -n "$halted" ] && [ "$mode" != i ]; then
+    rc=skip
+  elif [ "$mode" = i ]; then
+    . "$T/script" <"$T/payload"; rc=$?
+  else
+    ( . "$T/script" ) <"$T/payload"; rc=$?
+    [ "$rc" -eq 0 ] || [ "$mode" = c ] || halted=1
+  fi
+  printf '\n%s %s %s\n' "$tk" "$id" "$rc"
+  printf '\n%s %s\n' "$tk" "$id" >&2
+done"#;
+
+type Reply = oneshot::Sender<Result<Answer, SshError>>;
+
+#[derive(Default)]
+struct Demux {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// Answers complete on stdout (id, status, bytes), waiting for their stderr part.
+    done_out: VecDeque<(u64, FrameStatus, Vec<u8>)>,
+    done_err: VecDeque<(u64, Vec<u8>)>,
+    /// Callers waiting, in frame order.
+    waiting: VecDeque<(u64, Reply)>,
+    /// Set once the channel is gone: every later request fails with it.
+    closed: Option<SshError>,
+}
+
+/// A running remote shell; cheap to share behind an `Arc`.
+pub struct RemoteShell {
+    writer: tokio::sync::Mutex<russh::ChannelWriteHalf<Msg>>,
+    demux: Arc<Mutex<Demux>>,
+    next_id: AtomicU64,
+    addr: String,
+    reader: tokio::task::JoinHandle<()>,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// An answer that will arrive; frames sent before it are answered first.
+pub struct PendingAnswer(oneshot::Receiver<Result<Answer, SshError>>, String);
+
+impl PendingAnswer {
+    pub async fn wait(self) -> Result<Answer, SshError> {
+        match self.0.await {
+            Ok(result) => result,
+            Err(_) => Err(SshError::Disconnected {
+                addr: self.1,
+                detail: "the remote shell went away".into(),
+            }),
+        }
+    }
+}
+
+impl Session {
+    /// Starts the frame loop under `sh` (under `sudo -n` when `sudo`, for non-root logins).
+    pub async fn shell(&self, sudo: bool) -> Result<RemoteShell, SshError> {
+        let permit = self.channel_permit().await?;
+        let channel = self.open_channel().await?;
+        let token = format!("@tandem-{:032x}", rand::random::<u128>());
+        let quoted_loop = shell_quote(LOOP);
+        let command = if sudo {
+            format!("sudo -n -- sh -c {quoted_loop} tandem {token}")
+        } else {
+            format!("sh -c {quoted_loop} tandem {token}")
+        };
+        channel
+            .exec(true, command)
+            .await
+            .map_err(|e| self.channel_failed(e))?;
+        let (mut read, write) = channel.split();
+        let demux = Arc::new(Mutex::new(Demux::default()));
+        let reader_demux = demux.clone();
+        let addr = self.addr().to_string();
+        let reader_addr = addr.clone();
+        let reader = tokio::spawn(async move {
+            let marker = format!("\n{token} ").into_bytes();
+            let mut exit = None;
+            while let Some(msg) = read.wait().await {
+                let mut d = reader_demux.lock().unwrap_or_else(|p| p.into_inner());
+                match msg {
+                    ChannelMsg::Data { data } => {
+                        d.stdout.extend_from_slice(&data);
+                        d.split_stdout(&marker);
+                    }
+                    ChannelMsg::ExtendedData { data, ext: 1 } => {
+                        d.stderr.extend_from_slice(&data);
+                        d.split_stderr(&marker);
+                    }
+                    ChannelMsg::ExitStatus { exit_status } => exit = Some(exit_status),
+                    ChannelMsg::Close => break,
+                    _ => {}
+                }
+                d.deliver();
+            }
+            let mut d = reader_demux.lock().unwrap_or_else(|p| p.into_inner());
+            let tail = String::from_utf8_lossy(&d.stderr)
+                .trim()
+                .chars()
+                .take(300)
+                .collect::<String>();
+            let detail = match exit {
+                Some(97) => {
+                    "cannot create a temporary directory on the node (is /tmp full or read-only?)"
+                        .to_string()
+                }
+                Some(1) if sudo => {
+                    format!("sudo refused (is passwordless sudo configured for this user?): {tail}")
+                }
+                Some(code) => format!("the remote shell exited with status {code}: {tail}"),
+                None => "the connection closed while steps were running".to_string(),
+            };
+            d.fail_all(SshError::Disconnected {
+                addr: reader_addr,
+                detail,
+            });
+        });
+        Ok(RemoteShell {
+            writer: tokio::sync::Mutex::new(write),
+            demux,
+            next_id: AtomicU64::new(1),
+            addr,
+            reader,
+            _permit: permit,
+        })
+    }
+}
+
+impl RemoteShell {
+    /// Sends a frame now and returns its answer-to-be; call again without waiting to pipeline.
+    pub async fn send(
+        &self,
+        script: &str,
+        payload: &[u8],
+        mode: FrameMode,
+    ) -> Result<PendingAnswer, SshError> {
+        let (reply, answer) = oneshot::channel();
+        // The writer lock orders both the id and the bytes on the wire.
+        let writer = self.writer.lock().await;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut d = self.demux.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(e) = &d.closed {
+                return Err(e.clone());
+            }
+            d.waiting.push_back((id, reply));
+        }
+        let mut frame = format!(
+            "{id} {} {} {}\n",
+            script.len(),
+            payload.len(),
+            mode.letter()
+        )
+        .into_bytes();
+        frame.extend_from_slice(script.as_bytes());
+        frame.extend_from_slice(payload);
+        if let Err(e) = writer.data(&frame[..]).await {
+            let error = SshError::Disconnected {
+                addr: self.addr.clone(),
+                detail: format!("sending a step: {e}"),
+            };
+            self.demux
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .fail_all(error.clone());
+            return Err(error);
+        }
+        Ok(PendingAnswer(answer, self.addr.clone()))
+    }
+
+    /// Sends and waits: one round trip.
+    pub async fn run(
+        &self,
+        script: &str,
+        payload: &[u8],
+        mode: FrameMode,
+    ) -> Result<Answer, SshError> {
+        self.send(script, payload, mode).await?.wait().await
+    }
+
+    /// Ends the loop (EOF on its stdin) and closes the channel.
+    pub async fn close(self) {
+        let writer = self.writer.lock().await;
+        let _ = writer.eof().await;
+        let _ = writer.close().await;
+        drop(writer);
+        self.reader.abort();
+    }
+}
+
+impl Demux {
+    fn split_stdout(&mut self, marker: &[u8]) {
+        while let Some((at, id, rest, end)) = find_boundary(&self.stdout, marker) {
+            let status = if rest == "skip" {
+                FrameStatus::Skipped
+            } else {
+                FrameStatus::Exited(rest.parse().unwrap_or(-1))
+            };
+            let body = self.stdout[..at].to_vec();
+            self.stdout.drain(..end);
+            self.done_out.push_back((id, status, body));
+        }
+    }
+
+    fn split_stderr(&mut self, marker: &[u8]) {
+        while let Some((at, id, _, end)) = find_boundary(&self.stderr, marker) {
+            let body = self.stderr[..at].to_vec();
+            self.stderr.drain(..end);
+            self.done_err.push_back((id, body));
+        }
+    }
+
+    /// Completes every caller whose stdout and stderr parts have both arrived.
+    fn deliver(&mut self) {
+        while let (Some(out), Some(err)) = (self.done_out.front(), self.done_err.front()) {
+            if out.0 != err.0 {
+                break;
+            }
+            let (id, status, stdout) =
+                self.done_out
+                    .pop_front()
+                    .unwrap_or((0, FrameStatus::Skipped, Vec::new()));
+            let (_, stderr) = self.done_err.pop_front().unwrap_or_default();
+            if let Some(pos) = self.waiting.iter().position(|(w, _)| *w == id) {
+                if let Some((_, reply)) = self.waiting.remove(pos) {
+                    let _ = reply.send(Ok(Answer {
+                        status,
+                        stdout,
+                        stderr,
+                    }));
+                }
+            }
+        }
+    }
+
+    fn fail_all(&mut self, error: SshError) {
+        for (_, reply) in self.waiting.drain(..) {
+            let _ = reply.send(Err(error.clone()));
+        }
+        self.closed = Some(error);
+    }
+}
+
+/// Finds `\nTOKEN ID REST\n`; returns (start of marker, id, rest, end of line).
+fn find_boundary(buf: &[u8], marker: &[u8]) -> Option<(usize, u64, String, usize)> {
+    let at = buf.windows(marker.len()).position(|w| w == marker)?;
+    let line_start = at + marker.len();
+    let newline = buf[line_start..].iter().position(|b| *b == b'\n')? + line_start;
+    let line = std::str::from_utf8(&buf[line_start..newline]).ok()?;
+    let (id, rest) = line.split_once(' ').unwrap_or((line, ""));
+    Some((at, id.parse().ok()?, rest.to_string(), newline + 1))
+}
+
+/// Single-quotes a string for sh.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boundaries_split_answers_and_keep_binary_bodies() {
+        let marker = b"\n@tk ".to_vec();
+        let mut d = Demux::default();
+        d.stdout
+            .extend_from_slice(b"hello\0\xff\n\n@tk 1 0\n\n@tk 2 skip\npartial");
+        d.split_stdout(&marker);
+        assert_eq!(d.done_out.len(), 2);
+        assert_eq!(
+            d.done_out[0],
+            (1, FrameStatus::Exited(0), b"hello\0\xff\n".to_vec())
+        );
+        assert_eq!(d.done_out[1], (2, FrameStatus::Skipped, Vec::new()));
+        assert_eq!(d.stdout, b"partial");
+    }
+
+    #[test]
+    fn quoting_survives_single_quotes() {
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}
