@@ -91,12 +91,12 @@ impl Fleet {
         &self.hosts
     }
 
-    /// Connects to every host and runs `work` on its session, at most `forks` hosts at once.
+    /// Connects to every host and runs `work` on it and its session, at most `forks` hosts at once.
     /// Yields each host's outcome as soon as it is known; a failing host never stops the others.
     pub fn run<T, F>(&self, work: F) -> impl Stream<Item = Outcome<T>> + '_
     where
         T: Send + 'static,
-        F: for<'s> Fn(&'s Session) -> BoxFuture<'s, Result<T, SshError>> + Send + Sync + 'static,
+        F: for<'s> Fn(&'s Host, &'s Session) -> BoxFuture<'s, Result<T, SshError>> + Send + Sync + 'static,
     {
         let work = Arc::new(work);
         stream::iter(self.hosts.iter().cloned())
@@ -107,7 +107,7 @@ impl Fleet {
                     let started = Instant::now();
                     let result = match connector.connect(&host.target).await {
                         Ok(session) => {
-                            let result = work(&session).await;
+                            let result = work(&host, &session).await;
                             session.close().await;
                             result
                         }

@@ -17,7 +17,7 @@ const FACTS_SCRIPT: &str =
 pub async fn ping(args: PingArgs) -> Result<ExitCode, Error> {
     let (_inventory, fleet) = Fleet::prepare(&args.connect)?;
     let mut outcomes: Vec<_> = fleet
-        .run(|session| {
+        .run(|_host, session| {
             Box::pin(async move {
                 let output = session.exec(FACTS_SCRIPT, b"").await?;
                 if !output.status.success() {

@@ -27,7 +27,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Error> {
     let shared = command.clone();
     let mut outcomes = Vec::with_capacity(fleet.hosts().len());
     let mut tally = Tally::default();
-    let mut results = Box::pin(fleet.run(move |session| {
+    let mut results = Box::pin(fleet.run(move |_host, session| {
         let command = shared.clone();
         Box::pin(async move { session.exec(&command, b"").await })
     }));

@@ -7,7 +7,7 @@
 //!
 //! Wire format. Request frame: a header line `ID SCRIPT_LEN PAYLOAD_LEN MODE\n`, then exactly
 //! SCRIPT_LEN bytes of script and PAYLOAD_LEN bytes of payload (binary-safe: `head -c` reads an
-//! exact count from the pipe). The loop stores the payload in a file named by `$TANDEM_PAYLOAD`
+//! exact count from the pipe), then the trailer line `.`, without which nothing runs. The loop stores the payload in a file named by `$TANDEM_PAYLOAD`
 //! and also feeds it to the script's stdin. Answer: the script's stdout, then
 //! `\nTOKEN ID STATUS\n` on stdout and `\nTOKEN ID\n` on stderr, where TOKEN is a random
 //! per-shell string and STATUS the exit code or `skip`. MODE is `i` (run in the loop's own
@@ -72,6 +72,9 @@ tk=$1 halted=
 while IFS=' ' read -r id slen plen mode; do
   head -c "$slen" >"$T/script"
   if [ "$plen" -gt 0 ]; then head -c "$plen" >"$T/payload"; else : >"$T/payload"; fi
+  # The trailer proves the frame arrived whole: a connection cut mid-frame leaves a short
+  # script or payload, which must never run. `read` is a builtin: no process spent on it.
+  IFS= read -r trailer && [ "$trailer" = . ] || exit 98
   if [ -n "$halted" ] && [ "$mode" != i ]; then
     rc=skip
   elif [ "$mode" = i ]; then
@@ -226,6 +229,7 @@ impl RemoteShell {
         .into_bytes();
         frame.extend_from_slice(script.as_bytes());
         frame.extend_from_slice(payload);
+        frame.extend_from_slice(b".\n");
         if let Err(e) = writer.data(&frame[..]).await {
             let error = SshError::Disconnected {
                 addr: self.addr.clone(),

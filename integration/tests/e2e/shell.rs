@@ -112,9 +112,15 @@ fn a_dead_connection_fails_every_waiting_frame() {
             .send("sleep 30", b"", FrameMode::Continue)
             .await
             .unwrap();
-        // Kill the shell's process tree on the node, as a crash would.
-        lab.exec("node1", "pkill -KILL -f 'tandem.XXXXXXXX'")
-            .unwrap();
+        // Wait (bounded) until the step really runs, then kill the shell's process tree on the
+        // node, as a crash would (the bracket keeps pkill's own command line from matching).
+        for _ in 0..50 {
+            if lab.exec("node1", "pgrep -x sleep").unwrap().status.success() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        lab.exec("node1", "pkill -KILL -f '[@]tandem-'; pkill -KILL -x sleep").unwrap();
         let started = std::time::Instant::now();
         let result = slow.wait().await;
         assert!(result.is_err(), "{result:?}");
