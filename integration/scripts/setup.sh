@@ -21,6 +21,7 @@ have lxc-create || need+=(lxc)
 have busybox || need+=(busybox-static)
 have cc || need+=(build-essential)
 have curl || need+=(curl)
+have sudo || need+=(sudo)
 have python3 || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"
