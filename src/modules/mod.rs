@@ -10,6 +10,8 @@
 pub mod answer;
 mod args;
 mod copy;
+mod line;
+mod rewrite;
 #[cfg(test)]
 pub mod testing;
 
@@ -44,13 +46,14 @@ pub trait Module: fmt::Debug + Send + Sync {
 }
 
 /// Every module name, for "unknown module" errors and docs.
-pub const NAMES: &[&str] = &["copy"];
+pub const NAMES: &[&str] = &["copy", "line"];
 
 /// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
 /// serde's "unknown field `dst`, expected one of ...": the caller adds file:line.
 pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, String> {
     match name {
         "copy" => copy::Copy::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
+        "line" => line::Line::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         other => Err(format!(
             "unknown module '{other}' (known: {})",
             NAMES.join(", ")

@@ -52,6 +52,32 @@ impl Local {
 
     /// Runs a step as the remote shell would: prelude, then the script in a subshell.
     pub fn run(&self, step: &RemoteStep, check: bool, diff: bool) -> LocalRun {
+        self.run_env(step, check, diff, &[])
+    }
+
+    /// Puts an executable `name` (a sh script body) in a directory that `run` puts first in
+    /// PATH: lets tests stand in for tools that would alter this machine (apt-get, ...).
+    pub fn stub(&self, name: &str, body: &str) {
+        let bin = self.dir.join(".bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// `run` with extra environment variables (e.g. a fake /proc/sys root).
+    pub fn run_env(
+        &self,
+        step: &RemoteStep,
+        check: bool,
+        diff: bool,
+        env: &[(&str, &str)],
+    ) -> LocalRun {
+        let path = format!(
+            "{}:{}",
+            self.dir.join(".bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let payload = self.dir.join(".payload");
         std::fs::write(&payload, &step.payload).unwrap();
         let script = self.dir.join(".script");
@@ -69,6 +95,8 @@ impl Local {
             .env("TANDEM_DIFF", if diff { "1" } else { "" })
             .env("TANDEM_PAYLOAD", &payload)
             .env("TANDEM_TMP", &self.dir)
+            .env("PATH", path)
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         LocalRun {
