@@ -120,6 +120,7 @@ impl Module for Line {
                 State::Present => "line in",
                 State::Absent => "removed line from",
             },
+            arms: "",
         };
         Ok(RemoteStep {
             script: edit.script(),

@@ -37,6 +37,9 @@ pub struct Edit<'a> {
     pub owner: &'a str,
     /// Short text for the change record, followed by the path ("line in", "block in").
     pub what: &'a str,
+    /// More `case` arms on awk's exit status (a module's own refusals), e.g.
+    /// `3) tandem_fail "..." ;;`.
+    pub arms: &'a str,
 }
 
 impl Edit<'_> {
@@ -72,7 +75,7 @@ case $rc in
   if [ -e "$f" ]; then tandem_changed "{what} $f"; else tandem_changed "created $f"; fi
   tandem_checking || tandem_install "$n" "$f" {mode} {owner}
   ;;
-*) tandem_fail "{module}: cannot read or edit $f (awk exited with status $rc)" ;;
+{arms}*) tandem_fail "{module}: cannot read or edit $f (awk exited with status $rc)" ;;
 esac
 "#,
             path = self.path,
@@ -82,6 +85,7 @@ esac
             mode = self.mode,
             owner = self.owner,
             what = self.what,
+            arms = self.arms,
         )
     }
 }
