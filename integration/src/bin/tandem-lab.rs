@@ -28,6 +28,10 @@ enum Cmd {
         /// Number of nodes (1 to 200); clusters of two are made from them.
         #[arg(long, default_value_t = 2)]
         nodes: usize,
+        /// Add MS of round-trip time to every ssh connection: a delay proxy on the bridge address
+        /// (one port per node) stands in front of each sshd, and the inventory points there.
+        #[arg(long, value_name = "MS")]
+        latency_ms: Option<u32>,
     },
     /// Remove every namespace, interface, mount, process and file of the lab in DIR.
     Down {
@@ -38,6 +42,19 @@ enum Cmd {
     Status {
         #[arg(long)]
         dir: PathBuf,
+    },
+    /// The delay proxy of a lab (started by `up --latency-ms`, not by hand).
+    #[command(name = "__delay-proxy", hide = true)]
+    DelayProxy {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        latency_ms: u32,
+        #[arg(long)]
+        listen: std::net::Ipv4Addr,
+        /// PORT=NODE_ADDRESS, once per node.
+        #[arg(long, value_parser = lab::delay::parse_route)]
+        route: Vec<(u16, std::net::Ipv4Addr)>,
     },
     /// PID 1 of a node (started by `up`, not by hand).
     #[command(name = "__node-init", hide = true)]
@@ -62,8 +79,12 @@ fn main() -> ExitCode {
 
 fn run(cmd: Cmd) -> Result<ExitCode, LabError> {
     match cmd {
-        Cmd::Up { dir, nodes } => {
-            let lab = Lab::up(&dir, nodes)?;
+        Cmd::Up {
+            dir,
+            nodes,
+            latency_ms,
+        } => {
+            let lab = Lab::up_with_latency(&dir, nodes, latency_ms)?;
             print!("{}", lab.summary());
         }
         Cmd::Down { dir } => {
@@ -93,6 +114,16 @@ fn run(cmd: Cmd) -> Result<ExitCode, LabError> {
             if !all_up {
                 return Ok(ExitCode::from(1));
             }
+        }
+        Cmd::DelayProxy {
+            dir,
+            latency_ms,
+            listen,
+            route,
+        } => {
+            return Ok(ExitCode::from(
+                lab::delay::serve(&dir, latency_ms, listen, &route) as u8,
+            ));
         }
         Cmd::NodeInit { name, node_dir } => {
             return Ok(ExitCode::from(lab::init::run(&name, &node_dir) as u8));

@@ -9,7 +9,7 @@ use nix::mount::{MntFlags, umount2};
 
 use super::error::LabError;
 use super::sys::{self, Programs};
-use super::{Lab, net, node, slot, state};
+use super::{Lab, delay, net, node, slot, state};
 
 /// A lab runs while its slot is still its own and its bridge exists, or while one of its nodes'
 /// init is alive.
@@ -34,6 +34,10 @@ pub fn down_dir(dir: &Path) -> Result<bool, LabError> {
     // Every process of the lab lives in one of its network namespaces: sweeping the slot kills
     // them all (each node's init first among them) and removes interfaces and namespaces.
     sys::trace("down: start");
+    // The delay proxy lives in the root namespace: the slot sweep does not see it.
+    if let Some(proxy) = lab.as_ref().and_then(|l| l.delay_proxy.as_ref()) {
+        delay::stop(proxy);
+    }
     for &s in &owned {
         net::sweep_slot(&programs, s)?;
     }

@@ -27,21 +27,32 @@ pub fn inventory_yaml(slot: u16, nodes: &[LabNode], clusters: &[LabCluster]) -> 
             cluster.name, cluster.vip
         );
         for node in nodes.iter().filter(|n| n.cluster == cluster.name) {
+            // Behind the delay proxy (`up --latency-ms`), clients go through it.
+            let endpoint = node.ssh_endpoint();
             let _ = writeln!(
                 y,
-                "      {}:\n        address: {}\n        service_name: {}",
-                node.name, node.address, node.service_name
+                "      {}:\n        address: {}",
+                node.name,
+                endpoint.ip()
             );
+            if endpoint.port() != 22 {
+                let _ = writeln!(y, "        port: {}", endpoint.port());
+            }
+            let _ = writeln!(y, "        service_name: {}", node.service_name);
         }
     }
     y
 }
 
-/// One line per node, `ADDRESS ssh-ed25519 AAAA...`, from the host keys the nodes really use.
+/// One line per node, `ADDRESS ssh-ed25519 AAAA...`, from the host keys the nodes really use;
+/// behind the delay proxy also `[PROXY]:PORT ssh-ed25519 AAAA...` (the same key).
 pub fn known_hosts(nodes: &[LabNode], host_keys: &[String]) -> String {
     nodes
         .iter()
         .zip(host_keys)
-        .map(|(node, key)| format!("{} {key}\n", node.address))
+        .map(|(node, key)| match node.ssh_proxy {
+            Some(p) => format!("{} {key}\n[{}]:{} {key}\n", node.address, p.ip(), p.port()),
+            None => format!("{} {key}\n", node.address),
+        })
         .collect()
 }

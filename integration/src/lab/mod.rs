@@ -8,6 +8,7 @@
 //! assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "node1");
 //! ```
 
+pub mod delay;
 mod down;
 mod error;
 pub mod init;
@@ -20,7 +21,7 @@ mod sys;
 mod temp;
 mod up;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -29,6 +30,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
+pub use delay::DelayProxy;
 pub use error::LabError;
 pub use temp::TempLab;
 
@@ -50,6 +52,9 @@ pub struct Lab {
     /// runner killed it on a timeout) the lab is abandoned, and the next `up` reclaims its slot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     held_by: Option<Holder>,
+    /// With `up --latency-ms`: the delay proxy in front of every node's sshd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delay_proxy: Option<DelayProxy>,
     nodes: Vec<LabNode>,
     clusters: Vec<LabCluster>,
 }
@@ -96,6 +101,18 @@ pub struct LabNode {
     pub upper_dir: PathBuf,
     /// sshd's stderr (`sshd -e`).
     pub sshd_log: PathBuf,
+    /// With `up --latency-ms`: where the delay proxy forwards to this node's sshd (the inventory
+    /// and known_hosts point there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_proxy: Option<SocketAddrV4>,
+}
+
+impl LabNode {
+    /// Where a client reaches this node's sshd: the delay proxy if the lab has one, else ADDRESS:22.
+    pub fn ssh_endpoint(&self) -> SocketAddrV4 {
+        self.ssh_proxy
+            .unwrap_or_else(|| SocketAddrV4::new(self.address, 22))
+    }
 }
 
 /// A cluster of (up to) two nodes sharing a VIP.
@@ -121,6 +138,16 @@ impl Lab {
     /// `tandem-lab up --dir DIR --nodes N`. On failure everything made so far is removed again.
     pub fn up(dir: &Path, nodes: usize) -> Result<Lab, LabError> {
         up::up(dir, nodes, false)
+    }
+
+    /// `up`, with a delay proxy adding `latency_ms` to every round trip when given (same as
+    /// `tandem-lab up --latency-ms MS`).
+    pub fn up_with_latency(
+        dir: &Path,
+        nodes: usize,
+        latency_ms: Option<u32>,
+    ) -> Result<Lab, LabError> {
+        up::up_with(dir, nodes, false, latency_ms)
     }
 
     /// The running lab recorded in DIR/lab.json.
@@ -176,6 +203,11 @@ impl Lab {
     /// The bridge's address: the nodes' default gateway, and the root namespace as they see it.
     pub fn bridge_address(&self) -> Ipv4Addr {
         self.bridge_address
+    }
+
+    /// The delay proxy of a lab brought up with `--latency-ms`.
+    pub fn delay_proxy(&self) -> Option<&DelayProxy> {
+        self.delay_proxy.as_ref()
     }
 
     pub fn nodes(&self) -> &[LabNode] {
@@ -281,8 +313,18 @@ impl Lab {
                 format!("{a} .. {b}")
             }
         };
+        let latency = match &self.delay_proxy {
+            Some(p) => format!(
+                "  latency:   {} ms round trip through the delay proxy on {}:{}-{}\n",
+                p.latency_ms,
+                self.bridge_address,
+                first.ssh_endpoint().port(),
+                last.ssh_endpoint().port()
+            ),
+            None => String::new(),
+        };
         format!(
-            "lab slot {} up: {} nodes in {} clusters\n  nodes:     {} at {}\n  bridge:    {} {}/24\n  inventory: {}\n",
+            "lab slot {} up: {} nodes in {} clusters\n  nodes:     {} at {}\n  bridge:    {} {}/24\n{latency}  inventory: {}\n",
             self.slot,
             self.nodes.len(),
             self.clusters.len(),

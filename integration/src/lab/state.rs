@@ -52,6 +52,7 @@ pub fn top_files(dir: &Path) -> Vec<PathBuf> {
         identity_pub(dir),
         dir.join("lab.json.tmp"),
         dir.join("inventory.yml.tmp"),
+        dir.join("delay-proxy.log"),
     ]
 }
 

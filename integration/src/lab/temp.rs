@@ -25,8 +25,18 @@ impl TempLab {
     }
 
     pub fn try_new(nodes: usize) -> Result<TempLab, LabError> {
+        TempLab::try_with_latency(nodes, None)
+    }
+
+    /// A lab whose nodes are reached through the delay proxy (`up --latency-ms MS`).
+    pub fn with_latency(nodes: usize, latency_ms: u32) -> TempLab {
+        TempLab::try_with_latency(nodes, Some(latency_ms))
+            .unwrap_or_else(|e| panic!("tandem-lab up failed: {e}"))
+    }
+
+    pub fn try_with_latency(nodes: usize, latency_ms: Option<u32>) -> Result<TempLab, LabError> {
         let dir = fresh_dir()?;
-        match super::up::up(&dir, nodes, true) {
+        match super::up::up_with(&dir, nodes, true, latency_ms) {
             Ok(lab) => Ok(TempLab { lab, closed: false }),
             Err(e) => {
                 let _ = sys::remove_tree(&dir);

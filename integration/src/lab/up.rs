@@ -9,7 +9,9 @@ use std::thread;
 
 use super::error::LabError;
 use super::sys::{self, Programs};
-use super::{Holder, Lab, LabCluster, LabNode, MAX_NODES, down, inventory, net, node, slot, state};
+use super::{
+    Holder, Lab, LabCluster, LabNode, MAX_NODES, delay, down, inventory, net, node, slot, state,
+};
 
 /// Nodes set up at once. Each costs a few short processes (ssh-keygen, ip, nsenter, sshd); more
 /// threads than this only queue on 2 cores.
@@ -20,12 +22,28 @@ type NodeResult = Result<(u32, String), LabError>;
 
 /// With `held`, the lab records this process as its holder (see `Lab::held_by`).
 pub fn up(dir: &Path, nodes: usize, held: bool) -> Result<Lab, LabError> {
+    up_with(dir, nodes, held, None)
+}
+
+/// `up`, plus a delay proxy in front of every sshd when `latency_ms` is given (see `delay`).
+pub fn up_with(
+    dir: &Path,
+    nodes: usize,
+    held: bool,
+    latency_ms: Option<u32>,
+) -> Result<Lab, LabError> {
     sys::require_root()?;
     let programs = Programs::find()?;
     let lab_bin = sys::lab_binary()?;
     if !(1..=MAX_NODES).contains(&nodes) {
         return Err(LabError::Usage(format!(
             "--nodes must be between 1 and {MAX_NODES} (got {nodes})"
+        )));
+    }
+    if let Some(ms) = latency_ms.filter(|&ms| ms > delay::MAX_LATENCY_MS) {
+        return Err(LabError::Usage(format!(
+            "--latency-ms must be at most {} (got {ms})",
+            delay::MAX_LATENCY_MS
         )));
     }
     let dir = lab_dir(dir)?;
@@ -56,7 +74,7 @@ pub fn up(dir: &Path, nodes: usize, held: bool) -> Result<Lab, LabError> {
         lab
     };
 
-    match build(&programs, &lab_bin, &mut lab) {
+    match build(&programs, &lab_bin, &mut lab, latency_ms) {
         Ok(()) => Ok(lab),
         Err(e) => {
             if let Err(cleanup) = down::down_dir(&dir) {
@@ -99,6 +117,7 @@ fn plan(dir: &Path, slot: u16, count: usize) -> Lab {
                 init_pid: 0,
                 upper_dir: node::upper_dir(&node_dir),
                 sshd_log: node_dir.join("sshd.log"),
+                ssh_proxy: None,
                 node_dir,
                 name,
             }
@@ -124,12 +143,18 @@ fn plan(dir: &Path, slot: u16, count: usize) -> Lab {
         bridge_address: slot::bridge_address(slot),
         complete: false,
         held_by: None,
+        delay_proxy: None,
         nodes,
         clusters,
     }
 }
 
-fn build(p: &Programs, lab_bin: &Path, lab: &mut Lab) -> Result<(), LabError> {
+fn build(
+    p: &Programs,
+    lab_bin: &Path,
+    lab: &mut Lab,
+    latency_ms: Option<u32>,
+) -> Result<(), LabError> {
     let dir = lab.dir.clone();
     let identity = state::identity(&dir);
     for path in [&identity, &state::identity_pub(&dir)] {
@@ -180,6 +205,9 @@ fn build(p: &Programs, lab_bin: &Path, lab: &mut Lab) -> Result<(), LabError> {
         let (pid, key) = result?;
         n.init_pid = pid;
         host_keys.push(key);
+    }
+    if let Some(ms) = latency_ms {
+        delay::start(lab_bin, lab, ms)?;
     }
 
     sys::write_file(

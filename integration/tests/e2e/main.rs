@@ -3,6 +3,7 @@
 
 mod cli;
 mod lab;
+mod latency;
 mod run;
 mod shell;
 mod support;
