@@ -9,6 +9,7 @@
 
 pub mod answer;
 mod args;
+mod authorized_key;
 mod block;
 mod copy;
 mod line;
@@ -47,7 +48,7 @@ pub trait Module: fmt::Debug + Send + Sync {
 }
 
 /// Every module name, for "unknown module" errors and docs.
-pub const NAMES: &[&str] = &["copy", "line", "block"];
+pub const NAMES: &[&str] = &["copy", "line", "block", "authorized_key"];
 
 /// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
 /// serde's "unknown field `dst`, expected one of ...": the caller adds file:line.
@@ -56,6 +57,8 @@ pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, St
         "copy" => copy::Copy::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "line" => line::Line::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "block" => block::Block::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
+        "authorized_key" => authorized_key::AuthorizedKey::from_args(args)
+            .map(|m| Box::new(m) as Box<dyn Module>),
         other => Err(format!(
             "unknown module '{other}' (known: {})",
             NAMES.join(", ")
