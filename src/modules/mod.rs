@@ -14,6 +14,7 @@ mod block;
 mod copy;
 mod line;
 mod rewrite;
+mod sysctl;
 #[cfg(test)]
 pub mod testing;
 
@@ -48,7 +49,7 @@ pub trait Module: fmt::Debug + Send + Sync {
 }
 
 /// Every module name, for "unknown module" errors and docs.
-pub const NAMES: &[&str] = &["copy", "line", "block", "authorized_key"];
+pub const NAMES: &[&str] = &["copy", "line", "block", "authorized_key", "sysctl"];
 
 /// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
 /// serde's "unknown field `dst`, expected one of ...": the caller adds file:line.
@@ -59,6 +60,7 @@ pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, St
         "block" => block::Block::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "authorized_key" => authorized_key::AuthorizedKey::from_args(args)
             .map(|m| Box::new(m) as Box<dyn Module>),
+        "sysctl" => sysctl::Sysctl::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         other => Err(format!(
             "unknown module '{other}' (known: {})",
             NAMES.join(", ")
