@@ -12,6 +12,7 @@ mod args;
 mod authorized_key;
 mod block;
 mod copy;
+mod file;
 mod line;
 mod rewrite;
 mod sysctl;
@@ -49,7 +50,7 @@ pub trait Module: fmt::Debug + Send + Sync {
 }
 
 /// Every module name, for "unknown module" errors and docs.
-pub const NAMES: &[&str] = &["copy", "line", "block", "authorized_key", "sysctl"];
+pub const NAMES: &[&str] = &["copy", "line", "block", "authorized_key", "sysctl", "file"];
 
 /// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
 /// serde's "unknown field `dst`, expected one of ...": the caller adds file:line.
@@ -61,6 +62,7 @@ pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, St
         "authorized_key" => authorized_key::AuthorizedKey::from_args(args)
             .map(|m| Box::new(m) as Box<dyn Module>),
         "sysctl" => sysctl::Sysctl::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
+        "file" => file::File::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         other => Err(format!(
             "unknown module '{other}' (known: {})",
             NAMES.join(", ")
