@@ -11,11 +11,13 @@ pub mod answer;
 mod args;
 mod authorized_key;
 mod block;
+mod command;
 mod copy;
 mod file;
 mod line;
 mod rewrite;
 mod sysctl;
+mod template;
 #[cfg(test)]
 pub mod testing;
 
@@ -50,7 +52,7 @@ pub trait Module: fmt::Debug + Send + Sync {
 }
 
 /// Every module name, for "unknown module" errors and docs.
-pub const NAMES: &[&str] = &["copy", "line", "block", "authorized_key", "sysctl", "file"];
+pub const NAMES: &[&str] = &["copy", "line", "block", "authorized_key", "sysctl", "file", "template", "command"];
 
 /// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
 /// serde's "unknown field `dst`, expected one of ...": the caller adds file:line.
@@ -63,6 +65,10 @@ pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, St
             .map(|m| Box::new(m) as Box<dyn Module>),
         "sysctl" => sysctl::Sysctl::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "file" => file::File::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
+        "template" => {
+            template::Template::from_args(args).map(|m| Box::new(m) as Box<dyn Module>)
+        }
+        "command" => command::Command::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         other => Err(format!(
             "unknown module '{other}' (known: {})",
             NAMES.join(", ")
