@@ -15,6 +15,7 @@ mod command;
 mod copy;
 mod file;
 mod line;
+mod package;
 mod rewrite;
 mod sysctl;
 mod template;
@@ -52,7 +53,7 @@ pub trait Module: fmt::Debug + Send + Sync {
 }
 
 /// Every module name, for "unknown module" errors and docs.
-pub const NAMES: &[&str] = &["copy", "line", "block", "authorized_key", "sysctl", "file", "template", "command"];
+pub const NAMES: &[&str] = &["copy", "line", "block", "authorized_key", "sysctl", "file", "template", "command", "package"];
 
 /// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
 /// serde's "unknown field `dst`, expected one of ...": the caller adds file:line.
@@ -69,6 +70,7 @@ pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, St
             template::Template::from_args(args).map(|m| Box::new(m) as Box<dyn Module>)
         }
         "command" => command::Command::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
+        "package" => package::Package::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         other => Err(format!(
             "unknown module '{other}' (known: {})",
             NAMES.join(", ")
