@@ -107,6 +107,12 @@ impl Local {
     }
 }
 
+impl Default for Local {
+    fn default() -> Local {
+        Local::new()
+    }
+}
+
 impl Drop for Local {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
