@@ -53,7 +53,17 @@ pub trait Module: fmt::Debug + Send + Sync {
 }
 
 /// Every module name, for "unknown module" errors and docs.
-pub const NAMES: &[&str] = &["copy", "line", "block", "authorized_key", "sysctl", "file", "template", "command", "package"];
+pub const NAMES: &[&str] = &[
+    "copy",
+    "line",
+    "block",
+    "authorized_key",
+    "sysctl",
+    "file",
+    "template",
+    "command",
+    "package",
+];
 
 /// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
 /// serde's "unknown field `dst`, expected one of ...": the caller adds file:line.
@@ -62,13 +72,12 @@ pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, St
         "copy" => copy::Copy::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "line" => line::Line::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "block" => block::Block::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
-        "authorized_key" => authorized_key::AuthorizedKey::from_args(args)
-            .map(|m| Box::new(m) as Box<dyn Module>),
+        "authorized_key" => {
+            authorized_key::AuthorizedKey::from_args(args).map(|m| Box::new(m) as Box<dyn Module>)
+        }
         "sysctl" => sysctl::Sysctl::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "file" => file::File::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
-        "template" => {
-            template::Template::from_args(args).map(|m| Box::new(m) as Box<dyn Module>)
-        }
+        "template" => template::Template::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "command" => command::Command::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "package" => package::Package::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         other => Err(format!(
