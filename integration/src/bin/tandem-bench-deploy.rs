@@ -93,7 +93,7 @@ struct Ctx {
 }
 
 fn main() {
-    let args = Args::parse();
+    let mut args = Args::parse();
     let tools: Vec<Tool> = args
         .tools
         .iter()
@@ -106,6 +106,8 @@ fn main() {
         .collect();
     let scenarios: Vec<(usize, u32)> = args.scenarios.iter().map(|s| parse_scenario(s)).collect();
     fs::create_dir_all(&args.out).expect("creating the output directory");
+    // The tools run in their work directories: every path handed to them must be absolute.
+    args.out = absolute(&args.out);
     let tandem = tandem_deploy_bin();
     if tandem.is_none() && tools.contains(&Tool::Tandem) {
         eprintln!("tandem deploy is not available in this build: measuring the others only");
@@ -194,6 +196,8 @@ fn bench_tool(ctx: &Ctx, tool: Tool, nodes: usize, latency: u32, floor: bool) ->
     );
     if first.failed {
         notes.push("first run FAILED".to_string());
+    } else if first.changed == 0 {
+        notes.push("first run changed nothing".to_string());
     }
     let mut converged = Vec::new();
     for i in 0..ctx.args.runs.max(1) {
@@ -350,7 +354,8 @@ fn run_tool(ctx: &Ctx, tool: Tool, lab: &Lab, work: &Path, label: &str) -> Run {
     let (changed, failed) = match tool {
         Tool::Tandem => tandem_counts(&out),
         Tool::Ansible => ansible_counts(&out),
-        Tool::Pyinfra => pyinfra_counts(&out),
+        // pyinfra prints its results table on stderr.
+        Tool::Pyinfra => pyinfra_counts(&fs::read_to_string(&err_path).unwrap_or_default()),
     };
     if !success || failed {
         eprintln!(
@@ -430,7 +435,7 @@ fn pyinfra_counts(out: &str) -> (u64, bool) {
         .map(|t| t.parse().unwrap_or(0))
         .collect();
     match n.as_slice() {
-        [_, success, error, ..] => (*success, *error > 0),
+        [hosts, success, error, ..] => (*success, *error > 0 || *hosts == 0),
         _ => (0, true),
     }
 }
