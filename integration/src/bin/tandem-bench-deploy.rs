@@ -43,6 +43,8 @@ struct Args {
 
 /// Longest any single run may take before it is killed (a hung tool must not hang the bench).
 const RUN_TIMEOUT: Duration = Duration::from_secs(900);
+/// A first run slower than this is followed by a single converged run.
+const SLOW_RUN: Duration = Duration::from_secs(90);
 /// How often the controller's process tree is measured.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
@@ -199,8 +201,17 @@ fn bench_tool(ctx: &Ctx, tool: Tool, nodes: usize, latency: u32, floor: bool) ->
     } else if first.changed == 0 {
         notes.push("first run changed nothing".to_string());
     }
+    // A tool whose run takes minutes (Ansible on 50 nodes) gets one converged run, not several.
+    let runs = if first.wall > SLOW_RUN {
+        1
+    } else {
+        ctx.args.runs.max(1)
+    };
+    if runs < ctx.args.runs {
+        notes.push(format!("{runs} converged run (slow)"));
+    }
     let mut converged = Vec::new();
-    for i in 0..ctx.args.runs.max(1) {
+    for i in 0..runs {
         let run = run_tool(ctx, tool, &lab, &work, &format!("converged{i}"));
         eprintln!(
             "   converged run {:.2} s, {} changed",
