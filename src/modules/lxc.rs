@@ -1,0 +1,420 @@
+//! `lxc`: an LXC container, its config file, and whether it runs.
+//!
+//! - `present`: the container exists (`lxc-info` knows it), else `lxc-create -t TEMPLATE`; with
+//!   `rootfs`, its root file system lives in that directory (`-B dir --dir ROOTFS`, e.g. on the
+//!   service's own disk). A `rootfs` that already holds files (the other node of a pair, after a
+//!   sync or a switch-over) is adopted as it is: the container is created with `-t none`, never
+//!   with a template over existing data.
+//! - `started`: present, and RUNNING (`lxc-start -d`, then waits up to 10 s for RUNNING);
+//! - `stopped`: present, and not running (`lxc-stop`);
+//! - `absent`: stopped and destroyed (`lxc-destroy`, which also deletes its rootfs).
+//!
+//! `config` is the whole of LXCPATH/NAME/config, written like `copy` does (sha256 compared, diff,
+//! atomic replace) right after creation, so it replaces what the template wrote: it must carry
+//! `lxc.rootfs.path` and the network. A changed config applies at the container's next start; the
+//! step says so and does not restart it.
+
+use serde::Deserialize;
+
+use super::args::{absolute, parse, q};
+use super::copy::content_script;
+use super::{Module, PlanContext, RemoteStep};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    name: String,
+    #[serde(default)]
+    state: State,
+    #[serde(default = "busybox")]
+    template: String,
+    #[serde(default)]
+    template_args: Vec<String>,
+    config: Option<String>,
+    #[serde(default = "var_lib_lxc")]
+    path: String,
+    rootfs: Option<String>,
+}
+
+fn busybox() -> String {
+    "busybox".into()
+}
+
+fn var_lib_lxc() -> String {
+    "/var/lib/lxc".into()
+}
+
+/// `present` by default, not `started`: on a failover pair the container must run on one node
+/// only, so starting it is always asked for explicitly.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum State {
+    #[default]
+    Present,
+    Started,
+    Stopped,
+    Absent,
+}
+
+#[derive(Debug)]
+pub struct Lxc {
+    name: String,
+    state: State,
+    template: String,
+    template_args: Vec<String>,
+    config: Option<String>,
+    path: String,
+    rootfs: Option<String>,
+}
+
+/// How long `started` waits for RUNNING after `lxc-start`.
+const START_TIMEOUT_S: u32 = 10;
+
+fn word(field: &str, value: &str) -> Result<(), String> {
+    let ok = !value.is_empty()
+        && !value.starts_with(['-', '.'])
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "lxc: {field} '{value}' must be letters, digits, '_', '.', '-' (not starting with '-' or '.')"
+        ))
+    }
+}
+
+impl Lxc {
+    pub fn from_args(args: &serde_json::Value) -> Result<Lxc, String> {
+        let a: Args = parse("lxc", args)?;
+        word("name", &a.name)?;
+        // A template is a name under /usr/share/lxc/templates or a path to a script.
+        if !a.template.starts_with('/') {
+            word("template", &a.template)?;
+        }
+        absolute("lxc", "path", &a.path)?;
+        if let Some(rootfs) = &a.rootfs {
+            absolute("lxc", "rootfs", rootfs)?;
+        }
+        if a.state == State::Absent && a.config.is_some() {
+            return Err("lxc: state absent takes no `config` (the container goes)".into());
+        }
+        Ok(Lxc {
+            name: a.name,
+            state: a.state,
+            template: a.template,
+            template_args: a.template_args,
+            config: a.config,
+            path: a.path,
+            rootfs: a.rootfs,
+        })
+    }
+}
+
+impl Module for Lxc {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+        let mut script = format!(
+            r#"n={name} P={path}
+command -v lxc-info >/dev/null || tandem_fail "lxc: the LXC tools are not installed (package lxc)"
+log="$TANDEM_TMP/lxc.log"
+# lxc-info -s prints RUNNING, STOPPED, FROZEN, ...; nothing when the container does not exist.
+st=$(lxc-info -P "$P" -n "$n" -s -H 2>/dev/null) || st=
+"#,
+            name = q(&self.name),
+            path = q(&self.path),
+        );
+        if self.state == State::Absent {
+            script.push_str(
+                r#"if [ -n "$st" ]; then
+  tandem_changed "destroyed container $n"
+  if ! tandem_checking; then
+    lxc-destroy -P "$P" -n "$n" -f >"$log" 2>&1 || { cat "$log" >&2; tandem_fail "lxc: lxc-destroy $n failed"; }
+  fi
+fi
+"#,
+            );
+            return Ok(RemoteStep {
+                script,
+                payload: Vec::new(),
+            });
+        }
+
+        let args: Vec<String> = self.template_args.iter().map(|a| q(a)).collect();
+        let args = if args.is_empty() {
+            String::new()
+        } else {
+            format!(" -- {}", args.join(" "))
+        };
+        let (rootfs_set, backing) = match &self.rootfs {
+            Some(r) => (format!("rootfs={}", q(r)), r#" -B dir --dir "$rootfs""#),
+            None => ("rootfs=".to_string(), ""),
+        };
+        let has_config = if self.config.is_some() { "1" } else { "" };
+        script.push_str(&format!(
+            r#"{rootfs_set} template={template} has_config={has_config}
+if [ -z "$st" ]; then
+  tandem_changed "created container $n"
+  if ! tandem_checking; then
+    mkdir -p -- "$P" || tandem_fail "lxc: cannot create $P"
+    if [ -n "$rootfs" ] && [ -d "$rootfs" ] && [ -n "$(ls -A -- "$rootfs")" ]; then
+      # Someone's data: adopt it, never run a template over it.
+      [ -n "$has_config" ] || tandem_fail "lxc: $rootfs already holds a root file system: give \`config\` (with lxc.rootfs.path = dir:$rootfs) to adopt it"
+      lxc-create -P "$P" -n "$n" -t none >"$log" 2>&1 || {{ cat "$log" >&2; tandem_fail "lxc: lxc-create $n (adopting $rootfs) failed"; }}
+    else
+      lxc-create -P "$P" -n "$n" -t "$template"{backing}{args} >"$log" 2>&1 || {{ cat "$log" >&2; tandem_fail "lxc: lxc-create -t $template $n failed (output above)"; }}
+    fi
+  fi
+fi
+"#,
+            template = q(&self.template),
+        ));
+
+        let payload = match &self.config {
+            Some(config) => {
+                let payload = config.clone().into_bytes();
+                // The container's directory exists unless this is check mode on a new container.
+                script.push_str(&format!(
+                    r#"if [ -d "$P/$n" ]; then
+  before=$(tandem_sha256 "$P/$n/config")
+{}  if [ "$(tandem_sha256 "$P/$n/config")" != "$before" ] && [ "$st" = RUNNING ]; then
+    tandem_changed "container $n runs with its old config until it restarts"
+  fi
+else
+  tandem_changed "config of $n"
+fi
+"#,
+                    content_script(
+                        &format!("{}/{}/config", self.path, self.name),
+                        &payload,
+                        None,
+                        None,
+                        None
+                    )
+                    .lines()
+                    .map(|l| format!("  {l}\n"))
+                    .collect::<String>()
+                ));
+                payload
+            }
+            None => Vec::new(),
+        };
+
+        match self.state {
+            State::Started => script.push_str(&format!(
+                r#"case $st in
+RUNNING) ;;
+FROZEN)
+  tandem_changed "unfroze container $n"
+  tandem_checking || lxc-unfreeze -P "$P" -n "$n" || tandem_fail "lxc: lxc-unfreeze $n failed"
+  ;;
+*)
+  tandem_changed "started container $n"
+  if ! tandem_checking; then
+    lxc-start -P "$P" -n "$n" -d -l ERROR -o "$log" || {{ cat "$log" >&2; tandem_fail "lxc: lxc-start $n failed (log above; lxc-start -n $n -F shows the container's console)"; }}
+    lxc-wait -P "$P" -n "$n" -s RUNNING -t {START_TIMEOUT_S} || tandem_fail "lxc: $n is not RUNNING {START_TIMEOUT_S} s after lxc-start"
+  fi
+  ;;
+esac
+"#
+            )),
+            State::Stopped => script.push_str(
+                r#"case $st in
+''|STOPPED) ;;
+*)
+  tandem_changed "stopped container $n"
+  if ! tandem_checking; then
+    lxc-stop -P "$P" -n "$n" -t 30 >"$log" 2>&1 || { cat "$log" >&2; tandem_fail "lxc: lxc-stop $n failed"; }
+  fi
+  ;;
+esac
+"#,
+            ),
+            State::Present | State::Absent => {}
+        }
+        Ok(RemoteStep { script, payload })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::testing::{Local, TestContext};
+    use serde_json::json;
+
+    fn plan(args: serde_json::Value) -> RemoteStep {
+        Lxc::from_args(&args)
+            .unwrap()
+            .plan(&TestContext::default())
+            .unwrap()
+    }
+
+    /// Stand-ins for the lxc tools (real containers run in the lab's e2e test): a container is
+    /// LXCPATH/NAME/config; its state is LXCPATH/NAME/state. Every call is logged.
+    fn fake_lxc(t: &Local) -> String {
+        let log = t.path("lxc.calls").display().to_string();
+        let common = format!(
+            r#"echo "$(basename "$0") $*" >>{log}
+while [ $# -gt 0 ]; do case $1 in -P) P=$2; shift ;; -n) n=$2; shift ;; -t) tmpl=$2; shift ;; --dir) dir=$2; shift ;; --) shift; break ;; esac; shift; done
+c=$P/$n
+"#
+        );
+        t.stub(
+            "lxc-info",
+            &format!(
+                r#"{common}[ -f "$c/config" ] || {{ echo "$n doesn't exist" >&2; exit 1; }}
+cat "$c/state" 2>/dev/null || echo STOPPED
+"#
+            ),
+        );
+        t.stub(
+            "lxc-create",
+            &format!(
+                r##"{common}mkdir -p "$c"; r=${{dir:-$c/rootfs}}
+[ "$tmpl" = none ] || {{ mkdir -p "$r/sbin"; : >"$r/sbin/init"; }}
+echo "# template $tmpl args $*" >"$c/config"
+"##
+            ),
+        );
+        t.stub("lxc-start", &format!(r#"{common}echo RUNNING >"$c/state""#));
+        t.stub(
+            "lxc-wait",
+            &format!(r#"{common}grep -q RUNNING "$c/state""#),
+        );
+        t.stub("lxc-stop", &format!(r#"{common}echo STOPPED >"$c/state""#));
+        t.stub("lxc-destroy", &format!(r#"{common}rm -rf "$c""#));
+        log
+    }
+
+    fn calls(log: &str) -> String {
+        std::fs::read_to_string(log).unwrap_or_default()
+    }
+
+    #[test]
+    fn creates_configures_starts_then_converges() {
+        let t = Local::new();
+        let log = fake_lxc(&t);
+        let p = t.path("lxc");
+        let rootfs = t.path("srv/web/rootfs");
+        let config = format!(
+            "lxc.uts.name = web\nlxc.rootfs.path = dir:{}\n",
+            rootfs.display()
+        );
+        let step = plan(json!({
+            "name": "web", "state": "started", "path": p, "rootfs": rootfs,
+            "template_args": ["--flag", "it's"], "config": config,
+        }));
+
+        let check = t.run(&step, true, true);
+        assert_eq!(check.status, 0, "{}", check.stderr);
+        assert_eq!(
+            check.report.changes,
+            vec![
+                "created container web",
+                "config of web",
+                "started container web"
+            ]
+        );
+        assert_eq!(calls(&log).lines().count(), 1, "{}", calls(&log));
+
+        let run = t.run(&step, false, true);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        assert_eq!(
+            run.report.changes,
+            vec![
+                "created container web".to_string(),
+                format!("content of {}/web/config", p.display()),
+                "started container web".to_string(),
+            ]
+        );
+        assert!(
+            calls(&log).contains(&format!(
+                "lxc-create -P {} -n web -t busybox -B dir --dir {} -- --flag it's",
+                p.display(),
+                rootfs.display()
+            )),
+            "{}",
+            calls(&log)
+        );
+        assert!(rootfs.join("sbin/init").exists());
+        assert_eq!(
+            std::fs::read_to_string(p.join("web/config")).unwrap(),
+            config
+        );
+        assert_eq!(run.report.diffs[0].new, config.as_bytes());
+
+        let again = t.run(&step, false, false);
+        assert_eq!(again.status, 0, "{}", again.stderr);
+        assert!(!again.report.changed(), "{:?}", again.report);
+
+        // A new config on a running container: written, and the step says it waits for a restart.
+        let step = plan(json!({"name": "web", "state": "started", "path": p, "config": "x\n"}));
+        let run = t.run(&step, false, false);
+        assert_eq!(
+            run.report.changes,
+            vec![
+                format!("content of {}/web/config", p.display()),
+                "container web runs with its old config until it restarts".to_string(),
+            ]
+        );
+
+        let stop = plan(json!({"name": "web", "state": "stopped", "path": p}));
+        assert_eq!(
+            t.run(&stop, false, false).report.changes,
+            vec!["stopped container web"]
+        );
+        assert!(!t.run(&stop, false, false).report.changed());
+
+        let gone = plan(json!({"name": "web", "state": "absent", "path": p}));
+        assert_eq!(
+            t.run(&gone, false, false).report.changes,
+            vec!["destroyed container web"]
+        );
+        assert!(!p.join("web").exists());
+        assert!(!t.run(&gone, false, false).report.changed());
+    }
+
+    #[test]
+    fn an_existing_rootfs_is_adopted_not_overwritten() {
+        let t = Local::new();
+        let log = fake_lxc(&t);
+        let p = t.path("lxc");
+        let rootfs = t.path("srv/web/rootfs");
+        std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+        std::fs::write(rootfs.join("etc/data"), "keep").unwrap();
+
+        let bare = plan(json!({"name": "web", "path": p, "rootfs": rootfs}));
+        let run = t.run(&bare, false, false);
+        assert_ne!(run.status, 0);
+        assert!(run.stderr.contains("give `config`"), "{}", run.stderr);
+
+        let step = plan(json!({"name": "web", "path": p, "rootfs": rootfs, "config": "c\n"}));
+        let run = t.run(&step, false, false);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        assert!(calls(&log).contains("-t none"), "{}", calls(&log));
+        assert!(
+            !rootfs.join("sbin").exists(),
+            "a template ran over the rootfs"
+        );
+        assert_eq!(
+            std::fs::read_to_string(p.join("web/config")).unwrap(),
+            "c\n"
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_explained() {
+        let e = Lxc::from_args(&json!({"name": "web", "state": "running"})).unwrap_err();
+        assert!(e.contains("unknown variant `running`"), "{e}");
+        let e = Lxc::from_args(&json!({"name": "-web"})).unwrap_err();
+        assert!(e.contains("lxc: name '-web'"), "{e}");
+        let e = Lxc::from_args(&json!({"name": "web", "rootfs": "srv"})).unwrap_err();
+        assert!(e.contains("absolute"), "{e}");
+        let e = Lxc::from_args(&json!({"name": "web", "init_cmd": "x"})).unwrap_err();
+        assert!(e.contains("unknown field `init_cmd`"), "{e}");
+        let e =
+            Lxc::from_args(&json!({"name": "web", "state": "absent", "config": "x"})).unwrap_err();
+        assert!(e.contains("takes no `config`"), "{e}");
+        assert!(Lxc::from_args(&json!({"name": "web", "template": "/opt/t/lxc-x"})).is_ok());
+    }
+}
