@@ -14,9 +14,15 @@ mod block;
 mod command;
 mod copy;
 mod file;
+mod filesystem;
 mod line;
+mod loop_device;
+mod lvm;
+mod lxc;
+mod mount;
 mod package;
 mod rewrite;
+mod size;
 mod sysctl;
 mod template;
 #[cfg(test)]
@@ -63,6 +69,11 @@ pub const NAMES: &[&str] = &[
     "template",
     "command",
     "package",
+    "filesystem",
+    "mount",
+    "lvm",
+    "loop_device",
+    "lxc",
 ];
 
 /// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
@@ -71,6 +82,15 @@ pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, St
     match name {
         "copy" => copy::Copy::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "line" => line::Line::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
+        "filesystem" => {
+            filesystem::Filesystem::from_args(args).map(|m| Box::new(m) as Box<dyn Module>)
+        }
+        "mount" => mount::Mount::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
+        "lvm" => lvm::Lvm::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
+        "loop_device" => {
+            loop_device::LoopDevice::from_args(args).map(|m| Box::new(m) as Box<dyn Module>)
+        }
+        "lxc" => lxc::Lxc::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "block" => block::Block::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "authorized_key" => {
             authorized_key::AuthorizedKey::from_args(args).map(|m| Box::new(m) as Box<dyn Module>)
