@@ -158,7 +158,7 @@ fn parse_scenario(s: &str) -> (usize, u32) {
     )
 }
 
-/// `tandem` next to this binary, if it has the `deploy` subcommand.
+/// `tandem` next to this binary, if it has a working `deploy` subcommand.
 fn tandem_deploy_bin() -> Option<PathBuf> {
     let bin = std::env::current_exe().ok()?.with_file_name("tandem");
     let ok = Command::new(&bin)
@@ -167,7 +167,20 @@ fn tandem_deploy_bin() -> Option<PathBuf> {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    ok.then_some(bin)
+    // While deploy is being written its handler may still be a stub that panics (exit 101):
+    // on missing files a real one answers with an error instead.
+    let stub = Command::new(&bin)
+        .args([
+            "deploy",
+            "-i",
+            "/nonexistent/inventory.yml",
+            "/nonexistent/playbook.yml",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_or(true, |s| s.code() == Some(101));
+    (ok && !stub).then_some(bin)
 }
 
 /// A fresh lab, the tool's first run, its converged runs, the check that the nodes really hold
