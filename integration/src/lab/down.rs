@@ -44,6 +44,10 @@ pub fn down_dir(dir: &Path) -> Result<bool, LabError> {
     sys::trace("down: slot swept");
     // Inits whose namespace vanished behind our back (someone ran `ip netns del`).
     net::kill_and_wait(&recorded_inits(&dir, lab.as_ref()));
+    // Loop devices are the host's: one a node attached to its own file outlives the node and
+    // would keep that file (deleted below) and the device busy for good.
+    detach_loop_devices(&programs, &dir);
+    sys::trace("down: loop devices detached");
 
     // Node mounts live in the nodes' own mount namespaces, gone with their processes. Anything
     // still mounted under DIR in ours is a leak: detach it before deleting files below it.
@@ -118,4 +122,90 @@ fn runs_init_for(pid: i32, node_dir: &Path) -> bool {
     let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
     let node_dir = node_dir.as_os_str().as_encoded_bytes();
     args.contains(&b"__node-init".as_slice()) && args.contains(&node_dir)
+}
+
+/// Detaches every loop device whose backing file is a file of one of the lab's nodes. A device
+/// names its file as the node saw it (`/var/lib/tandem/disks/web.img`); that path under the
+/// node's overlay upper dir, with the same inode, is that file (another lab's node may use the
+/// same path: the inode tells them apart). Best effort: what fails is reported, not fatal.
+fn detach_loop_devices(p: &Programs, dir: &Path) {
+    let Ok(nodes) = fs::read_dir(state::nodes_dir(dir)) else {
+        return;
+    };
+    let uppers: Vec<PathBuf> = nodes
+        .flatten()
+        .map(|e| node::upper_dir(&e.path()))
+        .collect();
+    let out = sys::command(&p.losetup)
+        .args([
+            "--list",
+            "--noheadings",
+            "--raw",
+            "--output",
+            "NAME,BACK-INO,BACK-FILE",
+        ])
+        .output();
+    let Ok(out) = out else { return };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut fields = line.splitn(3, ' ');
+        let (Some(device), Some(ino), Some(file)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let Ok(ino) = ino.parse::<u64>() else {
+            continue;
+        };
+        let file = unescape_raw(file);
+        let ours = uppers.iter().any(|upper| {
+            fs::metadata(upper.join(file.trim_start_matches('/')))
+                .map(|m| std::os::unix::fs::MetadataExt::ino(&m) == ino)
+                .unwrap_or(false)
+        });
+        if ours {
+            if let Err(e) = sys::run(
+                sys::command(&p.losetup).args(["--detach", device]),
+                &format!("detaching {device} ({file})"),
+            ) {
+                eprintln!("tandem-lab down: {e}");
+            }
+        }
+    }
+}
+
+/// `losetup --raw` writes blanks and other unsafe bytes as `\xHH`.
+fn unescape_raw(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 2..i + 4)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (
+            bytes[i],
+            bytes.get(i + 1),
+            hex.and_then(|h| u8::from_str_radix(h, 16).ok()),
+        ) {
+            (b'\\', Some(b'x'), Some(b)) => {
+                out.push(b);
+                i += 4;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape_raw;
+
+    #[test]
+    fn raw_losetup_names_are_unescaped() {
+        assert_eq!(unescape_raw(r"/var/lib/a\x20b.img"), "/var/lib/a b.img");
+        assert_eq!(unescape_raw(r"/x\y"), r"/x\y");
+    }
 }

@@ -23,6 +23,8 @@ pub struct Programs {
     pub ip: PathBuf,
     pub unshare: PathBuf,
     pub nsenter: PathBuf,
+    /// `down` detaches the loop devices nodes attached to their own files.
+    pub losetup: PathBuf,
 }
 
 impl Programs {
@@ -34,6 +36,7 @@ impl Programs {
             ip: find_program("ip", "iproute2")?,
             unshare: find_program("unshare", "util-linux")?,
             nsenter: find_program("nsenter", "util-linux")?,
+            losetup: find_program("losetup", "util-linux")?,
         })
     }
 }
