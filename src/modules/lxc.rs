@@ -9,7 +9,9 @@
 //! - `stopped`: present, and not running (`lxc-stop`);
 //! - `absent`: stopped and destroyed (`lxc-destroy`, which also deletes its rootfs).
 //!
-//! `config` is the whole of LXCPATH/NAME/config, written like `copy` does (sha256 compared, diff,
+//! `config` (inline text) or `config_src` (a local minijinja template, relative to the playbook,
+//! rendered with the host's variables like the `template` module does) is the whole of
+//! LXCPATH/NAME/config, written like `copy` does (sha256 compared, diff,
 //! atomic replace) right after creation, so it replaces what the template wrote: it must carry
 //! `lxc.rootfs.path` and the network. A changed config applies at the container's next start; the
 //! step says so and does not restart it.
@@ -31,6 +33,7 @@ struct Args {
     #[serde(default)]
     template_args: Vec<String>,
     config: Option<String>,
+    config_src: Option<String>,
     #[serde(default = "var_lib_lxc")]
     path: String,
     rootfs: Option<String>,
@@ -62,9 +65,15 @@ pub struct Lxc {
     state: State,
     template: String,
     template_args: Vec<String>,
-    config: Option<String>,
+    config: Option<Config>,
     path: String,
     rootfs: Option<String>,
+}
+
+#[derive(Debug)]
+enum Config {
+    Inline(String),
+    Template(String),
 }
 
 /// How long `started` waits for RUNNING after `lxc-start`.
@@ -97,7 +106,18 @@ impl Lxc {
         if let Some(rootfs) = &a.rootfs {
             absolute("lxc", "rootfs", rootfs)?;
         }
-        if a.state == State::Absent && a.config.is_some() {
+        let config = match (a.config, a.config_src) {
+            (Some(text), None) => Some(Config::Inline(text)),
+            (None, Some(src)) => Some(Config::Template(src)),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(
+                    "lxc: give `config` (inline text) or `config_src` (a template file), not both"
+                        .into(),
+                );
+            }
+        };
+        if a.state == State::Absent && config.is_some() {
             return Err("lxc: state absent takes no `config` (the container goes)".into());
         }
         Ok(Lxc {
@@ -105,7 +125,7 @@ impl Lxc {
             state: a.state,
             template: a.template,
             template_args: a.template_args,
-            config: a.config,
+            config,
             path: a.path,
             rootfs: a.rootfs,
         })
@@ -113,7 +133,7 @@ impl Lxc {
 }
 
 impl Module for Lxc {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, cx: &dyn PlanContext) -> Result<RemoteStep, String> {
         let mut script = format!(
             r#"n={name} P={path}
 command -v lxc-info >/dev/null || tandem_fail "lxc: the LXC tools are not installed (package lxc)"
@@ -170,9 +190,15 @@ fi
             template = q(&self.template),
         ));
 
-        let payload = match &self.config {
+        let config = match &self.config {
+            Some(Config::Inline(text)) => Some(text.clone()),
+            // minijinja's error names the template, the line and the undefined variable.
+            Some(Config::Template(src)) => Some(cx.render_file(&cx.base_dir().join(src))?),
+            None => None,
+        };
+        let payload = match config {
             Some(config) => {
-                let payload = config.clone().into_bytes();
+                let payload = config.into_bytes();
                 // The container's directory exists unless this is check mode on a new container.
                 script.push_str(&format!(
                     r#"if [ -d "$P/$n" ]; then
@@ -400,6 +426,31 @@ echo "# template $tmpl args $*" >"$c/config"
             std::fs::read_to_string(p.join("web/config")).unwrap(),
             "c\n"
         );
+    }
+
+    #[test]
+    fn config_src_is_rendered_on_the_controller() {
+        let t = Local::new();
+        fake_lxc(&t);
+        let p = t.path("lxc");
+        let step = Lxc::from_args(&json!({"name": "web", "path": p, "config_src": "lxc.conf.j2"}))
+            .unwrap();
+        let cx = TestContext {
+            base: t.path("playbooks"),
+            rendered: Some("lxc.uts.name = web\n".into()),
+        };
+        let plan = step.plan(&cx).unwrap();
+        let run = t.run(&plan, false, false);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        assert_eq!(
+            std::fs::read_to_string(p.join("web/config")).unwrap(),
+            "lxc.uts.name = web\n"
+        );
+        let e = step.plan(&TestContext::default()).unwrap_err();
+        assert!(e.contains("no template"), "{e}");
+        let e =
+            Lxc::from_args(&json!({"name": "web", "config": "a", "config_src": "b"})).unwrap_err();
+        assert!(e.contains("not both"), "{e}");
     }
 
     #[test]

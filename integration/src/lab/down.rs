@@ -161,13 +161,14 @@ fn detach_loop_devices(p: &Programs, dir: &Path) {
                 .map(|m| std::os::unix::fs::MetadataExt::ino(&m) == ino)
                 .unwrap_or(false)
         });
-        if ours {
-            if let Err(e) = sys::run(
-                sys::command(&p.losetup).args(["--detach", device]),
-                &format!("detaching {device} ({file})"),
-            ) {
-                eprintln!("tandem-lab down: {e}");
-            }
+        if !ours {
+            continue;
+        }
+        if let Err(e) = sys::run(
+            sys::command(&p.losetup).args(["--detach", device]),
+            &format!("detaching {device} ({file})"),
+        ) {
+            eprintln!("tandem-lab down: {e}");
         }
     }
 }

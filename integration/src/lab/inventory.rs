@@ -7,6 +7,14 @@ use std::fmt::Write;
 
 use super::{LabCluster, LabNode};
 
+/// Every cluster's service: container `web` at 192.168.0.10 behind each node's br0, its data on
+/// a 512 MiB file attached to a loop device and mounted at /srv/web.
+const SERVICE_VARS: &str = "      service: web
+      container: web
+      container_address: 192.168.0.10/24
+      disk: {kind: loop, file: /var/lib/tandem/disks/web.img, size: 512M, link: /var/lib/tandem/disks/web.dev}
+";
+
 pub fn inventory_yaml(slot: u16, nodes: &[LabNode], clusters: &[LabCluster]) -> String {
     let mut y = String::new();
     // Writing into a String cannot fail.
@@ -19,12 +27,16 @@ pub fn inventory_yaml(slot: u16, nodes: &[LabNode], clusters: &[LabCluster]) -> 
     y.push_str(
         "ssh:\n  user: root\n  identity: id_ed25519        # paths are relative to the inventory file\n  known_hosts: known_hosts\n  connect_timeout: 5          # seconds\n",
     );
-    y.push_str("vars:\n  lab: true\nclusters:\n");
+    // What playbooks/ovh-lxc-cluster.yml needs here: the kernel has no dummy interface driver
+    // (br0 stands alone), device-mapper does not work (a loop device stands in for the LVM
+    // volume; its link lives in the node's own files, /dev being the host's), and the container
+    // serves a page the failover probes read.
+    y.push_str("vars:\n  lab: true\n  bridge_ports: none\n  container_httpd: true\nclusters:\n");
     for cluster in clusters {
         let _ = writeln!(
             y,
-            "  {}:\n    vip: {}\n    nodes:",
-            cluster.name, cluster.vip
+            "  {}:\n    vip: {}\n    vars:\n{}    nodes:",
+            cluster.name, cluster.vip, SERVICE_VARS
         );
         for node in nodes.iter().filter(|n| n.cluster == cluster.name) {
             // Behind the delay proxy (`up --latency-ms`), clients go through it.
