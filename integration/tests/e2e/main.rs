@@ -4,6 +4,7 @@
 mod cli;
 mod lab;
 mod latency;
+mod modules_lab;
 mod run;
 mod shell;
 mod support;
