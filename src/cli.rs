@@ -18,6 +18,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Bring every selected node to the state a playbook describes, all nodes at once.
+    Deploy(DeployArgs),
     /// Run a command on every selected node, concurrently, and show each node's output.
     Run(RunArgs),
     /// Check that every selected node answers, and show its hostname, OS and kernel.
@@ -81,6 +83,36 @@ pub struct PingArgs {
     pub connect: ConnectArgs,
 
     /// Print one JSON object on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// The playbook (YAML).
+    #[arg(value_name = "PLAYBOOK")]
+    pub playbook: PathBuf,
+
+    /// Change nothing: report what would change.
+    #[arg(long, short = 'C')]
+    pub check: bool,
+
+    /// Show a unified diff for every file that changes (or would, with --check).
+    #[arg(long, short = 'D')]
+    pub diff: bool,
+
+    /// Only steps with one of these tags (comma-separated; steps tagged `always` run too).
+    #[arg(long, short = 't', value_name = "TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+
+    /// Leave out steps with any of these tags (comma-separated).
+    #[arg(long, value_name = "TAGS", value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+
+    /// Print one JSON object on stdout instead of progress and a recap.
     #[arg(long)]
     pub json: bool,
 }

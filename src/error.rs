@@ -4,12 +4,14 @@
 use std::fmt;
 
 use crate::inventory::{InventoryError, PatternError};
+use crate::playbook::PlaybookError;
 use crate::ssh::SshError;
 
 #[derive(Debug)]
 pub enum Error {
     Inventory(InventoryError),
     Pattern(PatternError),
+    Playbook(PlaybookError),
     /// known_hosts or ~/.ssh/config unusable: nothing can be verified, so nothing is tried.
     Ssh(SshError),
     /// A command-line value that makes no sense; the message names the flag and the fix.
@@ -28,6 +30,7 @@ impl fmt::Display for Error {
         match self {
             Error::Inventory(e) => e.fmt(f),
             Error::Pattern(e) => e.fmt(f),
+            Error::Playbook(e) => e.fmt(f),
             Error::Ssh(e) => e.fmt(f),
             Error::Usage(message) => f.write_str(message),
         }
@@ -45,6 +48,12 @@ impl From<InventoryError> for Error {
 impl From<PatternError> for Error {
     fn from(e: PatternError) -> Self {
         Error::Pattern(e)
+    }
+}
+
+impl From<PlaybookError> for Error {
+    fn from(e: PlaybookError) -> Self {
+        Error::Playbook(e)
     }
 }
 

@@ -96,7 +96,10 @@ impl Fleet {
     pub fn run<T, F>(&self, work: F) -> impl Stream<Item = Outcome<T>> + '_
     where
         T: Send + 'static,
-        F: for<'s> Fn(&'s Host, &'s Session) -> BoxFuture<'s, Result<T, SshError>> + Send + Sync + 'static,
+        F: for<'s> Fn(&'s Host, &'s Session) -> BoxFuture<'s, Result<T, SshError>>
+            + Send
+            + Sync
+            + 'static,
     {
         let work = Arc::new(work);
         stream::iter(self.hosts.iter().cloned())

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod engine;
 pub mod error;
 pub mod fleet;
 pub mod inventory;
@@ -13,6 +14,7 @@ pub mod modules;
 pub mod playbook;
 pub mod report;
 pub mod ssh;
+pub mod template;
 
 use std::process::ExitCode;
 

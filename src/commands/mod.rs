@@ -1,5 +1,6 @@
 //! One file per subcommand: each turns its arguments into work and an exit status.
 
+pub mod deploy;
 pub mod ping;
 pub mod run;
 
@@ -10,6 +11,7 @@ use crate::error::Error;
 
 pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
     match command {
+        Command::Deploy(args) => deploy::deploy(args).await,
         Command::Run(args) => run::run(args).await,
         Command::Ping(args) => ping::ping(args).await,
     }

@@ -154,7 +154,7 @@ fn merge(into: &mut Vars, from: &Vars) {
 /// are tightened because vars are deserialized into `serde_json::Value`, so every replayed
 /// event costs memory: a billion-laughs file must fail fast, and a real inventory reuses an
 /// anchor a handful of times.
-fn yaml_options() -> serde_saphyr::Options {
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_aliases: 10_000,

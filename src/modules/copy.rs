@@ -3,9 +3,9 @@
 //! The desired sha256 is computed here and compared on the node, so identical content is never
 //! rewritten; new content goes through `tandem_install` (temp file, fsync, rename).
 
-use serde::Deserialize;
 use super::args::{absolute, mode, parse, q, sha256_hex};
 use super::{Module, PlanContext, RemoteStep};
+use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,7 +99,11 @@ pub fn content_script(
     format!(
         r#"d={dest}
 [ -d "$d" ] && tandem_fail "$d is a directory, not a file"
-[ -d "$(dirname -- "$d")" ] || tandem_fail "directory $(dirname -- "$d") does not exist (create it with a file step first)"
+if [ ! -d "$(dirname -- "$d")" ]; then
+  # In check mode an earlier step would have made the directory: report, do not fail.
+  tandem_checking || tandem_fail "directory $(dirname -- "$d") does not exist (create it with a file step first)"
+  tandem_changed "created $d"; exit 0
+fi
 if [ "$(tandem_sha256 "$d")" != {want} ]; then
   tandem_diff "$d" "$d" "$TANDEM_PAYLOAD"
   if [ -e "$d" ]; then tandem_changed "content of $d"; else tandem_changed "created $d"; fi

@@ -1,5 +1,18 @@
 //! Playbooks: loading YAML (with includes) into [`model`] types, validated up front.
+//!
+//! Loading is two passes, as for the inventory: serde-saphyr turns each file into the loose maps
+//! of [`raw`] (syntax, wrong types and duplicate keys come back with its messages and positions),
+//! then [`load`] applies tandem's rules: one module per step, known keywords, module arguments
+//! (checked by the module itself), template and `when` syntax, includes flattened, handlers and
+//! `notify`. Every error is one line starting with `PATH:LINE:COL: `.
 
+mod error;
+mod load;
 pub mod model;
+mod raw;
+#[cfg(test)]
+mod tests;
 
+pub use error::{PlaybookError, PlaybookErrorKind};
+pub use load::{MAX_INCLUDE_DEPTH, MAX_PLAYBOOK_BYTES, load};
 pub use model::{Location, Playbook, Step};

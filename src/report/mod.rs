@@ -1,5 +1,7 @@
 //! What the user sees: text for people, JSON for scripts. Nothing here touches the network.
 
+pub mod deploy;
+pub mod diff;
 pub mod ping;
 pub mod run;
 

@@ -297,14 +297,14 @@ impl Demux {
                     .pop_front()
                     .unwrap_or((0, FrameStatus::Skipped, Vec::new()));
             let (_, stderr) = self.done_err.pop_front().unwrap_or_default();
-            if let Some(pos) = self.waiting.iter().position(|(w, _)| *w == id) {
-                if let Some((_, reply)) = self.waiting.remove(pos) {
-                    let _ = reply.send(Ok(Answer {
-                        status,
-                        stdout,
-                        stderr,
-                    }));
-                }
+            if let Some(pos) = self.waiting.iter().position(|(w, _)| *w == id)
+                && let Some((_, reply)) = self.waiting.remove(pos)
+            {
+                let _ = reply.send(Ok(Answer {
+                    status,
+                    stdout,
+                    stderr,
+                }));
             }
         }
     }

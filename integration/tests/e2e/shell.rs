@@ -115,12 +115,18 @@ fn a_dead_connection_fails_every_waiting_frame() {
         // Wait (bounded) until the step really runs, then kill the shell's process tree on the
         // node, as a crash would (the bracket keeps pkill's own command line from matching).
         for _ in 0..50 {
-            if lab.exec("node1", "pgrep -x sleep").unwrap().status.success() {
+            if lab
+                .exec("node1", "pgrep -x sleep")
+                .unwrap()
+                .status
+                .success()
+            {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        lab.exec("node1", "pkill -KILL -f '[@]tandem-'; pkill -KILL -x sleep").unwrap();
+        lab.exec("node1", "pkill -KILL -f '[@]tandem-'; pkill -KILL -x sleep")
+            .unwrap();
         let started = std::time::Instant::now();
         let result = slow.wait().await;
         assert!(result.is_err(), "{result:?}");

@@ -1,0 +1,85 @@
+//! What the engine tells the outside world while it runs: one event per host start, step
+//! result and host end. Reports (progress bars, recap, JSON) are built only from these.
+
+use crate::modules::FileDiff;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepStatus {
+    Ok,
+    Changed,
+    Failed,
+    /// `when` was false (or the step was not selected by tags: such steps get no event).
+    Skipped,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Ok => "ok",
+            StepStatus::Changed => "changed",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// The result of one step on one host.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    pub host: String,
+    /// Position in the host's plan (handlers come after the steps).
+    pub index: usize,
+    pub name: String,
+    /// `file:line` of the step.
+    pub location: String,
+    pub handler: bool,
+    pub status: StepStatus,
+    /// What changed (or would change, in check mode).
+    pub changes: Vec<String>,
+    pub diffs: Vec<FileDiff>,
+    /// Why it failed, for the user.
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// Counters per host, Ansible's recap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostStats {
+    pub ok: usize,
+    pub changed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub unreachable: bool,
+}
+
+impl HostStats {
+    pub fn add(&mut self, status: StepStatus) {
+        match status {
+            StepStatus::Ok => self.ok += 1,
+            StepStatus::Changed => self.changed += 1,
+            StepStatus::Failed => self.failed += 1,
+            StepStatus::Skipped => self.skipped += 1,
+        }
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.failed == 0 && !self.unreachable
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Connecting to the host; `steps` is how many steps it is planned to run at most.
+    HostStarted {
+        host: String,
+        steps: usize,
+    },
+    StepFinished(StepResult),
+    /// The host is done (or gave up); `error` says why it stopped early, if it did.
+    HostFinished {
+        host: String,
+        stats: HostStats,
+        error: Option<String>,
+        elapsed_ms: u64,
+    },
+}

@@ -1,0 +1,473 @@
+//! One host's run: open the remote shell, send the prelude and the facts probe, then the steps,
+//! pipelined: a step is sent without waiting for earlier answers unless it reads something
+//! they produce (a registered result, the facts) or needs the other shell (become). Answers
+//! are handled in order; the first failure stops the host, and frames already sent behind it
+//! are skipped by the remote shell itself, never run.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::context::HostVars;
+use super::events::{Event, HostStats, StepResult, StepStatus};
+use super::plan::PlannedStep;
+use super::{FACTS_SCRIPT, Shared};
+use crate::fleet::Host;
+use crate::modules::{self, PlanContext, StepReport, answer};
+use crate::playbook::Step;
+use crate::ssh::{Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell, Session, SshError};
+use crate::template::Templates;
+
+/// A step sent and not answered yet, or a result decided locally (skipped, or failed before
+/// sending), kept in the same queue so results come out in step order.
+enum InFlight<'a> {
+    Facts(PendingAnswer),
+    Step {
+        planned: &'a PlannedStep,
+        step: &'a Step,
+        answer: PendingAnswer,
+        sent: Instant,
+    },
+    Local(StepResult, Option<(String, Value)>),
+}
+
+struct HostRun<'a> {
+    shared: &'a Shared,
+    host: &'a Host,
+    vars: HostVars,
+    events: &'a UnboundedSender<Event>,
+    stats: HostStats,
+    facts: Option<Map<String, Value>>,
+    registered: Map<String, Value>,
+    notified: BTreeSet<String>,
+    queue: VecDeque<InFlight<'a>>,
+    /// Why the host stopped early.
+    stopped: Option<String>,
+    plain: Option<RemoteShell>,
+    root: Option<RemoteShell>,
+    /// Which shell the queued frames went to (true = root), to keep order across shells.
+    queued_on_root: Option<bool>,
+    login_is_root: bool,
+}
+
+pub async fn run_host(
+    shared: &Shared,
+    host: &Host,
+    session: &Session,
+    events: &UnboundedSender<Event>,
+) -> HostStats {
+    let started = Instant::now();
+    let Some(node) = shared.inventory.node(&host.name) else {
+        return HostStats::default();
+    };
+    let mut run = HostRun {
+        shared,
+        host,
+        vars: HostVars::new(&shared.inventory, node, &shared.playbook),
+        events,
+        stats: HostStats::default(),
+        facts: None,
+        registered: Map::new(),
+        notified: BTreeSet::new(),
+        queue: VecDeque::new(),
+        stopped: None,
+        plain: None,
+        root: None,
+        queued_on_root: None,
+        login_is_root: host.target.user == "root",
+    };
+    if let Err(e) = run.run(session).await {
+        run.stats.unreachable = true;
+        run.stopped = Some(e.to_string());
+    }
+    for shell in [run.plain.take(), run.root.take()].into_iter().flatten() {
+        shell.close().await;
+    }
+    let _ = events.send(Event::HostFinished {
+        host: host.name.clone(),
+        stats: run.stats,
+        error: run.stopped.clone(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    });
+    run.stats
+}
+
+impl<'a> HostRun<'a> {
+    async fn run(&mut self, session: &Session) -> Result<(), SshError> {
+        let plan = &self.shared.plan;
+        let steps: Vec<&PlannedStep> = plan.steps.iter().collect();
+        self.run_steps(session, &steps).await?;
+        // Handlers depend on what changed: every answer must be in first.
+        self.drain().await?;
+        if self.stopped.is_none() {
+            let handlers: Vec<&PlannedStep> = plan
+                .handlers
+                .iter()
+                .filter(|h| {
+                    self.notified
+                        .contains(&self.shared.playbook.handlers[h.index].name)
+                })
+                .collect();
+            self.run_steps(session, &handlers).await?;
+        }
+        self.drain().await
+    }
+
+    async fn run_steps(
+        &mut self,
+        session: &Session,
+        list: &[&'a PlannedStep],
+    ) -> Result<(), SshError> {
+        for planned in list {
+            if self.stopped.is_some() {
+                break;
+            }
+            let step = self.step(planned);
+            let as_root = step.become_root && !self.login_is_root;
+            // Wait for earlier answers when this step reads what they produce, or when it goes
+            // to the other shell (frames on two shells would run in no defined order).
+            let reads_pending = planned.reads.iter().any(|name| {
+                (name == "facts" && self.facts.is_none())
+                    || self.pending_registers().contains(name.as_str())
+            });
+            let other_shell = self.queued_on_root.is_some_and(|r| r != as_root);
+            if reads_pending || other_shell {
+                self.drain().await?;
+                if self.stopped.is_some() {
+                    break;
+                }
+            }
+            self.dispatch(session, planned, step, as_root).await?;
+        }
+        Ok(())
+    }
+
+    fn step(&self, planned: &PlannedStep) -> &'a Step {
+        let playbook = &self.shared.playbook;
+        if planned.handler {
+            &playbook.handlers[planned.index]
+        } else {
+            &playbook.steps[planned.index]
+        }
+    }
+
+    fn pending_registers(&self) -> BTreeSet<&str> {
+        self.queue
+            .iter()
+            .filter_map(|f| match f {
+                InFlight::Step { step, .. } => step.register.as_deref(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn empty_facts() -> Map<String, Value> {
+        Map::new()
+    }
+
+    /// Decides `when`, renders, plans and sends one step (or queues its local result).
+    async fn dispatch(
+        &mut self,
+        session: &Session,
+        planned: &'a PlannedStep,
+        step: &'a Step,
+        as_root: bool,
+    ) -> Result<(), SshError> {
+        let templates = &self.shared.templates;
+        let facts = self.facts.clone().unwrap_or_else(Self::empty_facts);
+        let ctx = self.vars.context(&step.vars, &facts, &self.registered);
+        for condition in &step.when {
+            match templates.eval_bool(condition, &ctx, &planned.origin) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let result = self.local_result(planned, step, StepStatus::Skipped, None);
+                    let registered = step.register.clone().map(|r| {
+                        (
+                            r,
+                            json_result(false, false, true, 0, &StepReport::default(), ""),
+                        )
+                    });
+                    self.queue.push_back(InFlight::Local(result, registered));
+                    return Ok(());
+                }
+                Err(e) => return self.fail_locally(planned, step, e.to_string()),
+            }
+        }
+        let remote = match self.plan_step(planned, step, &ctx) {
+            Ok(remote) => remote,
+            Err(message) => return self.fail_locally(planned, step, message),
+        };
+        let shell = self.shell(session, as_root).await?;
+        let answer = shell
+            .send(&remote.script, &remote.payload, FrameMode::StopOnFailure)
+            .await?;
+        self.queued_on_root = Some(as_root);
+        self.queue.push_back(InFlight::Step {
+            planned,
+            step,
+            answer,
+            sent: Instant::now(),
+        });
+        Ok(())
+    }
+
+    fn plan_step(
+        &self,
+        planned: &PlannedStep,
+        step: &Step,
+        ctx: &minijinja::Value,
+    ) -> Result<modules::RemoteStep, String> {
+        let templates = &self.shared.templates;
+        let args = templates
+            .render_args(&step.args, ctx, &planned.origin)
+            .map_err(|e| e.to_string())?;
+        let module =
+            modules::build(&step.module, &args).map_err(|e| format!("{}: {e}", planned.origin))?;
+        let base_dir = step
+            .location
+            .file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let cx = StepContext {
+            base_dir,
+            templates,
+            ctx,
+        };
+        module
+            .plan(&cx)
+            .map_err(|e| format!("{}: {e}", planned.origin))
+    }
+
+    /// A step that fails before reaching the node (bad template, bad arguments): the host stops
+    /// here, after the steps already sent have answered.
+    fn fail_locally(
+        &mut self,
+        planned: &'a PlannedStep,
+        step: &'a Step,
+        message: String,
+    ) -> Result<(), SshError> {
+        let result = self.local_result(planned, step, StepStatus::Failed, Some(message));
+        self.queue.push_back(InFlight::Local(result, None));
+        // Nothing after this step may be sent; `drain` records the failure in order.
+        self.stopped = Some(format!("step '{}' failed", step.name));
+        Ok(())
+    }
+
+    fn local_result(
+        &self,
+        planned: &PlannedStep,
+        step: &Step,
+        status: StepStatus,
+        error: Option<String>,
+    ) -> StepResult {
+        StepResult {
+            host: self.host.name.clone(),
+            index: planned.index,
+            name: step.name.clone(),
+            location: planned.origin.clone(),
+            handler: planned.handler,
+            status,
+            changes: Vec::new(),
+            diffs: Vec::new(),
+            error,
+            elapsed_ms: 0,
+        }
+    }
+
+    async fn shell(&mut self, session: &Session, as_root: bool) -> Result<&RemoteShell, SshError> {
+        let slot = if as_root {
+            &mut self.root
+        } else {
+            &mut self.plain
+        };
+        if slot.is_none() {
+            let shell = session.shell(as_root).await?;
+            let init = format!(
+                "TANDEM_MARK='{}' TANDEM_CHECK='{}' TANDEM_DIFF='{}'\n{}",
+                self.shared.mark,
+                if self.shared.options.check { "1" } else { "" },
+                if self.shared.options.diff { "1" } else { "" },
+                modules::PRELUDE
+            );
+            // The init frame and the facts probe are pipelined with the first steps.
+            let _ = shell.send(&init, b"", FrameMode::Init).await?;
+            if self.facts.is_none() && !self.queue.iter().any(|f| matches!(f, InFlight::Facts(_))) {
+                let facts = shell.send(FACTS_SCRIPT, b"", FrameMode::Continue).await?;
+                self.queue.push_back(InFlight::Facts(facts));
+            }
+            *slot = Some(shell);
+        }
+        let slot = if as_root { &self.root } else { &self.plain };
+        Ok(slot.as_ref().expect("shell was just opened"))
+    }
+
+    /// Handles every queued answer, in order.
+    async fn drain(&mut self) -> Result<(), SshError> {
+        while let Some(item) = self.queue.pop_front() {
+            match item {
+                InFlight::Facts(answer) => {
+                    let answer = answer.wait().await?;
+                    let report = answer::parse(&answer.stdout, &self.shared.mark);
+                    self.facts = Some(
+                        report
+                            .facts
+                            .into_iter()
+                            .map(|(k, v)| (k, Value::from(v)))
+                            .collect(),
+                    );
+                }
+                InFlight::Local(result, registered) => {
+                    // Decided before an earlier step's failure was known: it never ran.
+                    if self.stats.failed > 0 {
+                        continue;
+                    }
+                    if let Some((name, value)) = registered {
+                        self.registered.insert(name, value);
+                    }
+                    self.emit(result);
+                }
+                InFlight::Step {
+                    planned,
+                    step,
+                    answer,
+                    sent,
+                } => {
+                    let answer = answer.wait().await?;
+                    self.handle_answer(planned, step, answer, sent);
+                }
+            }
+        }
+        self.queued_on_root = None;
+        Ok(())
+    }
+
+    fn handle_answer(&mut self, planned: &PlannedStep, step: &Step, answer: Answer, sent: Instant) {
+        let mut result = self.local_result(planned, step, StepStatus::Ok, None);
+        result.elapsed_ms = sent.elapsed().as_millis() as u64;
+        let stderr = String::from_utf8_lossy(&answer.stderr).into_owned();
+        match answer.status {
+            // Not run: an earlier step failed on this host. No event: it never happened.
+            FrameStatus::Skipped => return,
+            FrameStatus::Exited(0) => {
+                let report = answer::parse(&answer.stdout, &self.shared.mark);
+                let mut changed = report.changed();
+                let mut registered = json_result(changed, false, false, 0, &report, &stderr);
+                if let Some(expr) = &step.changed_when {
+                    let facts = self.facts.clone().unwrap_or_else(Self::empty_facts);
+                    let ctx =
+                        self.vars
+                            .with_result(&step.vars, &facts, &self.registered, &registered);
+                    match self.shared.templates.eval_bool(expr, &ctx, &planned.origin) {
+                        Ok(value) => changed = value,
+                        Err(e) => {
+                            result.status = StepStatus::Failed;
+                            result.error = Some(e.to_string());
+                        }
+                    }
+                    registered["changed"] = Value::Bool(changed);
+                }
+                if result.status != StepStatus::Failed {
+                    result.status = if changed {
+                        StepStatus::Changed
+                    } else {
+                        StepStatus::Ok
+                    };
+                }
+                if changed {
+                    self.notified.extend(step.notify.iter().cloned());
+                }
+                result.changes = report.changes.clone();
+                result.diffs = report.diffs.clone();
+                if let Some(name) = &step.register {
+                    self.registered.insert(name.clone(), registered);
+                }
+            }
+            FrameStatus::Exited(code) => {
+                let report = answer::parse(&answer.stdout, &self.shared.mark);
+                result.status = StepStatus::Failed;
+                result.changes = report.changes.clone();
+                let detail = last_lines(&stderr, 6)
+                    .or_else(|| last_lines(&String::from_utf8_lossy(&report.output), 6));
+                result.error = Some(match detail {
+                    Some(text) => format!("{text} (exit status {code})"),
+                    None => format!("exit status {code}"),
+                });
+                if let Some(name) = &step.register {
+                    self.registered.insert(
+                        name.clone(),
+                        json_result(false, true, false, code, &report, &stderr),
+                    );
+                }
+            }
+        }
+        if result.status == StepStatus::Failed && self.stopped.is_none() {
+            self.stopped = Some(format!("step '{}' failed", step.name));
+        }
+        self.emit(result);
+    }
+
+    fn emit(&mut self, result: StepResult) {
+        self.stats.add(result.status);
+        let _ = self.events.send(Event::StepFinished(result));
+    }
+}
+
+/// What `register: NAME` stores, Ansible-shaped.
+fn json_result(
+    changed: bool,
+    failed: bool,
+    skipped: bool,
+    rc: i32,
+    report: &StepReport,
+    stderr: &str,
+) -> Value {
+    let output = String::from_utf8_lossy(&report.output).into_owned();
+    let lines: Vec<Value> = output.lines().map(|l| Value::from(l.to_string())).collect();
+    let facts: Map<String, Value> = report
+        .facts
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+        .collect();
+    serde_json::json!({
+        "changed": changed,
+        "failed": failed,
+        "skipped": skipped,
+        "rc": rc,
+        "stdout": output.trim_end_matches('\n'),
+        "stdout_lines": lines,
+        "stderr": stderr.trim_end_matches('\n'),
+        "changes": report.changes,
+        "facts": facts,
+    })
+}
+
+fn last_lines(text: &str, n: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return None;
+    }
+    Some(lines[lines.len().saturating_sub(n)..].join(" / "))
+}
+
+/// The module's window on the controller while planning one step on one host.
+struct StepContext<'a> {
+    base_dir: PathBuf,
+    templates: &'a Templates,
+    ctx: &'a minijinja::Value,
+}
+
+impl PlanContext for StepContext<'_> {
+    fn base_dir(&self) -> &Path {
+        &self.base_dir
+    }
+
+    fn render_file(&self, path: &Path) -> Result<String, String> {
+        self.templates
+            .render_file(path, self.ctx)
+            .map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,122 @@
+//! The playbook engine: every selected host at once (bounded by --forks), each host's steps in
+//! order over its own remote shell, a failure stopping only that host. Where a step is checked
+//! and applied: the module's script (src/modules/); where its bytes go over SSH: src/ssh/shell.rs;
+//! what happens between, per host: [`host`].
+
+mod context;
+pub mod events;
+mod host;
+mod plan;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use tokio::sync::mpsc::UnboundedSender;
+
+pub use events::{Event, HostStats, StepResult, StepStatus};
+pub use plan::TagFilter;
+
+use crate::fleet::Fleet;
+use crate::inventory::Inventory;
+use crate::playbook::Playbook;
+use crate::template::Templates;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Change nothing; report what would change.
+    pub check: bool,
+    /// Send old and new content of changed files back for unified diffs.
+    pub diff: bool,
+    pub filter: TagFilter,
+}
+
+/// Facts every host reports at the start, in the same round trip as the first steps. Only
+/// shell builtins and /proc reads: no process is started for them.
+pub const FACTS_SCRIPT: &str = r#"if [ -r /etc/os-release ]; then . /etc/os-release; fi
+tandem_fact os_id "${ID:-unknown}"
+tandem_fact os_version "${VERSION_ID:-}"
+tandem_fact os_codename "${VERSION_CODENAME:-}"
+read -r k </proc/sys/kernel/osrelease; tandem_fact kernel "$k"
+read -r h </proc/sys/kernel/hostname; tandem_fact hostname "$h"
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then tandem_fact cgroup 2; else tandem_fact cgroup 1; fi
+"#;
+
+/// Everything hosts share, built once.
+pub struct Shared {
+    pub inventory: Inventory,
+    pub playbook: Playbook,
+    pub templates: Templates,
+    pub plan: plan::Plan,
+    pub options: RunOptions,
+    /// Random per run: marks tandem's records in step output (see modules/prelude.sh).
+    pub mark: String,
+}
+
+impl Shared {
+    pub fn new(inventory: Inventory, playbook: Playbook, options: RunOptions) -> Shared {
+        let templates = Templates::new();
+        let plan = plan::Plan::new(&playbook, &templates, &options.filter);
+        let mark = format!("@tandem-record-{:016x}", rand::random::<u64>());
+        Shared {
+            inventory,
+            playbook,
+            templates,
+            plan,
+            options,
+            mark,
+        }
+    }
+
+    /// How many steps a host runs at most (for progress bars).
+    pub fn planned_steps(&self) -> usize {
+        self.plan.steps.len()
+    }
+}
+
+/// Runs the playbook on every host of the fleet; returns each host's stats in inventory order.
+pub async fn deploy(
+    shared: Arc<Shared>,
+    fleet: &Fleet,
+    events: UnboundedSender<Event>,
+) -> Vec<(String, HostStats)> {
+    let steps = shared.planned_steps();
+    for host in fleet.hosts() {
+        let _ = events.send(Event::HostStarted {
+            host: host.name.clone(),
+            steps,
+        });
+    }
+    let work_shared = shared.clone();
+    let work_events = events.clone();
+    let mut outcomes: Vec<_> = fleet
+        .run(move |host, session| {
+            let shared = work_shared.clone();
+            let events = work_events.clone();
+            Box::pin(async move { Ok(host::run_host(&shared, host, session, &events).await) })
+        })
+        .collect()
+        .await;
+    let mut results = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes.drain(..) {
+        let stats = match outcome.result {
+            Ok(stats) => stats,
+            Err(e) => {
+                let stats = HostStats {
+                    unreachable: true,
+                    ..Default::default()
+                };
+                let _ = events.send(Event::HostFinished {
+                    host: outcome.host.name.clone(),
+                    stats,
+                    error: Some(e.to_string()),
+                    elapsed_ms: outcome.elapsed.as_millis() as u64,
+                });
+                stats
+            }
+        };
+        results.push((outcome.host.name.clone(), stats));
+    }
+    let order: Vec<&str> = fleet.hosts().iter().map(|h| h.name.as_str()).collect();
+    results.sort_by_key(|(name, _)| order.iter().position(|n| n == name));
+    results
+}

@@ -1,0 +1,998 @@
+//! Reading a playbook: YAML (serde-saphyr, with budgets) into [`raw`](super::raw) maps, then
+//! tandem's rules: one module per step, known keywords, module arguments, template syntax,
+//! includes flattened (with their `vars`, `when` and `tags`), handlers and `notify`.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::{Location as YamlLocation, Spanned};
+
+use super::error::{PlaybookError, PlaybookErrorKind};
+use super::model::{Location, Playbook, Step};
+use super::raw::{RawFile, RawStep, RawSteps};
+use crate::inventory::Vars;
+use crate::modules;
+use crate::template::{Templates, has_template_syntax, single_expression};
+
+/// Playbooks are small; anything this big is the wrong file.
+pub const MAX_PLAYBOOK_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How deep `include` may nest; deeper is almost certainly a mistake.
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// The keywords of a step, in the order error messages list them.
+const STEP_KEYS: &[&str] = &[
+    "name",
+    "when",
+    "tags",
+    "notify",
+    "register",
+    "changed_when",
+    "become",
+    "vars",
+];
+
+/// The keywords of an `include` step.
+const INCLUDE_KEYS: &[&str] = &["include", "name", "vars", "when", "tags"];
+
+/// Words minijinja reads as literals or operators: a variable by that name could never be read.
+const RESERVED: &[&str] = &[
+    "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else",
+    "loop", "self",
+];
+
+/// Reads, parses and validates the playbook at `path` and every file it includes.
+pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
+    let mut loader = Loader {
+        templates: Templates::new(),
+        stack: Vec::new(),
+        handlers: Vec::new(),
+        handler_places: HashMap::new(),
+        notifies: Vec::new(),
+    };
+    let raw = parse_file(path)?;
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    loader.stack.push((canonical, path.to_path_buf()));
+
+    // A bare list of steps is a playbook too (no vars, no handlers).
+    let (vars, raw_steps, raw_handlers) = match raw {
+        RawFile::Playbook(playbook) => (
+            playbook.vars.map(|vars| vars.value).unwrap_or_default(),
+            playbook.steps,
+            playbook.handlers,
+        ),
+        RawFile::Steps(steps) => {
+            let spanned = Spanned::new(steps, YamlLocation::UNKNOWN, YamlLocation::UNKNOWN);
+            (Vars::new(), Some(spanned), None)
+        }
+        RawFile::Empty => (Vars::new(), None, None),
+    };
+
+    let mut steps = Vec::new();
+    let steps_position = raw_steps.as_ref().map(|s| pos(&s.referenced));
+    if let Some(raw_steps) = raw_steps {
+        loader.steps(path, raw_steps.value, &Scope::default(), &mut steps)?;
+    }
+    if let Some(handlers) = raw_handlers {
+        loader.handlers(path, handlers.value)?;
+    }
+    if steps.is_empty() {
+        let message = "the playbook has no steps: add a `steps:` list with at least one step \
+                       (a module such as `command: {cmd: uptime}`)"
+            .to_string();
+        return Err(match steps_position.filter(|&(line, _)| line > 0) {
+            Some(position) => PlaybookError::invalid(path, position, message),
+            None => PlaybookError::whole(path, message),
+        });
+    }
+    loader.check_notifies()?;
+
+    Ok(Playbook {
+        path: path.to_path_buf(),
+        vars,
+        steps,
+        handlers: loader.handlers,
+    })
+}
+
+/// What enclosing includes add to each step they pull in.
+#[derive(Debug, Clone, Default)]
+struct Scope {
+    when: Vec<String>,
+    tags: Vec<String>,
+    vars: Vars,
+}
+
+/// A `notify` to check once every handler is known.
+struct Notify {
+    file: PathBuf,
+    position: (usize, usize),
+    step: String,
+    handler: String,
+}
+
+struct Loader {
+    templates: Templates,
+    /// The include chain: (canonical path for cycle checks, path as shown).
+    stack: Vec<(PathBuf, PathBuf)>,
+    handlers: Vec<Step>,
+    /// Handler name -> where it was first defined.
+    handler_places: HashMap<String, Location>,
+    notifies: Vec<Notify>,
+}
+
+/// The keys of one step, sorted by kind.
+struct Keys {
+    keywords: Vec<(Spanned<String>, Spanned<serde_json::Value>)>,
+    modules: Vec<(Spanned<String>, Spanned<serde_json::Value>)>,
+    unknown: Vec<Spanned<String>>,
+    include: Option<(Spanned<String>, Spanned<serde_json::Value>)>,
+}
+
+impl Keys {
+    fn get(&self, key: &str) -> Option<&(Spanned<String>, Spanned<serde_json::Value>)> {
+        self.keywords.iter().find(|(k, _)| k.value == key)
+    }
+}
+
+impl Loader {
+    fn steps(
+        &mut self,
+        file: &Path,
+        raw: RawSteps,
+        scope: &Scope,
+        out: &mut Vec<Step>,
+    ) -> Result<(), PlaybookError> {
+        for (index, step) in raw.into_iter().enumerate() {
+            self.step(file, index + 1, step, scope, out)?;
+        }
+        Ok(())
+    }
+
+    fn handlers(&mut self, file: &Path, raw: RawSteps) -> Result<(), PlaybookError> {
+        for (index, raw_step) in raw.into_iter().enumerate() {
+            let here = pos(&raw_step.referenced);
+            let keys = sort_keys(raw_step.value);
+            if let Some((key, _)) = &keys.include {
+                return Err(PlaybookError::invalid(
+                    file,
+                    pos(&key.referenced),
+                    "`include` is not allowed in handlers: include the file from `steps:`, or \
+                     give the included file its own `handlers:`"
+                        .to_string(),
+                ));
+            }
+            let (step, named) =
+                self.build_step(file, index + 1, here, keys, &Scope::default(), "handler")?;
+            if !named {
+                return Err(PlaybookError::invalid(
+                    file,
+                    here,
+                    format!(
+                        "handler '{}' has no `name`: steps notify handlers by name, add `name: ...`",
+                        step.name
+                    ),
+                ));
+            }
+            if let Some(first) = self.handler_places.get(&step.name) {
+                return Err(PlaybookError::invalid(
+                    file,
+                    here,
+                    format!(
+                        "handler '{}' is defined twice (first at {first}): give each handler its \
+                         own name",
+                        step.name
+                    ),
+                ));
+            }
+            self.handler_places
+                .insert(step.name.clone(), step.location.clone());
+            self.handlers.push(step);
+        }
+        Ok(())
+    }
+
+    fn step(
+        &mut self,
+        file: &Path,
+        index: usize,
+        raw: Spanned<RawStep>,
+        scope: &Scope,
+        out: &mut Vec<Step>,
+    ) -> Result<(), PlaybookError> {
+        let here = pos(&raw.referenced);
+        let keys = sort_keys(raw.value);
+        if keys.include.is_some() {
+            return self.include(file, keys, scope, out);
+        }
+        let (step, _) = self.build_step(file, index, here, keys, scope, "step")?;
+        out.push(step);
+        Ok(())
+    }
+
+    fn include(
+        &mut self,
+        file: &Path,
+        keys: Keys,
+        scope: &Scope,
+        out: &mut Vec<Step>,
+    ) -> Result<(), PlaybookError> {
+        let (_, include_value) = keys.include.as_ref().expect("checked by the caller");
+        let target = match &include_value.value {
+            serde_json::Value::String(target) if !target.trim().is_empty() => target.clone(),
+            _ => {
+                return Err(PlaybookError::invalid(
+                    file,
+                    pos(&include_value.referenced),
+                    "`include` takes the path of a steps file, e.g. `include: node-prep.yml`"
+                        .to_string(),
+                ));
+            }
+        };
+        let label = match keys.get("name").map(|(_, v)| &v.value) {
+            Some(serde_json::Value::String(name)) => format!("include '{name}'"),
+            _ => format!("include '{target}'"),
+        };
+        if let Some((module, _)) = keys.modules.first() {
+            return Err(PlaybookError::invalid(
+                file,
+                pos(&module.referenced),
+                format!(
+                    "{label} also has module `{}`: an include only pulls in the steps of another \
+                     file; put the module in a step of its own",
+                    module.value
+                ),
+            ));
+        }
+        if let Some(key) = keys.unknown.first() {
+            return Err(PlaybookError::invalid(
+                file,
+                pos(&key.referenced),
+                format!(
+                    "unknown key `{}` in {label}; expected one of {}{}",
+                    key.value,
+                    INCLUDE_KEYS.join(", "),
+                    suggestion(&key.value, INCLUDE_KEYS.iter().copied())
+                ),
+            ));
+        }
+        if let Some((key, _)) = keys
+            .keywords
+            .iter()
+            .find(|(k, _)| !INCLUDE_KEYS.contains(&k.value.as_str()))
+        {
+            return Err(PlaybookError::invalid(
+                file,
+                pos(&key.referenced),
+                format!(
+                    "`{}` cannot be used on an include ({label}): put it on the included steps \
+                     (an include takes {})",
+                    key.value,
+                    INCLUDE_KEYS.join(", ")
+                ),
+            ));
+        }
+        if has_template_syntax(&target) {
+            return Err(PlaybookError::invalid(
+                file,
+                pos(&include_value.referenced),
+                format!(
+                    "{label}: the path of an include cannot be a template (includes are read \
+                     before any host is known); use `when` to choose between includes"
+                ),
+            ));
+        }
+        if let Some(entry) = keys.get("name") {
+            string_value(&label, entry).map_err(|e| e.at(file, pos(&entry.1.referenced)))?;
+        }
+
+        let mut inner = scope.clone();
+        if let Some(entry) = keys.get("when") {
+            inner.when.extend(self.conditions(file, &label, entry)?);
+        }
+        if let Some(entry) = keys.get("tags") {
+            for tag in tags(file, &label, entry)? {
+                if !inner.tags.contains(&tag) {
+                    inner.tags.push(tag);
+                }
+            }
+        }
+        if let Some(entry) = keys.get("vars") {
+            for (key, value) in vars(file, &label, entry)? {
+                inner.vars.insert(key, value);
+            }
+        }
+
+        // Relative to the including file, whatever the working directory.
+        let dir = file.parent().unwrap_or(Path::new(""));
+        let path = dir.join(&target);
+        let position = pos(&include_value.referenced);
+        let canonical = std::fs::canonicalize(&path).map_err(|err| {
+            let text = err.to_string();
+            let text = text.split(" (os error ").next().unwrap_or_default();
+            PlaybookError::invalid(
+                file,
+                position,
+                format!(
+                    "{label}: cannot read included file {}: {text}",
+                    path.display()
+                ),
+            )
+        })?;
+        if let Some(first) = self.stack.iter().position(|(c, _)| *c == canonical) {
+            let mut chain: Vec<String> = self.stack[first..]
+                .iter()
+                .map(|(_, shown)| shown.display().to_string())
+                .collect();
+            chain.push(path.display().to_string());
+            return Err(PlaybookError::invalid(
+                file,
+                position,
+                format!(
+                    "include cycle: {}: a file cannot include itself, directly or not",
+                    chain.join(" -> ")
+                ),
+            ));
+        }
+        if self.stack.len() > MAX_INCLUDE_DEPTH {
+            return Err(PlaybookError::invalid(
+                file,
+                position,
+                format!(
+                    "includes nested more than {MAX_INCLUDE_DEPTH} levels deep (from {}): \
+                     flatten them",
+                    self.stack[0].1.display()
+                ),
+            ));
+        }
+
+        let raw = parse_file(&path)?;
+        self.stack.push((canonical, path.clone()));
+        let result = self.included(&path, raw, &inner, out);
+        self.stack.pop();
+        result
+    }
+
+    fn included(
+        &mut self,
+        path: &Path,
+        raw: RawFile,
+        scope: &Scope,
+        out: &mut Vec<Step>,
+    ) -> Result<(), PlaybookError> {
+        match raw {
+            RawFile::Steps(steps) => self.steps(path, steps, scope, out),
+            RawFile::Empty => Ok(()),
+            RawFile::Playbook(playbook) => {
+                if let Some(vars) = &playbook.vars {
+                    return Err(PlaybookError::invalid(
+                        path,
+                        pos(&vars.referenced),
+                        "`vars` in an included file: put them on the include (`- include: ...` \
+                         with `vars:`) or in the playbook's `vars:`"
+                            .to_string(),
+                    ));
+                }
+                if let Some(steps) = playbook.steps {
+                    self.steps(path, steps.value, scope, out)?;
+                }
+                if let Some(handlers) = playbook.handlers {
+                    self.handlers(path, handlers.value)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A step (or handler) with one module, and whether it was given a `name`; `what` is
+    /// "step" or "handler" for messages.
+    fn build_step(
+        &mut self,
+        file: &Path,
+        index: usize,
+        here: (usize, usize),
+        keys: Keys,
+        scope: &Scope,
+        what: &str,
+    ) -> Result<(Step, bool), PlaybookError> {
+        // The name first: every later message names the step.
+        let explicit_name = match keys.get("name") {
+            Some(entry) => Some(
+                string_value(&format!("{what} #{index}"), entry)
+                    .map_err(|e| e.at(file, pos(&entry.1.referenced)))?,
+            ),
+            None => None,
+        };
+        let default_name = match keys.modules.as_slice() {
+            [(module, args)] => Some(default_name(&module.value, &args.value)),
+            _ => None,
+        };
+        let label = match (&explicit_name, &default_name) {
+            (Some(name), _) | (None, Some(name)) => format!("{what} '{name}'"),
+            (None, None) => format!("{what} #{index}"),
+        };
+
+        if let Some(key) = keys.unknown.first() {
+            let message = if keys.modules.is_empty() {
+                format!(
+                    "unknown module or key `{}` in {label} (modules: {}){}",
+                    key.value,
+                    modules::NAMES.join(", "),
+                    suggestion(&key.value, modules::NAMES.iter().chain(STEP_KEYS).copied())
+                )
+            } else {
+                format!(
+                    "unknown key `{}` in {label}; expected one of {}{}",
+                    key.value,
+                    STEP_KEYS.join(", "),
+                    suggestion(&key.value, STEP_KEYS.iter().copied())
+                )
+            };
+            return Err(PlaybookError::invalid(file, pos(&key.referenced), message));
+        }
+        let (module_key, args) = match keys.modules.as_slice() {
+            [] => {
+                return Err(PlaybookError::invalid(
+                    file,
+                    here,
+                    format!(
+                        "{label} has no module: add one of {}",
+                        modules::NAMES.join(", ")
+                    ),
+                ));
+            }
+            [one] => one,
+            [first, second, ..] => {
+                return Err(PlaybookError::invalid(
+                    file,
+                    pos(&second.0.referenced),
+                    format!(
+                        "{label} has two modules, `{}` and `{}`: split it into two steps",
+                        first.0.value, second.0.value
+                    ),
+                ));
+            }
+        };
+
+        // Template syntax in the arguments, then the arguments themselves.
+        let mut templated = false;
+        let mut bad = None;
+        check_templates(
+            &self.templates,
+            &args.value,
+            &mut String::new(),
+            &mut templated,
+            &mut bad,
+        );
+        if let Some((arg, message)) = bad {
+            let place = if arg.is_empty() {
+                String::new()
+            } else {
+                format!(" `{arg}`:")
+            };
+            return Err(PlaybookError::invalid(
+                file,
+                pos(&args.referenced),
+                format!("{label}:{place} {message}"),
+            ));
+        }
+        // A `{{ }}` may stand for a number or a bool the module checks: after rendering.
+        if !templated && let Err(message) = modules::build(&module_key.value, &args.value) {
+            return Err(PlaybookError::invalid(
+                file,
+                pos(&module_key.referenced),
+                format!("{label}: {message}"),
+            ));
+        }
+
+        let mut when = scope.when.clone();
+        if let Some(entry) = keys.get("when") {
+            when.extend(self.conditions(file, &label, entry)?);
+        }
+        let mut step_tags = scope.tags.clone();
+        if let Some(entry) = keys.get("tags") {
+            for tag in tags(file, &label, entry)? {
+                if !step_tags.contains(&tag) {
+                    step_tags.push(tag);
+                }
+            }
+        }
+        let mut notify = Vec::new();
+        if let Some(entry) = keys.get("notify") {
+            let names = strings(file, &label, entry, "a handler name")?;
+            for name in names {
+                if name.trim().is_empty() {
+                    return Err(PlaybookError::invalid(
+                        file,
+                        pos(&entry.1.referenced),
+                        format!("{label}: `notify` has an empty handler name"),
+                    ));
+                }
+                self.notifies.push(Notify {
+                    file: file.to_path_buf(),
+                    position: pos(&entry.0.referenced),
+                    step: label.clone(),
+                    handler: name.clone(),
+                });
+                if !notify.contains(&name) {
+                    notify.push(name);
+                }
+            }
+        }
+        let register = match keys.get("register") {
+            Some(entry) => {
+                let name = string_value(&label, entry)
+                    .map_err(|e| e.at(file, pos(&entry.1.referenced)))?;
+                check_register(&name).map_err(|message| {
+                    PlaybookError::invalid(
+                        file,
+                        pos(&entry.1.referenced),
+                        format!("{label}: {message}"),
+                    )
+                })?;
+                Some(name)
+            }
+            None => None,
+        };
+        let changed_when = match keys.get("changed_when") {
+            Some(entry) => {
+                let mut exprs = self.conditions(file, &label, entry)?;
+                // A list is and-ed, like `when`.
+                Some(if exprs.len() == 1 {
+                    exprs.remove(0)
+                } else {
+                    exprs
+                        .iter()
+                        .map(|e| format!("({e})"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                })
+            }
+            None => None,
+        };
+        let become_root = match keys.get("become") {
+            Some((_, value)) => match value.value {
+                serde_json::Value::Bool(flag) => flag,
+                _ => {
+                    return Err(PlaybookError::invalid(
+                        file,
+                        pos(&value.referenced),
+                        format!("{label}: `become` is true or false"),
+                    ));
+                }
+            },
+            None => false,
+        };
+        let mut step_vars = scope.vars.clone();
+        if let Some(entry) = keys.get("vars") {
+            for (key, value) in vars(file, &label, entry)? {
+                step_vars.insert(key, value);
+            }
+        }
+        let named = explicit_name.is_some();
+        let name = explicit_name.or(default_name).unwrap_or_default();
+
+        let step = Step {
+            name,
+            module: module_key.value.clone(),
+            args: args.value.clone(),
+            when,
+            tags: step_tags,
+            notify,
+            register,
+            changed_when,
+            become_root,
+            vars: step_vars,
+            location: Location {
+                file: file.to_path_buf(),
+                line: here.0,
+            },
+        };
+        Ok((step, named))
+    }
+
+    /// `when` / `changed_when`: a string, a bool or a list of them; each must parse.
+    fn conditions(
+        &self,
+        file: &Path,
+        label: &str,
+        (key, value): &(Spanned<String>, Spanned<serde_json::Value>),
+    ) -> Result<Vec<String>, PlaybookError> {
+        let at = pos(&value.referenced);
+        let items: Vec<&serde_json::Value> = match &value.value {
+            serde_json::Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let expr = match item {
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Bool(flag) => flag.to_string(),
+                _ => {
+                    return Err(PlaybookError::invalid(
+                        file,
+                        at,
+                        format!(
+                            "{label}: `{}` is an expression (e.g. \"cluster == 'pair1'\") or a list \
+                             of them",
+                            key.value
+                        ),
+                    ));
+                }
+            };
+            if let Some(inner) = single_expression(&expr) {
+                return Err(PlaybookError::invalid(
+                    file,
+                    at,
+                    format!(
+                        "{label}: `{}` is already an expression: write `{}` without {{{{ }}}}",
+                        key.value,
+                        inner.trim()
+                    ),
+                ));
+            }
+            self.templates.check_expr(&expr).map_err(|message| {
+                PlaybookError::invalid(file, at, format!("{label}: `{}`: {message}", key.value))
+            })?;
+            out.push(expr);
+        }
+        Ok(out)
+    }
+
+    fn check_notifies(&self) -> Result<(), PlaybookError> {
+        for notify in &self.notifies {
+            if self.handler_places.contains_key(&notify.handler) {
+                continue;
+            }
+            let mut names: Vec<&str> = self.handlers.iter().map(|h| h.name.as_str()).collect();
+            names.sort_unstable();
+            let known = if names.is_empty() {
+                "there are no handlers: add a `handlers:` list".to_string()
+            } else {
+                format!("handlers: {}", names.join(", "))
+            };
+            return Err(PlaybookError::invalid(
+                &notify.file,
+                notify.position,
+                format!(
+                    "{} notifies '{}', but no handler has that name ({known})",
+                    notify.step, notify.handler
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Sorts a step's keys: keywords, modules, `include`, the rest.
+fn sort_keys(raw: RawStep) -> Keys {
+    let mut keys = Keys {
+        keywords: Vec::new(),
+        modules: Vec::new(),
+        unknown: Vec::new(),
+        include: None,
+    };
+    for (key, value) in raw {
+        let name = key.value.as_str();
+        if name == "include" {
+            keys.include = Some((key, value));
+        } else if STEP_KEYS.contains(&name) {
+            keys.keywords.push((key, value));
+        } else if modules::NAMES.contains(&name) {
+            keys.modules.push((key, value));
+        } else {
+            keys.unknown.push(key);
+        }
+    }
+    keys
+}
+
+/// An error about a value, to be placed by the caller.
+struct ValueError(String);
+
+impl ValueError {
+    fn at(self, file: &Path, position: (usize, usize)) -> PlaybookError {
+        PlaybookError::invalid(file, position, self.0)
+    }
+}
+
+fn string_value(
+    label: &str,
+    (key, value): &(Spanned<String>, Spanned<serde_json::Value>),
+) -> Result<String, ValueError> {
+    match &value.value {
+        serde_json::Value::String(text) if !text.trim().is_empty() => Ok(text.clone()),
+        serde_json::Value::String(_) => {
+            Err(ValueError(format!("{label}: `{}` is empty", key.value)))
+        }
+        _ => Err(ValueError(format!(
+            "{label}: `{}` must be a string",
+            key.value
+        ))),
+    }
+}
+
+/// A string or a list of strings.
+fn strings(
+    file: &Path,
+    label: &str,
+    (key, value): &(Spanned<String>, Spanned<serde_json::Value>),
+    what: &str,
+) -> Result<Vec<String>, PlaybookError> {
+    let fail = || {
+        PlaybookError::invalid(
+            file,
+            pos(&value.referenced),
+            format!("{label}: `{}` is {what} or a list of them", key.value),
+        )
+    };
+    match &value.value {
+        serde_json::Value::String(text) => Ok(vec![text.clone()]),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_string).ok_or_else(fail))
+            .collect(),
+        _ => Err(fail()),
+    }
+}
+
+/// Tags: what `--tags` can select, so no commas or spaces.
+fn tags(
+    file: &Path,
+    label: &str,
+    entry: &(Spanned<String>, Spanned<serde_json::Value>),
+) -> Result<Vec<String>, PlaybookError> {
+    let list = strings(file, label, entry, "a tag")?;
+    for tag in &list {
+        let valid = !tag.is_empty()
+            && tag
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/'));
+        if !valid {
+            return Err(PlaybookError::invalid(
+                file,
+                pos(&entry.1.referenced),
+                format!(
+                    "{label}: tag '{tag}' is not usable with --tags: use letters, digits, '_', \
+                     '-', '.', ':' and '/'"
+                ),
+            ));
+        }
+    }
+    Ok(list)
+}
+
+fn vars(
+    file: &Path,
+    label: &str,
+    (key, value): &(Spanned<String>, Spanned<serde_json::Value>),
+) -> Result<Vars, PlaybookError> {
+    match &value.value {
+        serde_json::Value::Object(map) => {
+            Ok(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        }
+        serde_json::Value::Null => Ok(Vars::new()),
+        _ => Err(PlaybookError::invalid(
+            file,
+            pos(&value.referenced),
+            format!("{label}: `{}` is a map of names to values", key.value),
+        )),
+    }
+}
+
+fn check_register(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "`register: {name}` is not a variable name: use letters, digits and '_', not starting \
+             with a digit (e.g. `register: {}`)",
+            suggest_identifier(name)
+        ));
+    }
+    if RESERVED.contains(&name) {
+        return Err(format!(
+            "`register: {name}` is a reserved word in expressions: pick another name"
+        ));
+    }
+    Ok(())
+}
+
+fn suggest_identifier(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// Walks the string leaves of module arguments: notes whether any holds template code, and
+/// the first that does not parse (argument path, message).
+fn check_templates(
+    templates: &Templates,
+    value: &serde_json::Value,
+    path: &mut String,
+    templated: &mut bool,
+    bad: &mut Option<(String, String)>,
+) {
+    use serde_json::Value as J;
+    if bad.is_some() {
+        return;
+    }
+    match value {
+        J::String(text) => {
+            if text.contains("{{") || text.contains("{%") {
+                *templated = true;
+            }
+            if let Err(message) = templates.check_str(text) {
+                *bad = Some((path.clone(), message));
+            }
+        }
+        J::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{index}]"));
+                check_templates(templates, item, path, templated, bad);
+                path.truncate(len);
+            }
+        }
+        J::Object(map) => {
+            for (key, item) in map {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                check_templates(templates, item, path, templated, bad);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// "<module> <first arg>": `package lxc, rsync`, `command uptime`, `copy /etc/motd`.
+fn default_name(module: &str, args: &serde_json::Value) -> String {
+    fn show(value: &serde_json::Value) -> String {
+        match value {
+            serde_json::Value::String(text) => text.clone(),
+            serde_json::Value::Array(items) => {
+                items.iter().map(show).collect::<Vec<_>>().join(", ")
+            }
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+    // The first key as written is lost (arguments are a JSON map); prefer the keys that say
+    // what the step is about.
+    let first = match args {
+        serde_json::Value::Object(map) => ["name", "dest", "path", "cmd", "key", "src"]
+            .iter()
+            .find_map(|key| map.get(*key))
+            .or_else(|| map.values().next())
+            .map(show)
+            .unwrap_or_default(),
+        other => show(other),
+    };
+    let first = first.lines().next().unwrap_or_default().trim();
+    let mut shown: String = first.chars().take(60).collect();
+    if first.chars().count() > 60 {
+        shown.push_str("...");
+    }
+    if shown.is_empty() {
+        module.to_string()
+    } else {
+        format!("{module} {shown}")
+    }
+}
+
+/// "; did you mean `when`?" when one candidate is close (a typo), else nothing.
+fn suggestion<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+    let best = candidates
+        .map(|candidate| (edit_distance(word, candidate), candidate))
+        .filter(|&(distance, candidate)| {
+            distance <= 2 && distance < candidate.chars().count().max(2)
+        })
+        .min_by_key(|&(distance, _)| distance);
+    match best {
+        Some((_, candidate)) => format!("; did you mean `{candidate}`?"),
+        None => String::new(),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// Reads and parses one file (the playbook or an included one).
+fn parse_file(path: &Path) -> Result<RawFile, PlaybookError> {
+    let bytes = read_limited(path)?;
+    let text = std::str::from_utf8(&bytes).map_err(|err| {
+        let byte = err.valid_up_to();
+        PlaybookError::new(
+            path,
+            Some(position_of(&bytes[..byte])),
+            PlaybookErrorKind::NotUtf8 { byte },
+        )
+    })?;
+    serde_saphyr::from_str_with_options(text, yaml_options())
+        .map_err(|err| PlaybookError::from_yaml(path, &err))
+}
+
+/// The inventory's limits (see `inventory::yaml_options`): the defaults stop pre-parse bombs,
+/// and alias replay is tightened because values become `serde_json::Value`s.
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_aliases: 10_000,
+            max_anchors: 10_000,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 20_000,
+            max_replay_stack_depth: 16,
+        },
+    }
+}
+
+/// Reads at most [`MAX_PLAYBOOK_BYTES`], checked before and while reading.
+fn read_limited(path: &Path) -> Result<Vec<u8>, PlaybookError> {
+    let read_error =
+        |err: std::io::Error| PlaybookError::new(path, None, PlaybookErrorKind::Read(err));
+    let too_large = |len: u64| PlaybookError::new(path, None, PlaybookErrorKind::TooLarge { len });
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let metadata = file.metadata().map_err(read_error)?;
+    if metadata.is_dir() {
+        return Err(read_error(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a directory",
+        )));
+    }
+    if metadata.is_file() && metadata.len() > MAX_PLAYBOOK_BYTES {
+        return Err(too_large(metadata.len()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_PLAYBOOK_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_PLAYBOOK_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Line and column (1-based, in characters) just after `prefix`.
+fn position_of(prefix: &[u8]) -> (usize, usize) {
+    let text = String::from_utf8_lossy(prefix);
+    let line = text.matches('\n').count() + 1;
+    let column = text
+        .rsplit('\n')
+        .next()
+        .map_or(0, |last| last.chars().count())
+        + 1;
+    (line, column)
+}
+
+fn pos(location: &YamlLocation) -> (usize, usize) {
+    (location.line() as usize, location.column() as usize)
+}

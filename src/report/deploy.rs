@@ -1,0 +1,290 @@
+//! What `tandem deploy` shows: progress bars on a terminal (an overall bar and one line per
+//! active host), plain lines otherwise, diffs with --diff, a recap per host, or one JSON object.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+
+use super::diff::unified;
+use super::human_duration;
+use crate::engine::{Event, HostStats, StepResult, StepStatus};
+
+/// Hosts shown with their own progress line at once; the rest are counted on the overall bar.
+const MAX_HOST_LINES: usize = 8;
+
+pub struct DeployReport {
+    json: bool,
+    diff: bool,
+    check: bool,
+    ui: Option<Bars>,
+    /// Everything, per host, for the recap and JSON (inventory order is restored at the end).
+    hosts: BTreeMap<String, HostRecord>,
+    started: Instant,
+}
+
+#[derive(Default)]
+struct HostRecord {
+    steps: Vec<StepResult>,
+    stats: HostStats,
+    error: Option<String>,
+    finished: bool,
+}
+
+struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    active: BTreeMap<String, ProgressBar>,
+    planned: BTreeMap<String, usize>,
+}
+
+impl DeployReport {
+    pub fn new(json: bool, diff: bool, check: bool, total_hosts: usize) -> DeployReport {
+        let tty = std::io::stderr().is_terminal() && !json;
+        let ui = tty.then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+            let overall = multi.add(ProgressBar::new(0));
+            overall.set_style(
+                ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} steps  {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            overall.set_prefix("deploy");
+            overall.set_message(format!("0/{total_hosts} hosts done"));
+            Bars {
+                multi,
+                overall,
+                active: BTreeMap::new(),
+                planned: BTreeMap::new(),
+            }
+        });
+        DeployReport {
+            json,
+            diff,
+            check,
+            ui,
+            hosts: BTreeMap::new(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn handle(&mut self, event: Event) {
+        match event {
+            Event::HostStarted { host, steps } => {
+                if let Some(ui) = &mut self.ui {
+                    ui.overall.inc_length(steps as u64);
+                    ui.planned.insert(host.clone(), steps);
+                    if ui.active.len() < MAX_HOST_LINES {
+                        let bar = ui.multi.add(ProgressBar::new(steps as u64));
+                        bar.set_style(
+                            ProgressStyle::with_template(
+                                "{prefix:>12} {pos:>3}/{len:<3} {wide_msg}",
+                            )
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                        );
+                        bar.set_prefix(host.clone());
+                        bar.set_message("connecting");
+                        ui.active.insert(host.clone(), bar);
+                    }
+                }
+                self.hosts.entry(host).or_default();
+            }
+            Event::StepFinished(result) => {
+                self.print_step(&result);
+                if let Some(ui) = &mut self.ui {
+                    if !result.handler {
+                        ui.overall.inc(1);
+                    }
+                    if let Some(bar) = ui.active.get(&result.host) {
+                        if !result.handler {
+                            bar.inc(1);
+                        }
+                        bar.set_message(format!("{} {}", result.status.as_str(), result.name));
+                    }
+                }
+                self.hosts
+                    .entry(result.host.clone())
+                    .or_default()
+                    .steps
+                    .push(result);
+            }
+            Event::HostFinished {
+                host, stats, error, ..
+            } => {
+                if let Some(e) = &error {
+                    let label = if stats.unreachable {
+                        "UNREACHABLE"
+                    } else {
+                        "stopped"
+                    };
+                    self.line(&format!("{host} | {label} | {e}"));
+                }
+                let record = self.hosts.entry(host.clone()).or_default();
+                record.stats = stats;
+                record.error = error;
+                record.finished = true;
+                let done = self.hosts.values().filter(|h| h.finished).count();
+                let total = self.hosts.len();
+                if let Some(ui) = &mut self.ui {
+                    // Steps a host will not run (it failed or was unreachable) leave the total.
+                    let planned = ui.planned.get(&host).copied().unwrap_or(0);
+                    let ran = self.hosts[&host]
+                        .steps
+                        .iter()
+                        .filter(|s| !s.handler)
+                        .count();
+                    ui.overall.set_length(
+                        ui.overall
+                            .length()
+                            .unwrap_or(0)
+                            .saturating_sub(planned.saturating_sub(ran) as u64),
+                    );
+                    ui.overall.set_message(format!("{done}/{total} hosts done"));
+                    if let Some(bar) = ui.active.remove(&host) {
+                        bar.finish_and_clear();
+                        ui.multi.remove(&bar);
+                    }
+                }
+            }
+        }
+    }
+
+    fn line(&self, text: &str) {
+        if self.json {
+            return;
+        }
+        match &self.ui {
+            Some(ui) => {
+                let _ = ui.multi.println(text);
+            }
+            None => println!("{text}"),
+        }
+    }
+
+    /// Changed and failed steps get a line (and a diff with --diff); ok ones only count.
+    fn print_step(&self, r: &StepResult) {
+        if self.json || !matches!(r.status, StepStatus::Changed | StepStatus::Failed) {
+            return;
+        }
+        let what = if r.handler {
+            format!("handler {}", r.name)
+        } else {
+            r.name.clone()
+        };
+        let mut text = format!("{} | {} | {}", r.host, r.status.as_str(), what);
+        if let Some(e) = &r.error {
+            text.push_str(&format!(": {e}"));
+        } else if !r.changes.is_empty() {
+            text.push_str(&format!(" ({})", r.changes.join("; ")));
+        }
+        if self.diff {
+            for d in &r.diffs {
+                text.push('\n');
+                text.push_str(unified(d).trim_end());
+            }
+        }
+        self.line(&text);
+    }
+
+    /// Ends the display and prints the recap or the JSON document; `order` is inventory order.
+    pub fn finish(self, order: &[String]) -> Value {
+        if let Some(ui) = &self.ui {
+            ui.overall.finish_and_clear();
+            let _ = ui.multi.clear();
+        }
+        let elapsed = self.started.elapsed();
+        let doc = self.json_doc(order, elapsed);
+        if self.json {
+            println!("{doc}");
+        } else {
+            print!("{}", self.recap(order, elapsed));
+        }
+        doc
+    }
+
+    fn recap(&self, order: &[String], elapsed: Duration) -> String {
+        let width = order.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
+        let mut text = String::from("\nRECAP\n");
+        let (mut good, mut failed, mut unreachable) = (0, 0, 0);
+        for name in order {
+            let Some(h) = self.hosts.get(name) else {
+                continue;
+            };
+            let s = h.stats;
+            text.push_str(&format!(
+                "{name:<width$}  ok={:<3} changed={:<3} failed={:<3} skipped={:<3} unreachable={}\n",
+                s.ok,
+                s.changed,
+                s.failed,
+                s.skipped,
+                u8::from(s.unreachable)
+            ));
+            if s.unreachable {
+                unreachable += 1;
+            } else if s.failed > 0 {
+                failed += 1;
+            } else {
+                good += 1;
+            }
+        }
+        text.push_str(&format!(
+            "{} host{}: {good} ok, {failed} failed, {unreachable} unreachable in {}{}\n",
+            order.len(),
+            if order.len() == 1 { "" } else { "s" },
+            human_duration(elapsed),
+            if self.check {
+                " (check mode: nothing was changed)"
+            } else {
+                ""
+            }
+        ));
+        text
+    }
+
+    fn json_doc(&self, order: &[String], elapsed: Duration) -> Value {
+        let mut hosts = serde_json::Map::new();
+        for name in order {
+            let Some(h) = self.hosts.get(name) else {
+                continue;
+            };
+            let steps: Vec<Value> = h
+                .steps
+                .iter()
+                .map(|s| {
+                    let mut v = json!({
+                        "name": s.name, "location": s.location, "status": s.status.as_str(),
+                        "handler": s.handler, "changes": s.changes, "error": s.error, "elapsed_ms": s.elapsed_ms,
+                    });
+                    if self.diff && !s.diffs.is_empty() {
+                        v["diff"] = Value::from(s.diffs.iter().map(unified).collect::<Vec<_>>().join(""));
+                    }
+                    v
+                })
+                .collect();
+            hosts.insert(
+                name.clone(),
+                json!({
+                    "ok": h.stats.ok, "changed": h.stats.changed, "failed": h.stats.failed,
+                    "skipped": h.stats.skipped, "unreachable": h.stats.unreachable, "error": h.error,
+                    "steps": steps,
+                }),
+            );
+        }
+        let count =
+            |f: &dyn Fn(&HostStats) -> bool| self.hosts.values().filter(|h| f(&h.stats)).count();
+        json!({
+            "check": self.check,
+            "hosts": hosts,
+            "summary": {
+                "hosts": order.len(),
+                "ok": count(&|s| s.succeeded()),
+                "failed": count(&|s| s.failed > 0 && !s.unreachable),
+                "unreachable": count(&|s| s.unreachable),
+                "changed": self.hosts.values().map(|h| h.stats.changed).sum::<usize>(),
+                "duration_ms": elapsed.as_millis() as u64,
+            },
+        })
+    }
+}
