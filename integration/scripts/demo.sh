@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install what is needed, build tandem, start a fresh two-node
-# lab (real sshd in each node), then reach it with tandem. The lab stays up for you to explore;
+# lab (real sshd in each node), then deploy the cookbook playbook to it with tandem. The lab stays up for you to explore;
 # `target/release/tandem-lab down --dir /tmp/tandem-demo` removes it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,8 +20,14 @@ echo
 echo "== tandem ping -i $inv"
 "$bin/tandem" ping -i "$inv"
 echo
-echo "== tandem run -i $inv -- 'uname -sr; ip -4 -br addr show eth0'"
-"$bin/tandem" run -i "$inv" -- 'uname -sr; ip -4 -br addr show eth0'
+echo "== tandem deploy -i $inv playbooks/ovh-lxc-cluster.yml   (the cookbook, first run)"
+"$bin/tandem" deploy -i "$inv" playbooks/ovh-lxc-cluster.yml
 echo
-echo "The lab is still up: try '$bin/tandem run -i $inv -- hostname'."
+echo "== tandem deploy again: converged, nothing to change"
+"$bin/tandem" deploy -i "$inv" playbooks/ovh-lxc-cluster.yml
+echo
+echo "== tandem run -i $inv -- lxc-ls -f   (the container runs on the primary node)"
+"$bin/tandem" run -i "$inv" -- 'lxc-ls -f'
+echo
+echo "The lab is still up: try '$bin/tandem deploy -i $inv playbooks/ovh-lxc-cluster.yml --check --diff'."
 echo "Take it down with: $bin/tandem-lab down --dir $dir"

@@ -469,3 +469,84 @@ echo "# template $tmpl args $*" >"$c/config"
         assert!(Lxc::from_args(&json!({"name": "web", "template": "/opt/t/lxc-x"})).is_ok());
     }
 }
+
+#[cfg(test)]
+mod shipped {
+    //! The playbook and templates shipped in playbooks/ and templates/: they load, and the
+    //! templates render in strict mode with the lab's variables and with a real pair's.
+
+    use std::path::Path;
+
+    use crate::template::Templates;
+
+    fn root() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn vars(lab: bool, cgroup: &str) -> minijinja::Value {
+        let disk = if lab {
+            serde_json::json!({"kind": "loop", "file": "/var/lib/tandem/disks/web.img", "size": "512M", "link": "/var/lib/tandem/disks/web.dev"})
+        } else {
+            serde_json::json!({"kind": "lvm", "vg": "vg0", "pv": "/dev/sda4", "size": "20G"})
+        };
+        minijinja::Value::from(minijinja::value::Serde(serde_json::json!({
+            "packages": ["lxc"], "bridge": "br0", "bridge_address": "192.168.0.1",
+            "bridge_prefix": 24, "bridge_ports": if lab { "none" } else { "dummy0" },
+            "service_root": "/srv", "fs_type": "ext4", "container_address": "192.168.0.10/24",
+            "lxc_template": "busybox", "lxc_template_args": [], "lxc_apparmor_profile": "generated",
+            "container_dns": ["213.186.33.99"], "container_httpd": lab, "timezone": "Etc/UTC",
+            "locale": "C.UTF-8", "service": "web", "container": "web", "disk": disk,
+            "node": "node1", "cluster": "pair1", "primary": "node1", "nodes": ["node1", "node2"],
+            "facts": {"cgroup": cgroup, "os_id": "debian", "os_version": "12"},
+        })))
+    }
+
+    #[test]
+    fn playbook_loads() {
+        let pb = crate::playbook::load(&root().join("playbooks/ovh-lxc-cluster.yml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(pb.steps.iter().any(|s| s.module == "lxc"));
+        assert_eq!(pb.handlers.len(), 1);
+    }
+
+    #[test]
+    fn templates_render_strictly() {
+        let t = Templates::new();
+        for lab in [true, false] {
+            for name in [
+                "br0.interfaces.j2",
+                "lxc.conf.j2",
+                "container-hosts.j2",
+                "container-inittab.j2",
+                "container-rcS.j2",
+                "container-resolv.conf.j2",
+            ] {
+                let path = root().join("templates").join(name);
+                t.render_file(&path, &vars(lab, "1"))
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+        let v1 = t
+            .render_file(&root().join("templates/lxc.conf.j2"), &vars(true, "1"))
+            .unwrap();
+        assert!(v1.contains("\nlxc.cgroup.devices.deny = a\n"), "{v1}");
+        assert!(
+            v1.contains("\nlxc.rootfs.path = dir:/srv/web/rootfs\n"),
+            "{v1}"
+        );
+        let v2 = t
+            .render_file(&root().join("templates/lxc.conf.j2"), &vars(false, "2"))
+            .unwrap();
+        assert!(
+            v2.contains("\nlxc.cgroup2.devices.allow = c 136:* rwm\n"),
+            "{v2}"
+        );
+        let br0 = t
+            .render_file(
+                &root().join("templates/br0.interfaces.j2"),
+                &vars(false, "2"),
+            )
+            .unwrap();
+        assert!(br0.contains("bridge_ports dummy0\n"), "{br0}");
+    }
+}

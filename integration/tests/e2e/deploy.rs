@@ -505,3 +505,52 @@ steps:
         .stdout;
     assert_eq!(String::from_utf8_lossy(&owner).trim(), "root:600");
 }
+
+/// The shipped cookbook, for real: bridge, sysctls, loop disk, ext4, mount, an LXC container
+/// configured from templates and started on the cluster's primary node only.
+#[test]
+fn cookbook_playbook_converges_and_runs_the_container_on_the_primary() {
+    let lab = TempLab::new(2);
+    let playbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks/ovh-lxc-cluster.yml");
+    let first = deploy_json(&lab, &playbook, &[]);
+    first.expect_code(0);
+    let report = first.json();
+    for node in ["node1", "node2"] {
+        let (_, changed, failed, _) = counts(&report, node);
+        assert!(changed > 10 && failed == 0, "{node}: {report}");
+    }
+    let state = |node: &str| {
+        let out = lab.exec(node, "lxc-info -n web -s").unwrap().stdout;
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    assert!(state("node1").contains("RUNNING"), "{}", state("node1"));
+    assert!(state("node2").contains("STOPPED"), "{}", state("node2"));
+    // The container really serves, through node1's br0.
+    let served = lab
+        .exec("node1", "for i in $(seq 50); do curl -sf -m 1 http://192.168.0.10/ && exit 0; sleep 0.1; done; exit 1")
+        .unwrap();
+    assert!(
+        served.status.success(),
+        "the container's httpd did not answer"
+    );
+    // The bridge and sysctls exist on both nodes.
+    for node in ["node1", "node2"] {
+        assert!(lab.exec(node, "ip link show br0").unwrap().status.success());
+        let fwd = lab
+            .exec(node, "cat /proc/sys/net/ipv4/ip_forward")
+            .unwrap()
+            .stdout;
+        assert_eq!(String::from_utf8_lossy(&fwd).trim(), "1");
+    }
+
+    let second = deploy_json(&lab, &playbook, &[]);
+    second.expect_code(0);
+    let report = second.json();
+    for node in ["node1", "node2"] {
+        assert_eq!(
+            counts(&report, node).1,
+            0,
+            "second run changed something on {node}: {report}"
+        );
+    }
+}
