@@ -35,8 +35,8 @@ pub fn inventory_yaml(slot: u16, nodes: &[LabNode], clusters: &[LabCluster]) -> 
     for cluster in clusters {
         let _ = writeln!(
             y,
-            "  {}:\n    vip: {}\n    vars:\n{}    nodes:",
-            cluster.name, cluster.vip, SERVICE_VARS
+            "  {}:\n    vip: {}\n    nodes:",
+            cluster.name, cluster.vip
         );
         for node in nodes.iter().filter(|n| n.cluster == cluster.name) {
             // Behind the delay proxy (`up --latency-ms`), clients go through it.
@@ -52,6 +52,7 @@ pub fn inventory_yaml(slot: u16, nodes: &[LabNode], clusters: &[LabCluster]) -> 
             }
             let _ = writeln!(y, "        service_name: {}", node.service_name);
         }
+        let _ = write!(y, "    vars:\n{SERVICE_VARS}");
     }
     y
 }
