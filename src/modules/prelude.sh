@@ -56,20 +56,23 @@ tandem_install() {
 # on a file that would be created).
 tandem_attrs() {
     [ -e "$1" ] || [ -L "$1" ] || return 0
-    if [ -n "$2" ] && [ "$(stat -c %a -- "$1")" != "$2" ]; then
+    [ -n "$2$3$4" ] || return 0
+    # One stat for all three: each process costs more than the comparisons.
+    set -- "$1" "$2" "$3" "$4" $(stat -c '%a %U %u %G %g' -- "$1")
+    if [ -n "$2" ] && [ "$5" != "$2" ]; then
         tandem_changed "mode of $1 to $2"
         tandem_checking || chmod "$2" -- "$1" || tandem_fail "chmod $2 $1 failed"
     fi
     if [ -n "$3" ]; then
-        case $3 in *[!0-9]*) _f=%U ;; *) _f=%u ;; esac
-        if [ "$(stat -c "$_f" -- "$1")" != "$3" ]; then
+        case $3 in *[!0-9]*) _have=$6 ;; *) _have=$7 ;; esac
+        if [ "$_have" != "$3" ]; then
             tandem_changed "owner of $1 to $3"
             tandem_checking || chown -h -- "$3" "$1" || tandem_fail "chown $3 $1 failed (no such user?)"
         fi
     fi
     if [ -n "$4" ]; then
-        case $4 in *[!0-9]*) _f=%G ;; *) _f=%g ;; esac
-        if [ "$(stat -c "$_f" -- "$1")" != "$4" ]; then
+        case $4 in *[!0-9]*) _have=$8 ;; *) _have=$9 ;; esac
+        if [ "$_have" != "$4" ]; then
             tandem_changed "group of $1 to $4"
             tandem_checking || chgrp -h -- "$4" "$1" || tandem_fail "chgrp $4 $1 failed (no such group?)"
         fi

@@ -161,7 +161,12 @@ impl Module for Sysctl {
             script.push_str(&format!(
                 r#"k={name} v={value}
 lp="${{TANDEM_SYSCTL_ROOT:-/proc/sys}}/"{rel}
-[ -f "$lp" ] || tandem_fail "sysctl: this kernel has no $k ($lp does not exist: module not loaded?)"
+missing=
+if [ ! -f "$lp" ]; then
+  # In check mode an earlier step may be what creates it (a bridge's proxy_arp): report it.
+  tandem_checking || tandem_fail "sysctl: this kernel has no $k ($lp does not exist: module not loaded?)"
+  missing=1
+fi
 "#,
                 name = q(&self.name),
                 value = q(&self.value),
@@ -171,7 +176,11 @@ lp="${{TANDEM_SYSCTL_ROOT:-/proc/sys}}/"{rel}
         script.push_str(&edit.script());
         if self.apply && self.state == State::Present {
             script.push_str(
-                r#"# `set --` splits on blanks: the kernel's tabs and ours compare equal.
+                r#"if [ -n "$missing" ]; then
+  tandem_changed "live $k to $v (once $lp exists)"
+  exit 0
+fi
+# `set --` splits on blanks: the kernel's tabs and ours compare equal.
 IFS= read -r cur <"$lp" || [ -n "$cur" ] || tandem_fail "sysctl: cannot read $lp"
 set -f; set -- $cur; cur=$*; set +f
 if [ "$cur" != "$v" ]; then

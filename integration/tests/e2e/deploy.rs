@@ -137,6 +137,26 @@ fn check_mode_reports_changes_and_writes_nothing() {
     }
     let after: Vec<_> = lab.nodes().iter().map(|n| snapshot(&n.upper_dir)).collect();
     assert_eq!(before, after, "--check changed a node's filesystem");
+
+    // The shipped cookbook too: on fresh nodes every step reports what it would do (the
+    // bridge, disk and container it would make do not exist yet) and nothing is written.
+    let cookbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks/ovh-lxc-cluster.yml");
+    let run = deploy_json(&lab, &cookbook, &["--check"]);
+    run.expect_code(0);
+    let report = run.json();
+    assert!(counts(&report, "node1").1 > 10, "{report}");
+    let after: Vec<_> = lab.nodes().iter().map(|n| snapshot(&n.upper_dir)).collect();
+    assert_eq!(
+        before, after,
+        "--check of the cookbook changed a node's filesystem"
+    );
+    assert!(
+        !lab.exec("node1", "ip link show br0")
+            .unwrap()
+            .status
+            .success(),
+        "--check made br0"
+    );
     // Text mode says so too.
     let text = Tandem::new(["deploy", "-i"])
         .run_with(&lab.inventory(), &[playbook.to_str().unwrap(), "--check"]);
