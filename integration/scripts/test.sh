@@ -15,12 +15,15 @@ cargo build --workspace --bins --quiet
 echo "== cargo test"
 # Every test that brings up a lab cleans it up; this catches one that did not.
 status=0
+# Lab interfaces that exist already (another lab someone left up) are not this run's doing.
+before=$(ip -o link show | grep -c ' tl[b0-9]' || true)
 cargo test --workspace 2>&1 | tee target/test.log || status=$?
 passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' target/test.log | awk '{p+=$4; f+=$6} END {print p+0, f+0}')
 echo "${passed% *} passed, ${passed#* } failed"
-leftover=$(ip -o link show | grep -c ' tl[b0-9]' || true)
-if [ "$leftover" -ne 0 ]; then
-    echo "test: $leftover lab interfaces were left behind:" >&2
+after=$(ip -o link show | grep -c ' tl[b0-9]' || true)
+leftover=$((after - before))
+if [ "$leftover" -gt 0 ]; then
+    echo "test: $leftover lab interfaces were left behind by the tests:" >&2
     ip -o link show | grep ' tl[b0-9]' >&2
     status=1
 fi

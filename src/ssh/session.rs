@@ -86,11 +86,7 @@ impl Session {
     /// Runs `command` with `stdin`, collecting stdout and stderr apart and binary-safe.
     pub async fn exec(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, SshError> {
         let _permit = self.channels.acquire().await.map_err(|e| self.lost(e))?;
-        let mut channel = self
-            .handle
-            .channel_open_session()
-            .await
-            .map_err(|e| self.channel_error(e))?;
+        let mut channel = self.open_channel().await?;
         let result = self.drive(&mut channel, command, stdin).await;
         // Explicit CLOSE: the server frees its session only then. Errors here mean the
         // connection is already gone, which `result` reports.
@@ -160,9 +156,22 @@ impl Session {
             .map_err(|e| self.lost(e))
     }
 
+    /// Opens a session channel. The server frees a closed channel's slot only once it has
+    /// read our CLOSE, which can lag behind our semaphore: a refusal while our own channels
+    /// are closing is retried briefly (bounded: about 2 s in all) instead of failing the step.
     pub(super) async fn open_channel(
         &self,
     ) -> Result<russh::Channel<russh::client::Msg>, SshError> {
+        let mut delay = std::time::Duration::from_millis(5);
+        for _ in 0..12 {
+            match self.handle.channel_open_session().await {
+                Err(russh::Error::ChannelOpenFailure(_)) if !self.handle.is_closed() => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_millis(400));
+                }
+                other => return other.map_err(|e| self.channel_error(e)),
+            }
+        }
         self.handle
             .channel_open_session()
             .await
