@@ -24,19 +24,36 @@ pub enum Command {
     Run(RunArgs),
     /// Check that every selected node answers, and show its hostname, OS and kernel.
     Ping(PingArgs),
+    /// Make the nodes of each cluster trust each other and their containers (root keys and
+    /// pinned host keys), changing only the lines tandem wrote.
+    Keys(KeysArgs),
+    /// Render, compare or push the OpenSVC service config of each cluster.
+    Config(ConfigArgs),
 }
 
-/// How to pick and reach nodes; shared by every subcommand that connects.
+/// Which nodes, for the subcommands that work node by node.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Only these nodes: names, cluster names or globs, separated by `,` or `:`;
+    /// `!x` excludes, `&x` intersects (e.g. `pair*:!node3`).
+    #[arg(short, long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+}
+
+/// Which clusters, for the subcommands that work on whole clusters (a pair's nodes must agree).
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Only this cluster (default: every cluster of the inventory).
+    #[arg(short = 'c', long, value_name = "CLUSTER")]
+    pub cluster: Option<String>,
+}
+
+/// How to reach nodes; shared by every subcommand that connects.
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
     /// Inventory file (YAML).
     #[arg(short, long, value_name = "INVENTORY", env = "TANDEM_INVENTORY")]
     pub inventory: PathBuf,
-
-    /// Only these nodes: names, cluster names or globs, separated by `,` or `:`;
-    /// `!x` excludes, `&x` intersects (e.g. `pair*:!node3`).
-    #[arg(short, long, value_name = "PATTERN")]
-    pub limit: Option<String>,
 
     /// How many nodes to work on at once.
     #[arg(short, long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..))]
@@ -63,6 +80,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
 
+    #[command(flatten)]
+    pub select: LimitArgs,
+
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
@@ -82,6 +102,9 @@ pub struct PingArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
 
+    #[command(flatten)]
+    pub select: LimitArgs,
+
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -91,6 +114,9 @@ pub struct PingArgs {
 pub struct DeployArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
+
+    #[command(flatten)]
+    pub select: LimitArgs,
 
     /// The playbook (YAML).
     #[arg(value_name = "PLAYBOOK")]
@@ -115,4 +141,106 @@ pub struct DeployArgs {
     /// Print one JSON object on stdout instead of progress and a recap.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What `--check`, `--diff` and `--json` mean for every command that changes nodes.
+#[derive(Debug, Args)]
+pub struct ChangeArgs {
+    /// Change nothing: report what would change.
+    #[arg(long, short = 'C')]
+    pub check: bool,
+
+    /// Show a unified diff for every file that changes (or would, with --check).
+    #[arg(long, short = 'D')]
+    pub diff: bool,
+
+    /// Print one JSON object on stdout instead of progress and a recap.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    #[command(flatten)]
+    pub select: ClusterArgs,
+
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print each cluster's service config as it would be written (no node is contacted).
+    Render(ConfigRenderArgs),
+    /// Compare what each node has with the rendered config and with its peer; exit 1 on drift.
+    Diff(ConfigTargetArgs),
+    /// Write the rendered config to every node of each cluster (atomically, only if it differs).
+    Push(ConfigPushArgs),
+}
+
+/// Where the service config comes from: the playbook step that writes it, so `deploy` and
+/// `config` always agree.
+#[derive(Debug, Args)]
+pub struct ConfigSourceArgs {
+    /// The playbook holding the step tagged `service-config` (its template, destination and
+    /// variable defaults are used).
+    #[arg(
+        long,
+        value_name = "PLAYBOOK",
+        default_value = "playbooks/ovh-lxc-cluster.yml"
+    )]
+    pub playbook: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigRenderArgs {
+    /// Inventory file (YAML).
+    #[arg(short, long, value_name = "INVENTORY", env = "TANDEM_INVENTORY")]
+    pub inventory: PathBuf,
+
+    #[command(flatten)]
+    pub select: ClusterArgs,
+
+    #[command(flatten)]
+    pub source: ConfigSourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigTargetArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    #[command(flatten)]
+    pub select: ClusterArgs,
+
+    #[command(flatten)]
+    pub source: ConfigSourceArgs,
+
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigPushArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    #[command(flatten)]
+    pub select: ClusterArgs,
+
+    #[command(flatten)]
+    pub source: ConfigSourceArgs,
+
+    #[command(flatten)]
+    pub change: ChangeArgs,
 }

@@ -30,6 +30,16 @@ pub struct Outcome<T> {
     pub elapsed: Duration,
 }
 
+/// Which nodes a command works on.
+#[derive(Debug, Clone, Copy)]
+pub enum Selection<'a> {
+    /// A `--limit` pattern (`None`: every node).
+    Limit(Option<&'a str>),
+    /// Every node of one cluster (`None`: of every cluster): for commands that need both nodes
+    /// of a pair at once.
+    Cluster(Option<&'a str>),
+}
+
 pub struct Fleet {
     connector: Arc<Connector>,
     hosts: Vec<Host>,
@@ -37,10 +47,26 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Loads the inventory, applies --limit, resolves targets. Fails before any connection.
-    pub fn prepare(args: &ConnectArgs) -> Result<(Inventory, Fleet), Error> {
+    /// Loads the inventory, applies the selection, resolves targets. Fails before any
+    /// connection.
+    pub fn prepare(args: &ConnectArgs, selection: Selection) -> Result<(Inventory, Fleet), Error> {
         let inventory = Inventory::load(&args.inventory)?;
-        let selected = inventory.select(args.limit.as_deref())?;
+        let selected = match selection {
+            Selection::Limit(pattern) => inventory.select(pattern)?,
+            Selection::Cluster(None) => inventory.nodes().collect(),
+            Selection::Cluster(Some(name)) => match inventory.cluster(name) {
+                Some(cluster) => cluster.nodes.iter().collect(),
+                None => {
+                    let known: Vec<&str> =
+                        inventory.clusters.iter().map(|c| c.name.as_str()).collect();
+                    return Err(Error::Usage(format!(
+                        "--cluster {name}: {} has no such cluster (it has: {})",
+                        inventory.path.display(),
+                        known.join(", ")
+                    )));
+                }
+            },
+        };
         let ssh_config = SshConfigFile::load_default()?;
         let connect_timeout = args
             .connect_timeout
@@ -89,6 +115,30 @@ impl Fleet {
 
     pub fn hosts(&self) -> &[Host] {
         &self.hosts
+    }
+
+    /// Connects to every host at once (at most `forks` handshakes in flight) and keeps the
+    /// sessions, for commands that must hear from every node before acting on any (`keys`).
+    /// In inventory order.
+    pub async fn connect_all(&self) -> Vec<(Host, Result<Session, SshError>)> {
+        let mut connected: Vec<(usize, Host, Result<Session, SshError>)> =
+            stream::iter(self.hosts.iter().cloned().enumerate())
+                .map(|(i, host)| {
+                    let connector = self.connector.clone();
+                    async move {
+                        let result = connector.connect(&host.target).await;
+                        (i, host, result)
+                    }
+                })
+                .buffer_unordered(self.forks)
+                .collect()
+                .await;
+        connected.sort_by_key(|(i, _, _)| *i);
+        connected.into_iter().map(|(_, h, r)| (h, r)).collect()
+    }
+
+    pub fn forks(&self) -> usize {
+        self.forks
     }
 
     /// Connects to every host and runs `work` on it and its session, at most `forks` hosts at once.

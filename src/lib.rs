@@ -13,8 +13,10 @@ pub mod inventory;
 pub mod modules;
 pub mod playbook;
 pub mod report;
+pub mod service_config;
 pub mod ssh;
 pub mod template;
+pub mod trust;
 
 use std::process::ExitCode;
 

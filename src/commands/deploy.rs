@@ -2,18 +2,24 @@
 //! report. Nothing reaches a node unless the inventory, the playbook and every module's
 //! arguments are valid.
 
+use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use tokio::sync::mpsc::UnboundedSender;
+
 use crate::cli::DeployArgs;
-use crate::engine::{self, RunOptions, Shared, TagFilter};
+use crate::engine::{self, Event, HostStats, RunOptions, Shared, TagFilter};
 use crate::error::Error;
-use crate::fleet::Fleet;
+use crate::fleet::{Fleet, Selection};
 use crate::report::deploy::DeployReport;
 
 pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     let playbook = crate::playbook::load(&args.playbook)?;
-    let (inventory, fleet) = Fleet::prepare(&args.connect)?;
+    let (inventory, fleet) = Fleet::prepare(
+        &args.connect,
+        Selection::Limit(args.select.limit.as_deref()),
+    )?;
     let options = RunOptions {
         check: args.check,
         diff: args.diff,
@@ -23,17 +29,41 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         },
     };
     let shared = Arc::new(Shared::new(inventory, playbook, options));
-    let order: Vec<String> = fleet.hosts().iter().map(|h| h.name.clone()).collect();
+    let view = View {
+        json: args.json,
+        diff: args.diff,
+        check: args.check,
+    };
+    reported(view, &fleet, |events| {
+        engine::deploy(shared, &fleet, events)
+    })
+    .await
+}
 
+/// How a run that changes nodes is shown.
+pub struct View {
+    pub json: bool,
+    pub diff: bool,
+    pub check: bool,
+}
+
+/// Runs `work` (anything that drives the engine) with deploy's report: progress, diffs, recap
+/// or JSON. Exit status 0 only when no host failed or was unreachable.
+pub async fn reported<'a, F, W>(view: View, fleet: &'a Fleet, work: W) -> Result<ExitCode, Error>
+where
+    W: FnOnce(UnboundedSender<Event>) -> F,
+    F: Future<Output = Vec<(String, HostStats)>> + 'a,
+{
+    let order: Vec<String> = fleet.hosts().iter().map(|h| h.name.clone()).collect();
     let (events, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    let mut report = DeployReport::new(args.json, args.diff, args.check, order.len());
+    let mut report = DeployReport::new(view.json, view.diff, view.check, order.len());
     let reporter = tokio::spawn(async move {
         while let Some(event) = receiver.recv().await {
             report.handle(event);
         }
         report
     });
-    let results = engine::deploy(shared, &fleet, events).await;
+    let results = work(events).await;
     let report = reporter
         .await
         .map_err(|e| Error::Usage(format!("internal error in the reporter: {e}")))?;

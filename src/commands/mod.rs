@@ -1,6 +1,8 @@
 //! One file per subcommand: each turns its arguments into work and an exit status.
 
+pub mod config;
 pub mod deploy;
+pub mod keys;
 pub mod ping;
 pub mod run;
 
@@ -14,5 +16,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
         Command::Deploy(args) => deploy::deploy(args).await,
         Command::Run(args) => run::run(args).await,
         Command::Ping(args) => ping::ping(args).await,
+        Command::Keys(args) => keys::keys(args).await,
+        Command::Config(args) => config::config(args).await,
     }
 }

@@ -6,7 +6,7 @@ use futures::StreamExt;
 
 use crate::cli::PingArgs;
 use crate::error::Error;
-use crate::fleet::Fleet;
+use crate::fleet::{Fleet, Selection};
 use crate::report::ping::{NodeFacts, json_report, table};
 use crate::ssh::SshError;
 
@@ -15,7 +15,10 @@ const FACTS_SCRIPT: &str =
     "uname -n; uname -sr; ( . /etc/os-release 2>/dev/null && echo \"$PRETTY_NAME\" ) || uname -o";
 
 pub async fn ping(args: PingArgs) -> Result<ExitCode, Error> {
-    let (_inventory, fleet) = Fleet::prepare(&args.connect)?;
+    let (_inventory, fleet) = Fleet::prepare(
+        &args.connect,
+        Selection::Limit(args.select.limit.as_deref()),
+    )?;
     let mut outcomes: Vec<_> = fleet
         .run(|_host, session| {
             Box::pin(async move {

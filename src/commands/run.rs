@@ -7,12 +7,15 @@ use futures::StreamExt;
 
 use crate::cli::RunArgs;
 use crate::error::Error;
-use crate::fleet::Fleet;
+use crate::fleet::{Fleet, Selection};
 use crate::report::run::{Tally, json_report, print_block, write_output_files};
 
 pub async fn run(args: RunArgs) -> Result<ExitCode, Error> {
     let started = Instant::now();
-    let (_inventory, fleet) = Fleet::prepare(&args.connect)?;
+    let (_inventory, fleet) = Fleet::prepare(
+        &args.connect,
+        Selection::Limit(args.select.limit.as_deref()),
+    )?;
     // Joined with spaces and handed to the remote shell, exactly as `ssh HOST a b c` does.
     let command = args.command.join(" ");
     if let Some(dir) = &args.output_dir {

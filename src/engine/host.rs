@@ -220,26 +220,7 @@ impl<'a> HostRun<'a> {
         step: &Step,
         ctx: &minijinja::Value,
     ) -> Result<modules::RemoteStep, String> {
-        let templates = &self.shared.templates;
-        let args = templates
-            .render_args(&step.args, ctx, &planned.origin)
-            .map_err(|e| e.to_string())?;
-        let module =
-            modules::build(&step.module, &args).map_err(|e| format!("{}: {e}", planned.origin))?;
-        let base_dir = step
-            .location
-            .file
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let cx = StepContext {
-            base_dir,
-            templates,
-            ctx,
-        };
-        module
-            .plan(&cx)
-            .map_err(|e| format!("{}: {e}", planned.origin))
+        plan_with(&self.shared.templates, step, &planned.origin, ctx)
     }
 
     /// A step that fails before reaching the node (bad template, bad arguments): the host stops
@@ -414,6 +395,31 @@ impl<'a> HostRun<'a> {
         self.stats.add(result.status);
         let _ = self.events.send(Event::StepFinished(result));
     }
+}
+
+/// Renders a step's arguments in `ctx` and lets its module plan the remote step.
+pub(super) fn plan_with(
+    templates: &Templates,
+    step: &Step,
+    origin: &str,
+    ctx: &minijinja::Value,
+) -> Result<modules::RemoteStep, String> {
+    let args = templates
+        .render_args(&step.args, ctx, origin)
+        .map_err(|e| e.to_string())?;
+    let module = modules::build(&step.module, &args).map_err(|e| format!("{origin}: {e}"))?;
+    let base_dir = step
+        .location
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let cx = StepContext {
+        base_dir,
+        templates,
+        ctx,
+    };
+    module.plan(&cx).map_err(|e| format!("{origin}: {e}"))
 }
 
 /// What `register: NAME` stores, Ansible-shaped.

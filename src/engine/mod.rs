@@ -16,9 +16,12 @@ use tokio::sync::mpsc::UnboundedSender;
 pub use events::{Event, HostStats, StepResult, StepStatus};
 pub use plan::TagFilter;
 
-use crate::fleet::Fleet;
+use std::time::{Duration, Instant};
+
+use crate::fleet::{Fleet, Host};
 use crate::inventory::Inventory;
 use crate::playbook::Playbook;
+use crate::ssh::{Session, SshError};
 use crate::template::Templates;
 
 #[derive(Debug, Clone, Default)]
@@ -79,26 +82,73 @@ pub async fn deploy(
     fleet: &Fleet,
     events: UnboundedSender<Event>,
 ) -> Vec<(String, HostStats)> {
-    let steps = shared.planned_steps();
-    for host in fleet.hosts() {
-        let _ = events.send(Event::HostStarted {
-            host: host.name.clone(),
-            steps,
-        });
-    }
+    announce(&shared, fleet.hosts(), &events);
     let work_shared = shared.clone();
     let work_events = events.clone();
-    let mut outcomes: Vec<_> = fleet
+    let outcomes: Vec<_> = fleet
         .run(move |host, session| {
             let shared = work_shared.clone();
             let events = work_events.clone();
             Box::pin(async move { Ok(host::run_host(&shared, host, session, &events).await) })
         })
+        .map(|o| (o.host, o.result, o.elapsed))
         .collect()
         .await;
+    finish(fleet.hosts(), outcomes, &events)
+}
+
+/// The same on sessions opened earlier (a command that read from every node first, such as
+/// `keys`, goes on over the same connections). Each session is closed once its host is done.
+pub async fn deploy_connected(
+    shared: Arc<Shared>,
+    connected: Vec<(Host, Result<Session, SshError>)>,
+    forks: usize,
+    events: UnboundedSender<Event>,
+) -> Vec<(String, HostStats)> {
+    let hosts: Vec<Host> = connected.iter().map(|(h, _)| h.clone()).collect();
+    announce(&shared, &hosts, &events);
+    let outcomes: Vec<_> = futures::stream::iter(connected)
+        .map(|(host, session)| {
+            let shared = shared.clone();
+            let events = events.clone();
+            async move {
+                let started = Instant::now();
+                let result = match session {
+                    Ok(session) => {
+                        let stats = host::run_host(&shared, &host, &session, &events).await;
+                        session.close().await;
+                        Ok(stats)
+                    }
+                    Err(e) => Err(e),
+                };
+                (host, result, started.elapsed())
+            }
+        })
+        .buffer_unordered(forks.max(1))
+        .collect()
+        .await;
+    finish(&hosts, outcomes, &events)
+}
+
+fn announce(shared: &Shared, hosts: &[Host], events: &UnboundedSender<Event>) {
+    let steps = shared.planned_steps();
+    for host in hosts {
+        let _ = events.send(Event::HostStarted {
+            host: host.name.clone(),
+            steps,
+        });
+    }
+}
+
+/// Reports the hosts that could not be reached and orders the results as the inventory does.
+fn finish(
+    hosts: &[Host],
+    outcomes: Vec<(Host, Result<HostStats, SshError>, Duration)>,
+    events: &UnboundedSender<Event>,
+) -> Vec<(String, HostStats)> {
     let mut results = Vec::with_capacity(outcomes.len());
-    for outcome in outcomes.drain(..) {
-        let stats = match outcome.result {
+    for (host, result, elapsed) in outcomes {
+        let stats = match result {
             Ok(stats) => stats,
             Err(e) => {
                 let stats = HostStats {
@@ -106,17 +156,38 @@ pub async fn deploy(
                     ..Default::default()
                 };
                 let _ = events.send(Event::HostFinished {
-                    host: outcome.host.name.clone(),
+                    host: host.name.clone(),
                     stats,
                     error: Some(e.to_string()),
-                    elapsed_ms: outcome.elapsed.as_millis() as u64,
+                    elapsed_ms: elapsed.as_millis() as u64,
                 });
                 stats
             }
         };
-        results.push((outcome.host.name.clone(), stats));
+        results.push((host.name.clone(), stats));
     }
-    let order: Vec<&str> = fleet.hosts().iter().map(|h| h.name.as_str()).collect();
+    let order: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
     results.sort_by_key(|(name, _)| order.iter().position(|n| n == name));
     results
+}
+
+/// What the engine would send for step `index` of the playbook on `node`, rendered exactly as
+/// a deploy renders it (`when` is not evaluated, and there are no facts: a template that reads
+/// them fails here). `tandem config` uses it so that it and `deploy` write the same bytes.
+/// Returns the step's rendered arguments and its remote step.
+pub fn plan_step_offline(
+    shared: &Shared,
+    node: &crate::inventory::Node,
+    index: usize,
+) -> Result<(serde_json::Value, crate::modules::RemoteStep), String> {
+    let step = &shared.playbook.steps[index];
+    let origin = step.location.to_string();
+    let vars = context::HostVars::new(&shared.inventory, node, &shared.playbook);
+    let ctx = vars.context(&step.vars, &serde_json::Map::new(), &serde_json::Map::new());
+    let args = shared
+        .templates
+        .render_args(&step.args, &ctx, &origin)
+        .map_err(|e| e.to_string())?;
+    let remote = host::plan_with(&shared.templates, step, &origin, &ctx)?;
+    Ok((args, remote))
 }

@@ -24,6 +24,7 @@ mod package;
 mod rewrite;
 mod size;
 mod sysctl;
+mod tagged_lines;
 mod template;
 #[cfg(test)]
 pub mod testing;
@@ -74,6 +75,7 @@ pub const NAMES: &[&str] = &[
     "lvm",
     "loop_device",
     "lxc",
+    "tagged_lines",
 ];
 
 /// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
@@ -100,6 +102,9 @@ pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, St
         "template" => template::Template::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "command" => command::Command::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "package" => package::Package::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
+        "tagged_lines" => {
+            tagged_lines::TaggedLines::from_args(args).map(|m| Box::new(m) as Box<dyn Module>)
+        }
         other => Err(format!(
             "unknown module '{other}' (known: {})",
             NAMES.join(", ")

@@ -3,6 +3,7 @@
 
 mod cli;
 mod deploy;
+mod keys;
 mod lab;
 mod latency;
 mod modules_lab;

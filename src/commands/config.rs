@@ -1,0 +1,161 @@
+//! `tandem config render|diff|push`: the OpenSVC service config of each cluster (see
+//! `service_config`). `render` contacts no node; `diff` reads each node's copy and exits 1 on
+//! any drift; `push` writes it like a deploy of the steps tagged `service-config`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::cli::{ClusterArgs, ConfigAction, ConfigArgs, ConfigSourceArgs, ConfigTargetArgs};
+use crate::commands::deploy::{View, reported};
+use crate::engine::{self, RunOptions, Shared};
+use crate::error::Error;
+use crate::fleet::{Fleet, Selection};
+use crate::inventory::{Cluster, Inventory};
+use crate::playbook::Playbook;
+use crate::report::config::{Drift, NodeCopy};
+use crate::service_config::{self, Rendered};
+
+pub async fn config(args: ConfigArgs) -> Result<ExitCode, Error> {
+    match args.action {
+        ConfigAction::Render(a) => {
+            let inventory = Inventory::load(&a.inventory)?;
+            let (_, rendered) = render(inventory, &a.select, &a.source)?;
+            let mut out = Vec::new();
+            for r in &rendered {
+                service_config::describe(r, rendered.len() > 1, &mut out);
+            }
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&out)
+                .and_then(|()| stdout.flush())
+                .map_err(|e| Error::Usage(format!("writing to stdout: {e}")))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ConfigAction::Diff(a) => diff(a).await,
+        ConfigAction::Push(a) => {
+            let (inventory, fleet) =
+                Fleet::prepare(&a.connect, Selection::Cluster(a.select.cluster.as_deref()))?;
+            let (playbook, _) = render(inventory.clone(), &a.select, &a.source)?;
+            let options = RunOptions {
+                check: a.change.check,
+                diff: a.change.diff,
+                filter: Default::default(),
+            };
+            let push = service_config::push_playbook(&playbook);
+            let shared = Arc::new(Shared::new(inventory, push, options));
+            let view = View {
+                json: a.change.json,
+                diff: a.change.diff,
+                check: a.change.check,
+            };
+            reported(view, &fleet, |events| {
+                engine::deploy(shared, &fleet, events)
+            })
+            .await
+        }
+    }
+}
+
+/// Loads the playbook and renders the config of the selected clusters.
+fn render(
+    inventory: Inventory,
+    select: &ClusterArgs,
+    source: &ConfigSourceArgs,
+) -> Result<(Playbook, Vec<Rendered>), Error> {
+    if service_config::missing_default_playbook(&source.playbook) {
+        return Err(Error::Usage(format!(
+            "{}: no such file: run tandem from its checkout (where playbooks/ is) or pass --playbook",
+            source.playbook.display()
+        )));
+    }
+    let playbook = crate::playbook::load(&source.playbook)?;
+    let index = service_config::config_step(&playbook)?;
+    let clusters: Vec<Cluster> = match &select.cluster {
+        None => inventory.clusters.clone(),
+        Some(name) => match inventory.cluster(name) {
+            Some(c) => vec![c.clone()],
+            None => {
+                return Err(Error::Usage(format!(
+                    "--cluster {name}: {} has no such cluster",
+                    inventory.path.display()
+                )));
+            }
+        },
+    };
+    let shared = Shared::new(inventory, playbook.clone(), RunOptions::default());
+    let refs: Vec<&Cluster> = clusters.iter().collect();
+    let rendered = service_config::render(&shared, &refs, index)?;
+    Ok((playbook, rendered))
+}
+
+async fn diff(a: ConfigTargetArgs) -> Result<ExitCode, Error> {
+    let (inventory, fleet) =
+        Fleet::prepare(&a.connect, Selection::Cluster(a.select.cluster.as_deref()))?;
+    let (_, rendered) = render(inventory, &a.select, &a.source)?;
+    let by_cluster: BTreeMap<String, Rendered> = rendered
+        .into_iter()
+        .map(|r| (r.cluster.clone(), r))
+        .collect();
+    let dests: Arc<BTreeMap<String, String>> = Arc::new(
+        by_cluster
+            .iter()
+            .map(|(c, r)| (c.clone(), r.dest.clone()))
+            .collect(),
+    );
+    let copies: BTreeMap<String, NodeCopy> = fleet
+        .run(move |host, session| {
+            let dests = dests.clone();
+            Box::pin(async move {
+                let dest = dests.get(&host.cluster).cloned().unwrap_or_default();
+                let sudo = host.target.user != "root";
+                session
+                    .exec(&service_config::read_command(&dest, sudo), b"")
+                    .await
+            })
+        })
+        .map(|outcome| {
+            let copy = match outcome.result {
+                Ok(out) if out.status.success() => NodeCopy::Content(out.stdout),
+                Ok(out) if out.status == crate::ssh::ExitStatus::Code(3) => NodeCopy::Missing,
+                Ok(out) => {
+                    NodeCopy::Unreadable(String::from_utf8_lossy(&out.stderr).trim().to_string())
+                }
+                Err(e) => NodeCopy::Unreachable(e.to_string()),
+            };
+            (outcome.host.name, copy)
+        })
+        .collect()
+        .await;
+
+    let mut drifts = Vec::new();
+    for (cluster, r) in &by_cluster {
+        let nodes: Vec<(String, NodeCopy)> = r
+            .nodes
+            .iter()
+            .filter_map(|n| copies.get(n).map(|c| (n.clone(), c.clone())))
+            .collect();
+        drifts.push(Drift::compare(cluster, r, nodes));
+    }
+    let any = drifts.iter().any(Drift::drifted);
+    if a.json {
+        let doc = json!({
+            "drift": any,
+            "clusters": drifts.iter().map(|d| (d.cluster.clone(), d.json())).collect::<serde_json::Map<_, _>>(),
+        });
+        println!("{doc}");
+    } else {
+        for d in &drifts {
+            print!("{}", d.text());
+        }
+    }
+    Ok(if any {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

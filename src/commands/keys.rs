@@ -1,0 +1,31 @@
+//! `tandem keys -i INVENTORY [--cluster C] [--check] [--diff] [--json]`: trust inside each
+//! cluster (see `trust`), reported like a deploy.
+
+use std::process::ExitCode;
+
+use crate::cli::KeysArgs;
+use crate::commands::deploy::{View, reported};
+use crate::engine::RunOptions;
+use crate::error::Error;
+use crate::fleet::{Fleet, Selection};
+
+pub async fn keys(args: KeysArgs) -> Result<ExitCode, Error> {
+    let (inventory, fleet) = Fleet::prepare(
+        &args.connect,
+        Selection::Cluster(args.select.cluster.as_deref()),
+    )?;
+    let options = RunOptions {
+        check: args.change.check,
+        diff: args.change.diff,
+        filter: Default::default(),
+    };
+    let view = View {
+        json: args.change.json,
+        diff: args.change.diff,
+        check: args.change.check,
+    };
+    reported(view, &fleet, |events| {
+        crate::trust::exchange(&inventory, &fleet, options, events)
+    })
+    .await
+}
