@@ -131,6 +131,9 @@ impl Drift {
             "  {}\n",
             match (self.drifted(), self.peers_agree()) {
                 (false, _) => "in sync: every node holds the rendered config".to_string(),
+                _ if self.nodes.iter().all(|(_, c)| *c == NodeCopy::Missing) => {
+                    "drift: no node has it yet".to_string()
+                }
                 (true, true) =>
                     "drift: the nodes agree with each other but not with the rendered config"
                         .to_string(),

@@ -573,4 +573,10 @@ fn cookbook_playbook_converges_and_runs_the_container_on_the_primary() {
             "second run changed something on {node}: {report}"
         );
     }
+    // `deploy` and `tandem config` agree on the service config, byte for byte.
+    let diff = crate::cli::Tandem::new(["config", "diff", "-i"]).run_with(
+        &lab.inventory(),
+        &["--playbook", playbook.to_str().unwrap()],
+    );
+    diff.expect_code(0);
 }

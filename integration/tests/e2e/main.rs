@@ -2,6 +2,7 @@
 //! module here, so cargo builds one binary and nextest runs each test in its own process.
 
 mod cli;
+mod config;
 mod deploy;
 mod keys;
 mod lab;
