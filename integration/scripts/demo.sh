@@ -26,6 +26,12 @@ echo
 echo "== tandem deploy again: converged, nothing to change"
 "$bin/tandem" deploy -i "$inv" playbooks/ovh-lxc-cluster.yml
 echo
+echo "== tandem keys -i $inv   (root on each node trusts its peer and logs into its containers)"
+"$bin/tandem" keys -i "$inv"
+echo
+echo "== tandem config diff -i $inv   (the OpenSVC service config: the same bytes on both nodes)"
+"$bin/tandem" config diff -i "$inv"
+echo
 echo "== tandem run -i $inv -- lxc-ls -f   (the container runs on the primary node)"
 "$bin/tandem" run -i "$inv" -- 'lxc-ls -f'
 echo
