@@ -1,7 +1,7 @@
 //! The OpenSVC service config of each cluster: one file, the same bytes on both nodes.
 //!
 //! It is written by one step of the cookbook playbook: the `template` step tagged
-//! [`TAG`]. `tandem config` renders that very step with the engine's own rendering (same
+//! [`CONFIG_TAG`]. `tandem config` renders that very step with the engine's own rendering (same
 //! variables, same template, same destination), so `deploy` and `config push` can never
 //! disagree; `push` runs every step tagged [`TAG`] (the config and what it needs, such as its
 //! directory and triggers).
@@ -13,8 +13,12 @@ use crate::error::Error;
 use crate::inventory::Cluster;
 use crate::playbook::Playbook;
 
-/// Marks the steps `tandem config push` runs; the `template` step among them is the config.
+/// Marks the steps `tandem config push` runs.
 pub const TAG: &str = "service-config";
+
+/// Marks, among them, the step that writes the config itself (the others are its directory,
+/// its triggers, credentials).
+pub const CONFIG_TAG: &str = "service-config-file";
 
 /// A cluster's service config, rendered.
 #[derive(Debug, Clone)]
@@ -26,23 +30,24 @@ pub struct Rendered {
     pub nodes: Vec<String>,
 }
 
-/// The index of the step that writes the config: the only `template` step tagged [`TAG`].
+/// The index of the step that writes the config: the only `template` step tagged
+/// [`CONFIG_TAG`].
 pub fn config_step(playbook: &Playbook) -> Result<usize, Error> {
     let found: Vec<usize> = playbook
         .steps
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.module == "template" && s.tags.iter().any(|t| t == TAG))
+        .filter(|(_, s)| s.module == "template" && s.tags.iter().any(|t| t == CONFIG_TAG))
         .map(|(i, _)| i)
         .collect();
     match found.as_slice() {
         [one] => Ok(*one),
         [] => Err(Error::Usage(format!(
-            "{}: no `template` step is tagged `{TAG}`: tag the step that writes the OpenSVC service config",
+            "{}: no `template` step is tagged `{CONFIG_TAG}`: tag the step that writes the OpenSVC service config",
             playbook.path.display()
         ))),
         [first, second, ..] => Err(Error::Usage(format!(
-            "{}: steps at {} and {} are both `template` steps tagged `{TAG}`: tag only the one that writes the service config",
+            "{}: steps at {} and {} are both `template` steps tagged `{CONFIG_TAG}`: tag only the one that writes the service config",
             playbook.path.display(),
             playbook.steps[*first].location,
             playbook.steps[*second].location

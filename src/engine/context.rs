@@ -1,7 +1,7 @@
 //! The variables a step sees on one host, lowest precedence first: playbook defaults, inventory
 //! vars (global < cluster < node), registered results, step vars; then tandem's own names
-//! (`node`, `cluster`, `address`, `vip`, `service_name`, `nodes`, `primary`, `facts`), which
-//! nothing overrides.
+//! (`node`, `cluster`, `address`, `vip`, `service_name`, `service_names`, `nodes`, `primary`,
+//! `facts`), which nothing overrides.
 
 use serde_json::{Map, Value};
 
@@ -57,6 +57,24 @@ impl HostVars {
             nodes.first().cloned().unwrap_or(Value::Null),
         );
         magic.insert("nodes".into(), Value::Array(nodes));
+        // Each node's OVH server name, for what runs on either node and must know both (the
+        // failover trigger maps its own hostname to its service name).
+        let service_names: Map<String, Value> = cluster
+            .map(|c| {
+                c.nodes
+                    .iter()
+                    .map(|n| {
+                        let name = n
+                            .service_name
+                            .clone()
+                            .map(Value::from)
+                            .unwrap_or(Value::Null);
+                        (n.name.clone(), name)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        magic.insert("service_names".into(), Value::Object(service_names));
         HostVars { base, magic }
     }
 

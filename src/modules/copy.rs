@@ -16,6 +16,9 @@ struct Args {
     mode: Option<String>,
     owner: Option<String>,
     group: Option<String>,
+    /// Credentials: the content never comes back for --diff.
+    #[serde(default)]
+    secret: bool,
 }
 
 #[derive(Debug)]
@@ -25,6 +28,7 @@ pub struct Copy {
     mode: Option<String>,
     owner: Option<String>,
     group: Option<String>,
+    secret: bool,
 }
 
 #[derive(Debug)]
@@ -54,6 +58,7 @@ impl Copy {
             mode,
             owner: a.owner,
             group: a.group,
+            secret: a.secret,
         })
     }
 }
@@ -69,12 +74,13 @@ impl Module for Copy {
             }
         };
         Ok(RemoteStep {
-            script: content_script(
+            script: content_script_with(
                 &self.dest,
                 &payload,
                 self.mode.as_deref(),
                 self.owner.as_deref(),
                 self.group.as_deref(),
+                !self.secret,
             ),
             payload,
         })
@@ -89,6 +95,23 @@ pub fn content_script(
     owner: Option<&str>,
     group: Option<&str>,
 ) -> String {
+    content_script_with(dest, payload, mode, owner, group, true)
+}
+
+/// The same; `show_diff: false` never sends the content back for --diff (credentials).
+pub fn content_script_with(
+    dest: &str,
+    payload: &[u8],
+    mode: Option<&str>,
+    owner: Option<&str>,
+    group: Option<&str>,
+    show_diff: bool,
+) -> String {
+    let diff = if show_diff {
+        r#"tandem_diff "$d" "$d" "$TANDEM_PAYLOAD""#
+    } else {
+        "# secret: no diff, the content must not appear in any output"
+    };
     let want = sha256_hex(payload);
     let owner_group = match (owner, group) {
         (Some(o), Some(g)) => format!("{o}:{g}"),
@@ -108,13 +131,14 @@ if [ ! -d "$p" ]; then
 fi
 # The payload is on the node already: one `cmp` instead of hashing (sha256 {want}).
 if ! cmp -s -- "$TANDEM_PAYLOAD" "$d"; then
-  tandem_diff "$d" "$d" "$TANDEM_PAYLOAD"
+  {diff}
   if [ -e "$d" ]; then tandem_changed "content of $d"; else tandem_changed "created $d"; fi
   tandem_checking || tandem_install "$TANDEM_PAYLOAD" "$d" {mode} {owner_group}
 fi
 tandem_attrs "$d" {mode} {owner} {group}
 "#,
         dest = q(dest),
+        diff = diff,
         want = want,
         mode = q(mode.unwrap_or("")),
         owner_group = q(&owner_group),
@@ -127,6 +151,25 @@ tandem_attrs "$d" {mode} {owner} {group}
 mod tests {
     use super::*;
     use crate::modules::testing::{Local, TestContext};
+
+    #[test]
+    fn a_secret_never_comes_back_in_a_diff() {
+        let t = Local::new();
+        let dest = t.path("ovh.conf");
+        std::fs::write(&dest, "old-secret\n").unwrap();
+        let args = serde_json::json!({"dest": dest, "content": "new-secret\n", "mode": "0600", "secret": true});
+        let plan = Copy::from_args(&args)
+            .unwrap()
+            .plan(&TestContext::default())
+            .unwrap();
+        let run = t.run(&plan, false, true);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        assert!(run.report.changed());
+        assert!(run.report.diffs.is_empty());
+        assert!(!String::from_utf8_lossy(&run.report.output).contains("secret"));
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "new-secret\n");
+        assert_eq!(t.mode(&dest), 0o600);
+    }
 
     #[test]
     fn creates_then_converges_then_fixes_drift() {
