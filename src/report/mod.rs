@@ -2,6 +2,8 @@
 
 pub mod deploy;
 pub mod diff;
+pub mod failover_html;
+pub mod failover_text;
 pub mod ping;
 pub mod run;
 
