@@ -388,22 +388,36 @@ pub fn timeline_svg(report: &GameDayReport) -> String {
 
     axis(&mut svg, &frame, (top, strips_bottom), axis_y);
 
-    // Downtime spans, under the marks.
+    // Downtime spans, under the marks, labelled in the target's strip (empty during the outage).
     for flip in &report.flips {
-        if let Some(outage) = flip.outage {
-            let (x0, x1) = (frame.x(outage.start), frame.x(outage.end));
-            let _ = write!(
-                svg,
-                "<g class=\"downtime\"><rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" \
-                 fill=\"rgba(207,34,46,0.14)\" stroke=\"rgba(207,34,46,0.5)\" stroke-dasharray=\"3 2\"/>\
-                 <title>{label}: downtime {d}</title></g>\n",
-                y = top - 3.0,
-                w = (x1 - x0).max(1.0),
-                h = strips_bottom - top + 6.0,
-                label = escape(&flip.label),
-                d = human_duration(flip.downtime),
-            );
-        }
+        let Some(outage) = flip.outage else { continue };
+        let (x0, x1) = (frame.x(outage.start), frame.x(outage.end));
+        let text = if flip.target_answered {
+            format!("downtime {}", human_duration(flip.downtime))
+        } else {
+            format!("down ≥ {}", human_duration(flip.downtime))
+        };
+        let target_row = strips.iter().position(|(n, _)| *n == flip.to).unwrap_or(0);
+        let (tx, anchor) = if label_width(&text) + 8.0 < x1 - x0 {
+            ((x0 + x1) / 2.0, "middle")
+        } else {
+            (x1 + 4.0, "start")
+        };
+        let _ = write!(
+            svg,
+            "<g class=\"downtime\"><rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" \
+             fill=\"rgba(207,34,46,0.14)\" stroke=\"rgba(207,34,46,0.5)\" stroke-dasharray=\"3 2\"/>\
+             <title>{label}: downtime {d}</title>\
+             <text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"13\" font-weight=\"700\" fill=\"#cf222e\" \
+             text-anchor=\"{anchor}\">{text}</text></g>\n",
+            y = top - 3.0,
+            w = (x1 - x0).max(1.0),
+            h = strips_bottom - top + 6.0,
+            label = escape(&flip.label),
+            d = human_duration(flip.downtime),
+            ty = row_y(target_row) + STRIP_HEIGHT / 2.0 + 4.5,
+            text = escape(&text),
+        );
     }
 
     probe_marks(&mut svg, report, &frame, &strips, failed_row, &row_y);
@@ -670,7 +684,8 @@ fn axis(svg: &mut String, frame: &Frame, (top, strips_bottom): (f64, f64), axis_
     let _ = writeln!(
         svg,
         "<text x=\"{x}\" y=\"{y:.1}\" font-size=\"12\" text-anchor=\"end\" fill=\"#57606a\">time since start</text></g>",
-        x = frame.left - 8.0,
+        // Clear of the "0 s" label centred on the axis' start.
+        x = frame.left - 22.0,
         y = axis_y + 19.0,
     );
 }

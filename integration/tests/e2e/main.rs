@@ -6,6 +6,7 @@ mod deploy;
 mod lab;
 mod latency;
 mod modules_lab;
+mod report_html;
 mod run;
 mod shell;
 mod support;
