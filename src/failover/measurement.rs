@@ -509,7 +509,7 @@ pub fn task_figures(timeline: &Timeline, from: Duration, until: Duration) -> Opt
     let &(created_at, task_id, _) = statuses.first()?;
     let mine = || statuses.iter().filter(|s| s.1 == task_id);
     let done_at = mine().find(|s| s.2 == "done").map(|s| s.0);
-    let &(final_at, _, final_status) = mine().last()?;
+    let &(final_at, _, final_status) = mine().next_back()?;
     Some(TaskFigures {
         task_id,
         created_at,

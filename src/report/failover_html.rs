@@ -44,11 +44,11 @@ pub fn render(report: &GameDayReport) -> String {
         format!("{} → {}", report.from, report.to)
     };
     let verdict = report.verdict.as_str().to_uppercase();
-    let _ = write!(
+    let _ = writeln!(
         page,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{verdict}: game day {cluster}, {route}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+         <title>{verdict}: game day {cluster}, {route}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
         cluster = escape(&report.cluster),
         route = escape(&route),
     );
@@ -153,12 +153,12 @@ fn header(page: &mut String, report: &GameDayReport, route: &str) {
             human_duration(p.timeout)
         )
     });
-    let _ = write!(
+    let _ = writeln!(
         page,
         "<div class=\"head\">\n<div class=\"verdict {class}\">{verdict}</div>\n<div>\n\
          <h1>Game day: cluster {cluster}, {route}</h1>\n\
          <p class=\"sub\">{date} · VIP {vip}{probe} · RTO budget {budget}</p>\n\
-         <p class=\"because\">{because}</p>\n</div>\n</div>\n",
+         <p class=\"because\">{because}</p>\n</div>\n</div>",
         verdict = class.to_uppercase(),
         cluster = escape(&report.cluster),
         route = escape(route),
@@ -171,10 +171,10 @@ fn header(page: &mut String, report: &GameDayReport, route: &str) {
 }
 
 fn card(page: &mut String, label: &str, value: &str, hint: &str, mood: &str) {
-    let _ = write!(
+    let _ = writeln!(
         page,
         "<div class=\"card {mood}\"><div class=\"label\">{}</div><div class=\"value\">{}</div>\
-         <div class=\"hint\">{}</div></div>\n",
+         <div class=\"hint\">{}</div></div>",
         escape(label),
         escape(value),
         escape(hint)
@@ -182,9 +182,9 @@ fn card(page: &mut String, label: &str, value: &str, hint: &str, mood: &str) {
 }
 
 fn figures(page: &mut String, report: &GameDayReport, flip: &FlipMeasurement) {
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<section class=\"flip\">\n<h3>{label}: {from} → {to} <span class=\"tag {v}\">{vu}</span></h3>\n<div class=\"cards\">\n",
+        "<section class=\"flip\">\n<h3>{label}: {from} → {to} <span class=\"tag {v}\">{vu}</span></h3>\n<div class=\"cards\">",
         label = escape(&flip.label),
         from = escape(&flip.from),
         to = escape(&flip.to),
@@ -359,11 +359,11 @@ pub fn timeline_svg(report: &GameDayReport) -> String {
     let height = axis_y + 34.0;
 
     let mut svg = String::with_capacity(32 * 1024);
-    let _ = write!(
+    let _ = writeln!(
         svg,
         "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {height:.0}\" \
          role=\"img\" aria-label=\"timeline of the game day\">\n\
-         <rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{height:.0}\" fill=\"#ffffff\"/>\n",
+         <rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{height:.0}\" fill=\"#ffffff\"/>",
         w = frame.width
     );
 
@@ -374,10 +374,10 @@ pub fn timeline_svg(report: &GameDayReport) -> String {
         .chain(["failed probes".to_string(), "OVH task".to_string()]);
     for (row, label) in names.enumerate() {
         let y = row_y(row);
-        let _ = write!(
+        let _ = writeln!(
             svg,
             "<rect x=\"{l}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{STRIP_HEIGHT}\" fill=\"#f6f8fa\"/>\n\
-             <text x=\"{tx}\" y=\"{ty:.1}\" font-size=\"13\" text-anchor=\"end\" fill=\"#1f2328\">{}</text>\n",
+             <text x=\"{tx}\" y=\"{ty:.1}\" font-size=\"13\" text-anchor=\"end\" fill=\"#1f2328\">{}</text>",
             escape(&shorten(&label, 18)),
             l = frame.left,
             w = frame.width - frame.left - frame.right,
@@ -403,13 +403,13 @@ pub fn timeline_svg(report: &GameDayReport) -> String {
         } else {
             (x1 + 4.0, "start")
         };
-        let _ = write!(
+        let _ = writeln!(
             svg,
             "<g class=\"downtime\"><rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" \
              fill=\"rgba(207,34,46,0.14)\" stroke=\"rgba(207,34,46,0.5)\" stroke-dasharray=\"3 2\"/>\
              <title>{label}: downtime {d}</title>\
              <text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"13\" font-weight=\"700\" fill=\"#cf222e\" \
-             text-anchor=\"{anchor}\">{text}</text></g>\n",
+             text-anchor=\"{anchor}\">{text}</text></g>",
             y = top - 3.0,
             w = (x1 - x0).max(1.0),
             h = strips_bottom - top + 6.0,
@@ -433,12 +433,12 @@ pub fn timeline_svg(report: &GameDayReport) -> String {
         } else {
             ("start", x + 4.0)
         };
-        let _ = write!(
+        let _ = writeln!(
             svg,
             "<g class=\"marker\"><line x1=\"{x:.1}\" y1=\"{y1:.1}\" x2=\"{x:.1}\" y2=\"{strips_bottom:.1}\" \
              stroke=\"{c}\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>\
              <text x=\"{tx:.1}\" y=\"{label_y:.1}\" font-size=\"12\" font-weight=\"600\" fill=\"{c}\" \
-             text-anchor=\"{anchor}\">{label}</text></g>\n",
+             text-anchor=\"{anchor}\">{label}</text></g>",
             y1 = label_y - 11.0,
             c = marker.color,
             label = escape(&marker.label),
