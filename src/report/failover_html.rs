@@ -464,15 +464,11 @@ fn markers(report: &GameDayReport) -> Vec<Marker> {
             });
         }
         if let Some(t) = &flip.task {
-            let (at, label) = match t.done_at {
-                Some(done) => (done, "task done".to_string()),
-                None => (t.final_at, format!("task {}", t.final_status)),
+            let (at, label, color) = match t.done_at {
+                Some(done) => (done, "task done".to_string(), "#6639ba"),
+                None => (t.final_at, format!("task {}", t.final_status), "#cf222e"),
             };
-            markers.push(Marker {
-                at,
-                label,
-                color: "#6639ba",
-            });
+            markers.push(Marker { at, label, color });
         }
         if let Some(p) = &flip.first_target_answer {
             markers.push(Marker {

@@ -137,3 +137,55 @@ fn tick_steps_are_round() {
     assert_eq!(tick_step(ms(70_000)), ms(5000));
     assert_eq!(tick_step(ms(150_000)), ms(15_000));
 }
+
+#[test]
+fn a_failed_game_day_says_why() {
+    let mut t = Timeline::new("web", "203.0.113.10", &Clock::start());
+    for seq in 1..=20u64 {
+        let ok = seq <= 5;
+        t.add_probe(ProbeResult {
+            seq,
+            at: ms((seq - 1) * 100),
+            unix_ms: 0,
+            latency: ms(1),
+            outcome: if ok {
+                ProbeOutcome::Ok
+            } else {
+                ProbeOutcome::Refused
+            },
+            node: ok.then(|| "node1".to_string()),
+        });
+    }
+    let flip = EventKind::FlipStarted {
+        label: "switch".into(),
+        from: "node1".into(),
+        to: "node2".into(),
+    };
+    t.record(ms(100), flip);
+    t.record(
+        ms(200),
+        EventKind::TaskStatus {
+            task_id: 7,
+            status: "todo".into(),
+        },
+    );
+    t.record(
+        ms(1500),
+        EventKind::TaskStatus {
+            task_id: 7,
+            status: "ovhError".into(),
+        },
+    );
+    let page = render(&GameDayReport::measure(t, Duration::from_secs(60)));
+    assert!(page.contains("<div class=\"verdict fail\">FAIL</div>"));
+    assert!(page.contains("Failed. switch: node2 never answered."));
+    // Last ok probe at 0.4 s, last failure at 1.9 s.
+    assert!(page.contains(">down ≥ 1500 ms</text>"));
+    assert!(page.contains("<g class=\"task\" data-status=\"ovhError\">"));
+    assert!(page.contains(">task ovhError</text>"));
+    assert_eq!(
+        page.matches("<g class=\"marker\">").count(),
+        3,
+        "no first answer marker"
+    );
+}

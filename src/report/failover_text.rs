@@ -62,6 +62,16 @@ enum ProbeState {
     Failing(String),
 }
 
+impl ProbeState {
+    fn describe(&self) -> String {
+        match self {
+            ProbeState::Ok(Some(node)) => format!("ok from {node}"),
+            ProbeState::Ok(None) => "ok".to_string(),
+            ProbeState::Failing(reason) => format!("failing: {reason}"),
+        }
+    }
+}
+
 impl ProbeStateLines {
     pub fn new() -> ProbeStateLines {
         ProbeStateLines::default()
@@ -83,20 +93,13 @@ impl ProbeStateLines {
         let previous = self
             .current
             .replace((state.clone(), result.clone(), 1))
-            .map(|(_, first, count)| {
-                let lasted = result.at.saturating_sub(first.at);
-                format!(
-                    " (after {count} since #{}, {})",
-                    first.seq,
-                    human_duration(lasted)
-                )
+            .map(|(state, first, count)| {
+                let lasted = human_duration(result.at.saturating_sub(first.at));
+                format!(", after {lasted} {} ({count} probes)", state.describe())
             })
             .unwrap_or_default();
-        let (what, code) = match &state {
-            ProbeState::Ok(Some(node)) => (format!("ok from {node}"), GREEN),
-            ProbeState::Ok(None) => ("ok".to_string(), GREEN),
-            ProbeState::Failing(reason) => (format!("failing: {reason}"), RED),
-        };
+        let what = state.describe();
+        let code = if result.is_ok() { GREEN } else { RED };
         let line = format!(
             "{:>10}  {:<8} #{} {what}{previous}",
             offset(result.at),
@@ -305,8 +308,8 @@ mod tests {
             out,
             [
                 "   +0.000s  probe    #1 ok from node1",
-                "   +0.200s  probe    #3 failing: refused (after 2 since #1, 200 ms)",
-                "   +0.400s  probe    #5 ok from node2 (after 2 since #3, 200 ms)",
+                "   +0.200s  probe    #3 failing: refused, after 200 ms ok from node1 (2 probes)",
+                "   +0.400s  probe    #5 ok from node2, after 200 ms failing: refused (2 probes)",
             ]
         );
     }
