@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod failover;
 pub mod fleet;
 pub mod inventory;
 pub mod modules;

@@ -23,6 +23,8 @@ have cc || need+=(build-essential)
 have curl || need+=(curl)
 have sudo || need+=(sudo)
 have python3 || need+=(python3)
+# The HTML game-day report's end-to-end test renders it in headless Chromium.
+have chromium || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -3,6 +3,8 @@
 pub mod config;
 pub mod deploy;
 pub mod diff;
+pub mod failover_html;
+pub mod failover_text;
 pub mod ping;
 pub mod run;
 

@@ -8,6 +8,7 @@ mod keys;
 mod lab;
 mod latency;
 mod modules_lab;
+mod report_html;
 mod run;
 mod shell;
 mod support;

@@ -1,0 +1,525 @@
+//! The figures of a game day and its verdict, computed from a [`Timeline`] by pure functions.
+//!
+//! A game day holds one flip (`switch`) or two (`--flip-back`), each opened by an
+//! [`EventKind::FlipStarted`] event. Each flip is measured on its own window of probes:
+//!
+//! - the **window** of flip k starts where the previous flip's target first answered (or at the
+//!   flip's own start if it never did; at 0 for the first flip), so the source's last answers
+//!   before the move are in it, and ends where the next flip starts (or never);
+//! - the **first answer from the target** is the first ok probe that started at or after the
+//!   flip's start and was answered by the target node (see [`Attribution`] for TCP probes);
+//! - the **outage start** is the last ok probe (from any node, in practice the source) that
+//!   started before that first answer; if the target never answered, the last ok probe of the
+//!   window; if no probe of the window was ever ok, the window's first probe.
+//!
+//! **Downtime** is `first answer from the target - outage start`, both probe start times, when
+//! at least one probe failed in between; it overestimates the real outage by less than one
+//! probe interval (the outage began after the last ok probe started). When no probe failed in
+//! between (the handover fell between two probes), the downtime is 0. When the target never
+//! answered, the downtime runs to the last failed probe's start: a lower bound of an outage that
+//! had not ended when probing stopped, and the flip fails whatever the budget.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::clock::utc_datetime;
+use super::millis;
+use super::probe::ProbeResult;
+use super::timeline::{Event, EventKind, Timeline};
+
+/// Pass or fail, against the RTO budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// How the target's answers were told apart from the source's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attribution {
+    /// Ok probes name the node that answered (HTTP with a node marker).
+    ByNode,
+    /// No ok probe of the window named a node (TCP probes, or no marker in the body): the
+    /// target is taken to answer from the first ok probe after the first failure that followed
+    /// the flip's start; if no probe failed, from the first ok probe after the task's `done`.
+    ByTiming,
+}
+
+/// A probe the measurement points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeMark {
+    pub seq: u64,
+    #[serde(rename = "at_ms", with = "millis::whole")]
+    pub at: Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Why it failed, for a failed probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ProbeMark {
+    fn of(p: &ProbeResult) -> ProbeMark {
+        ProbeMark {
+            seq: p.seq,
+            at: p.at,
+            node: p.node.clone(),
+            reason: (!p.is_ok()).then(|| p.outcome.describe()),
+        }
+    }
+}
+
+/// A stretch of time (e.g. the shaded outage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    #[serde(rename = "start_ms", with = "millis::whole")]
+    pub start: Duration,
+    #[serde(rename = "end_ms", with = "millis::whole")]
+    pub end: Duration,
+}
+
+/// The longest run of consecutive failed probes (in start order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedRun {
+    pub count: u64,
+    /// From the first failed probe's start to the last one's end (start + latency).
+    #[serde(flatten)]
+    pub span: Span,
+}
+
+/// Probe counts over a set of probes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProbeCounts {
+    pub sent: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// `ok / sent`, 0 when nothing was sent.
+    pub success_ratio: f64,
+}
+
+impl ProbeCounts {
+    pub fn of<'a>(probes: impl IntoIterator<Item = &'a ProbeResult>) -> ProbeCounts {
+        let (mut sent, mut ok) = (0u64, 0u64);
+        for p in probes {
+            sent += 1;
+            ok += u64::from(p.is_ok());
+        }
+        ProbeCounts {
+            sent,
+            ok,
+            failed: sent - ok,
+            success_ratio: if sent == 0 {
+                0.0
+            } else {
+                ok as f64 / sent as f64
+            },
+        }
+    }
+}
+
+/// The OVH task of a flip, as tandem saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskFigures {
+    pub task_id: u64,
+    /// The first status seen for this task.
+    #[serde(rename = "created_at_ms", with = "millis::whole")]
+    pub created_at: Duration,
+    /// When `done` was first seen.
+    #[serde(rename = "done_at_ms", with = "millis::optional")]
+    pub done_at: Option<Duration>,
+    /// The last status seen, and when.
+    pub final_status: String,
+    #[serde(rename = "final_at_ms", with = "millis::whole")]
+    pub final_at: Duration,
+    /// `done_at - created_at`; none when the task never reached `done`.
+    #[serde(rename = "duration_ms", with = "millis::optional")]
+    pub duration: Option<Duration>,
+}
+
+/// Everything measured about one flip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlipMeasurement {
+    /// `switch`, `flip-back`.
+    pub label: String,
+    pub from: String,
+    pub to: String,
+    pub verdict: Verdict,
+    /// When the flip started (its `FlipStarted` event).
+    #[serde(rename = "started_at_ms", with = "millis::whole")]
+    pub started_at: Duration,
+    /// See the module documentation for the exact definition.
+    #[serde(rename = "downtime_ms", with = "millis::whole")]
+    pub downtime: Duration,
+    /// False when the target never answered: the downtime is then a lower bound.
+    pub target_answered: bool,
+    /// Outage start to first answer from the target (or to the last failure): the shaded span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage: Option<Span>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_ok_before_outage: Option<ProbeMark>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failed_probe: Option<ProbeMark>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_target_answer: Option<ProbeMark>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longest_failed_run: Option<FailedRun>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskFigures>,
+    /// "tandem's reaction": first answer from the target minus the task's `done`, in ms.
+    /// Negative when the target answered before tandem saw `done` (polling lags the route).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reaction_ms: Option<i64>,
+    /// Probes started from this flip's start (0 for the first flip) to the next flip's start.
+    pub probes: ProbeCounts,
+    pub attribution: Attribution,
+    /// Facts worth a sentence in the report (e.g. "the target never answered").
+    pub notes: Vec<String>,
+}
+
+/// A whole game day: the `--json` document (DESIGN.md section 7 fixes `verdict`, `from`, `to`,
+/// `downtime_ms`, `probes.sent`, `probes.ok`) and what the renderers draw.
+///
+/// The top-level `from`, `to`, `downtime_ms` and `target_answered` are the first flip's (the
+/// switch that was asked for); `verdict` passes only when every flip passed; `probes` counts
+/// the whole game day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GameDayReport {
+    pub verdict: Verdict,
+    pub from: String,
+    pub to: String,
+    #[serde(rename = "downtime_ms", with = "millis::whole")]
+    pub downtime: Duration,
+    pub target_answered: bool,
+    pub probes: ProbeCounts,
+    #[serde(rename = "rto_budget_ms", with = "millis::whole")]
+    pub rto_budget: Duration,
+    pub cluster: String,
+    pub vip: String,
+    /// `2024-05-06 07:08:09 UTC`.
+    pub started_at: String,
+    pub flips: Vec<FlipMeasurement>,
+    pub timeline: Timeline,
+}
+
+impl GameDayReport {
+    /// Measures every flip of `timeline` against `rto_budget` (the longest acceptable downtime).
+    /// A game day without a flip (it stopped in preflight) fails, with empty `from`/`to`.
+    pub fn measure(timeline: Timeline, rto_budget: Duration) -> GameDayReport {
+        let flips = measure_flips(&timeline, rto_budget);
+        let first = flips.first();
+        let verdict = if !flips.is_empty() && flips.iter().all(|f| f.verdict == Verdict::Pass) {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        };
+        GameDayReport {
+            verdict,
+            from: first.map(|f| f.from.clone()).unwrap_or_default(),
+            to: first.map(|f| f.to.clone()).unwrap_or_default(),
+            downtime: first.map(|f| f.downtime).unwrap_or_default(),
+            target_answered: first.is_some_and(|f| f.target_answered),
+            probes: ProbeCounts::of(&timeline.probes),
+            rto_budget,
+            cluster: timeline.cluster.clone(),
+            vip: timeline.vip.clone(),
+            started_at: utc_datetime(timeline.started_unix_ms),
+            flips,
+            timeline,
+        }
+    }
+
+    /// The timeline's events with each flip's derived milestones (first failed probe, first
+    /// answer from the target) slotted in, in time order: the report's event table.
+    pub fn events_with_milestones(&self) -> Vec<Event> {
+        let mut events = self.timeline.events.clone();
+        for flip in &self.flips {
+            events.extend(flip.milestones());
+        }
+        // Stable: a milestone lands after events recorded at the same instant.
+        events.sort_by_key(|e| e.at);
+        events
+    }
+
+    /// The nodes that answered probes, the flips' nodes first (source, then target), then any
+    /// other in order of first answer: one probe strip each in the timeline drawing.
+    pub fn nodes(&self) -> Vec<String> {
+        let mut nodes: Vec<String> = Vec::new();
+        let flip_nodes = self.flips.iter().flat_map(|f| [&f.from, &f.to]);
+        let answering = self.timeline.probes.iter().filter_map(|p| p.node.as_ref());
+        for node in flip_nodes.chain(answering) {
+            if !nodes.contains(node) {
+                nodes.push(node.clone());
+            }
+        }
+        nodes
+    }
+}
+
+impl FlipMeasurement {
+    /// The derived events of this flip, for event tables.
+    pub fn milestones(&self) -> Vec<Event> {
+        let mut events = Vec::new();
+        if let Some(p) = &self.first_failed_probe {
+            let reason = p.reason.clone().unwrap_or_else(|| "failed".to_string());
+            events.push(Event {
+                at: p.at,
+                kind: EventKind::FirstFailedProbe { seq: p.seq, reason },
+            });
+        }
+        if let Some(p) = &self.first_target_answer {
+            events.push(Event {
+                at: p.at,
+                kind: EventKind::FirstAnswer {
+                    node: self.to.clone(),
+                    seq: p.seq,
+                },
+            });
+        }
+        events
+    }
+}
+
+/// Where each flip starts, in time order.
+struct FlipStart<'a> {
+    at: Duration,
+    label: &'a str,
+    from: &'a str,
+    to: &'a str,
+}
+
+fn flip_starts(timeline: &Timeline) -> Vec<FlipStart<'_>> {
+    timeline
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::FlipStarted { label, from, to } => Some(FlipStart {
+                at: e.at,
+                label,
+                from,
+                to,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Measures each flip in order (a flip's window starts where the previous one recovered).
+pub fn measure_flips(timeline: &Timeline, rto_budget: Duration) -> Vec<FlipMeasurement> {
+    let starts = flip_starts(timeline);
+    let mut flips: Vec<FlipMeasurement> = Vec::new();
+    for (k, start) in starts.iter().enumerate() {
+        let window_end = starts.get(k + 1).map_or(Duration::MAX, |next| next.at);
+        let window_start = match flips.last() {
+            None => Duration::ZERO,
+            Some(previous) => previous
+                .first_target_answer
+                .as_ref()
+                .map_or(start.at, |p| p.at.min(start.at)),
+        };
+        let counted_from = if k == 0 { Duration::ZERO } else { start.at };
+        flips.push(measure_flip(
+            timeline,
+            start,
+            (window_start, window_end),
+            counted_from,
+            rto_budget,
+        ));
+    }
+    flips
+}
+
+fn measure_flip(
+    timeline: &Timeline,
+    start: &FlipStart<'_>,
+    (window_start, window_end): (Duration, Duration),
+    counted_from: Duration,
+    rto_budget: Duration,
+) -> FlipMeasurement {
+    let window: Vec<&ProbeResult> = timeline
+        .probes
+        .iter()
+        .filter(|p| p.at >= window_start && p.at < window_end)
+        .collect();
+    let task = task_figures(timeline, start.at, window_end);
+    let attribution = if window.iter().any(|p| p.is_ok() && p.node.is_some()) {
+        Attribution::ByNode
+    } else {
+        Attribution::ByTiming
+    };
+    let after_start = || window.iter().copied().filter(|p| p.at >= start.at);
+    let first_target_answer: Option<&ProbeResult> = match attribution {
+        Attribution::ByNode => after_start().find(|p| p.answered_by(start.to)),
+        Attribution::ByTiming => match after_start().find(|p| !p.is_ok()) {
+            Some(failure) => after_start().find(|p| p.is_ok() && p.seq > failure.seq),
+            None => task
+                .as_ref()
+                .and_then(|t| t.done_at)
+                .and_then(|done| after_start().find(|p| p.is_ok() && p.at >= done)),
+        },
+    };
+    let before_answer: Vec<&ProbeResult> = match first_target_answer {
+        Some(answer) => window
+            .iter()
+            .copied()
+            .filter(|p| p.seq < answer.seq)
+            .collect(),
+        None => window.clone(),
+    };
+    let last_ok = before_answer.iter().copied().rfind(|p| p.is_ok());
+    let failed_after_last_ok: Vec<&ProbeResult> = before_answer
+        .iter()
+        .copied()
+        .filter(|p| !p.is_ok() && last_ok.is_none_or(|ok| p.seq > ok.seq))
+        .collect();
+    let first_failed = failed_after_last_ok.first().copied();
+    let outage_start = last_ok.or(window.first().copied()).map(|p| p.at);
+    let outage_end = match (first_target_answer, failed_after_last_ok.last()) {
+        (Some(answer), _) => Some(answer.at),
+        (None, Some(last_failure)) => Some(last_failure.at),
+        (None, None) => None,
+    };
+    let outage = match (outage_start, outage_end) {
+        (Some(start), Some(end)) if first_failed.is_some() => Some(Span {
+            start,
+            end: end.max(start),
+        }),
+        _ => None,
+    };
+    let downtime = outage.map_or(Duration::ZERO, |s| s.end - s.start);
+
+    let mut notes = Vec::new();
+    let target_answered = first_target_answer.is_some();
+    if !target_answered {
+        notes.push(format!(
+            "{} never answered: the downtime is a lower bound (the outage had not ended when probing stopped)",
+            start.to
+        ));
+    } else if first_failed.is_none() {
+        notes.push(
+            "no probe failed: the handover happened between two probes (downtime 0)".to_string(),
+        );
+    }
+    if last_ok.is_none() && !window.is_empty() {
+        notes.push(format!(
+            "the service never answered before the outage: measured from the first probe (#{})",
+            window[0].seq
+        ));
+    }
+    if window.is_empty() {
+        notes.push("no probe ran during this flip".to_string());
+    }
+    if attribution == Attribution::ByTiming && !window.is_empty() {
+        notes.push(
+            "probes do not name the answering node: the target's first answer is inferred from timing"
+                .to_string(),
+        );
+    }
+    if let Some(t) = &task
+        && t.done_at.is_none()
+    {
+        notes.push(format!(
+            "OVH task {} ended as `{}`, not done",
+            t.task_id, t.final_status
+        ));
+    }
+    let verdict = if target_answered && downtime <= rto_budget {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    let reaction_ms = match (first_target_answer, task.as_ref().and_then(|t| t.done_at)) {
+        (Some(answer), Some(done)) => Some(answer.at.as_millis() as i64 - done.as_millis() as i64),
+        _ => None,
+    };
+    FlipMeasurement {
+        label: start.label.to_string(),
+        from: start.from.to_string(),
+        to: start.to.to_string(),
+        verdict,
+        started_at: start.at,
+        downtime,
+        target_answered,
+        outage,
+        last_ok_before_outage: last_ok.map(ProbeMark::of),
+        first_failed_probe: first_failed.map(ProbeMark::of),
+        first_target_answer: first_target_answer.map(ProbeMark::of),
+        longest_failed_run: longest_failed_run(&window),
+        task,
+        reaction_ms,
+        probes: ProbeCounts::of(window.iter().copied().filter(|p| p.at >= counted_from)),
+        attribution,
+        notes,
+    }
+}
+
+/// The longest run of consecutive failed probes among `probes` (in start order); the first
+/// such run on a tie.
+pub fn longest_failed_run(probes: &[&ProbeResult]) -> Option<FailedRun> {
+    let mut best: Option<FailedRun> = None;
+    let mut current: Option<FailedRun> = None;
+    for p in probes {
+        if p.is_ok() {
+            current = None;
+            continue;
+        }
+        let end = p.at + p.latency;
+        let run = match current {
+            Some(mut run) => {
+                run.count += 1;
+                run.span.end = run.span.end.max(end);
+                run
+            }
+            None => FailedRun {
+                count: 1,
+                span: Span { start: p.at, end },
+            },
+        };
+        current = Some(run);
+        if best.is_none_or(|b| run.count > b.count) {
+            best = Some(run);
+        }
+    }
+    best
+}
+
+/// The first task whose status was seen in `[from, until)`: created at its first status,
+/// done at its first `done`, final at its last status.
+pub fn task_figures(timeline: &Timeline, from: Duration, until: Duration) -> Option<TaskFigures> {
+    let statuses: Vec<(Duration, u64, &str)> = timeline
+        .events
+        .iter()
+        .filter(|e| e.at >= from && e.at < until)
+        .filter_map(|e| match &e.kind {
+            EventKind::TaskStatus { task_id, status } => Some((e.at, *task_id, status.as_str())),
+            _ => None,
+        })
+        .collect();
+    let &(created_at, task_id, _) = statuses.first()?;
+    let mine = || statuses.iter().filter(|s| s.1 == task_id);
+    let done_at = mine().find(|s| s.2 == "done").map(|s| s.0);
+    let &(final_at, _, final_status) = mine().next_back()?;
+    Some(TaskFigures {
+        task_id,
+        created_at,
+        done_at,
+        final_status: final_status.to_string(),
+        final_at,
+        duration: done_at.map(|d| d - created_at),
+    })
+}
+
+#[cfg(test)]
+#[path = "measurement_tests.rs"]
+mod tests;

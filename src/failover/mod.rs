@@ -1,0 +1,45 @@
+//! The game day (`tandem failover-test`): its measuring instruments and its model. The command
+//! drives them; nothing here knows SSH or the OVH API (events carry plain strings and numbers),
+//! so the instruments can be tested on loopback and reused by anything that moves a VIP.
+//!
+//! - [`clock`]: one time base for probes and events.
+//! - [`probe`]: probes of the service through the VIP, streamed as they complete.
+//! - [`timeline`]: what happened, in order (events and probe results).
+//! - [`measurement`]: the figures and the verdict, computed from a timeline.
+//!
+//! How a command drives them (the renderers are `report::failover_text` and
+//! `report::failover_html`):
+//!
+//! ```no_run
+//! # async fn game_day(vip: std::net::SocketAddr) -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use tandem::failover::{clock::Clock, measurement::GameDayReport, probe::*, timeline::*};
+//! use tandem::report::{failover_html, failover_text};
+//!
+//! let clock = Clock::start(); // one time base for probes and events
+//! let config = ProbeConfig::http(vip); // GET / every 100 ms, node = last word of the body
+//! let mut timeline = Timeline::new("web", &vip.ip().to_string(), &clock);
+//! timeline.probe = Some(ProbeSettings::from_config(&config));
+//! let mut prober = Prober::spawn(config, clock);
+//! let (from, to) = ("node1".to_string(), "node2".to_string());
+//! timeline.record_now(&clock, EventKind::FlipStarted { label: "switch".into(), from, to });
+//! // ... move the VIP; record ApiRequest/ApiResponse/TaskStatus/CommandStarted/... with
+//! // record_now as they happen, and meanwhile, in a select! loop, each probe as it comes:
+//! if let Some(result) = prober.next().await {
+//!     timeline.add_probe(result);
+//! }
+//! let (rest, _end) = prober.finish().await; // stop, wait for the probes in flight
+//! rest.into_iter().for_each(|r| timeline.add_probe(r));
+//! let report = GameDayReport::measure(timeline, Duration::from_secs(120));
+//! print!("{}", failover_text::summary(&report, false));
+//! std::fs::write("game-day.html", failover_html::render(&report))?;
+//! println!("{}", serde_json::to_string(&report)?); // --json
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod clock;
+pub mod measurement;
+mod millis;
+pub mod probe;
+pub mod timeline;
