@@ -43,3 +43,4 @@ pub mod measurement;
 mod millis;
 pub mod probe;
 pub mod timeline;
+pub mod node_ops;

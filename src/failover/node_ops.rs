@@ -1,0 +1,189 @@
+//! What the game day runs on a node, as `sh` scripts (pure functions: the command ships them
+//! over its sessions). `--direct` does OpenSVC's part itself with these: stop the service on
+//! the source, start it on the target, run the service's own triggers.
+
+use crate::ssh::shell_quote as q;
+
+/// The service as the game day needs it, from the inventory's vars.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    pub service: String,
+    pub container: String,
+    pub vip: String,
+    /// `OPENSVC_ETC/SERVICE.conf` and `OPENSVC_ETC/SERVICE.d/` (the triggers).
+    pub opensvc_etc: String,
+    /// The container's interface that holds the VIP.
+    pub container_dev: String,
+}
+
+impl ServiceSpec {
+    pub fn config_path(&self) -> String {
+        format!("{}/{}.conf", self.opensvc_etc, self.service)
+    }
+
+    fn trigger(&self, name: &str) -> String {
+        format!("{}/{}.d/{name}", self.opensvc_etc, self.service)
+    }
+}
+
+/// Where the cluster-wide game-day lock lives on every node (`/run`: gone after a reboot).
+pub fn lock_path(cluster: &str) -> String {
+    format!("/run/tandem/failover-test-{cluster}.lock")
+}
+
+/// Takes the lock (mkdir is atomic); exit 3 and the holder's line when someone has it.
+pub fn lock_script(cluster: &str, holder: &str) -> String {
+    let path = lock_path(cluster);
+    format!(
+        r#"mkdir -p /run/tandem || exit 1
+if mkdir {p} 2>/dev/null; then printf '%s\n' {h} >{p}/holder; exit 0; fi
+cat {p}/holder 2>/dev/null || echo "unknown holder"
+exit 3
+"#,
+        p = q(&path),
+        h = q(holder),
+    )
+}
+
+/// Releases it, only if it is still ours.
+pub fn unlock_script(cluster: &str, holder: &str) -> String {
+    let path = lock_path(cluster);
+    format!(
+        r#"[ "$(cat {p}/holder 2>/dev/null)" = {h} ] && rm -rf {p}
+exit 0
+"#,
+        p = q(&path),
+        h = q(holder),
+    )
+}
+
+/// The service config's sha256 (empty when missing), and the container's state, in one go.
+pub fn inspect_script(spec: &ServiceSpec) -> String {
+    format!(
+        r#"printf 'config %s\n' "$(sha256sum {conf} 2>/dev/null | cut -d' ' -f1)"
+printf 'container %s\n' "$(lxc-info -n {c} -s -H 2>/dev/null || echo ABSENT)"
+for t in ovh_routes ovh_failover; do
+  [ -x {etc}/{svc}.d/$t ] && printf 'trigger %s\n' "$t"
+done
+command -v om >/dev/null 2>&1 && echo "opensvc om"
+exit 0
+"#,
+        conf = q(&spec.config_path()),
+        c = q(&spec.container),
+        etc = q(&spec.opensvc_etc),
+        svc = q(&spec.service),
+    )
+}
+
+/// Stops the service on a node, as OpenSVC would: the route trigger, the VIP off the
+/// container, the container. Idempotent: a stopped service stays stopped, exit 0.
+pub fn stop_script(spec: &ServiceSpec) -> String {
+    format!(
+        r#"set -u
+routes={routes}
+[ ! -x "$routes" ] || "$routes" stop {svc} {vip} || exit 1
+if [ "$(lxc-info -n {c} -s -H 2>/dev/null)" = RUNNING ]; then
+  lxc-attach -n {c} -- ip addr del {vip}/32 dev {dev} >/dev/null 2>&1 || true
+  lxc-stop -n {c} -t 10 || lxc-stop -n {c} -k || exit 1
+fi
+exit 0
+"#,
+        routes = q(&spec.trigger("ovh_routes")),
+        svc = q(&spec.service),
+        vip = q(&spec.vip),
+        c = q(&spec.container),
+        dev = q(&spec.container_dev),
+    )
+}
+
+/// Starts it: the container, the VIP on its interface, the route trigger. Idempotent.
+pub fn start_script(spec: &ServiceSpec) -> String {
+    format!(
+        r#"set -u
+if [ "$(lxc-info -n {c} -s -H 2>/dev/null)" != RUNNING ]; then
+  lxc-start -n {c} -d || exit 1
+fi
+lxc-wait -n {c} -s RUNNING -t 10 || exit 1
+# The container's network comes up with it: wait (bounded) for its interface.
+i=0
+until lxc-attach -n {c} -- ip link show {dev} >/dev/null 2>&1; do
+  i=$((i + 1)); [ "$i" -lt 50 ] || {{ echo "no {dev} in the container" >&2; exit 1; }}; sleep 0.1
+done
+lxc-attach -n {c} -- ip addr show {dev} | grep -q " {vip}/" ||
+  lxc-attach -n {c} -- ip addr add {vip}/32 dev {dev} || exit 1
+routes={routes}
+[ ! -x "$routes" ] || "$routes" start {svc} {vip} || exit 1
+exit 0
+"#,
+        routes = q(&spec.trigger("ovh_routes")),
+        svc = q(&spec.service),
+        vip = q(&spec.vip),
+        c = q(&spec.container),
+        dev = q(&spec.container_dev),
+    )
+}
+
+/// The cluster's own switch command (OpenSVC's by default), with `{service}` and `{to}` filled.
+pub fn switch_command(template: &str, service: &str, to: &str) -> String {
+    template.replace("{service}", service).replace("{to}", to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ServiceSpec {
+        ServiceSpec {
+            service: "web".into(),
+            container: "web".into(),
+            vip: "203.0.113.7".into(),
+            opensvc_etc: "/etc/opensvc".into(),
+            container_dev: "eth0".into(),
+        }
+    }
+
+    #[test]
+    fn scripts_are_valid_sh() {
+        for script in [
+            lock_script("pair1", "me@laptop 1"),
+            unlock_script("pair1", "me@laptop 1"),
+            inspect_script(&spec()),
+            stop_script(&spec()),
+            start_script(&spec()),
+        ] {
+            let out = std::process::Command::new("sh")
+                .args(["-n", "-c", &script])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        assert!(stop_script(&spec()).contains("'/etc/opensvc/web.d/ovh_routes'"));
+    }
+
+    #[test]
+    fn the_lock_is_taken_once_and_released_only_by_its_holder() {
+        let dir = std::env::temp_dir().join(format!("tandem-lock-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let run = |script: String| {
+            let script = script.replace("/run/tandem", dir.to_str().unwrap());
+            std::process::Command::new("sh").args(["-c", &script]).output().unwrap()
+        };
+        assert!(run(lock_script("c", "a")).status.success());
+        let second = run(lock_script("c", "b"));
+        assert_eq!(second.status.code(), Some(3));
+        assert_eq!(String::from_utf8_lossy(&second.stdout).trim(), "a");
+        run(unlock_script("c", "b"));
+        assert_eq!(run(lock_script("c", "b")).status.code(), Some(3));
+        run(unlock_script("c", "a"));
+        assert!(run(lock_script("c", "b")).status.success());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn switch_command_is_filled() {
+        assert_eq!(
+            switch_command("om {service} switch --to {to}", "web", "node2"),
+            "om web switch --to node2"
+        );
+    }
+}
