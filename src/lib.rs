@@ -11,6 +11,7 @@ pub mod error;
 pub mod fleet;
 pub mod inventory;
 pub mod modules;
+pub mod ovh;
 pub mod playbook;
 pub mod report;
 pub mod ssh;

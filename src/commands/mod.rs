@@ -3,6 +3,7 @@
 pub mod deploy;
 pub mod ping;
 pub mod run;
+pub mod vip;
 
 use std::process::ExitCode;
 
@@ -14,5 +15,6 @@ pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
         Command::Deploy(args) => deploy::deploy(args).await,
         Command::Run(args) => run::run(args).await,
         Command::Ping(args) => ping::ping(args).await,
+        Command::Vip(args) => vip::vip(args).await,
     }
 }

@@ -4,6 +4,7 @@ pub mod deploy;
 pub mod diff;
 pub mod ping;
 pub mod run;
+pub mod vip;
 
 use std::time::Duration;
 

@@ -9,3 +9,4 @@ mod modules_lab;
 mod run;
 mod shell;
 mod support;
+mod vip;
