@@ -29,6 +29,8 @@ pub enum Command {
     Keys(KeysArgs),
     /// Render, compare or push the OpenSVC service config of each cluster.
     Config(ConfigArgs),
+    /// Show or move a cluster's VIP (its OVH failover IP) through OVH's API.
+    Vip(VipArgs),
 }
 
 /// Which nodes, for the subcommands that work node by node.
@@ -243,4 +245,94 @@ pub struct ConfigPushArgs {
 
     #[command(flatten)]
     pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VipArgs {
+    #[command(subcommand)]
+    pub command: VipCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VipCommand {
+    /// For each selected cluster: its VIP, and the OVH server and inventory node it is routed to.
+    Status(VipStatusArgs),
+    /// Route a cluster's VIP to another of its nodes and wait until OVH has done it.
+    Move(VipMoveArgs),
+}
+
+/// How `tandem vip` talks to OVH's API. Credentials come from OVH_* variables or ovh.conf (see
+/// the inventory's `ovh:` section), never from the command line.
+#[derive(Debug, Args)]
+pub struct OvhApiArgs {
+    /// Give up on one API request after this many seconds (retried like a 5xx answer).
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub request_timeout: u64,
+
+    /// Wait before retrying a request that got a 5xx or 429 answer or none at all, in ms;
+    /// doubled before each further attempt.
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub retry_base_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct VipStatusArgs {
+    /// Inventory file (YAML).
+    #[arg(short, long, value_name = "INVENTORY", env = "TANDEM_INVENTORY")]
+    pub inventory: PathBuf,
+
+    /// Only this cluster (default: every cluster that has a `vip`).
+    #[arg(long, value_name = "CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// Print one JSON object on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub api: OvhApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VipMoveArgs {
+    /// Inventory file (YAML).
+    #[arg(short, long, value_name = "INVENTORY", env = "TANDEM_INVENTORY")]
+    pub inventory: PathBuf,
+
+    /// The cluster whose VIP moves.
+    #[arg(long, value_name = "CLUSTER")]
+    pub cluster: String,
+
+    /// The node of that cluster the VIP goes to (its `service_name` is the OVH server).
+    #[arg(long, value_name = "NODE")]
+    pub to: String,
+
+    /// Print one JSON object on stdout (with every event) instead of events as they happen.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Seconds between two looks at the move task (decimals allowed). OVH allows about 60
+    /// requests a minute: keep a few seconds on the real API.
+    #[arg(long, value_name = "SECS", default_value = "3", value_parser = parse_seconds)]
+    pub poll_interval: std::time::Duration,
+
+    /// Give up when the move has not finished after this many seconds (a real move takes
+    /// about a minute).
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    #[command(flatten)]
+    pub api: OvhApiArgs,
+}
+
+/// A positive number of seconds, decimals allowed, at most an hour.
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds (e.g. 3 or 0.5)"))?;
+    if !(0.05..=3600.0).contains(&seconds) {
+        return Err(format!("{seconds} is out of range: use 0.05 to 3600"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::inventory::{InventoryError, PatternError};
+use crate::ovh::OvhError;
 use crate::playbook::PlaybookError;
 use crate::ssh::SshError;
 
@@ -14,6 +15,8 @@ pub enum Error {
     Playbook(PlaybookError),
     /// known_hosts or ~/.ssh/config unusable: nothing can be verified, so nothing is tried.
     Ssh(SshError),
+    /// OVH credentials or endpoint unusable (a failed API call is a result, not this).
+    Ovh(OvhError),
     /// A command-line value that makes no sense; the message names the flag and the fix.
     Usage(String),
 }
@@ -32,6 +35,7 @@ impl fmt::Display for Error {
             Error::Pattern(e) => e.fmt(f),
             Error::Playbook(e) => e.fmt(f),
             Error::Ssh(e) => e.fmt(f),
+            Error::Ovh(e) => e.fmt(f),
             Error::Usage(message) => f.write_str(message),
         }
     }
@@ -60,5 +64,11 @@ impl From<PlaybookError> for Error {
 impl From<SshError> for Error {
     fn from(e: SshError) -> Self {
         Error::Ssh(e)
+    }
+}
+
+impl From<OvhError> for Error {
+    fn from(e: OvhError) -> Self {
+        Error::Ovh(e)
     }
 }

@@ -12,6 +12,7 @@ pub mod failover;
 pub mod fleet;
 pub mod inventory;
 pub mod modules;
+pub mod ovh;
 pub mod playbook;
 pub mod report;
 pub mod service_config;

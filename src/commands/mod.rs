@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod keys;
 pub mod ping;
 pub mod run;
+pub mod vip;
 
 use std::process::ExitCode;
 
@@ -18,5 +19,6 @@ pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
         Command::Ping(args) => ping::ping(args).await,
         Command::Keys(args) => keys::keys(args).await,
         Command::Config(args) => config::config(args).await,
+        Command::Vip(args) => vip::vip(args).await,
     }
 }

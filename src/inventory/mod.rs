@@ -22,7 +22,9 @@ use serde_saphyr::{Location, Spanned};
 pub use error::{InventoryError, InventoryErrorKind, PatternError};
 
 use error::one_line;
-use raw::{RawCluster, RawInventory, RawNode};
+use raw::{RawCluster, RawInventory, RawNode, RawOvh};
+
+use crate::ovh::{Endpoint, OvhSettings};
 
 /// Vars at any level: free-form YAML, kept in file order.
 pub type Vars = indexmap::IndexMap<String, serde_json::Value>;
@@ -37,6 +39,8 @@ pub struct Inventory {
     /// The file it was loaded from (as given by the user).
     pub path: PathBuf,
     pub ssh: SshDefaults,
+    /// The `ovh:` section: API endpoint and ovh.conf path (both optional).
+    pub ovh: OvhSettings,
     pub vars: Vars,
     /// In file order; never empty.
     pub clusters: Vec<Cluster>,
@@ -323,6 +327,12 @@ fn build(raw: RawInventory, path: &Path) -> Result<Inventory, InventoryError> {
         },
     };
 
+    let ovh = raw
+        .ovh
+        .map(|ovh| build_ovh(path, ovh))
+        .transpose()?
+        .unwrap_or_default();
+
     let clusters = match raw.clusters {
         Some(clusters) if !clusters.value.is_empty() => clusters,
         Some(clusters) => {
@@ -381,9 +391,30 @@ fn build(raw: RawInventory, path: &Path) -> Result<Inventory, InventoryError> {
     Ok(Inventory {
         path: path.to_path_buf(),
         ssh,
+        ovh,
         vars: raw.vars.unwrap_or_default(),
         clusters: model,
     })
+}
+
+/// The endpoint is checked here (an unknown name points at its line); the config path is
+/// resolved like every other path of the inventory.
+fn build_ovh(path: &Path, raw: RawOvh) -> Result<OvhSettings, InventoryError> {
+    let endpoint = raw
+        .endpoint
+        .as_ref()
+        .map(|endpoint| {
+            Endpoint::parse(&endpoint.value).map_err(|message| {
+                InventoryError::invalid(path, pos(&endpoint.referenced), format!("ovh: {message}"))
+            })
+        })
+        .transpose()?;
+    let config = raw
+        .config
+        .as_ref()
+        .map(|raw| resolve_path(path, "config", raw))
+        .transpose()?;
+    Ok(OvhSettings { endpoint, config })
 }
 
 fn build_cluster(

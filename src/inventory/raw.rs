@@ -25,9 +25,22 @@ pub(super) struct RawInventory {
     #[serde(default)]
     pub ssh: Option<RawSsh>,
     #[serde(default)]
+    pub ovh: Option<RawOvh>,
+    #[serde(default)]
     pub vars: Option<Vars>,
     #[serde(default)]
     pub clusters: Option<Spanned<RawClusters>>,
+}
+
+/// `ovh: {endpoint: ovh-eu, config: ovh.conf}`: where the API is and which ovh.conf holds the
+/// keys (the keys themselves never go in the inventory).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOvh {
+    #[serde(default)]
+    pub endpoint: Option<Spanned<String>>,
+    #[serde(default)]
+    pub config: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -168,6 +168,57 @@ fn example_inventory_loads() {
     assert_eq!(inventory.ssh.connect_timeout, Some(Duration::from_secs(5)));
 }
 
+#[test]
+fn ovh_section_endpoint_and_config() {
+    let inventory = parse(
+        "ovh:\n  endpoint: ovh-ca\n  config: secrets/ovh.conf\nclusters: {c: {nodes: {n: {address: a}}}}\n",
+    )
+    .unwrap();
+    let endpoint = inventory.ovh.endpoint.as_ref().unwrap();
+    assert_eq!(endpoint.base_url(), "https://ca.api.ovh.com/1.0");
+    assert_eq!(
+        inventory.ovh.config.as_deref(),
+        Some(Path::new("/etc/tandem/secrets/ovh.conf"))
+    );
+
+    let custom = parse(
+        "ovh: {endpoint: 'http://198.18.0.1:4000/1.0'}\nclusters: {c: {nodes: {n: {address: a}}}}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        custom.ovh.endpoint.unwrap().base_url(),
+        "http://198.18.0.1:4000/1.0"
+    );
+    assert_eq!(custom.ovh.config, None);
+
+    // Without the section: nothing set, the credentials search decides.
+    assert_eq!(
+        parse(TWO_CLUSTERS).unwrap().ovh,
+        crate::ovh::OvhSettings::default()
+    );
+}
+
+#[test]
+fn error_ovh_section() {
+    assert_eq!(
+        error("ovh:\n  endpoint: ovh-fr\nclusters: {c: {nodes: {n: {address: a}}}}\n"),
+        format!(
+            "{PATH}:2:13: ovh: unknown OVH endpoint 'ovh-fr': use one of ovh-eu, ovh-ca, ovh-us, \
+             kimsufi-eu, kimsufi-ca, soyoustart-eu, soyoustart-ca or an http(s):// URL"
+        )
+    );
+    assert_eq!(
+        error(
+            "ovh:\n  endpoint: ovh-eu\n  application_secret: x\nclusters: {c: {nodes: {n: {address: a}}}}\n"
+        ),
+        format!("{PATH}:3:3: unknown field `application_secret`, expected `endpoint` or `config`")
+    );
+    assert_eq!(
+        error("ovh: {config: ''}\nclusters: {c: {nodes: {n: {address: a}}}}\n"),
+        format!("{PATH}:1:15: `config` is empty: give a file path or remove the key")
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Errors: one test per case, asserting the whole message.
 
@@ -224,7 +275,7 @@ fn error_unknown_key() {
     );
     assert_eq!(
         error("cluster: {}\n"),
-        format!("{PATH}:1:1: unknown field `cluster`, expected one of ssh, vars, clusters")
+        format!("{PATH}:1:1: unknown field `cluster`, expected one of ssh, ovh, vars, clusters")
     );
 }
 

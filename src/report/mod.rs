@@ -7,6 +7,7 @@ pub mod failover_html;
 pub mod failover_text;
 pub mod ping;
 pub mod run;
+pub mod vip;
 
 use std::time::Duration;
 

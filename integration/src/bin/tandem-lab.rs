@@ -56,6 +56,26 @@ enum Cmd {
         #[arg(long, value_parser = lab::delay::parse_route)]
         route: Vec<(u16, std::net::Ipv4Addr)>,
     },
+    /// The OVH API simulator of a lab (started by `up`, not by hand); reads `AK AS CK` on stdin.
+    #[command(name = "__ovh-api", hide = true)]
+    OvhApi {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        listen: std::net::Ipv4Addr,
+        #[arg(long)]
+        bridge: String,
+        /// SERVICE_NAME=NODE_ADDRESS, once per node.
+        #[arg(long, value_parser = tandem_integration::ovh_sim::parse_service)]
+        service: Vec<(String, std::net::Ipv4Addr)>,
+        /// VIP=SERVICE_NAME it is routed to at start, once per cluster.
+        #[arg(long, value_parser = tandem_integration::ovh_sim::parse_vip)]
+        vip: Vec<(std::net::Ipv4Addr, String)>,
+        #[arg(long, default_value_t = 2000)]
+        task_ms: u64,
+        #[arg(long, default_value_t = 1000)]
+        list_lag_ms: u64,
+    },
     /// PID 1 of a node (started by `up`, not by hand).
     #[command(name = "__node-init", hide = true)]
     NodeInit {
@@ -123,6 +143,28 @@ fn run(cmd: Cmd) -> Result<ExitCode, LabError> {
         } => {
             return Ok(ExitCode::from(
                 lab::delay::serve(&dir, latency_ms, listen, &route) as u8,
+            ));
+        }
+        Cmd::OvhApi {
+            dir,
+            listen,
+            bridge,
+            service,
+            vip,
+            task_ms,
+            list_lag_ms,
+        } => {
+            let config = tandem_integration::ovh_sim::SimConfig {
+                dir,
+                listen,
+                bridge,
+                services: service,
+                vips: vip,
+                task_duration: std::time::Duration::from_millis(task_ms),
+                list_lag: std::time::Duration::from_millis(list_lag_ms),
+            };
+            return Ok(ExitCode::from(
+                tandem_integration::ovh_sim::serve(config) as u8
             ));
         }
         Cmd::NodeInit { name, node_dir } => {

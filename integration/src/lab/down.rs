@@ -9,7 +9,7 @@ use nix::mount::{MntFlags, umount2};
 
 use super::error::LabError;
 use super::sys::{self, Programs};
-use super::{Lab, delay, net, node, slot, state};
+use super::{Lab, delay, net, node, ovh_api, slot, state, vip};
 
 /// A lab runs while its slot is still its own and its bridge exists, or while one of its nodes'
 /// init is alive.
@@ -37,6 +37,13 @@ pub fn down_dir(dir: &Path) -> Result<bool, LabError> {
     // The delay proxy lives in the root namespace: the slot sweep does not see it.
     if let Some(proxy) = lab.as_ref().and_then(|l| l.delay_proxy.as_ref()) {
         delay::stop(proxy);
+    }
+    // So does the OVH API simulator, and the VIP routes it and `up` made there.
+    if let Some(api) = lab.as_ref().and_then(|l| l.ovh_api.as_ref()) {
+        ovh_api::stop(api);
+    }
+    if let Some(lab) = &lab {
+        vip::remove_routes(&programs, lab);
     }
     for &s in &owned {
         net::sweep_slot(&programs, s)?;

@@ -15,7 +15,13 @@ const SERVICE_VARS: &str = "      service: web
       disk: {kind: loop, file: /var/lib/tandem/disks/web.img, size: 512M, link: /var/lib/tandem/disks/web.dev}
 ";
 
-pub fn inventory_yaml(slot: u16, nodes: &[LabNode], clusters: &[LabCluster]) -> String {
+/// `ovh_endpoint`: the simulator's URL; its keys are in ovh.conf next to the inventory.
+pub fn inventory_yaml(
+    slot: u16,
+    nodes: &[LabNode],
+    clusters: &[LabCluster],
+    ovh_endpoint: Option<&str>,
+) -> String {
     let mut y = String::new();
     // Writing into a String cannot fail.
     let _ = writeln!(
@@ -27,6 +33,12 @@ pub fn inventory_yaml(slot: u16, nodes: &[LabNode], clusters: &[LabCluster]) -> 
     y.push_str(
         "ssh:\n  user: root\n  identity: id_ed25519        # paths are relative to the inventory file\n  known_hosts: known_hosts\n  connect_timeout: 5          # seconds\n",
     );
+    if let Some(url) = ovh_endpoint {
+        let _ = writeln!(
+            y,
+            "ovh:\n  endpoint: {url}   # the lab's OVH API simulator\n  config: ovh.conf"
+        );
+    }
     // What playbooks/ovh-lxc-cluster.yml needs here: the kernel has no dummy interface driver
     // (br0 stands alone), device-mapper does not work (a loop device stands in for the LVM
     // volume; its link lives in the node's own files, /dev being the host's), and the container

@@ -15,11 +15,13 @@ pub mod init;
 mod inventory;
 mod net;
 mod node;
+pub mod ovh_api;
 mod slot;
-mod state;
-mod sys;
+pub(crate) mod state;
+pub(crate) mod sys;
 mod temp;
 mod up;
+mod vip;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
@@ -32,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub use delay::DelayProxy;
 pub use error::LabError;
+pub use ovh_api::OvhApi;
 pub use temp::TempLab;
 
 /// Most nodes one lab may have (addresses .11 to .210 of its /24).
@@ -55,6 +58,9 @@ pub struct Lab {
     /// With `up --latency-ms`: the delay proxy in front of every node's sshd.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     delay_proxy: Option<DelayProxy>,
+    /// The OVH API simulator (every complete lab has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ovh_api: Option<OvhApi>,
     nodes: Vec<LabNode>,
     clusters: Vec<LabCluster>,
 }
@@ -120,6 +126,7 @@ impl LabNode {
 #[serde(deny_unknown_fields)]
 pub struct LabCluster {
     pub name: String,
+    /// Unique among the labs running at the same time; routed to the first node at `up`.
     pub vip: Ipv4Addr,
     pub nodes: Vec<String>,
 }
@@ -208,6 +215,16 @@ impl Lab {
     /// The delay proxy of a lab brought up with `--latency-ms`.
     pub fn delay_proxy(&self) -> Option<&DelayProxy> {
         self.delay_proxy.as_ref()
+    }
+
+    /// The OVH API simulator: its URL, and `/_lab/faults` at [`OvhApi::control_url`].
+    pub fn ovh_api(&self) -> Option<&OvhApi> {
+        self.ovh_api.as_ref()
+    }
+
+    /// DIR/ovh.conf (0600): the simulator's endpoint and keys, as the inventory names it.
+    pub fn ovh_conf(&self) -> PathBuf {
+        ovh_api::ovh_conf(&self.dir)
     }
 
     pub fn nodes(&self) -> &[LabNode] {
@@ -323,8 +340,16 @@ impl Lab {
             ),
             None => String::new(),
         };
+        let ovh = match &self.ovh_api {
+            Some(api) => format!(
+                "  ovh api:   {} (keys in {})\n",
+                api.url,
+                self.ovh_conf().display()
+            ),
+            None => String::new(),
+        };
         format!(
-            "lab slot {} up: {} nodes in {} clusters\n  nodes:     {} at {}\n  bridge:    {} {}/24\n{latency}  inventory: {}\n",
+            "lab slot {} up: {} nodes in {} clusters\n  nodes:     {} at {}\n  bridge:    {} {}/24\n{latency}{ovh}  inventory: {}\n",
             self.slot,
             self.nodes.len(),
             self.clusters.len(),

@@ -53,6 +53,8 @@ pub fn top_files(dir: &Path) -> Vec<PathBuf> {
         dir.join("lab.json.tmp"),
         dir.join("inventory.yml.tmp"),
         dir.join("delay-proxy.log"),
+        dir.join("ovh-api.log"),
+        dir.join("ovh.conf"),
     ]
 }
 

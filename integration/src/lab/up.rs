@@ -10,7 +10,8 @@ use std::thread;
 use super::error::LabError;
 use super::sys::{self, Programs};
 use super::{
-    Holder, Lab, LabCluster, LabNode, MAX_NODES, delay, down, inventory, net, node, slot, state,
+    Holder, Lab, LabCluster, LabNode, MAX_NODES, delay, down, inventory, net, node, ovh_api, slot,
+    state, vip,
 };
 
 /// Nodes set up at once. Each costs a few short processes (ssh-keygen, ip, nsenter, sshd); more
@@ -62,16 +63,23 @@ pub fn up_with(
     let mut lab = {
         let lock = slot::lock()?;
         let slot = slot::claim(&lock, &programs, &dir)?;
-        let mut lab = plan(&dir, slot, nodes);
-        lab.held_by = if held { Holder::me() } else { None };
-        // Recorded before anything else exists, so that `down` can always clean up after us.
-        let made = state::save(&lab).and_then(|()| net::create_bridge(&programs, slot));
+        // VIPs are chosen and recorded under the lock: the next lab sees them taken.
+        let made = vip::allocate(&lock, &programs, slot, nodes.div_ceil(2)).and_then(|vips| {
+            let mut lab = plan(&dir, slot, nodes, &vips);
+            lab.held_by = if held { Holder::me() } else { None };
+            // Recorded before anything else exists, so that `down` can always clean up after us.
+            state::save(&lab)?;
+            net::create_bridge(&programs, slot)?;
+            Ok(lab)
+        });
         drop(lock);
-        if let Err(e) = made {
-            let _ = down::down_dir(&dir);
-            return Err(e);
+        match made {
+            Ok(lab) => lab,
+            Err(e) => {
+                let _ = down::down_dir(&dir);
+                return Err(e);
+            }
         }
-        lab
     };
 
     match build(&programs, &lab_bin, &mut lab, latency_ms) {
@@ -102,8 +110,9 @@ fn lab_dir(dir: &Path) -> Result<PathBuf, LabError> {
     Ok(dir)
 }
 
-/// Names, addresses and clusters of a new lab: node i is node{i} in pair{ceil(i/2)}.
-fn plan(dir: &Path, slot: u16, count: usize) -> Lab {
+/// Names, addresses and clusters of a new lab: node i is node{i} in pair{ceil(i/2)}, cluster k
+/// has VIP `vips[k-1]`.
+fn plan(dir: &Path, slot: u16, count: usize, vips: &[std::net::Ipv4Addr]) -> Lab {
     let nodes: Vec<LabNode> = (1..=count)
         .map(|i| {
             let name = format!("node{i}");
@@ -126,8 +135,7 @@ fn plan(dir: &Path, slot: u16, count: usize) -> Lab {
     let clusters = (1..=count.div_ceil(2))
         .map(|k| LabCluster {
             name: format!("pair{k}"),
-            // k <= 100: always a valid last octet.
-            vip: std::net::Ipv4Addr::new(203, 0, 113, k as u8),
+            vip: vips[k - 1],
             nodes: nodes
                 .iter()
                 .filter(|n| n.cluster == format!("pair{k}"))
@@ -144,6 +152,7 @@ fn plan(dir: &Path, slot: u16, count: usize) -> Lab {
         complete: false,
         held_by: None,
         delay_proxy: None,
+        ovh_api: None,
         nodes,
         clusters,
     }
@@ -209,6 +218,8 @@ fn build(
     if let Some(ms) = latency_ms {
         delay::start(lab_bin, lab, ms)?;
     }
+    vip::install_routes(p, lab)?;
+    ovh_api::start(lab_bin, lab)?;
 
     sys::write_file(
         &state::known_hosts(&dir),
@@ -217,7 +228,13 @@ fn build(
     )?;
     sys::write_file_atomic(
         &state::inventory(&dir),
-        inventory::inventory_yaml(lab.slot, &lab.nodes, &lab.clusters).as_bytes(),
+        inventory::inventory_yaml(
+            lab.slot,
+            &lab.nodes,
+            &lab.clusters,
+            lab.ovh_api.as_ref().map(|api| api.url.as_str()),
+        )
+        .as_bytes(),
         0o644,
     )?;
     lab.complete = true;

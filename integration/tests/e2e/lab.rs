@@ -196,10 +196,14 @@ fn cli_up_status_down_and_errors() {
     assert_eq!(lab.clusters().len(), 2);
     assert_eq!(lab.clusters()[1].nodes, ["node3"]);
     let inventory = fs::read_to_string(lab.inventory()).unwrap();
+    let vip2 = lab.clusters()[1].vip;
     assert!(
-        inventory.contains("  pair2:\n    vip: 203.0.113.2\n    nodes:\n      node3:\n"),
+        inventory.contains(&format!(
+            "  pair2:\n    vip: {vip2}\n    nodes:\n      node3:\n"
+        )),
         "{inventory}"
     );
+    assert_ne!(lab.clusters()[0].vip, vip2);
     for file in ["id_ed25519", "id_ed25519.pub"] {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(dir.join(file)).unwrap().permissions().mode() & 0o777;

@@ -12,3 +12,4 @@ mod report_html;
 mod run;
 mod shell;
 mod support;
+mod vip;

@@ -1,0 +1,112 @@
+//! The fault knobs tests turn at run time (`/_lab/faults`), and the counters they read back to
+//! prove a fault was really served.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How the next move task ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Fate {
+    /// `todo -> doing -> done`, and the route moves.
+    #[default]
+    #[serde(rename = "normal")]
+    Normal,
+    /// `todo -> doing -> ovhError`; the route stays.
+    #[serde(rename = "ovhError")]
+    OvhError,
+    /// `todo -> doing`, forever.
+    #[serde(rename = "stuck")]
+    Stuck,
+}
+
+/// The knobs and counters, as `GET /_lab/faults` shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Knobs {
+    /// The next this many API requests (any route under /1.0) answer `fail_status`.
+    pub fail_next: u32,
+    /// 500 (or any 5xx) or 429.
+    pub fail_status: u16,
+    /// Applies to the next move task only, then goes back to `normal`.
+    pub next_task: Fate,
+    pub task_duration_ms: u64,
+    pub list_lag_ms: u64,
+    /// API requests seen (under /1.0, faults included).
+    pub requests: u64,
+    /// Requests answered with an injected fault.
+    pub faults_served: u64,
+    /// Requests refused for their credentials (key, timestamp, signature).
+    pub auth_refused: u64,
+    /// Move tasks created.
+    pub moves: u64,
+}
+
+/// `POST /_lab/faults`: only the fields given change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnobsUpdate {
+    #[serde(default)]
+    pub fail_next: Option<u32>,
+    #[serde(default)]
+    pub fail_status: Option<u16>,
+    #[serde(default)]
+    pub next_task: Option<Fate>,
+    #[serde(default)]
+    pub task_duration_ms: Option<u64>,
+    #[serde(default)]
+    pub list_lag_ms: Option<u64>,
+}
+
+impl Knobs {
+    pub fn new(task_duration: Duration, list_lag: Duration) -> Knobs {
+        Knobs {
+            fail_next: 0,
+            fail_status: 500,
+            next_task: Fate::Normal,
+            task_duration_ms: task_duration.as_millis() as u64,
+            list_lag_ms: list_lag.as_millis() as u64,
+            requests: 0,
+            faults_served: 0,
+            auth_refused: 0,
+            moves: 0,
+        }
+    }
+
+    pub fn apply(&mut self, update: KnobsUpdate) -> Result<(), String> {
+        if let Some(status) = update.fail_status
+            && status != 429
+            && !(500..=599).contains(&status)
+        {
+            return Err(format!("fail_status {status}: use 429 or a 5xx"));
+        }
+        if update.task_duration_ms.is_some_and(|ms| ms > 600_000) {
+            return Err("task_duration_ms: at most 600000".into());
+        }
+        if let Some(n) = update.fail_next {
+            self.fail_next = n;
+        }
+        if let Some(status) = update.fail_status {
+            self.fail_status = status;
+        }
+        if let Some(fate) = update.next_task {
+            self.next_task = fate;
+        }
+        if let Some(ms) = update.task_duration_ms {
+            self.task_duration_ms = ms;
+        }
+        if let Some(ms) = update.list_lag_ms {
+            self.list_lag_ms = ms;
+        }
+        Ok(())
+    }
+
+    /// Whether this request gets an injected fault (and counts it).
+    pub fn take_fault(&mut self) -> Option<u16> {
+        if self.fail_next == 0 {
+            return None;
+        }
+        self.fail_next -= 1;
+        self.faults_served += 1;
+        Some(self.fail_status)
+    }
+}

@@ -1,0 +1,194 @@
+//! `tandem vip status|move`: where each cluster's VIP (OVH failover IP) is routed, and moving
+//! it to another node of its cluster. The work is in `ovh`; this file picks the cluster and the
+//! node from the inventory and reports.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use crate::cli::{OvhApiArgs, VipArgs, VipCommand, VipMoveArgs, VipStatusArgs};
+use crate::error::Error;
+use crate::inventory::{Cluster, Inventory};
+use crate::ovh::{Client, ClientOptions, Credentials, Event, MoveOptions, RetryPolicy};
+use crate::report::vip::{
+    MoveRequest, Routed, VipRow, event_line, move_json, move_summary, status_json, status_table,
+};
+
+pub async fn vip(args: VipArgs) -> Result<ExitCode, Error> {
+    match args.command {
+        VipCommand::Status(args) => status(args).await,
+        VipCommand::Move(args) => move_vip(args).await,
+    }
+}
+
+async fn status(args: VipStatusArgs) -> Result<ExitCode, Error> {
+    let inventory = Inventory::load(&args.inventory)?;
+    let clusters: Vec<&Cluster> = match &args.cluster {
+        Some(name) => {
+            let cluster = find_cluster(&inventory, name)?;
+            require_vip(&inventory, cluster)?;
+            vec![cluster]
+        }
+        None => inventory.clusters.iter().collect(),
+    };
+    if clusters.iter().all(|c| c.vip.is_none()) {
+        return Err(Error::Usage(format!(
+            "{}: no cluster has a `vip`: add the failover IP under each cluster (vip: 203.0.113.10)",
+            inventory.path.display()
+        )));
+    }
+    let client = client(&inventory, &args.api)?;
+    let lookups = clusters.iter().map(|cluster| {
+        let client = &client;
+        let inventory = &inventory;
+        async move {
+            let routed = match cluster.vip {
+                None => None,
+                Some(vip) => Some(
+                    client
+                        .vip_status(vip)
+                        .await
+                        .map(|service| Routed {
+                            node: service
+                                .as_deref()
+                                .and_then(|s| node_of_service(inventory, cluster, s)),
+                            service,
+                        })
+                        .map_err(|e| e.to_string()),
+                ),
+            };
+            VipRow {
+                cluster: cluster.name.clone(),
+                vip: cluster.vip,
+                routed,
+            }
+        }
+    });
+    let rows = futures::future::join_all(lookups).await;
+    if args.json {
+        println!("{}", status_json(&rows));
+    } else {
+        print!("{}", status_table(&rows));
+    }
+    let failed = rows.iter().any(|r| matches!(r.routed, Some(Err(_))));
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn move_vip(args: VipMoveArgs) -> Result<ExitCode, Error> {
+    let inventory = Inventory::load(&args.inventory)?;
+    let cluster = find_cluster(&inventory, &args.cluster)?;
+    let vip = require_vip(&inventory, cluster)?;
+    let node = cluster
+        .nodes
+        .iter()
+        .find(|n| n.name == args.to)
+        .ok_or_else(|| {
+            let names: Vec<&str> = cluster.nodes.iter().map(|n| n.name.as_str()).collect();
+            Error::Usage(format!(
+                "--to {}: not a node of cluster {} (its nodes: {})",
+                args.to,
+                cluster.name,
+                names.join(", ")
+            ))
+        })?;
+    let service = node.service_name.as_deref().ok_or_else(|| {
+        Error::Usage(format!(
+            "{}:{}: node {} has no `service_name`: add its OVH server name (e.g. \
+             ns3001234.ip-51-68-1.eu) to move the VIP there",
+            inventory.path.display(),
+            node.line,
+            node.name
+        ))
+    })?;
+    let client = client(&inventory, &args.api)?;
+    let options = MoveOptions {
+        poll_interval: args.poll_interval,
+        timeout: Duration::from_secs(args.timeout),
+    };
+
+    let start = Instant::now();
+    let mut events: Vec<Event> = Vec::new();
+    let json = args.json;
+    let result = client
+        .move_vip(vip, service, &options, |event| {
+            if !json {
+                println!("{}", event_line(start, &event));
+            }
+            events.push(event);
+        })
+        .await;
+    let request = MoveRequest {
+        cluster: &cluster.name,
+        vip,
+        to_node: &node.name,
+        to_service: service,
+    };
+    if let Err(e) = &result
+        && e.is_config()
+    {
+        return Err(Error::Ovh(e.clone()));
+    }
+    if json {
+        let shown = result.as_ref().map_err(|e| e.to_string()).cloned();
+        println!("{}", move_json(&request, &shown, start, &events));
+    }
+    match result {
+        Ok(outcome) => {
+            if !json {
+                println!("{}", move_summary(&request, &outcome, start.elapsed()));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("tandem: error: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// The OVH client the flags and the inventory's `ovh:` section describe.
+fn client(inventory: &Inventory, api: &OvhApiArgs) -> Result<Client, Error> {
+    let credentials = Credentials::load(&inventory.ovh)?;
+    let options = ClientOptions {
+        request_timeout: Duration::from_secs(api.request_timeout),
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(api.retry_base_ms),
+            ..RetryPolicy::default()
+        },
+    };
+    Ok(Client::new(credentials, options)?)
+}
+
+fn find_cluster<'a>(inventory: &'a Inventory, name: &str) -> Result<&'a Cluster, Error> {
+    inventory.cluster(name).ok_or_else(|| {
+        let names: Vec<&str> = inventory.clusters.iter().map(|c| c.name.as_str()).collect();
+        Error::Usage(format!(
+            "--cluster {name}: no such cluster in {} (clusters: {})",
+            inventory.path.display(),
+            names.join(", ")
+        ))
+    })
+}
+
+fn require_vip(inventory: &Inventory, cluster: &Cluster) -> Result<std::net::Ipv4Addr, Error> {
+    cluster.vip.ok_or_else(|| {
+        Error::Usage(format!(
+            "{}: cluster {} has no `vip`: add its failover IP (vip: 203.0.113.10)",
+            inventory.path.display(),
+            cluster.name
+        ))
+    })
+}
+
+/// The inventory node whose `service_name` is `service`: in the cluster first, then anywhere.
+fn node_of_service(inventory: &Inventory, cluster: &Cluster, service: &str) -> Option<String> {
+    cluster
+        .nodes
+        .iter()
+        .chain(inventory.nodes())
+        .find(|n| n.service_name.as_deref() == Some(service))
+        .map(|n| n.name.clone())
+}

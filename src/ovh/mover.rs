@@ -1,0 +1,187 @@
+//! Moving a failover IP, safely and observably: skip when it already is there, wait for a move
+//! already pending, start ours, then follow the task the POST returned until it ends.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use super::client::{Client, Observer};
+use super::error::OvhError;
+use super::events::{Event, EventKind};
+use super::ip::TaskStatus;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoveOptions {
+    /// Wait between two looks at a task. OVH's informal limit is about 60 requests a minute per
+    /// consumer key: a few seconds, not less, on the real API.
+    pub poll_interval: Duration,
+    /// The whole move (waiting for a pending task included) must end within this; OVH says a
+    /// move takes "less than a minute", Terraform waits 5 minutes.
+    pub timeout: Duration,
+}
+
+impl Default for MoveOptions {
+    fn default() -> Self {
+        MoveOptions {
+            poll_interval: Duration::from_secs(3),
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// How a successful `move_vip` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveOutcome {
+    /// The VIP already was routed to the target: nothing was changed.
+    AlreadyThere { service: String },
+    /// Our task moved it.
+    Moved {
+        task_id: u64,
+        /// Where it was routed before.
+        from: Option<String>,
+        /// From the POST's answer to the first poll that saw `done`.
+        task_duration: Duration,
+    },
+}
+
+impl Client {
+    /// Routes `ip` to the server `to_service` (its OVH service name) and waits until that is
+    /// done. Every step is reported to `on_event` as it happens, failures included (a
+    /// [`EventKind::Failed`] is always the last event of a failed move).
+    pub async fn move_vip(
+        &self,
+        ip: Ipv4Addr,
+        to_service: &str,
+        options: &MoveOptions,
+        mut on_event: impl FnMut(Event) + Send,
+    ) -> Result<MoveOutcome, OvhError> {
+        let result = self
+            .move_vip_inner(ip, to_service, options, &mut on_event)
+            .await;
+        if let Err(e) = &result {
+            on_event(Event::now(EventKind::Failed {
+                reason: e.to_string(),
+            }));
+        }
+        result
+    }
+
+    async fn move_vip_inner(
+        &self,
+        ip: Ipv4Addr,
+        to_service: &str,
+        options: &MoveOptions,
+        observer: Observer<'_>,
+    ) -> Result<MoveOutcome, OvhError> {
+        let deadline = Instant::now() + options.timeout;
+        let from = self
+            .ip_info(ip, observer)
+            .await?
+            .routed_service()
+            .map(str::to_string);
+        observer(Event::now(EventKind::RoutedTo {
+            service: from.clone(),
+        }));
+        if from.as_deref() == Some(to_service) {
+            observer(Event::now(EventKind::AlreadyThere {
+                service: to_service.to_string(),
+            }));
+            return Ok(MoveOutcome::AlreadyThere {
+                service: to_service.to_string(),
+            });
+        }
+
+        // A move still pending would make OVH refuse ours, or undo it when it finishes.
+        let pending = self.pending_moves(ip, observer).await?;
+        if !pending.is_empty() {
+            for task_id in pending {
+                let task = self.task(ip, task_id, observer).await?;
+                observer(Event::now(EventKind::WaitingForPendingTask {
+                    task_id,
+                    status: task.status.clone(),
+                }));
+                // Its outcome is not ours: whether it failed or not, we go on once it ended.
+                self.follow_task(ip, task_id, task.status, options, deadline, observer)
+                    .await?;
+            }
+            let now = self
+                .ip_info(ip, observer)
+                .await?
+                .routed_service()
+                .map(str::to_string);
+            if now.as_deref() == Some(to_service) {
+                observer(Event::now(EventKind::AlreadyThere {
+                    service: to_service.to_string(),
+                }));
+                return Ok(MoveOutcome::AlreadyThere {
+                    service: to_service.to_string(),
+                });
+            }
+        }
+
+        let task = self.start_move(ip, to_service, observer).await?;
+        let created = Instant::now();
+        observer(Event::now(EventKind::TaskCreated {
+            task_id: task.task_id,
+            status: task.status.clone(),
+        }));
+        // Poll the id the POST returned: the task list lags behind right after a POST.
+        let (last, comment) = self
+            .follow_task(ip, task.task_id, task.status, options, deadline, observer)
+            .await?;
+        if last.is_failure() {
+            return Err(OvhError::TaskFailed {
+                task_id: task.task_id,
+                status: last.to_string(),
+                comment,
+            });
+        }
+        let task_duration = created.elapsed();
+        observer(Event::now(EventKind::Done {
+            task_id: task.task_id,
+            service: to_service.to_string(),
+            task_duration,
+        }));
+        Ok(MoveOutcome::Moved {
+            task_id: task.task_id,
+            from,
+            task_duration,
+        })
+    }
+
+    /// Polls a task until it is finished (its last status and comment) or `deadline` passes (an
+    /// error).
+    async fn follow_task(
+        &self,
+        ip: Ipv4Addr,
+        task_id: u64,
+        mut status: TaskStatus,
+        options: &MoveOptions,
+        deadline: Instant,
+        observer: Observer<'_>,
+    ) -> Result<(TaskStatus, Option<String>), OvhError> {
+        let started = Instant::now();
+        let mut comment = None;
+        while !status.is_finished() {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(OvhError::TaskTimedOut {
+                    task_id,
+                    status: status.to_string(),
+                    waited: started.elapsed(),
+                });
+            }
+            tokio::time::sleep(options.poll_interval.min(deadline - now)).await;
+            let task = self.task(ip, task_id, observer).await?;
+            comment = task.comment;
+            if task.status != status {
+                observer(Event::now(EventKind::TaskStatusChanged {
+                    task_id,
+                    from: status,
+                    to: task.status.clone(),
+                }));
+                status = task.status;
+            }
+        }
+        Ok((status, comment))
+    }
+}
