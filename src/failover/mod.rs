@@ -41,6 +41,6 @@
 pub mod clock;
 pub mod measurement;
 mod millis;
+pub mod node_ops;
 pub mod probe;
 pub mod timeline;
-pub mod node_ops;

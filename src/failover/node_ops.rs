@@ -155,7 +155,11 @@ mod tests {
                 .args(["-n", "-c", &script])
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{script}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         assert!(stop_script(&spec()).contains("'/etc/opensvc/web.d/ovh_routes'"));
     }
@@ -166,7 +170,10 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let run = |script: String| {
             let script = script.replace("/run/tandem", dir.to_str().unwrap());
-            std::process::Command::new("sh").args(["-c", &script]).output().unwrap()
+            std::process::Command::new("sh")
+                .args(["-c", &script])
+                .output()
+                .unwrap()
         };
         assert!(run(lock_script("c", "a")).status.success());
         let second = run(lock_script("c", "b"));

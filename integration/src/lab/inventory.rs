@@ -21,6 +21,7 @@ pub fn inventory_yaml(
     nodes: &[LabNode],
     clusters: &[LabCluster],
     ovh_endpoint: Option<&str>,
+    ovh_conf: Option<&std::path::Path>,
 ) -> String {
     let mut y = String::new();
     // Writing into a String cannot fail.
@@ -43,7 +44,16 @@ pub fn inventory_yaml(
     // (br0 stands alone), device-mapper does not work (a loop device stands in for the LVM
     // volume; its link lives in the node's own files, /dev being the host's), and the container
     // serves a page the failover probes read.
-    y.push_str("vars:\n  lab: true\n  bridge_ports: none\n  container_httpd: true\nclusters:\n");
+    y.push_str("vars:\n  lab: true\n  bridge_ports: none\n  container_httpd: true\n");
+    // No OpenSVC agent can be installed here: the game day switches with --direct, and the
+    // cookbook starts the service (VIP on the container, route trigger) the way `om start` would.
+    // The failover trigger reads the simulator's keys; the simulator's task takes 2 s, so it is
+    // polled every second and the RTO budget is a few seconds.
+    y.push_str("  opensvc: false\n  ovh_poll_seconds: 1\n  rto_seconds: 5\n");
+    if let Some(conf) = ovh_conf {
+        let _ = writeln!(y, "  ovh_credentials: {}", conf.display());
+    }
+    y.push_str("clusters:\n");
     for cluster in clusters {
         let _ = writeln!(
             y,

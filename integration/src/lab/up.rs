@@ -233,6 +233,10 @@ fn build(
             &lab.nodes,
             &lab.clusters,
             lab.ovh_api.as_ref().map(|api| api.url.as_str()),
+            lab.ovh_api
+                .as_ref()
+                .map(|_| ovh_api::ovh_conf(&dir))
+                .as_deref(),
         )
         .as_bytes(),
         0o644,
