@@ -153,15 +153,24 @@ fn vip_status_shows_the_first_node() {
     let text =
         Tandem::new(["vip", "status", "--cluster", "pair1", "-i"]).run_with(&lab.inventory(), &[]);
     text.expect_code(0);
-    let line = text
+    let rows: Vec<Vec<String>> = text
         .stdout()
         .lines()
-        .find(|l| l.starts_with("pair1"))
-        .map(str::to_string)
-        .unwrap_or_default();
-    assert!(line.contains(&vip(&lab).to_string()), "{}", text.stdout());
-    assert!(
-        line.ends_with("node1.lab.invalid  node1"),
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ["CLUSTER", "VIP", "ROUTED", "TO", "(OVH", "SERVICE)", "NODE"]
+                .map(String::from)
+                .to_vec(),
+            vec![
+                "pair1".into(),
+                vip(&lab).to_string(),
+                "node1.lab.invalid".into(),
+                "node1".into()
+            ],
+        ],
         "{}",
         text.stdout()
     );
