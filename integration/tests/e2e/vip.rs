@@ -356,6 +356,22 @@ fn the_simulator_refuses_bad_credentials_and_lags_its_task_list() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    // tandem waits for that pending move, then finds nothing left to do.
+    let run = move_to(&lab, "node2", &[]);
+    run.expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains(&format!("another move of this VIP is pending (task {id}")),
+        "{out}"
+    );
+    assert!(
+        out.trim_end()
+            .ends_with("is already routed to node2 (node2.lab.invalid): nothing to do"),
+        "{out}"
+    );
+    assert_eq!(counters(&lab)["moves"], 1);
+    assert_eq!(route_via(vip(&lab)), Some(address(&lab, "node2")));
 }
 
 #[test]
