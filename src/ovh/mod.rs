@@ -46,6 +46,8 @@ mod ip;
 mod mover;
 mod retry;
 mod signature;
+#[cfg(test)]
+mod tests;
 
 pub use client::{Client, ClientOptions, Observer};
 pub use credentials::{Credentials, OvhSettings, Secret, check_private, default_search_path};
