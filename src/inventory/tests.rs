@@ -211,7 +211,7 @@ fn error_ovh_section() {
         error(
             "ovh:\n  endpoint: ovh-eu\n  application_secret: x\nclusters: {c: {nodes: {n: {address: a}}}}\n"
         ),
-        format!("{PATH}:3:3: unknown field `application_secret`, expected `endpoint` or `config`")
+        format!("{PATH}:3:3: unknown field `application_secret`, expected one of endpoint, config")
     );
     assert_eq!(
         error("ovh: {config: ''}\nclusters: {c: {nodes: {n: {address: a}}}}\n"),

@@ -276,13 +276,13 @@ impl Client {
             return Ok(bytes);
         }
         Err(AttemptError {
-            error: OvhError::Api(ApiError::from_answer(
+            error: OvhError::Api(Box::new(ApiError::from_answer(
                 method.as_str(),
                 path,
                 status,
                 query_id,
                 &bytes,
-            )),
+            ))),
             retryable: is_retryable_status(status),
             retry_after,
         })

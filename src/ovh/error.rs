@@ -11,8 +11,8 @@ pub enum OvhError {
     /// Credentials or endpoint unusable (missing keys, a bad ovh.conf, wrong file mode): bad
     /// input, nothing was sent.
     Config(String),
-    /// OVH answered with an error.
-    Api(ApiError),
+    /// OVH answered with an error (boxed: it is the largest variant by far).
+    Api(Box<ApiError>),
     /// No usable answer: connection refused, timeout, reset.
     Transport {
         method: String,
@@ -231,7 +231,7 @@ mod tests {
             br#"{"message":"The requested object (ip = 203.0.113.5/32) does not exist","errorCode":"OBJECT_NOT_FOUND","httpCode":"404 Not Found"}"#,
         );
         assert_eq!(
-            OvhError::Api(e).to_string(),
+            OvhError::Api(Box::new(e)).to_string(),
             "OVH API GET /ip/203.0.113.5%2F32: HTTP 404 Not Found: The requested object \
              (ip = 203.0.113.5/32) does not exist [OBJECT_NOT_FOUND] (query id \
              EU.ext-3.6283a3ba.1234.abcd)"
@@ -251,13 +251,13 @@ mod tests {
 
     #[test]
     fn gave_up_and_task_errors_read_well() {
-        let last = OvhError::Api(ApiError::from_answer(
+        let last = OvhError::Api(Box::new(ApiError::from_answer(
             "GET",
             "/ip/x",
             503,
             Some("Q1".into()),
             br#"{"message":"busy"}"#,
-        ));
+        )));
         let e = OvhError::GaveUp {
             attempts: 5,
             elapsed: Duration::from_millis(3100),

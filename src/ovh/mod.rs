@@ -30,7 +30,10 @@
 //!   [`Client::task`], [`Client::pending_moves`], and [`Client::call`] for any other route.
 //! - Errors ([`OvhError`]): an API error shows the HTTP status, OVH's message and the
 //!   `X-Ovh-Queryid`; 400/401/403/404 are final; 429, 5xx, timeouts and refused connections are
-//!   retried with exponential backoff ([`RetryPolicy`], in [`ClientOptions`]).
+//!   retried with exponential backoff ([`RetryPolicy`], in [`ClientOptions`]). That includes a
+//!   POST whose answer was lost: if OVH had in fact created the task, it refuses the second
+//!   POST while the first is pending, and the move fails with OVH's message instead of moving
+//!   twice (`vip status` then shows where the IP ended up).
 //! - Secrets never show: [`Secret`]'s `Debug` prints `<redacted>`.
 
 mod client;
@@ -43,6 +46,8 @@ mod ip;
 mod mover;
 mod retry;
 mod signature;
+#[cfg(test)]
+mod tests;
 
 pub use client::{Client, ClientOptions, Observer};
 pub use credentials::{Credentials, OvhSettings, Secret, check_private, default_search_path};

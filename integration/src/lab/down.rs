@@ -34,16 +34,8 @@ pub fn down_dir(dir: &Path) -> Result<bool, LabError> {
     // Every process of the lab lives in one of its network namespaces: sweeping the slot kills
     // them all (each node's init first among them) and removes interfaces and namespaces.
     sys::trace("down: start");
-    // The delay proxy lives in the root namespace: the slot sweep does not see it.
-    if let Some(proxy) = lab.as_ref().and_then(|l| l.delay_proxy.as_ref()) {
-        delay::stop(proxy);
-    }
-    // So does the OVH API simulator, and the VIP routes it and `up` made there.
-    if let Some(api) = lab.as_ref().and_then(|l| l.ovh_api.as_ref()) {
-        ovh_api::stop(api);
-    }
     if let Some(lab) = &lab {
-        vip::remove_routes(&programs, lab);
+        stop_root_namespace_parts(&programs, lab);
     }
     for &s in &owned {
         net::sweep_slot(&programs, s)?;
@@ -87,6 +79,18 @@ pub fn down_dir(dir: &Path) -> Result<bool, LabError> {
         Err(e) => return Err(LabError::io("removing lab.json", e)),
     }
     Ok(found)
+}
+
+/// What a lab has in the root namespace, which sweeping its slot does not see: the delay proxy,
+/// the OVH API simulator, and the VIP routes.
+pub fn stop_root_namespace_parts(p: &Programs, lab: &Lab) {
+    if let Some(proxy) = &lab.delay_proxy {
+        delay::stop(proxy);
+    }
+    if let Some(api) = &lab.ovh_api {
+        ovh_api::stop(api);
+    }
+    vip::remove_routes(p, lab);
 }
 
 /// Live init processes of the lab in DIR, from lab.json and from the init.pid files the inits

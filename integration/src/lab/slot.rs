@@ -160,6 +160,9 @@ fn collect_abandoned(programs: &Programs) {
         if !abandoned(&dir) || net::sweep_slot(programs, slot).is_err() {
             continue;
         }
+        if let Ok(Some(lab)) = state::read(&dir) {
+            super::down::stop_root_namespace_parts(programs, &lab);
+        }
         if dir.starts_with(TEMP_ROOT) {
             let _ = sys::remove_tree(&dir);
         }

@@ -378,6 +378,8 @@ fn assert_nothing_left(dir: &Path, slot: u16) {
         "known_hosts",
         "id_ed25519",
         "id_ed25519.pub",
+        "ovh.conf",
+        "ovh-api.log",
     ] {
         assert!(!dir.join(file).exists(), "{file} left");
     }

@@ -153,15 +153,24 @@ fn vip_status_shows_the_first_node() {
     let text =
         Tandem::new(["vip", "status", "--cluster", "pair1", "-i"]).run_with(&lab.inventory(), &[]);
     text.expect_code(0);
-    let line = text
+    let rows: Vec<Vec<String>> = text
         .stdout()
         .lines()
-        .find(|l| l.starts_with("pair1"))
-        .map(str::to_string)
-        .unwrap_or_default();
-    assert!(line.contains(&vip(&lab).to_string()), "{}", text.stdout());
-    assert!(
-        line.ends_with("node1.lab.invalid  node1"),
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ["CLUSTER", "VIP", "ROUTED", "TO", "(OVH", "SERVICE)", "NODE"]
+                .map(String::from)
+                .to_vec(),
+            vec![
+                "pair1".into(),
+                vip(&lab).to_string(),
+                "node1.lab.invalid".into(),
+                "node1".into()
+            ],
+        ],
         "{}",
         text.stdout()
     );
@@ -347,6 +356,22 @@ fn the_simulator_refuses_bad_credentials_and_lags_its_task_list() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    // tandem waits for that pending move, then finds nothing left to do.
+    let run = move_to(&lab, "node2", &[]);
+    run.expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains(&format!("another move of this VIP is pending (task {id}")),
+        "{out}"
+    );
+    assert!(
+        out.trim_end()
+            .ends_with("is already routed to node2 (node2.lab.invalid): nothing to do"),
+        "{out}"
+    );
+    assert_eq!(counters(&lab)["moves"], 1);
+    assert_eq!(route_via(vip(&lab)), Some(address(&lab, "node2")));
 }
 
 #[test]

@@ -1,0 +1,154 @@
+//! The client against a scripted HTTP server on loopback: which answers are retried, how often,
+//! and what the caller finally sees.
+
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use super::*;
+
+/// One canned answer: status and body; `None` never answers (a hung server).
+type Script = Vec<Option<(u16, &'static str)>>;
+
+/// Serves `/auth/time` always, and the scripted answers in order for everything else; returns
+/// the base URL and the request lines it saw (besides /auth/time).
+async fn server(script: Script) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/1.0", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        let mut script = script.into_iter();
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = vec![0u8; 8192];
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]).to_string();
+            let line = request.lines().next().unwrap_or("").to_string();
+            let answer = if line.contains("/auth/time") {
+                Some((200, "1700000000"))
+            } else {
+                log.lock().unwrap().push(line);
+                script
+                    .next()
+                    .unwrap_or(Some((500, r#"{"message":"script ran out"}"#)))
+            };
+            let Some((status, body)) = answer else {
+                // Hold the connection open without answering.
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    drop(stream);
+                });
+                continue;
+            };
+            let text = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nX-Ovh-Queryid: Q{status}\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(text.as_bytes()).await;
+        }
+    });
+    (url, seen)
+}
+
+fn client(url: &str, attempts: u32) -> Client {
+    let credentials = Credentials {
+        endpoint: Endpoint::parse(url).unwrap(),
+        application_key: Secret::new("ak"),
+        application_secret: Secret::new("as"),
+        consumer_key: Secret::new("ck"),
+    };
+    let options = ClientOptions {
+        request_timeout: Duration::from_millis(300),
+        retry: RetryPolicy {
+            max_attempts: attempts,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(40),
+            max_elapsed: Duration::from_secs(5),
+        },
+    };
+    Client::new(credentials, options).unwrap()
+}
+
+const VIP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
+const ROUTED: &str = r#"{"ip":"203.0.113.5/32","routedTo":{"serviceName":"ns1"}}"#;
+
+#[tokio::test]
+async fn a_404_is_final_and_shows_the_query_id() {
+    let (url, seen) = server(vec![Some((404, r#"{"message":"no such IP"}"#))]).await;
+    let err = client(&url, 5).vip_status(VIP).await.unwrap_err();
+    assert_eq!(err.api().unwrap().status, 404);
+    assert!(
+        err.to_string().ends_with("no such IP (query id Q404)"),
+        "{err}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1, "a 404 must not be retried");
+}
+
+#[tokio::test]
+async fn answers_5xx_and_429_are_retried_until_an_answer_comes() {
+    let (url, seen) = server(vec![
+        Some((503, r#"{"message":"busy"}"#)),
+        Some((429, r#"{"message":"slow down"}"#)),
+        Some((200, ROUTED)),
+    ])
+    .await;
+    let c = client(&url, 5);
+    let mut events = Vec::new();
+    let info = c.ip_info(VIP, &mut |e| events.push(e)).await.unwrap();
+    assert_eq!(info.routed_service(), Some("ns1"));
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    let retries = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Retrying { .. }))
+        .count();
+    assert_eq!(retries, 2);
+    // The exact, encoded URL went out.
+    assert!(seen.lock().unwrap()[0].starts_with("GET /1.0/ip/203.0.113.5%2F32 HTTP/1.1"));
+}
+
+#[tokio::test]
+async fn retries_are_bounded_and_the_last_error_is_kept() {
+    let (url, seen) = server(vec![Some((500, r#"{"message":"down"}"#)); 10]).await;
+    let err = client(&url, 3).vip_status(VIP).await.unwrap_err();
+    assert!(
+        matches!(&err, OvhError::GaveUp { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("HTTP 500 Internal Server Error: down"),
+        "{err}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_hung_server_times_out_and_is_retried() {
+    let (url, seen) = server(vec![None, Some((200, ROUTED))]).await;
+    let routed = client(&url, 3).vip_status(VIP).await.unwrap();
+    assert_eq!(routed.as_deref(), Some("ns1"));
+    assert_eq!(seen.lock().unwrap().len(), 2);
+
+    let (url, _) = server(vec![None, None]).await;
+    let err = client(&url, 2).vip_status(VIP).await.unwrap_err();
+    let OvhError::GaveUp { last, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        matches!(
+            **last,
+            OvhError::Transport {
+                timed_out: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
