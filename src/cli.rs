@@ -31,6 +31,9 @@ pub enum Command {
     Config(ConfigArgs),
     /// Show or move a cluster's VIP (its OVH failover IP) through OVH's API.
     Vip(VipArgs),
+    /// The game day: switch a cluster's service to its other node (VIP moved through OVH's
+    /// API), probe it all along, measure the outage, report it; optionally switch back.
+    FailoverTest(FailoverTestArgs),
 }
 
 /// Which nodes, for the subcommands that work node by node.
@@ -335,4 +338,61 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
         return Err(format!("{seconds} is out of range: use 0.05 to 3600"));
     }
     Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+#[derive(Debug, Args)]
+pub struct FailoverTestArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// The cluster whose service is switched over.
+    #[arg(long, value_name = "CLUSTER")]
+    pub cluster: String,
+
+    /// The node to switch to (default: the node the VIP is not routed to).
+    #[arg(long, value_name = "NODE")]
+    pub to: Option<String>,
+
+    /// Then switch back to where it started, measured the same way.
+    #[arg(long)]
+    pub flip_back: bool,
+
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Switch without OpenSVC: tandem stops the service on the source, moves the VIP through
+    /// the API, starts the service on the target and runs its triggers, over SSH. The default
+    /// runs the cluster's `switch_command` (OpenSVC's `om SERVICE switch --to NODE`).
+    #[arg(long)]
+    pub direct: bool,
+
+    /// Print one JSON object on stdout (the live view goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write a self-contained HTML page with the timeline drawn.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// The longest acceptable outage, in seconds (default: the cluster's `rto_seconds` var, else
+    /// 120).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub rto: Option<std::time::Duration>,
+
+    /// Time between two probes of the service, in ms (at least 20).
+    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(20..=10_000))]
+    pub probe_interval: u64,
+
+    /// Seconds between two looks at OVH's move task (default: the cluster's `ovh_poll_seconds`
+    /// var, else 3: OVH allows about 60 requests a minute).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub poll_interval: Option<std::time::Duration>,
+
+    /// Give up on a move that has not finished after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub move_timeout: u64,
+
+    #[command(flatten)]
+    pub api: OvhApiArgs,
 }

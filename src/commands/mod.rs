@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod deploy;
+pub mod failover_test;
 pub mod keys;
 pub mod ping;
 pub mod run;
@@ -20,5 +21,6 @@ pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
         Command::Keys(args) => keys::keys(args).await,
         Command::Config(args) => config::config(args).await,
         Command::Vip(args) => vip::vip(args).await,
+        Command::FailoverTest(args) => failover_test::failover_test(args).await,
     }
 }

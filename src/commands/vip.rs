@@ -150,7 +150,7 @@ async fn move_vip(args: VipMoveArgs) -> Result<ExitCode, Error> {
 }
 
 /// The OVH client the flags and the inventory's `ovh:` section describe.
-fn client(inventory: &Inventory, api: &OvhApiArgs) -> Result<Client, Error> {
+pub(crate) fn client(inventory: &Inventory, api: &OvhApiArgs) -> Result<Client, Error> {
     let credentials = Credentials::load(&inventory.ovh)?;
     let options = ClientOptions {
         request_timeout: Duration::from_secs(api.request_timeout),
@@ -162,7 +162,7 @@ fn client(inventory: &Inventory, api: &OvhApiArgs) -> Result<Client, Error> {
     Ok(Client::new(credentials, options)?)
 }
 
-fn find_cluster<'a>(inventory: &'a Inventory, name: &str) -> Result<&'a Cluster, Error> {
+pub(crate) fn find_cluster<'a>(inventory: &'a Inventory, name: &str) -> Result<&'a Cluster, Error> {
     inventory.cluster(name).ok_or_else(|| {
         let names: Vec<&str> = inventory.clusters.iter().map(|c| c.name.as_str()).collect();
         Error::Usage(format!(
@@ -173,7 +173,10 @@ fn find_cluster<'a>(inventory: &'a Inventory, name: &str) -> Result<&'a Cluster,
     })
 }
 
-fn require_vip(inventory: &Inventory, cluster: &Cluster) -> Result<std::net::Ipv4Addr, Error> {
+pub(crate) fn require_vip(
+    inventory: &Inventory,
+    cluster: &Cluster,
+) -> Result<std::net::Ipv4Addr, Error> {
     cluster.vip.ok_or_else(|| {
         Error::Usage(format!(
             "{}: cluster {} has no `vip`: add its failover IP (vip: 203.0.113.10)",
@@ -184,7 +187,11 @@ fn require_vip(inventory: &Inventory, cluster: &Cluster) -> Result<std::net::Ipv
 }
 
 /// The inventory node whose `service_name` is `service`: in the cluster first, then anywhere.
-fn node_of_service(inventory: &Inventory, cluster: &Cluster, service: &str) -> Option<String> {
+pub(crate) fn node_of_service(
+    inventory: &Inventory,
+    cluster: &Cluster,
+    service: &str,
+) -> Option<String> {
     cluster
         .nodes
         .iter()

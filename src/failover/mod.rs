@@ -39,8 +39,10 @@
 //! ```
 
 pub mod clock;
+pub mod game_day;
 pub mod measurement;
 mod millis;
 pub mod node_ops;
 pub mod probe;
+pub mod recorder;
 pub mod timeline;

@@ -75,24 +75,24 @@ exit 0
     )
 }
 
-/// Stops the service on a node, as OpenSVC would: the route trigger, the VIP off the
-/// container, the container. Idempotent: a stopped service stays stopped, exit 0.
+/// Stops the service on a node: the container (and the VIP it holds), then the route trigger.
+/// The route goes last so the service answers for as long as it runs (OpenSVC's pre_stop
+/// order would cut it first: a longer outage for the same switch). Idempotent: a stopped
+/// service stays stopped, exit 0.
 pub fn stop_script(spec: &ServiceSpec) -> String {
     format!(
         r#"set -u
-routes={routes}
-[ ! -x "$routes" ] || "$routes" stop {svc} {vip} || exit 1
 if [ "$(lxc-info -n {c} -s -H 2>/dev/null)" = RUNNING ]; then
-  lxc-attach -n {c} -- ip addr del {vip}/32 dev {dev} >/dev/null 2>&1 || true
   lxc-stop -n {c} -t 10 || lxc-stop -n {c} -k || exit 1
 fi
+routes={routes}
+[ ! -x "$routes" ] || "$routes" stop {svc} {vip} || exit 1
 exit 0
 "#,
         routes = q(&spec.trigger("ovh_routes")),
         svc = q(&spec.service),
         vip = q(&spec.vip),
         c = q(&spec.container),
-        dev = q(&spec.container_dev),
     )
 }
 
@@ -109,7 +109,7 @@ i=0
 until lxc-attach -n {c} -- ip link show {dev} >/dev/null 2>&1; do
   i=$((i + 1)); [ "$i" -lt 50 ] || {{ echo "no {dev} in the container" >&2; exit 1; }}; sleep 0.1
 done
-lxc-attach -n {c} -- ip addr show {dev} | grep -q " {vip}/" ||
+lxc-attach -n {c} -- ip addr show {dev} | grep -q {held} ||
   lxc-attach -n {c} -- ip addr add {vip}/32 dev {dev} || exit 1
 routes={routes}
 [ ! -x "$routes" ] || "$routes" start {svc} {vip} || exit 1
@@ -118,6 +118,7 @@ exit 0
         routes = q(&spec.trigger("ovh_routes")),
         svc = q(&spec.service),
         vip = q(&spec.vip),
+        held = q(&format!(" {}/", spec.vip)),
         c = q(&spec.container),
         dev = q(&spec.container_dev),
     )

@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod deploy;
+mod failover;
 mod keys;
 mod lab;
 mod latency;
@@ -12,4 +13,4 @@ mod report_html;
 mod run;
 mod shell;
 mod support;
-mod vip;
+pub mod vip;

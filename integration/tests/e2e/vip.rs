@@ -54,7 +54,7 @@ fn http(url: &str, method: &str, headers: &[(&str, String)], body: &str) -> Answ
 }
 
 /// Turns the simulator's fault knobs; returns the knobs and counters.
-fn faults(lab: &TempLab, knobs: Value) -> Value {
+pub fn faults(lab: &TempLab, knobs: Value) -> Value {
     let api = lab.ovh_api().expect("the lab has an OVH API simulator");
     let answer = http(
         &format!("{}/_lab/faults", api.control_url()),
@@ -71,7 +71,7 @@ fn counters(lab: &TempLab) -> Value {
 }
 
 /// The next hop of the root namespace's route to `vip`, as the kernel resolves it.
-fn route_via(vip: Ipv4Addr) -> Option<Ipv4Addr> {
+pub fn route_via(vip: Ipv4Addr) -> Option<Ipv4Addr> {
     let out = Command::new("ip")
         .args(["-4", "-o", "route", "show", &format!("{vip}/32")])
         .output()

@@ -1,0 +1,644 @@
+//! The game day, start to end: lock, preflight, the flip (and the flip back), the restore when
+//! anything goes wrong, and the final check that the VIP's node really serves. Commands on
+//! nodes are the scripts of [`super::node_ops`]; the OVH calls are `ovh::Client`'s; everything
+//! seen goes through the [`Recorder`] into the timeline the report is measured from.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use super::clock::Clock;
+use super::measurement::GameDayReport;
+use super::node_ops::{self, ServiceSpec};
+use super::probe::{ProbeConfig, Prober};
+use super::recorder::{Recorder, Sink, from_ovh};
+use super::timeline::{EventKind, NoteLevel, ProbeSettings, Timeline};
+use crate::ovh::{Client, MoveOptions};
+use crate::ssh::{Session, shell_quote};
+
+/// One node of the pair, connected.
+pub struct Side {
+    pub name: String,
+    /// Its name in OVH's API.
+    pub service_name: String,
+    pub session: Session,
+    /// Not logged in as root: commands go through `sudo -n`.
+    pub sudo: bool,
+}
+
+/// How this game day goes.
+pub struct Settings {
+    pub cluster: String,
+    pub vip: Ipv4Addr,
+    pub spec: ServiceSpec,
+    /// Switch with tandem's own stop/move/start instead of the switch command.
+    pub direct: bool,
+    /// `om {service} switch --to {to}` by default.
+    pub switch_template: String,
+    /// The node asked for; `None`: the one the VIP is not routed to.
+    pub to: Option<String>,
+    pub flip_back: bool,
+    pub rto: Duration,
+    pub probe: ProbeConfig,
+    pub move_options: MoveOptions,
+    /// Written into the lock on the nodes: who runs this game day.
+    pub holder: String,
+    /// Print events as they happen (on stderr).
+    pub live: bool,
+}
+
+/// How the game day ended, beyond the report's verdict.
+pub struct Ending {
+    pub report: GameDayReport,
+    /// Why it never started (preflight), if it did not.
+    pub refused: Option<String>,
+    /// Said loudly at the end: the VIP's node does not serve, a restore failed, ...
+    pub alarms: Vec<String>,
+}
+
+/// How long, after a flip, the target gets to answer beyond the RTO budget before the flip is
+/// declared failed and the service restored.
+const ANSWER_GRACE: Duration = Duration::from_secs(10);
+/// Probes kept after the target's first answer, to show it stays up.
+const TAIL: Duration = Duration::from_secs(1);
+
+pub async fn run(settings: &Settings, sides: [Side; 2], client: &Client) -> Ending {
+    let clock = Clock::start();
+    let mut timeline = Timeline::new(&settings.cluster, &settings.vip.to_string(), &clock);
+    timeline.probe = Some(ProbeSettings::from_config(&settings.probe));
+    let mut rec = Recorder::new(timeline, clock, settings.live);
+    let mut alarms = Vec::new();
+
+    rec.record(EventKind::Phase {
+        name: "lock".into(),
+    });
+    if let Err(why) = lock(settings, &sides, &mut rec).await {
+        return refused(rec, settings, why);
+    }
+    rec.record(EventKind::Phase {
+        name: "preflight".into(),
+    });
+    let mut prober = Prober::spawn(settings.probe.clone(), rec.clock);
+    let (from, to) = match preflight(settings, &sides, client, &mut rec, &mut prober).await {
+        Ok(pair) => pair,
+        Err(why) => {
+            prober.stop_handle().stop();
+            let (rest, _) = prober.finish().await;
+            rest.into_iter().for_each(|r| rec.probe(r));
+            unlock(settings, &sides).await;
+            return refused(rec, settings, why);
+        }
+    };
+
+    let mut flips = vec![(from, to, "switch")];
+    if settings.flip_back {
+        flips.push((to, from, "flip-back"));
+    }
+    for (source, target, label) in flips {
+        let ok = flip(
+            settings,
+            &sides,
+            source,
+            target,
+            label,
+            client,
+            &mut rec,
+            &mut prober,
+        )
+        .await;
+        if !ok {
+            break;
+        }
+    }
+
+    // Whatever happened: the node the VIP is routed to must serve.
+    rec.record(EventKind::Phase {
+        name: "final check".into(),
+    });
+    if let Some(alarm) = final_check(settings, &sides, client, &mut rec, &mut prober).await {
+        alarms.push(alarm);
+    }
+    prober.stop_handle().stop();
+    let (rest, _) = prober.finish().await;
+    rest.into_iter().for_each(|r| rec.probe(r));
+    unlock(settings, &sides).await;
+    rec.record(EventKind::Phase {
+        name: "finished".into(),
+    });
+    rec.flush();
+    rec.timeline.end();
+    Ending {
+        report: GameDayReport::measure(rec.timeline, settings.rto),
+        refused: None,
+        alarms,
+    }
+}
+
+fn refused(mut rec: Recorder, settings: &Settings, why: String) -> Ending {
+    rec.note(NoteLevel::Warning, format!("refused to start: {why}"));
+    rec.flush();
+    rec.timeline.end();
+    Ending {
+        report: GameDayReport::measure(rec.timeline, settings.rto),
+        refused: Some(why),
+        alarms: Vec::new(),
+    }
+}
+
+/// Runs a script on a node, as root; `Err` carries the last lines it printed.
+async fn exec(side: &Side, script: &str) -> Result<String, (Option<u32>, String)> {
+    let command = if side.sudo {
+        format!("sudo -n sh -c {}", shell_quote(script))
+    } else {
+        format!("sh -c {}", shell_quote(script))
+    };
+    match side.session.exec(&command, b"").await {
+        Ok(out) => {
+            let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            match out.status {
+                crate::ssh::ExitStatus::Code(0) => Ok(stdout),
+                crate::ssh::ExitStatus::Code(code) => {
+                    Err((Some(code), last_words(&out.stderr, &stdout)))
+                }
+                _ => Err((None, last_words(&out.stderr, &stdout))),
+            }
+        }
+        Err(e) => Err((None, e.to_string())),
+    }
+}
+
+fn last_words(stderr: &[u8], stdout: &str) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let text = if text.trim().is_empty() {
+        stdout
+    } else {
+        text.trim()
+    };
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(3)..].join(" / ")
+}
+
+/// A command on a node, on the timeline: started, then finished with its outcome.
+async fn command(side: &Side, what: &str, script: &str, sink: &Sink) -> Result<(), String> {
+    let _ = sink.send((
+        std::time::Instant::now(),
+        EventKind::CommandStarted {
+            node: side.name.clone(),
+            command: what.to_string(),
+        },
+    ));
+    let result = exec(side, script).await;
+    let (ok, detail) = match &result {
+        Ok(_) => (true, None),
+        Err((_, why)) => (false, Some(why.clone())),
+    };
+    let _ = sink.send((
+        std::time::Instant::now(),
+        EventKind::CommandFinished {
+            node: side.name.clone(),
+            command: what.to_string(),
+            ok,
+            detail: detail.clone(),
+        },
+    ));
+    result
+        .map(|_| ())
+        .map_err(|(_, why)| format!("{what} on {}: {why}", side.name))
+}
+
+async fn lock(settings: &Settings, sides: &[Side; 2], rec: &mut Recorder) -> Result<(), String> {
+    let script = node_ops::lock_script(&settings.cluster, &settings.holder);
+    for (i, side) in sides.iter().enumerate() {
+        match exec(side, &script).await {
+            Ok(_) => {}
+            Err((code, detail)) => {
+                for taken in &sides[..i] {
+                    let _ = exec(
+                        taken,
+                        &node_ops::unlock_script(&settings.cluster, &settings.holder),
+                    )
+                    .await;
+                }
+                return Err(if code == Some(3) {
+                    format!(
+                        "another game day holds cluster {} (lock {} on {}: {detail}); if it is gone, remove that directory",
+                        settings.cluster,
+                        node_ops::lock_path(&settings.cluster),
+                        side.name
+                    )
+                } else {
+                    format!("cannot take the lock on {}: {detail}", side.name)
+                });
+            }
+        }
+    }
+    rec.note(NoteLevel::Info, format!("locked: {}", settings.holder));
+    Ok(())
+}
+
+async fn unlock(settings: &Settings, sides: &[Side; 2]) {
+    let script = node_ops::unlock_script(&settings.cluster, &settings.holder);
+    for side in sides {
+        let _ = exec(side, &script).await;
+    }
+}
+
+/// What one node said about the service.
+struct Inspection {
+    config_sha: String,
+    container: String,
+    triggers: Vec<String>,
+    opensvc: bool,
+}
+
+fn parse_inspection(text: &str) -> Inspection {
+    let mut i = Inspection {
+        config_sha: String::new(),
+        container: String::new(),
+        triggers: Vec::new(),
+        opensvc: false,
+    };
+    for line in text.lines() {
+        match line.split_once(' ') {
+            Some(("config", sha)) => i.config_sha = sha.trim().to_string(),
+            Some(("container", state)) => i.container = state.trim().to_string(),
+            Some(("trigger", name)) => i.triggers.push(name.trim().to_string()),
+            Some(("opensvc", _)) => i.opensvc = true,
+            _ => {}
+        }
+    }
+    i
+}
+
+/// Checks everything before touching anything; returns (source, target) indexes into `sides`.
+async fn preflight(
+    settings: &Settings,
+    sides: &[Side; 2],
+    client: &Client,
+    rec: &mut Recorder,
+    prober: &mut Prober,
+) -> Result<(usize, usize), String> {
+    let script = node_ops::inspect_script(&settings.spec);
+    let mut seen = Vec::new();
+    for side in sides {
+        let text = exec(side, &script)
+            .await
+            .map_err(|(_, why)| format!("cannot inspect {}: {why}", side.name))?;
+        seen.push(parse_inspection(&text));
+    }
+    let config = settings.spec.config_path();
+    if seen[0].config_sha.is_empty() || seen[1].config_sha.is_empty() {
+        return Err(format!(
+            "{config} is missing on {}: run `tandem config push` first",
+            if seen[0].config_sha.is_empty() {
+                &sides[0].name
+            } else {
+                &sides[1].name
+            }
+        ));
+    }
+    if seen[0].config_sha != seen[1].config_sha {
+        return Err(format!(
+            "{config} differs between {} and {}: see `tandem config diff`, heal with `tandem config push`",
+            sides[0].name, sides[1].name
+        ));
+    }
+    rec.note(
+        NoteLevel::Info,
+        format!("{config} is the same on both nodes"),
+    );
+
+    let routed = client
+        .vip_status(settings.vip)
+        .await
+        .map_err(|e| format!("asking OVH where {} is routed: {e}", settings.vip))?;
+    let Some(routed) = routed else {
+        return Err(format!(
+            "{} is routed to no server: route it to a node first (tandem vip move)",
+            settings.vip
+        ));
+    };
+    let Some(from) = sides.iter().position(|s| s.service_name == routed) else {
+        return Err(format!(
+            "{} is routed to {routed}, which is neither node of cluster {}",
+            settings.vip, settings.cluster
+        ));
+    };
+    let to = 1 - from;
+    if let Some(wanted) = &settings.to
+        && *wanted != sides[to].name
+    {
+        return Err(format!(
+            "{} is already routed to {wanted}: nothing to switch (try --to {})",
+            settings.vip, sides[to].name
+        ));
+    }
+    rec.note(
+        NoteLevel::Info,
+        format!(
+            "{} is routed to {} ({routed})",
+            settings.vip, sides[from].name
+        ),
+    );
+
+    let target = &seen[to];
+    if target.container == "ABSENT" || target.container.is_empty() {
+        return Err(format!(
+            "{} is not ready: it has no container {} (deploy the cookbook playbook there)",
+            sides[to].name, settings.spec.container
+        ));
+    }
+    if settings.direct {
+        for side in [from, to] {
+            if !seen[side].triggers.iter().any(|t| t == "ovh_routes") {
+                return Err(format!(
+                    "{} has no executable {}/{}.d/ovh_routes: run `tandem config push`",
+                    sides[side].name, settings.spec.opensvc_etc, settings.spec.service
+                ));
+            }
+        }
+    } else if !seen[from].opensvc || !target.opensvc {
+        return Err(format!(
+            "no OpenSVC agent (`om`) on {}: install it, or pass --direct to switch with tandem itself",
+            if seen[from].opensvc {
+                &sides[to].name
+            } else {
+                &sides[from].name
+            }
+        ));
+    }
+    rec.note(
+        NoteLevel::Info,
+        format!(
+            "{} is ready (container {})",
+            sides[to].name, target.container
+        ),
+    );
+
+    // The service must answer on the VIP before anything moves.
+    let answered = rec
+        .probes_until(prober, Duration::from_secs(5), |p| p.is_ok())
+        .await;
+    if !answered {
+        return Err(format!(
+            "the service does not answer on {}:{}: nothing to measure (is it running on {}?)",
+            settings.vip,
+            settings.probe.target.port(),
+            sides[from].name
+        ));
+    }
+    rec.note(
+        NoteLevel::Info,
+        format!("the service answers on {}", settings.vip),
+    );
+    Ok((from, to))
+}
+
+/// One flip; false when it failed (the service was restored: no flip back then).
+#[allow(clippy::too_many_arguments)]
+async fn flip(
+    settings: &Settings,
+    sides: &[Side; 2],
+    from: usize,
+    to: usize,
+    label: &str,
+    client: &Client,
+    rec: &mut Recorder,
+    prober: &mut Prober,
+) -> bool {
+    let (source, target) = (&sides[from], &sides[to]);
+    rec.record(EventKind::FlipStarted {
+        label: label.to_string(),
+        from: source.name.clone(),
+        to: target.name.clone(),
+    });
+    let sink = rec.sink();
+    let work = async {
+        if settings.direct {
+            switch_direct(settings, source, target, client, &sink).await
+        } else {
+            switch_with_command(settings, source, target, client, &sink).await
+        }
+    };
+    let interrupted = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let result = rec
+        .drive(prober, async {
+            tokio::select! {
+                r = work => r,
+                _ = interrupted => Err("interrupted (Ctrl-C): restoring".to_string()),
+            }
+        })
+        .await;
+    if let Err(why) = result {
+        rec.note(NoteLevel::Warning, format!("{label} failed: {why}"));
+        restore(settings, sides, client, rec, prober).await;
+        return false;
+    }
+    // The move is done: wait for the target's answer (within the budget and a grace period).
+    let target_name = target.name.clone();
+    let answered = rec
+        .probes_until(prober, settings.rto + ANSWER_GRACE, |p| {
+            p.is_ok() && p.node.as_deref().is_none_or(|n| n == target_name)
+        })
+        .await;
+    if !answered {
+        rec.note(
+            NoteLevel::Warning,
+            format!("{} did not answer on the VIP after the move", target.name),
+        );
+        restore(settings, sides, client, rec, prober).await;
+        return false;
+    }
+    rec.probes_until(prober, TAIL, |_| false).await;
+    true
+}
+
+/// tandem's own switch. OVH is asked for the move first: the route flips only when its task is
+/// done (a minute on the real API), and meanwhile the service is handed over, never running on
+/// both nodes: stopped on the source, then started on the target, so the target is ready when
+/// the route reaches it. A stop that fails leaves the target alone (the restore then puts the
+/// service where OVH routes the VIP).
+async fn switch_direct(
+    settings: &Settings,
+    source: &Side,
+    target: &Side,
+    client: &Client,
+    sink: &Sink,
+) -> Result<(), String> {
+    let moving = client.move_vip(
+        settings.vip,
+        &target.service_name,
+        &settings.move_options,
+        |e| {
+            if let Some(kind) = from_ovh(&e.kind) {
+                let _ = sink.send((e.instant, kind));
+            }
+        },
+    );
+    let (stop_script, start_script) = (
+        node_ops::stop_script(&settings.spec),
+        node_ops::start_script(&settings.spec),
+    );
+    let handover = async {
+        command(source, "stop the service", &stop_script, sink).await?;
+        command(target, "start the service", &start_script, sink).await
+    };
+    let (moved, handed) = tokio::join!(moving, handover);
+    moved.map_err(|e| format!("moving the VIP: {e}"))?;
+    handed
+}
+
+/// The cluster's switch command (OpenSVC: `om SERVICE switch --to NODE`, whose triggers move
+/// the VIP), run on the source; OVH is asked where the VIP is routed while it runs.
+async fn switch_with_command(
+    settings: &Settings,
+    source: &Side,
+    target: &Side,
+    client: &Client,
+    sink: &Sink,
+) -> Result<(), String> {
+    let cmd = node_ops::switch_command(
+        &settings.switch_template,
+        &settings.spec.service,
+        &target.name,
+    );
+    let watching = async {
+        let mut last = None;
+        loop {
+            if let Ok(now) = client.vip_status(settings.vip).await
+                && now != last
+            {
+                let _ = sink.send((
+                    std::time::Instant::now(),
+                    EventKind::Note {
+                        level: NoteLevel::Info,
+                        text: format!(
+                            "OVH routes the VIP to {}",
+                            now.as_deref().unwrap_or("nowhere")
+                        ),
+                    },
+                ));
+                last = now;
+            }
+            tokio::time::sleep(settings.move_options.poll_interval).await;
+        }
+    };
+    let switching = command(source, &cmd, &cmd, sink);
+    let result = tokio::select! {
+        r = switching => r,
+        _ = watching => unreachable!("the watch loop never ends"),
+    };
+    result?;
+    match client.vip_status(settings.vip).await {
+        Ok(Some(routed)) if routed == target.service_name => Ok(()),
+        Ok(other) => Err(format!(
+            "the switch command ended but OVH routes the VIP to {}",
+            other.as_deref().unwrap_or("nowhere")
+        )),
+        Err(e) => Err(format!("asking OVH where the VIP is: {e}")),
+    }
+}
+
+/// Puts the service where the VIP is routed (after waiting for a move still under way), stops
+/// it on the other node, and checks that it answers.
+async fn restore(
+    settings: &Settings,
+    sides: &[Side; 2],
+    client: &Client,
+    rec: &mut Recorder,
+    prober: &mut Prober,
+) {
+    rec.record(EventKind::Phase {
+        name: "restore".into(),
+    });
+    let routed = rec.drive(prober, client.vip_status(settings.vip)).await;
+    let serving = match &routed {
+        Ok(Some(service)) => sides.iter().position(|s| s.service_name == *service),
+        _ => None,
+    };
+    let Some(serving) = serving else {
+        rec.record(EventKind::Restore {
+            action: format!(
+                "cannot tell which node the VIP is routed to ({}): the service was left as it is",
+                match routed {
+                    Ok(r) => r.unwrap_or_else(|| "nowhere".into()),
+                    Err(e) => e.to_string(),
+                }
+            ),
+            ok: Some(false),
+        });
+        return;
+    };
+    let other = 1 - serving;
+    let sink = rec.sink();
+    let (stop_script, start_script) = (
+        node_ops::stop_script(&settings.spec),
+        node_ops::start_script(&settings.spec),
+    );
+    let stop = command(
+        &sides[other],
+        "stop the service (restore)",
+        &stop_script,
+        &sink,
+    );
+    let stopped = rec.drive(prober, stop).await;
+    let start = command(
+        &sides[serving],
+        "start the service (restore)",
+        &start_script,
+        &sink,
+    );
+    let started = rec.drive(prober, start).await;
+    rec.record(EventKind::Restore {
+        action: format!(
+            "service back on {}, where OVH routes the VIP{}",
+            sides[serving].name,
+            match (&stopped, &started) {
+                (Ok(()), Ok(())) => String::new(),
+                (Err(e), _) | (_, Err(e)) => format!(" (but: {e})"),
+            }
+        ),
+        ok: Some(stopped.is_ok() && started.is_ok()),
+    });
+}
+
+/// The VIP's node must answer; returns an alarm when it does not.
+async fn final_check(
+    settings: &Settings,
+    sides: &[Side; 2],
+    client: &Client,
+    rec: &mut Recorder,
+    prober: &mut Prober,
+) -> Option<String> {
+    let routed = rec.drive(prober, client.vip_status(settings.vip)).await;
+    let node = match &routed {
+        Ok(Some(service)) => sides
+            .iter()
+            .find(|s| s.service_name == *service)
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| service.clone()),
+        Ok(None) => "no server".into(),
+        Err(e) => format!("an unknown node ({e})"),
+    };
+    let expected = node.clone();
+    let answers = rec
+        .probes_until(prober, Duration::from_secs(10), |p| {
+            p.is_ok() && p.node.as_deref().is_none_or(|n| n == expected)
+        })
+        .await;
+    if answers {
+        rec.note(
+            NoteLevel::Info,
+            format!("the VIP is routed to {node}, and it serves"),
+        );
+        None
+    } else {
+        let alarm = format!(
+            "THE VIP {} IS ROUTED TO {node} AND THE SERVICE DOES NOT ANSWER THERE: fix it now (tandem vip status, then start the service)",
+            settings.vip
+        );
+        rec.note(NoteLevel::Warning, alarm.clone());
+        Some(alarm)
+    }
+}
