@@ -7,12 +7,18 @@
 #       run on fresh nodes, then converged), 2 nodes behind a 30 ms delay proxy and 50 without,
 #       next to the floor (one plain ssh per node running all the checks). Ansible and pyinfra
 #       come from PyPI into a venv cached in target/bench-venv. Results: target/bench-deploy/.
+#   integration/scripts/bench.sh --failover [--runs 5]
+#       game days on a lab pair (2 s simulated OVH task): downtime, task, reaction per flip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash integration/scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --release --workspace --bins --quiet
 
+if [ "${1:-}" = "--failover" ]; then
+    shift
+    exec target/release/tandem-bench-failover "$@"
+fi
 if [ "${1:-}" != "--deploy" ]; then
     exec target/release/tandem-bench "$@"
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install what is needed, build tandem, start a fresh two-node
-# lab (real sshd in each node), then deploy the cookbook playbook to it with tandem. The lab stays up for you to explore;
+# lab (real sshd in each node), deploy the cookbook playbook to it with tandem, exchange the
+# keys, check the service config, then run a game day (switch to node2 and back, measured). The lab stays up for you to explore;
 # `target/release/tandem-lab down --dir /tmp/tandem-demo` removes it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,5 +36,15 @@ echo
 echo "== tandem run -i $inv -- lxc-ls -f   (the container runs on the primary node)"
 "$bin/tandem" run -i "$inv" -- 'lxc-ls -f'
 echo
+echo "== tandem vip status -i $inv   (where OVH routes the VIP: the lab's OVH API simulator)"
+"$bin/tandem" vip status -i "$inv"
+echo
+echo "== tandem failover-test -i $inv --cluster pair1 --direct --flip-back --yes   (the game day)"
+status=0
+"$bin/tandem" failover-test -i "$inv" --cluster pair1 --direct --flip-back --yes \
+    --report "$dir/game-day.html" || status=$?
+echo
+echo "The game day's report with its timeline drawn: $dir/game-day.html"
 echo "The lab is still up: try '$bin/tandem deploy -i $inv playbooks/ovh-lxc-cluster.yml --check --diff'."
 echo "Take it down with: $bin/tandem-lab down --dir $dir"
+exit $status
