@@ -146,6 +146,26 @@ pub struct DeployArgs {
     /// Print one JSON object on stdout instead of progress and a recap.
     #[arg(long)]
     pub json: bool,
+
+    /// Roll out in batches of N hosts, or N% of them, one batch after the other.
+    #[arg(long, value_name = "N|N%")]
+    pub serial: Option<crate::engine::rollout::Serial>,
+
+    /// Stop the rollout when more than this share of a batch's hosts fail (0: at the first
+    /// failure); the batches after it are not touched.
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_fail_percent: Option<u8>,
+
+    /// Batches that hold at most one node of each cluster: first the nodes that do not hold the
+    /// VIP (asked from OVH's API), then the others; clusters with a `health_check` var must
+    /// answer on their VIP before the next batch.
+    #[arg(long)]
+    pub rolling: bool,
+
+    /// Only the hosts that failed, were unreachable or were not touched in an earlier run,
+    /// read from its `--json` output.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
 }
 
 /// What `--check`, `--diff` and `--json` mean for every command that changes nodes.

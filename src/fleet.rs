@@ -137,6 +137,21 @@ impl Fleet {
         connected.into_iter().map(|(_, h, r)| (h, r)).collect()
     }
 
+    /// The same fleet (same connector, known hosts, options) on some of its hosts only: a
+    /// rollout batch. Inventory order is kept.
+    pub fn subset(&self, names: &[String]) -> Fleet {
+        Fleet {
+            connector: self.connector.clone(),
+            hosts: self
+                .hosts
+                .iter()
+                .filter(|h| names.contains(&h.name))
+                .cloned()
+                .collect(),
+            forks: self.forks,
+        }
+    }
+
     pub fn forks(&self) -> usize {
         self.forks
     }

@@ -15,6 +15,7 @@ pub mod modules;
 pub mod ovh;
 pub mod playbook;
 pub mod report;
+pub mod rollout;
 pub mod service_config;
 pub mod ssh;
 pub mod template;

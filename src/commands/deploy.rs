@@ -16,10 +16,43 @@ use crate::report::deploy::DeployReport;
 
 pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     let playbook = crate::playbook::load(&args.playbook)?;
-    let (inventory, fleet) = Fleet::prepare(
+    let (inventory, mut fleet) = Fleet::prepare(
         &args.connect,
         Selection::Limit(args.select.limit.as_deref()),
     )?;
+    if let Some(path) = &args.resume {
+        let names = crate::rollout::resume_hosts(path)?;
+        fleet = fleet.subset(&names);
+        if fleet.hosts().is_empty() {
+            return Err(Error::Usage(format!(
+                "--resume {}: none of its hosts to redo ({}) is selected here",
+                path.display(),
+                names.join(", ")
+            )));
+        }
+    }
+    let batched = args.serial.is_some() || args.rolling || args.max_fail_percent.is_some();
+    let rollout = if batched {
+        let holders = if args.rolling {
+            Some(crate::rollout::vip_holders(&inventory, &fleet).await?)
+        } else {
+            None
+        };
+        let health = if args.rolling {
+            crate::rollout::health_checks(&inventory)?
+        } else {
+            Default::default()
+        };
+        Some(crate::rollout::plan(
+            &fleet,
+            args.serial.unwrap_or_default(),
+            holders.as_ref(),
+            args.max_fail_percent,
+            health,
+        ))
+    } else {
+        None
+    };
     let options = RunOptions {
         check: args.check,
         diff: args.diff,
@@ -34,10 +67,20 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         diff: args.diff,
         check: args.check,
     };
-    reported(view, &fleet, |events| {
-        engine::deploy(shared, &fleet, events)
-    })
-    .await
+    match &rollout {
+        Some(plan) => {
+            reported(view, &fleet, |events| {
+                engine::rollout(shared, &fleet, plan, events)
+            })
+            .await
+        }
+        None => {
+            reported(view, &fleet, |events| {
+                engine::deploy(shared, &fleet, events)
+            })
+            .await
+        }
+    }
 }
 
 /// How a run that changes nodes is shown.

@@ -3,7 +3,6 @@
 //! inventory and flags into settings, connects both nodes, asks for confirmation, and reports.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use crate::error::Error;
 use crate::failover::game_day::{self, Settings, Side};
 use crate::failover::measurement::Verdict;
 use crate::failover::node_ops::ServiceSpec;
-use crate::failover::probe::{HttpCheck, ProbeConfig, ProbeMode};
+use crate::failover::probe_vars::probe_config;
 use crate::fleet::{Fleet, Selection};
 use crate::inventory::{Inventory, Vars};
 use crate::ovh::MoveOptions;
@@ -165,26 +164,12 @@ fn settings(
         )));
     };
     let container = text_var(vars, "container", service);
-    let port = number_var(vars, "probe_port").unwrap_or(80.0) as u16;
-    let target = SocketAddr::new(IpAddr::V4(vip), port);
-    let mut probe = match text_var(vars, "probe_kind", "http").as_str() {
-        "http" => ProbeConfig::http(target),
-        "tcp" => ProbeConfig::tcp(target),
-        other => {
-            return Err(Error::Usage(format!(
-                "{}: probe_kind '{other}' of cluster {cluster}: use http or tcp",
-                inventory.path.display()
-            )));
-        }
-    };
-    if let ProbeMode::Http(check) = &mut probe.mode {
-        *check = HttpCheck {
-            path: text_var(vars, "probe_path", &check.path),
-            expect_status: number_var(vars, "probe_status")
-                .map_or(check.expect_status, |s| s as u16),
-            ..check.clone()
-        };
-    }
+    let mut probe = probe_config(vars, vip).map_err(|e| {
+        Error::Usage(format!(
+            "{}: cluster {cluster}: {e}",
+            inventory.path.display()
+        ))
+    })?;
     probe.interval = Duration::from_millis(args.probe_interval);
     let rto = args.rto.unwrap_or_else(|| {
         Duration::from_secs_f64(number_var(vars, "rto_seconds").unwrap_or(120.0).max(0.0))

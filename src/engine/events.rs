@@ -50,6 +50,8 @@ pub struct HostStats {
     pub failed: usize,
     pub skipped: usize,
     pub unreachable: bool,
+    /// Not run at all: a rollout stopped before its batch.
+    pub untouched: bool,
 }
 
 impl HostStats {
@@ -63,7 +65,7 @@ impl HostStats {
     }
 
     pub fn succeeded(&self) -> bool {
-        self.failed == 0 && !self.unreachable
+        self.failed == 0 && !self.unreachable && !self.untouched
     }
 }
 
@@ -81,5 +83,22 @@ pub enum Event {
         stats: HostStats,
         error: Option<String>,
         elapsed_ms: u64,
+    },
+    /// A rollout batch begins (`--serial`, `--rolling`); `index` counts from 1.
+    BatchStarted {
+        index: usize,
+        of: usize,
+        hosts: Vec<String>,
+    },
+    /// A cluster's health check between batches.
+    HealthChecked {
+        cluster: String,
+        ok: bool,
+        detail: String,
+    },
+    /// The rollout stopped before its end: these hosts were not touched.
+    RolloutStopped {
+        reason: String,
+        untouched: Vec<String>,
     },
 }

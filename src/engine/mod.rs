@@ -7,6 +7,7 @@ mod context;
 pub mod events;
 mod host;
 mod plan;
+pub mod rollout;
 
 use std::sync::Arc;
 
@@ -95,6 +96,128 @@ pub async fn deploy(
         .collect()
         .await;
     finish(fleet.hosts(), outcomes, &events)
+}
+
+/// A rollout: batches run one after the other, each like a deploy of its hosts. Stops when a
+/// batch's failures exceed `max_fail_percent`, or a cluster's health check fails after a batch
+/// that touched it; the hosts of the batches not run are reported untouched.
+pub struct Rollout {
+    pub batches: Vec<Vec<String>>,
+    pub max_fail_percent: Option<u8>,
+    /// Per cluster: how to check that its service still answers after one of its nodes went.
+    pub health: std::collections::BTreeMap<String, HealthCheck>,
+}
+
+pub struct HealthCheck {
+    pub probe: crate::failover::probe::ProbeConfig,
+    /// Keep trying (once a second) this long before declaring it failed.
+    pub within: Duration,
+}
+
+pub async fn rollout(
+    shared: Arc<Shared>,
+    fleet: &Fleet,
+    plan: &Rollout,
+    events: UnboundedSender<Event>,
+) -> Vec<(String, HostStats)> {
+    let mut results = Vec::new();
+    let total = plan.batches.len();
+    for (i, batch) in plan.batches.iter().enumerate() {
+        let _ = events.send(Event::BatchStarted {
+            index: i + 1,
+            of: total,
+            hosts: batch.clone(),
+        });
+        let ran = deploy(shared.clone(), &fleet.subset(batch), events.clone()).await;
+        let failed = ran.iter().filter(|(_, s)| !s.succeeded()).count();
+        results.extend(ran);
+        let rest: Vec<String> = plan.batches[i + 1..].concat();
+        if rest.is_empty() {
+            break;
+        }
+        let mut stop = None;
+        if let Some(p) = plan.max_fail_percent
+            && failed * 100 > usize::from(p) * batch.len()
+        {
+            stop = Some(format!(
+                "batch {}: {failed} of {} hosts failed, over --max-fail-percent {p}",
+                i + 1,
+                batch.len()
+            ));
+        }
+        if stop.is_none() {
+            stop = health_checks(shared.as_ref(), batch, plan, &events).await;
+        }
+        if let Some(reason) = stop {
+            let _ = events.send(Event::RolloutStopped {
+                reason,
+                untouched: rest.clone(),
+            });
+            results.extend(rest.into_iter().map(|name| {
+                let stats = HostStats {
+                    untouched: true,
+                    ..Default::default()
+                };
+                (name, stats)
+            }));
+            break;
+        }
+    }
+    let order: Vec<&str> = fleet.hosts().iter().map(|h| h.name.as_str()).collect();
+    results.sort_by_key(|(name, _)| order.iter().position(|n| n == name));
+    results
+}
+
+/// The health checks of the clusters the batch touched; the first failure, worded.
+async fn health_checks(
+    shared: &Shared,
+    batch: &[String],
+    plan: &Rollout,
+    events: &UnboundedSender<Event>,
+) -> Option<String> {
+    let mut clusters: Vec<&str> = batch
+        .iter()
+        .filter_map(|n| shared.inventory.node(n).map(|node| node.cluster.as_str()))
+        .collect();
+    clusters.dedup();
+    for cluster in clusters {
+        let Some(check) = plan.health.get(cluster) else {
+            continue;
+        };
+        let started = Instant::now();
+        let mut last = String::new();
+        let ok = loop {
+            let outcome = crate::failover::probe::check_once(&check.probe).await;
+            if outcome.is_ok() {
+                break true;
+            }
+            last = outcome.describe();
+            if started.elapsed() >= check.within {
+                break false;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        let detail = if ok {
+            format!("{} answers", check.probe.target)
+        } else {
+            format!(
+                "{} does not answer after {} s: {last}",
+                check.probe.target,
+                check.within.as_secs()
+            )
+        };
+        let _ = events.send(Event::HealthChecked {
+            cluster: cluster.to_string(),
+            ok,
+            detail: detail.clone(),
+        });
+        if !ok {
+            return Some(format!(
+                "health check of cluster {cluster} failed: {detail}"
+            ));
+        }
+    }
+    None
 }
 
 /// The same on sessions opened earlier (a command that read from every node first, such as

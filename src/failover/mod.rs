@@ -44,5 +44,6 @@ pub mod measurement;
 mod millis;
 pub mod node_ops;
 pub mod probe;
+pub mod probe_vars;
 pub mod recorder;
 pub mod timeline;

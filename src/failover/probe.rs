@@ -432,6 +432,14 @@ async fn run(
     ProbeRunEnd { sent, reason }
 }
 
+/// One probe on its own, within `config.timeout`: for health checks between rollout batches.
+pub async fn check_once(config: &ProbeConfig) -> ProbeOutcome {
+    match tokio::time::timeout(config.timeout, probe_once(config.target, &config.mode)).await {
+        Ok((outcome, _)) => outcome,
+        Err(_) => ProbeOutcome::Timeout,
+    }
+}
+
 async fn probe_once(target: SocketAddr, mode: &ProbeMode) -> (ProbeOutcome, Option<String>) {
     let stream = match TcpStream::connect(target).await {
         Ok(stream) => stream,

@@ -497,6 +497,10 @@ mod shipped {
             "container_dns": ["213.186.33.99"], "container_httpd": lab, "timezone": "Etc/UTC",
             "locale": "C.UTF-8", "service": "web", "container": "web", "disk": disk,
             "node": "node1", "cluster": "pair1", "primary": "node1", "nodes": ["node1", "node2"],
+            "opensvc": !lab, "vip": "203.0.113.10", "opensvc_etc": "/etc/opensvc",
+            "opensvc_orchestrate": "ha", "ovh_conf_path": "/etc/ovh.conf", "ovh_poll_seconds": 3,
+            "ovh_move_timeout": 300,
+            "service_names": {"node1": "ns1.ip-1-2-3.eu", "node2": "ns2.ip-4-5-6.eu"},
             "facts": {"cgroup": cgroup, "os_id": "debian", "os_version": "12"},
         })))
     }
@@ -520,6 +524,9 @@ mod shipped {
                 "container-inittab.j2",
                 "container-rcS.j2",
                 "container-resolv.conf.j2",
+                "opensvc-service.conf.j2",
+                "ovh_routes.j2",
+                "ovh_failover.j2",
             ] {
                 let path = root().join("templates").join(name);
                 t.render_file(&path, &vars(lab, "1"))
@@ -530,6 +537,22 @@ mod shipped {
             .render_file(&root().join("templates/lxc.conf.j2"), &vars(true, "1"))
             .unwrap();
         assert!(v1.contains("\nlxc.cgroup.devices.deny = a\n"), "{v1}");
+        // Where no OpenSVC agent runs (the lab), the container holds the VIP itself.
+        assert!(
+            v1.contains("\nlxc.net.0.ipv4.address = 203.0.113.10/32\n"),
+            "{v1}"
+        );
+        let real = t
+            .render_file(&root().join("templates/lxc.conf.j2"), &vars(false, "2"))
+            .unwrap();
+        assert!(!real.contains("203.0.113.10"), "{real}");
+        let trigger = t
+            .render_file(&root().join("templates/ovh_failover.j2"), &vars(false, "2"))
+            .unwrap();
+        assert!(
+            trigger.contains("node2|node2.*) me=ns2.ip-4-5-6.eu ;;"),
+            "{trigger}"
+        );
         assert!(
             v1.contains("\nlxc.rootfs.path = dir:/srv/web/rootfs\n"),
             "{v1}"

@@ -23,6 +23,10 @@ pub struct DeployReport {
     /// Everything, per host, for the recap and JSON (inventory order is restored at the end).
     hosts: BTreeMap<String, HostRecord>,
     started: Instant,
+    /// `--serial`/`--rolling`: each batch's hosts, in order.
+    batches: Vec<Vec<String>>,
+    health: Vec<Value>,
+    stopped: Option<(String, Vec<String>)>,
 }
 
 #[derive(Default)]
@@ -67,11 +71,17 @@ impl DeployReport {
             ui,
             hosts: BTreeMap::new(),
             started: Instant::now(),
+            batches: Vec::new(),
+            health: Vec::new(),
+            stopped: None,
         }
     }
 
     pub fn handle(&mut self, event: Event) {
         match event {
+            Event::BatchStarted { .. }
+            | Event::HealthChecked { .. }
+            | Event::RolloutStopped { .. } => self.rollout_event(event),
             Event::HostStarted { host, steps } => {
                 if let Some(ui) = &mut self.ui {
                     ui.overall.inc_length(steps as u64);
@@ -148,6 +158,35 @@ impl DeployReport {
                     }
                 }
             }
+        }
+    }
+
+    fn rollout_event(&mut self, event: Event) {
+        match event {
+            Event::BatchStarted { index, of, hosts } => {
+                self.line(&format!("batch {index}/{of} | {}", hosts.join(", ")));
+                self.batches.push(hosts);
+            }
+            Event::HealthChecked {
+                cluster,
+                ok,
+                detail,
+            } => {
+                self.line(&format!(
+                    "{cluster} | health {} | {detail}",
+                    if ok { "ok" } else { "FAILED" }
+                ));
+                self.health
+                    .push(json!({"cluster": cluster, "ok": ok, "detail": detail}));
+            }
+            Event::RolloutStopped { reason, untouched } => {
+                self.line(&format!(
+                    "rollout STOPPED: {reason}; not touched: {}",
+                    untouched.join(", ")
+                ));
+                self.stopped = Some((reason, untouched));
+            }
+            _ => {}
         }
     }
 
@@ -229,6 +268,14 @@ impl DeployReport {
                 good += 1;
             }
         }
+        if let Some((reason, untouched)) = &self.stopped {
+            text.push_str(&format!(
+                "rollout stopped ({reason}): {} host{} not touched: {}\n",
+                untouched.len(),
+                if untouched.len() == 1 { "" } else { "s" },
+                untouched.join(", ")
+            ));
+        }
         text.push_str(&format!(
             "{} host{}: {good} ok, {failed} failed, {unreachable} unreachable in {}{}\n",
             order.len(),
@@ -274,8 +321,16 @@ impl DeployReport {
         }
         let count =
             |f: &dyn Fn(&HostStats) -> bool| self.hosts.values().filter(|h| f(&h.stats)).count();
+        let (stopped, untouched) = match &self.stopped {
+            Some((reason, hosts)) => (Value::from(reason.clone()), hosts.clone()),
+            None => (Value::Null, Vec::new()),
+        };
         json!({
             "check": self.check,
+            "batches": self.batches,
+            "health_checks": self.health,
+            "stopped": stopped,
+            "untouched": untouched,
             "hosts": hosts,
             "summary": {
                 "hosts": order.len(),

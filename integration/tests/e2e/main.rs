@@ -10,6 +10,7 @@ mod lab;
 mod latency;
 mod modules_lab;
 mod report_html;
+mod rollout;
 mod run;
 mod shell;
 mod support;

@@ -1,0 +1,155 @@
+//! What `deploy --serial/--rolling/--max-fail-percent/--resume` needs before the engine runs
+//! the hosts an earlier run left to do, which node holds each VIP, the clusters' health checks.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::engine::{HealthCheck, Rollout, rollout};
+use crate::error::Error;
+use crate::fleet::Fleet;
+use crate::inventory::{Inventory, Vars};
+use crate::ovh::{Client, ClientOptions, Credentials};
+
+/// The hosts of an earlier `deploy --json` result that did not succeed: failed, unreachable, or
+/// never touched by a stopped rollout.
+pub fn resume_hosts(path: &Path) -> Result<Vec<String>, Error> {
+    let bad = |why: String| Error::Usage(format!("--resume {}: {why}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let doc: Value = serde_json::from_str(&text).map_err(|e| {
+        bad(format!(
+            "not the JSON of `tandem deploy --json` (line {}, column {}: {e})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let Some(hosts) = doc["hosts"].as_object() else {
+        return Err(bad(
+            "it has no \"hosts\" object: use the output of `tandem deploy --json`".into(),
+        ));
+    };
+    let mut names: Vec<String> = hosts
+        .iter()
+        .filter(|(_, h)| {
+            h["failed"].as_u64().unwrap_or(0) > 0 || h["unreachable"].as_bool().unwrap_or(false)
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    if let Some(untouched) = doc["untouched"].as_array() {
+        names.extend(
+            untouched
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from)),
+        );
+    }
+    if names.is_empty() {
+        return Err(bad("every host in it succeeded: nothing to resume".into()));
+    }
+    Ok(names)
+}
+
+/// Which node holds each selected cluster's VIP, asked from OVH (clusters without a VIP are
+/// left out: their nodes go in inventory order).
+pub async fn vip_holders(
+    inventory: &Inventory,
+    fleet: &Fleet,
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut clusters: Vec<&str> = fleet.hosts().iter().map(|h| h.cluster.as_str()).collect();
+    clusters.dedup();
+    let with_vip: Vec<_> = clusters
+        .iter()
+        .filter_map(|c| inventory.cluster(c))
+        .filter_map(|c| c.vip.map(|vip| (c, vip)))
+        .collect();
+    let mut holders = BTreeMap::new();
+    if with_vip.is_empty() {
+        return Ok(holders);
+    }
+    let credentials = Credentials::load(&inventory.ovh)?;
+    let client = Client::new(credentials, ClientOptions::default())?;
+    for (cluster, vip) in with_vip {
+        let routed = client.vip_status(vip).await.map_err(|e| {
+            Error::Usage(format!(
+                "--rolling asks OVH which node of {} holds {vip}: {e}",
+                cluster.name
+            ))
+        })?;
+        if let Some(node) = routed.and_then(|service| {
+            cluster
+                .nodes
+                .iter()
+                .find(|n| n.service_name.as_deref() == Some(service.as_str()))
+        }) {
+            holders.insert(cluster.name.clone(), node.name.clone());
+        }
+    }
+    Ok(holders)
+}
+
+/// Clusters with a `health_check` var (true, or `{within: SECONDS}`) and a VIP: their service
+/// is probed (`probe_*` vars) after each batch that touched one of their nodes.
+pub fn health_checks(inventory: &Inventory) -> Result<BTreeMap<String, HealthCheck>, Error> {
+    let mut checks = BTreeMap::new();
+    for cluster in &inventory.clusters {
+        let mut vars: Vars = inventory.vars.clone();
+        vars.extend(cluster.vars.clone());
+        let within = match vars.get("health_check") {
+            None | Some(Value::Bool(false)) | Some(Value::Null) => continue,
+            Some(Value::Bool(true)) => 30.0,
+            Some(v) => v["within"].as_f64().ok_or_else(|| {
+                Error::Usage(format!(
+                    "{}: cluster {}: health_check must be true or {{within: SECONDS}}",
+                    inventory.path.display(),
+                    cluster.name
+                ))
+            })?,
+        };
+        let Some(vip) = cluster.vip else {
+            return Err(Error::Usage(format!(
+                "{}: cluster {} has a health_check but no vip to probe",
+                inventory.path.display(),
+                cluster.name
+            )));
+        };
+        let probe = crate::failover::probe_vars::probe_config(&vars, vip).map_err(|e| {
+            Error::Usage(format!(
+                "{}: cluster {}: {e}",
+                inventory.path.display(),
+                cluster.name
+            ))
+        })?;
+        checks.insert(
+            cluster.name.clone(),
+            HealthCheck {
+                probe,
+                within: Duration::from_secs_f64(within.max(1.0)),
+            },
+        );
+    }
+    Ok(checks)
+}
+
+/// The batches and their rules.
+pub fn plan(
+    fleet: &Fleet,
+    serial: rollout::Serial,
+    holders: Option<&BTreeMap<String, String>>,
+    max_fail_percent: Option<u8>,
+    health: BTreeMap<String, HealthCheck>,
+) -> Rollout {
+    let members: Vec<rollout::Member> = fleet
+        .hosts()
+        .iter()
+        .map(|h| rollout::Member {
+            name: h.name.clone(),
+            cluster: h.cluster.clone(),
+        })
+        .collect();
+    Rollout {
+        batches: rollout::batches(&members, serial, holders),
+        max_fail_percent,
+        health,
+    }
+}
