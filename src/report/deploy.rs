@@ -44,6 +44,21 @@ struct Bars {
     planned: BTreeMap<String, usize>,
 }
 
+impl Bars {
+    /// A progress line for one host.
+    fn show(&mut self, host: &str, steps: usize, done: usize, message: &str) {
+        let bar = self.multi.add(ProgressBar::new(steps as u64));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>12} {pos:>3}/{len:<3} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(host.to_string());
+        bar.set_position(done as u64);
+        bar.set_message(message.to_string());
+        self.active.insert(host.to_string(), bar);
+    }
+}
+
 impl DeployReport {
     pub fn new(json: bool, diff: bool, check: bool, total_hosts: usize) -> DeployReport {
         let tty = std::io::stderr().is_terminal() && !json;
@@ -87,16 +102,7 @@ impl DeployReport {
                     ui.overall.inc_length(steps as u64);
                     ui.planned.insert(host.clone(), steps);
                     if ui.active.len() < MAX_HOST_LINES {
-                        let bar = ui.multi.add(ProgressBar::new(steps as u64));
-                        bar.set_style(
-                            ProgressStyle::with_template(
-                                "{prefix:>12} {pos:>3}/{len:<3} {wide_msg}",
-                            )
-                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                        );
-                        bar.set_prefix(host.clone());
-                        bar.set_message("connecting");
-                        ui.active.insert(host.clone(), bar);
+                        ui.show(&host, steps, 0, "connecting");
                     }
                 }
                 self.hosts.entry(host).or_default();
@@ -155,6 +161,22 @@ impl DeployReport {
                     if let Some(bar) = ui.active.remove(&host) {
                         bar.finish_and_clear();
                         ui.multi.remove(&bar);
+                    }
+                    // The freed line goes to a host still at work: at 100 hosts, the lines
+                    // left at the end are the slowest ones.
+                    let waiting = self
+                        .hosts
+                        .iter()
+                        .find(|(name, h)| !h.finished && !ui.active.contains_key(*name))
+                        .map(|(name, h)| {
+                            let ran = h.steps.iter().filter(|s| !s.handler).count();
+                            (name.clone(), ran)
+                        });
+                    if let Some((name, ran)) = waiting
+                        && ui.active.len() < MAX_HOST_LINES
+                    {
+                        let steps = ui.planned.get(&name).copied().unwrap_or(0);
+                        ui.show(&name, steps, ran, "running");
                     }
                 }
             }
