@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::engine::{HealthCheck, Rollout, rollout};
 use crate::error::Error;
 use crate::fleet::Fleet;
-use crate::inventory::{Inventory, Vars};
+use crate::inventory::Inventory;
 use crate::ovh::{Client, ClientOptions, Credentials};
 
 /// The hosts of an earlier `deploy --json` result that did not succeed: failed, unreachable, or
@@ -93,8 +93,7 @@ pub async fn vip_holders(
 pub fn health_checks(inventory: &Inventory) -> Result<BTreeMap<String, HealthCheck>, Error> {
     let mut checks = BTreeMap::new();
     for cluster in &inventory.clusters {
-        let mut vars: Vars = inventory.vars.clone();
-        vars.extend(cluster.vars.clone());
+        let vars = inventory.cluster_vars(&cluster.name);
         let within = match vars.get("health_check") {
             None | Some(Value::Bool(false)) | Some(Value::Null) => continue,
             Some(Value::Bool(true)) => 30.0,

@@ -60,7 +60,7 @@ pub async fn failover_test(args: FailoverTestArgs) -> Result<ExitCode, Error> {
                 .join(", ")
         )));
     }
-    let vars = cluster_vars(&inventory, &cluster.name);
+    let vars = inventory.cluster_vars(&cluster.name);
     let settings = settings(&args, &inventory, &cluster.name, vip, &vars)?;
     let client = client(&inventory, &args.api)?;
 
@@ -127,16 +127,6 @@ pub async fn failover_test(args: FailoverTestArgs) -> Result<ExitCode, Error> {
             ExitCode::from(1)
         },
     )
-}
-
-fn cluster_vars(inventory: &Inventory, cluster: &str) -> Vars {
-    let mut vars = inventory.vars.clone();
-    if let Some(c) = inventory.cluster(cluster) {
-        for (k, v) in &c.vars {
-            vars.insert(k.clone(), v.clone());
-        }
-    }
-    vars
 }
 
 fn text_var(vars: &Vars, name: &str, default: &str) -> String {

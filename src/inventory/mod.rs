@@ -146,6 +146,16 @@ impl Inventory {
         merge(&mut vars, &node.vars);
         vars
     }
+
+    /// The vars every node of a cluster shares: global, then the cluster's (what cluster-wide
+    /// work such as a game day or a health check reads).
+    pub fn cluster_vars(&self, cluster: &str) -> Vars {
+        let mut vars = self.vars.clone();
+        if let Some(cluster) = self.cluster(cluster) {
+            merge(&mut vars, &cluster.vars);
+        }
+        vars
+    }
 }
 
 fn merge(into: &mut Vars, from: &Vars) {

@@ -93,7 +93,7 @@ pub async fn exchange(
     let mut container_names = BTreeSet::new();
     let mut blocked: BTreeMap<String, String> = BTreeMap::new();
     for cluster in &mut with_vars.clusters {
-        let specs = plan::containers_of(&inventory_cluster_vars(inventory, &cluster.name));
+        let specs = plan::containers_of(&inventory.cluster_vars(&cluster.name));
         let missing: Vec<String> = cluster
             .nodes
             .iter()
@@ -206,11 +206,10 @@ async fn read_all(
 ) -> Vec<(Host, Read)> {
     stream::iter(connected)
         .map(|(host, session)| {
-            let names: Vec<String> =
-                plan::containers_of(&inventory_cluster_vars(inventory, &host.cluster))
-                    .into_iter()
-                    .map(|c: ContainerSpec| c.name)
-                    .collect();
+            let names: Vec<String> = plan::containers_of(&inventory.cluster_vars(&host.cluster))
+                .into_iter()
+                .map(|c: ContainerSpec| c.name)
+                .collect();
             async move {
                 let read = match session {
                     Err(e) => Read::Unreachable(e),
@@ -252,17 +251,6 @@ async fn read_one(
             String::from_utf8_lossy(&answer.stderr).trim()
         )),
     }
-}
-
-/// A cluster's vars as its nodes see them below node level (global < cluster).
-fn inventory_cluster_vars(inventory: &Inventory, cluster: &str) -> crate::inventory::Vars {
-    let mut vars = inventory.vars.clone();
-    if let Some(c) = inventory.cluster(cluster) {
-        for (k, v) in &c.vars {
-            vars.insert(k.clone(), v.clone());
-        }
-    }
-    vars
 }
 
 /// How a peer reaches the node: its inventory address, bracketed with the port when not 22
