@@ -2,7 +2,7 @@
 //! exchange, host-key verification against known_hosts, then public-key authentication.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use russh::client::{self, DisconnectReason};
@@ -13,8 +13,10 @@ use tokio::sync::Semaphore;
 
 use super::auth::{self, KeyCache};
 use super::error::SshError;
+use super::jumps::JumpSessions;
 use super::known_hosts::{KnownHosts, Verdict, fingerprint};
 use super::session::Session;
+use super::startups::{self, Startups};
 use super::stream::QuickAckStream;
 use super::target::Target;
 
@@ -55,6 +57,8 @@ pub struct Connector {
     policy: HostKeyPolicy,
     kex: Vec<kex::Name>,
     keys: KeyCache,
+    startups: Startups,
+    jumps: JumpSessions,
 }
 
 impl Connector {
@@ -68,6 +72,8 @@ impl Connector {
             policy,
             kex,
             keys: KeyCache::default(),
+            startups: Startups::default(),
+            jumps: JumpSessions::default(),
         }
     }
 
@@ -112,46 +118,65 @@ impl Connector {
         })
     }
 
-    /// Connects and authenticates; the session then lives for the whole run.
+    /// Connects and authenticates; the session then lives for the whole run. Through a jump
+    /// host, the tunnel rides the run's one connection to it ([`JumpSessions`]). The handshake
+    /// waits for a slot at its sshd ([`Startups`]), and one that sshd drops before the key
+    /// exchange is tried again, a bounded number of times within the connect timeout.
     pub fn connect<'a>(&'a self, target: &'a Target) -> BoxFuture<'a, Result<Session, SshError>> {
         Box::pin(async move {
-            let addr = target.addr();
-            match &target.jump {
-                None => {
-                    let tcp =
-                        tcp_connect(&target.host, target.port, target.connect_timeout).await?;
-                    self.handshake(target, QuickAckStream::new(tcp), None).await
-                }
-                Some(jump) => {
-                    let via = self.connect(jump).await?;
-                    let channel = via
-                        .handle()
-                        .channel_open_direct_tcpip(
-                            target.host.clone(),
-                            u32::from(target.port),
-                            "127.0.0.1",
-                            0,
-                        )
-                        .await
-                        .map_err(|e| SshError::Unreachable {
-                            addr: addr.clone(),
-                            detail: format!(
-                                "jump host {} could not open a tunnel: {e}",
-                                jump.addr()
-                            ),
-                        })?;
-                    self.handshake(target, channel.into_stream(), Some(via))
-                        .await
+            let via = match &target.jump {
+                None => None,
+                Some(jump) => Some(self.jumps.get(jump, || self.connect(jump)).await?),
+            };
+            let started = Instant::now();
+            let mut attempt = 1;
+            loop {
+                let result = {
+                    let _slot = self.startups.enter(&target.addr()).await;
+                    self.attempt(target, via.clone()).await
+                };
+                match result {
+                    Err(e) if startups::dropped_before_kex(&e) && attempt < startups::ATTEMPTS => {
+                        attempt += 1;
+                        let pause = startups::backoff(attempt);
+                        if started.elapsed() + pause >= target.connect_timeout {
+                            return Err(e);
+                        }
+                        tokio::time::sleep(pause).await;
+                    }
+                    other => return other,
                 }
             }
         })
+    }
+
+    /// One try: TCP (or a tunnel through `via`), key exchange, authentication.
+    async fn attempt(
+        &self,
+        target: &Target,
+        via: Option<Arc<Session>>,
+    ) -> Result<Session, SshError> {
+        let Some(via) = via else {
+            let tcp = tcp_connect(&target.host, target.port, target.connect_timeout).await?;
+            return self.handshake(target, QuickAckStream::new(tcp), None).await;
+        };
+        let channel = via
+            .handle()
+            .channel_open_direct_tcpip(target.host.clone(), u32::from(target.port), "127.0.0.1", 0)
+            .await
+            .map_err(|e| SshError::Unreachable {
+                addr: target.addr(),
+                detail: format!("jump host {} could not open a tunnel: {e}", via.addr()),
+            })?;
+        self.handshake(target, channel.into_stream(), Some(via))
+            .await
     }
 
     async fn handshake<S>(
         &self,
         target: &Target,
         stream: S,
-        via: Option<Session>,
+        via: Option<Arc<Session>>,
     ) -> Result<Session, SshError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

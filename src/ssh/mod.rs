@@ -7,9 +7,11 @@
 mod auth;
 mod connect;
 mod error;
+mod jumps;
 mod known_hosts;
 mod session;
 mod shell;
+mod startups;
 mod stream;
 mod target;
 
@@ -19,4 +21,5 @@ pub use error::SshError;
 pub use known_hosts::{KnownHosts, Verdict, fingerprint};
 pub use session::{ExecOutput, ExitStatus, Session};
 pub use shell::{Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell, shell_quote};
+pub use startups::HANDSHAKES_PER_SSHD;
 pub use target::{DEFAULT_CONNECT_TIMEOUT, SshConfigFile, Target, Wanted};

@@ -41,8 +41,9 @@ pub struct Session {
     addr: String,
     channels: Arc<Semaphore>,
     disconnect: Arc<Mutex<Option<String>>>,
-    /// The jump host's session, kept alive as long as the tunnel through it.
-    _via: Option<Box<Session>>,
+    /// The jump host's session (shared by every node behind it), kept alive as long as the
+    /// tunnel through it.
+    _via: Option<Arc<Session>>,
 }
 
 impl Session {
@@ -51,19 +52,24 @@ impl Session {
         addr: String,
         channels: Arc<Semaphore>,
         disconnect: Arc<Mutex<Option<String>>>,
-        via: Option<Session>,
+        via: Option<Arc<Session>>,
     ) -> Session {
         Session {
             handle,
             addr,
             channels,
             disconnect,
-            _via: via.map(Box::new),
+            _via: via,
         }
     }
 
     pub(super) fn handle(&self) -> &Handle<super::connect::ClientHandler> {
         &self.handle
+    }
+
+    /// True once the connection is gone (closed by us, the server, or a dead link).
+    pub(super) fn is_closed(&self) -> bool {
+        self.handle.is_closed()
     }
 
     pub fn addr(&self) -> &str {

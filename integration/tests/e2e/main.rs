@@ -13,5 +13,6 @@ mod report_html;
 mod rollout;
 mod run;
 mod shell;
+mod startups;
 mod support;
 pub mod vip;
