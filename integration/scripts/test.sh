@@ -17,7 +17,15 @@ echo "== cargo test"
 status=0
 # Lab interfaces that exist already (another lab someone left up) are not this run's doing.
 before=$(ip -o link show | grep -c ' tl[b0-9]' || true)
+# The hardening suites (bad inputs, faults) leave one line each here: their counts.
+rm -rf target/hardening
 cargo test --workspace 2>&1 | tee target/test.log || status=$?
+if [ -d target/hardening ]; then
+    echo "== hardening"
+    cat target/hardening/*.txt
+    faults=$(cat target/hardening/faults-*.txt 2>/dev/null | grep -c '^fault survived' || true)
+    echo "faults survived: $faults"
+fi
 passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' target/test.log | awk '{p+=$4; f+=$6} END {print p+0, f+0}')
 echo "${passed% *} passed, ${passed#* } failed"
 after=$(ip -o link show | grep -c ' tl[b0-9]' || true)
