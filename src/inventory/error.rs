@@ -109,7 +109,17 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
             format!("invalid {ty}: expected a whole number here")
         }
         // The user-facing formatter: the developer one suggests changing parser options.
-        _ => UserMessageFormatter.format_message(inner).into_owned(),
+        _ => {
+            let text = UserMessageFormatter.format_message(inner).into_owned();
+            // The parser's own guard against deep nesting (brackets) says nothing of the fix.
+            if text == "recursion limit exceeded" {
+                "YAML nested too deeply (brackets or indentation hundreds of levels deep), \
+                 refused before parsing further: an inventory needs only a few nesting levels"
+                    .to_string()
+            } else {
+                text
+            }
+        }
     };
     one_line(&message)
 }

@@ -112,7 +112,17 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
              anchors and aliases",
             UserMessageFormatter.format_message(inner)
         ),
-        _ => UserMessageFormatter.format_message(inner).into_owned(),
+        _ => {
+            let text = UserMessageFormatter.format_message(inner).into_owned();
+            // The parser's own guard against deep nesting (brackets) says nothing of the fix.
+            if text == "recursion limit exceeded" {
+                "YAML nested too deeply (brackets or indentation hundreds of levels deep), \
+                 refused before parsing further: a playbook needs only a few nesting levels"
+                    .to_string()
+            } else {
+                text
+            }
+        }
     };
     one_line(&message)
 }

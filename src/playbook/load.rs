@@ -996,6 +996,7 @@ fn yaml_options() -> serde_saphyr::Options {
         budget: serde_saphyr::budget! {
             max_aliases: 10_000,
             max_anchors: 10_000,
+            max_depth: 64,
         },
         alias_limits: serde_saphyr::alias_limits! {
             max_total_replayed_events: 20_000,
