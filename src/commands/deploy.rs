@@ -25,7 +25,8 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         fleet = fleet.subset(&names);
         if fleet.hosts().is_empty() {
             return Err(Error::Usage(format!(
-                "--resume {}: none of its hosts to redo ({}) is selected here",
+                "--resume {}: none of its hosts to redo ({}) is in this inventory and --limit: \
+                 is it the result of a run on another inventory?",
                 path.display(),
                 names.join(", ")
             )));

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
-pub use error::{InventoryError, InventoryErrorKind, PatternError};
+pub use error::{InventoryError, InventoryErrorKind, PatternError, plain_yaml_message};
 
 use error::one_line;
 use raw::{RawCluster, RawInventory, RawNode, RawOvh};

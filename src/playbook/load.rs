@@ -629,7 +629,10 @@ impl Loader {
                 return Err(fail(format!(
                     "{label}: cannot read src {}: {}: fix the path (it is relative to {dir})",
                     path.display(),
-                    e.to_string().split(" (os error ").next().unwrap_or_default()
+                    e.to_string()
+                        .split(" (os error ")
+                        .next()
+                        .unwrap_or_default()
                 )));
             }
         }
