@@ -455,7 +455,8 @@ mod tests {
         assert_eq!(
             err,
             format!(
-                "{}: cannot read the OVH credentials file: No such file or directory",
+                "{}: no such OVH credentials file: fix `ovh: {{config: ...}}` in the inventory, or \
+                 create it (mode 600) with [default] endpoint=... and the three keys",
                 missing.display()
             )
         );
