@@ -34,15 +34,17 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     }
     let batched = args.serial.is_some() || args.rolling || args.max_fail_percent.is_some();
     let rollout = if batched {
-        let holders = if args.rolling {
-            Some(crate::rollout::vip_holders(&inventory, &fleet).await?)
-        } else {
-            None
-        };
+        // The health checks are read from the inventory first: a bad one is bad input, found
+        // before OVH's API is asked anything.
         let health = if args.rolling {
             crate::rollout::health_checks(&inventory)?
         } else {
             Default::default()
+        };
+        let holders = if args.rolling {
+            Some(crate::rollout::vip_holders(&inventory, &fleet).await?)
+        } else {
+            None
         };
         Some(crate::rollout::plan(
             &fleet,

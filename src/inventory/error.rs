@@ -139,7 +139,7 @@ pub fn plain_yaml_message(text: &str) -> Option<String> {
              a single value"
         }
         "expected string scalar" => {
-            "wrong type: expected a single string here, not a list or a mapping"
+            "wrong type: expected a single value here, not a list or a mapping"
         }
         _ if text.starts_with("unexpected character") => {
             return Some(format!(

@@ -237,7 +237,7 @@ fn error_missing_file() {
 fn error_yaml_syntax() {
     assert_eq!(
         error("clusters:\n  c:\n    nodes:\n      n1: {address: [a}\n"),
-        format!("{PATH}:4:21: wrong type: expected a single string here, not a list or a mapping")
+        format!("{PATH}:4:21: wrong type: expected a single value here, not a list or a mapping")
     );
     assert_eq!(
         error("clusters:\n  c:\n    nodes:\n      n1: {address: a\n"),
