@@ -76,7 +76,7 @@ pub struct ConnectArgs {
 
     /// Give up on a node that does not complete TCP connect, key exchange or login in this
     /// many seconds (overrides the inventory's ssh.connect_timeout).
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub connect_timeout: Option<u64>,
 }
 

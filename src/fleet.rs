@@ -95,13 +95,19 @@ impl Fleet {
             Some(path) => path.clone(),
             None => home_known_hosts()?,
         };
-        let known_hosts = KnownHosts::load(&known_hosts_path)?;
         let policy = if args.accept_new {
             HostKeyPolicy::AcceptNew
         } else {
             HostKeyPolicy::Strict
         };
+        let known_hosts = load_known_hosts(
+            &known_hosts_path,
+            inventory.ssh.known_hosts.is_some(),
+            policy,
+            &hosts,
+        )?;
         let mut connector = Connector::new(known_hosts, policy);
+        connector.preload_identities(hosts.iter().map(|host| &host.target))?;
         if !args.kex.is_empty() {
             connector = connector.with_kex(&args.kex).map_err(Error::Usage)?;
         }
@@ -190,6 +196,40 @@ impl Fleet {
             })
             .buffer_unordered(self.forks)
     }
+}
+
+/// known_hosts problems that would make every connection fail are bad input, found before any
+/// connection: a missing file under strict checking (every host would be refused as unknown),
+/// and, in a file the inventory names (tandem's own), a line that is not an entry. The user's
+/// `~/.ssh/known_hosts` keeps OpenSSH's leniency for lines it cannot read: they are skipped.
+fn load_known_hosts(
+    path: &std::path::Path,
+    named_by_inventory: bool,
+    policy: HostKeyPolicy,
+    hosts: &[Host],
+) -> Result<KnownHosts, Error> {
+    let shown = path.display();
+    if policy == HostKeyPolicy::Strict && !path.exists() {
+        let scan = hosts.first().map_or_else(
+            || "ssh-keyscan HOST".to_string(),
+            |host| match host.target.port {
+                22 => format!("ssh-keyscan {}", host.target.host),
+                port => format!("ssh-keyscan -p {port} {}", host.target.host),
+            },
+        );
+        return Err(Error::Usage(format!(
+            "{shown}: known_hosts file does not exist, so every node would be refused as unknown: \
+             add the nodes' keys (`{scan} >> {shown}`) or run once with --accept-new"
+        )));
+    }
+    let known_hosts = KnownHosts::load(path)?;
+    if named_by_inventory && let Some(line) = known_hosts.unparsable_lines().first() {
+        return Err(Error::Usage(format!(
+            "{shown}:{line}: not a known_hosts entry (`HOST[,HOST...] KEYTYPE BASE64-KEY`, or a \
+             `@revoked`/`@cert-authority` marker before it): fix or delete the line"
+        )));
+    }
+    Ok(known_hosts)
 }
 
 fn home_known_hosts() -> Result<std::path::PathBuf, Error> {

@@ -24,10 +24,14 @@ pub mod trust;
 use std::process::ExitCode;
 
 use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 /// The whole program: parse flags, run the subcommand, turn errors into one line and exit 2.
 pub fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,5 +48,52 @@ pub fn main() -> ExitCode {
             eprintln!("tandem: error: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// Help and version go out as clap prints them; a bad flag or value becomes the same one-line
+/// `tandem: error:` as every other bad input (clap's own text spans several lines, with a usage
+/// block scripts cannot tell from output), still with exit status 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    eprintln!("tandem: error: {}", one_line_usage(&e));
+    ExitCode::from(2)
+}
+
+fn one_line_usage(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    // clap's first paragraph is "error: WHAT" (and, for missing arguments, one per line); then
+    // come a tip, the usage and "try --help", each after a blank line.
+    let what = rendered
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let what = what.trim_start_matches("error: ");
+    if let Some(ContextValue::String(arg)) = e.get(ContextKind::SuggestedArg) {
+        return format!("{what}; did you mean '{arg}'? (see --help)");
+    }
+    let usage = match e.get(ContextKind::Usage) {
+        Some(ContextValue::StyledStr(usage)) => usage
+            .to_string()
+            .lines()
+            .map(|line| line.trim().trim_start_matches("Usage:").trim().to_string())
+            .find(|line| !line.is_empty()),
+        _ => None,
+    };
+    match usage {
+        Some(usage) => format!("{what}; usage: {usage} (see --help)"),
+        None => format!("{what}; see --help"),
     }
 }

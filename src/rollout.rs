@@ -17,7 +17,13 @@ use crate::ovh::{Client, ClientOptions, Credentials};
 /// never touched by a stopped rollout.
 pub fn resume_hosts(path: &Path) -> Result<Vec<String>, Error> {
     let bad = |why: String| Error::Usage(format!("--resume {}: {why}", path.display()));
-    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let e = e.to_string();
+        bad(format!(
+            "cannot read it: {}: give the file an earlier `tandem deploy --json` wrote",
+            e.split(" (os error ").next().unwrap_or_default()
+        ))
+    })?;
     let doc: Value = serde_json::from_str(&text).map_err(|e| {
         bad(format!(
             "not the JSON of `tandem deploy --json` (line {}, column {}: {e})",

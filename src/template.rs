@@ -254,6 +254,23 @@ impl Templates {
         template.render(ctx).map_err(|err| place.error(&err))
     }
 
+    /// Reads and compiles a template file without rendering it: a missing file or a syntax
+    /// error is known before any host is, so it is bad input rather than a failed step.
+    /// Undefined variables can only be known per host (facts, registered results): see
+    /// [`Templates::render_file`].
+    pub fn check_file(&self, path: &Path) -> Result<(), String> {
+        let Some(name) = path.to_str() else {
+            return Err(format!(
+                "{}: the template's path is not valid UTF-8: rename it",
+                path.display()
+            ));
+        };
+        self.env
+            .get_template(name)
+            .map(|_| ())
+            .map_err(|err| Place::File(name).message(&err))
+    }
+
     /// `when` / `changed_when`: a minijinja expression (no braces) and its truth.
     pub fn eval_bool(&self, expr: &str, ctx: &Value, origin: &str) -> Result<bool, TemplateError> {
         self.eval_bool_at(expr, ctx, &Place::Inline { origin, arg: None })

@@ -80,9 +80,11 @@ fn render(
         Some(name) => match inventory.cluster(name) {
             Some(c) => vec![c.clone()],
             None => {
+                let known: Vec<&str> = inventory.clusters.iter().map(|c| c.name.as_str()).collect();
                 return Err(Error::Usage(format!(
-                    "--cluster {name}: {} has no such cluster",
-                    inventory.path.display()
+                    "--cluster {name}: {} has no such cluster (it has: {})",
+                    inventory.path.display(),
+                    known.join(", ")
                 )));
             }
         },

@@ -25,7 +25,8 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         fleet = fleet.subset(&names);
         if fleet.hosts().is_empty() {
             return Err(Error::Usage(format!(
-                "--resume {}: none of its hosts to redo ({}) is selected here",
+                "--resume {}: none of its hosts to redo ({}) is in this inventory and --limit: \
+                 is it the result of a run on another inventory?",
                 path.display(),
                 names.join(", ")
             )));
@@ -33,15 +34,17 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     }
     let batched = args.serial.is_some() || args.rolling || args.max_fail_percent.is_some();
     let rollout = if batched {
-        let holders = if args.rolling {
-            Some(crate::rollout::vip_holders(&inventory, &fleet).await?)
-        } else {
-            None
-        };
+        // The health checks are read from the inventory first: a bad one is bad input, found
+        // before OVH's API is asked anything.
         let health = if args.rolling {
             crate::rollout::health_checks(&inventory)?
         } else {
             Default::default()
+        };
+        let holders = if args.rolling {
+            Some(crate::rollout::vip_holders(&inventory, &fleet).await?)
+        } else {
+            None
         };
         Some(crate::rollout::plan(
             &fleet,

@@ -109,9 +109,47 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
             format!("invalid {ty}: expected a whole number here")
         }
         // The user-facing formatter: the developer one suggests changing parser options.
-        _ => UserMessageFormatter.format_message(inner).into_owned(),
+        _ => {
+            let text = UserMessageFormatter.format_message(inner).into_owned();
+            // The parser's own guard against deep nesting (brackets) says nothing of the fix.
+            if let Some(plain) = plain_yaml_message(&text) {
+                plain
+            } else if text == "recursion limit exceeded" {
+                "YAML nested too deeply (brackets or indentation hundreds of levels deep), \
+                 refused before parsing further: an inventory needs only a few nesting levels"
+                    .to_string()
+            } else {
+                text
+            }
+        }
     };
     one_line(&message)
+}
+
+/// serde-saphyr's words for a value of the wrong shape name parser events ("expected mapping
+/// start"); say which shape was expected, in the words of the file.
+pub fn plain_yaml_message(text: &str) -> Option<String> {
+    let plain = match text {
+        "expected mapping start" => {
+            "wrong type: expected a mapping (`key: value` entries) here, not a list or a single \
+             value"
+        }
+        "expected sequence start" => {
+            "wrong type: expected a list (`- item` entries, or `[a, b]`) here, not a mapping or \
+             a single value"
+        }
+        "expected string scalar" => {
+            "wrong type: expected a single value here, not a list or a mapping"
+        }
+        _ if text.starts_with("unexpected character") => {
+            return Some(format!(
+                "{text}: control characters are not allowed in YAML; remove it (or write it as \
+                 an escape in a double-quoted string)"
+            ));
+        }
+        _ => return None,
+    };
+    Some(plain.to_string())
 }
 
 fn budget_message(breach: &BudgetBreach) -> String {
@@ -153,7 +191,10 @@ impl fmt::Display for InventoryError {
                 // "(os error 2)" says nothing more to the user than the text before it.
                 let text = err.to_string();
                 let text = text.split(" (os error ").next().unwrap_or_default();
-                write!(f, "cannot read inventory {path}: {text}")
+                write!(
+                    f,
+                    "cannot read inventory {path}: {text}: give the path of an inventory file (-i)"
+                )
             }
             InventoryErrorKind::TooLarge { len } => write!(
                 f,

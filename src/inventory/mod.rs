@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
-pub use error::{InventoryError, InventoryErrorKind, PatternError};
+pub use error::{InventoryError, InventoryErrorKind, PatternError, plain_yaml_message};
 
 use error::one_line;
 use raw::{RawCluster, RawInventory, RawNode, RawOvh};
@@ -173,6 +173,7 @@ pub(crate) fn yaml_options() -> serde_saphyr::Options {
         budget: serde_saphyr::budget! {
             max_aliases: 10_000,
             max_anchors: 10_000,
+            max_depth: 64,
         },
         alias_limits: serde_saphyr::alias_limits! {
             max_total_replayed_events: 20_000,

@@ -227,7 +227,7 @@ fn error_missing_file() {
     let err = Inventory::load(Path::new("/nonexistent/inv.yml")).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "/nonexistent/inv.yml: cannot read inventory /nonexistent/inv.yml: No such file or directory"
+        "/nonexistent/inv.yml: cannot read inventory /nonexistent/inv.yml: No such file or directory: give the path of an inventory file (-i)"
     );
     assert!(matches!(err.kind(), InventoryErrorKind::Read(_)));
     assert_eq!(err.line(), None);
@@ -237,7 +237,7 @@ fn error_missing_file() {
 fn error_yaml_syntax() {
     assert_eq!(
         error("clusters:\n  c:\n    nodes:\n      n1: {address: [a}\n"),
-        format!("{PATH}:4:21: expected string scalar")
+        format!("{PATH}:4:21: wrong type: expected a single value here, not a list or a mapping")
     );
     assert_eq!(
         error("clusters:\n  c:\n    nodes:\n      n1: {address: a\n"),
@@ -287,7 +287,9 @@ fn error_wrong_type() {
     );
     assert_eq!(
         error("clusters:\n  c:\n    nodes: [n1, n2]\n"),
-        format!("{PATH}:3:12: expected mapping start")
+        format!(
+            "{PATH}:3:12: wrong type: expected a mapping (`key: value` entries) here, not a list or a single value"
+        )
     );
 }
 

@@ -4,6 +4,19 @@ use serde::de::DeserializeOwned;
 
 /// Deserializes a module's arguments; serde's message names the field and the expected ones.
 pub fn parse<T: DeserializeOwned>(module: &str, args: &serde_json::Value) -> Result<T, String> {
+    // serde's "expected struct Args" names our type, not the user's mistake (Ansible's
+    // `key=value` one-liners are the usual one).
+    if !args.is_object() {
+        return Err(format!(
+            "{module}: the arguments are a mapping, e.g. `{module}: {{key: value, ...}}`, not {}",
+            match args {
+                serde_json::Value::String(_) => "a `key=value` string",
+                serde_json::Value::Array(_) => "a list",
+                serde_json::Value::Null => "nothing",
+                _ => "a single value",
+            }
+        ));
+    }
     serde_json::from_value(args.clone()).map_err(|e| format!("{module}: {e}"))
 }
 

@@ -198,6 +198,13 @@ fn read_config(path: &Path, explicit: bool) -> Result<Option<Ini>, OvhError> {
     let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(OvhError::Config(format!(
+                "{}: no such OVH credentials file: fix `ovh: {{config: ...}}` in the inventory, \
+                 or create it (mode 600) with [default] endpoint=... and the three keys",
+                path.display()
+            )));
+        }
         Err(e) => {
             return Err(OvhError::Config(format!(
                 "{}: cannot read the OVH credentials file: {}",
@@ -207,11 +214,20 @@ fn read_config(path: &Path, explicit: bool) -> Result<Option<Ini>, OvhError> {
         }
     };
     check_private(path, metadata.permissions().mode())?;
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         OvhError::Config(format!(
             "{}: cannot read the OVH credentials file: {}",
             path.display(),
             io_text(&e)
+        ))
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        OvhError::Config(format!(
+            "{}:{line}: not valid UTF-8: save the OVH credentials file as UTF-8 (keys and \
+             endpoints are plain ASCII)",
+            path.display()
         ))
     })?;
     Ini::parse(&text, path).map(Some).map_err(OvhError::Config)
@@ -439,7 +455,8 @@ mod tests {
         assert_eq!(
             err,
             format!(
-                "{}: cannot read the OVH credentials file: No such file or directory",
+                "{}: no such OVH credentials file: fix `ovh: {{config: ...}}` in the inventory, or \
+                 create it (mode 600) with [default] endpoint=... and the three keys",
                 missing.display()
             )
         );

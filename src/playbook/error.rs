@@ -112,7 +112,19 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
              anchors and aliases",
             UserMessageFormatter.format_message(inner)
         ),
-        _ => UserMessageFormatter.format_message(inner).into_owned(),
+        _ => {
+            let text = UserMessageFormatter.format_message(inner).into_owned();
+            // The parser's own guard against deep nesting (brackets) says nothing of the fix.
+            if let Some(plain) = crate::inventory::plain_yaml_message(&text) {
+                plain
+            } else if text == "recursion limit exceeded" {
+                "YAML nested too deeply (brackets or indentation hundreds of levels deep), \
+                 refused before parsing further: a playbook needs only a few nesting levels"
+                    .to_string()
+            } else {
+                text
+            }
+        }
     };
     one_line(&message)
 }
@@ -154,7 +166,10 @@ impl fmt::Display for PlaybookError {
             PlaybookErrorKind::Read(err) => {
                 let text = err.to_string();
                 let text = text.split(" (os error ").next().unwrap_or_default();
-                write!(f, "cannot read playbook {path}: {text}")
+                write!(
+                    f,
+                    "cannot read playbook {path}: {text}: give the path of a playbook file"
+                )
             }
             PlaybookErrorKind::TooLarge { len } => write!(
                 f,

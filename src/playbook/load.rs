@@ -485,6 +485,9 @@ impl Loader {
                 format!("{label}: {message}"),
             ));
         }
+        if !templated {
+            self.check_local_source(file, &label, &module_key.value, args)?;
+        }
 
         let mut when = scope.when.clone();
         if let Some(entry) = keys.get("when") {
@@ -590,6 +593,55 @@ impl Loader {
             },
         };
         Ok((step, named))
+    }
+
+    /// The local file a `template` or `copy` step reads (relative to the playbook file that
+    /// holds the step, as the engine resolves it): it must exist, and a template must parse, or
+    /// every host would fail the same way after connecting.
+    fn check_local_source(
+        &self,
+        file: &Path,
+        label: &str,
+        module: &str,
+        args: &Spanned<serde_json::Value>,
+    ) -> Result<(), PlaybookError> {
+        let Some(src) = args.value.get("src").and_then(|src| src.as_str()) else {
+            return Ok(());
+        };
+        if module != "template" && module != "copy" {
+            return Ok(());
+        }
+        let path = file.parent().unwrap_or(Path::new("")).join(src);
+        let fail = |problem: String| PlaybookError::invalid(file, pos(&args.referenced), problem);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => {
+                return Err(fail(format!(
+                    "{label}: src {} is not a regular file: give the path of a file",
+                    path.display()
+                )));
+            }
+            Err(e) => {
+                let dir = match file.parent() {
+                    Some(dir) if !dir.as_os_str().is_empty() => dir.display().to_string(),
+                    _ => "the playbook's directory".to_string(),
+                };
+                return Err(fail(format!(
+                    "{label}: cannot read src {}: {}: fix the path (it is relative to {dir})",
+                    path.display(),
+                    e.to_string()
+                        .split(" (os error ")
+                        .next()
+                        .unwrap_or_default()
+                )));
+            }
+        }
+        if module == "template" {
+            self.templates
+                .check_file(&path)
+                .map_err(|problem| fail(format!("{label}: {problem}")))?;
+        }
+        Ok(())
     }
 
     /// `when` / `changed_when`: a string, a bool or a list of them; each must parse.
@@ -947,6 +999,7 @@ fn yaml_options() -> serde_saphyr::Options {
         budget: serde_saphyr::budget! {
             max_aliases: 10_000,
             max_anchors: 10_000,
+            max_depth: 64,
         },
         alias_limits: serde_saphyr::alias_limits! {
             max_total_replayed_events: 20_000,

@@ -494,7 +494,7 @@ fn missing_playbook() {
         "{message}"
     );
     assert!(
-        message.ends_with(": No such file or directory"),
+        message.ends_with(": No such file or directory: give the path of a playbook file"),
         "{message}"
     );
 }

@@ -44,6 +44,33 @@ impl KeyCache {
     }
 }
 
+impl KeyCache {
+    /// Loads `path` before any connection, so an identity file that cannot be used is bad
+    /// input (exit 2, nothing sent to any node) instead of the same failure found on every node
+    /// after its key exchange. An encrypted key with no passphrase at hand is left for later
+    /// when ssh-agent runs: the agent may hold it.
+    pub fn preload(&mut self, path: &Path) -> Result<(), SshError> {
+        let keys = self.keys.get_mut();
+        if keys.contains_key(path) {
+            return Ok(());
+        }
+        let agent_may_hold = std::env::var_os("SSH_AUTH_SOCK").is_some()
+            && std::env::var_os(PASSPHRASE_ENV).is_none()
+            && !std::io::IsTerminal::is_terminal(&std::io::stdin());
+        if agent_may_hold
+            && matches!(
+                russh::keys::load_secret_key(path, None),
+                Err(russh::keys::Error::KeyIsEncrypted)
+            )
+        {
+            return Ok(());
+        }
+        let key = load_identity(path)?;
+        keys.insert(path.to_path_buf(), Arc::new(key));
+        Ok(())
+    }
+}
+
 fn load_identity(path: &Path) -> Result<PrivateKey, SshError> {
     let err = |detail: String| SshError::Identity {
         path: path.to_path_buf(),
@@ -68,9 +95,38 @@ fn load_identity(path: &Path) -> Result<PrivateKey, SshError> {
             russh::keys::load_secret_key(path, Some(&passphrase))
                 .map_err(|_| err("wrong passphrase (or the key cannot be decrypted)".into()))
         }
+        Err(russh::keys::Error::IO(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(err(format!(
+                "no such file: fix the `identity` path in the inventory, or create the key with \
+                 `ssh-keygen -t ed25519 -f {}`",
+                path.display()
+            )))
+        }
         Err(russh::keys::Error::IO(e)) => Err(err(e.to_string())),
-        Err(e) => Err(err(format!("not a private key OpenSSH can read: {e}"))),
+        Err(_) if is_public_key(path) => Err(err(format!(
+            "this is a public key: point `identity` at the private key{}",
+            path.to_str()
+                .and_then(|p| p.strip_suffix(".pub"))
+                .map(|private| format!(" ({private})"))
+                .unwrap_or_default()
+        ))),
+        Err(e) => Err(err(format!(
+            "not a private key OpenSSH can read ({e}): point `identity` at an OpenSSH or PEM \
+             private key"
+        ))),
     }
+}
+
+/// A file that starts like an OpenSSH public key line (`ssh-ed25519 AAAA...`).
+fn is_public_key(path: &Path) -> bool {
+    let mut head = [0u8; 64];
+    let read = std::fs::File::open(path)
+        .and_then(|mut file| std::io::Read::read(&mut file, &mut head))
+        .unwrap_or(0);
+    let head = String::from_utf8_lossy(&head[..read]);
+    ["ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-"]
+        .iter()
+        .any(|prefix| head.starts_with(prefix))
 }
 
 /// Tries the agent's keys, then each identity file; `Ok(())` once the server accepts one.

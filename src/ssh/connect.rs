@@ -95,6 +95,24 @@ impl Connector {
         Ok(self)
     }
 
+    /// Loads every identity file the targets (and their jump hosts) will offer, before any
+    /// connection: see [`KeyCache::preload`].
+    pub fn preload_identities<'t>(
+        &mut self,
+        targets: impl IntoIterator<Item = &'t Target>,
+    ) -> Result<(), SshError> {
+        for target in targets {
+            let mut hop = Some(target);
+            while let Some(current) = hop {
+                for path in &current.identities {
+                    self.keys.preload(path)?;
+                }
+                hop = current.jump.as_deref();
+            }
+        }
+        Ok(())
+    }
+
     pub fn known_hosts(&self) -> &KnownHosts {
         &self.known_hosts
     }

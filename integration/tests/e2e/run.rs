@@ -178,11 +178,20 @@ fn wrong_identity_is_an_auth_failure() {
         inventory.replace("identity: id_ed25519", "identity: no-such-key"),
     )
     .unwrap();
-    let run = run_json(&missing, &[], "true");
-    run.expect_code(1);
-    let h = host(&run.json(), "node1").clone();
-    assert_eq!(h["error_kind"], "identity", "{h}");
-    assert!(h["error"].as_str().unwrap().contains("no-such-key"));
+    // A missing identity file is bad input: refused before any node is contacted.
+    let run = run_json(&missing, &[], "touch /tmp/ran-missing");
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .starts_with("tandem: error: cannot use identity file ")
+            && run.stderr.contains("no-such-key")
+            && run.stderr.lines().count() == 1,
+        "{}",
+        run.stderr
+    );
+    for node in ["node1", "node2"] {
+        assert!(!exists_on(&lab, node, "/tmp/ran-missing"));
+    }
 }
 
 #[test]
