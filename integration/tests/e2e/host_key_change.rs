@@ -98,7 +98,10 @@ fn a_host_key_changed_mid_rollout_stops_that_node_with_its_fingerprint_and_the_o
         format!("ssh-keygen -R {address}"),
         known_hosts.display().to_string(),
     ] {
-        assert!(error.contains(&needle), "{needle:?} not in {error:?}: {node3}");
+        assert!(
+            error.contains(&needle),
+            "{needle:?} not in {error:?}: {node3}"
+        );
     }
     // Never accepted, not even written down.
     assert_eq!(
