@@ -11,7 +11,7 @@ use crate::cli::{Run, Tandem};
 use crate::game_day_faults::write_count;
 
 /// Batch 1 sleeps long enough for the key swap to land before a later batch connects.
-const PLAYBOOK: &str = "steps:\n  - name: Slow first step\n    command: {cmd: \"touch /tmp/rollout-started; sleep 4\", creates: /tmp/rollout-done}\n  - name: Marker\n    copy: {dest: /tmp/rollout-done, content: \"rolled\\n\"}\n";
+const PLAYBOOK: &str = "steps:\n  - name: Slow first step\n    command: {cmd: \"touch /tmp/rollout-started; sleep 6\", creates: /tmp/rollout-done}\n  - name: Marker\n    copy: {dest: /tmp/rollout-done, content: \"rolled\\n\"}\n";
 
 fn deploy(lab: &TempLab, extra: &[&str]) -> Run {
     let playbook = lab.dir().join("slow.yml");
