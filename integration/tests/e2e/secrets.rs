@@ -243,9 +243,19 @@ fn ovh_credentials_never_leak_during_a_deploy_and_a_game_day() {
     );
     deploy.expect_code(0);
     assert_clean_run("deploy --diff --json", &deploy, &secrets);
+    // A drifted credentials file is rewritten: its diff must not show the keys.
+    let drift = lab
+        .exec("node1", "echo '# drift' >> /etc/ovh.conf")
+        .unwrap();
+    assert!(drift.status.success());
     let deploy_text = Tandem::new(["deploy", "-i"])
         .run_with(&lab.inventory(), &[playbook.to_str().unwrap(), "--diff"]);
     deploy_text.expect_code(0);
+    assert!(
+        deploy_text.stdout().contains("OVH API credentials"),
+        "the credentials step did not change: {}",
+        deploy_text.stdout()
+    );
     assert_clean_run("deploy --diff", &deploy_text, &secrets);
 
     // A game day there and back, its report, and the VIP commands.
