@@ -97,12 +97,11 @@ pub async fn run(settings: &Settings, sides: [Side; 2], client: &Client) -> Endi
         let ok = flip(
             settings,
             &sides,
-            source,
-            target,
-            label,
+            (source, target, label),
             client,
             &mut rec,
             &mut prober,
+            &mut alarms,
         )
         .await;
         if !ok {
@@ -393,17 +392,16 @@ async fn preflight(
     Ok((from, to))
 }
 
-/// One flip; false when it failed (the service was restored: no flip back then).
-#[allow(clippy::too_many_arguments)]
+/// One flip (source, target, label); false when it failed (the service was restored: no flip
+/// back then).
 async fn flip(
     settings: &Settings,
     sides: &[Side; 2],
-    from: usize,
-    to: usize,
-    label: &str,
+    (from, to, label): (usize, usize, &str),
     client: &Client,
     rec: &mut Recorder,
     prober: &mut Prober,
+    alarms: &mut Vec<String>,
 ) -> bool {
     let (source, target) = (&sides[from], &sides[to]);
     rec.record(EventKind::FlipStarted {
@@ -412,9 +410,12 @@ async fn flip(
         to: target.name.clone(),
     });
     let sink = rec.sink();
+    // The task our move started, if any: the restore must wait for it, and OVH's task list may
+    // not show it yet.
+    let started_task = std::sync::Mutex::new(None);
     let work = async {
         if settings.direct {
-            switch_direct(settings, source, target, client, &sink).await
+            switch_direct(settings, source, target, client, &sink, &started_task).await
         } else {
             switch_with_command(settings, source, target, client, &sink).await
         }
@@ -432,7 +433,8 @@ async fn flip(
         .await;
     if let Err(why) = result {
         rec.note(NoteLevel::Warning, format!("{label} failed: {why}"));
-        restore(settings, sides, client, rec, prober).await;
+        let known = *started_task.lock().unwrap_or_else(|e| e.into_inner());
+        restore(settings, sides, client, rec, prober, known, alarms).await;
         return false;
     }
     // The move is done: wait for the target's answer (within the budget and a grace period).
@@ -447,7 +449,8 @@ async fn flip(
             NoteLevel::Warning,
             format!("{} did not answer on the VIP after the move", target.name),
         );
-        restore(settings, sides, client, rec, prober).await;
+        let known = *started_task.lock().unwrap_or_else(|e| e.into_inner());
+        restore(settings, sides, client, rec, prober, known, alarms).await;
         return false;
     }
     rec.probes_until(prober, TAIL, |_| false).await;
@@ -465,12 +468,16 @@ async fn switch_direct(
     target: &Side,
     client: &Client,
     sink: &Sink,
+    started_task: &std::sync::Mutex<Option<u64>>,
 ) -> Result<(), String> {
     let moving = client.move_vip(
         settings.vip,
         &target.service_name,
         &settings.move_options,
         |e| {
+            if let crate::ovh::EventKind::TaskCreated { task_id, .. } = &e.kind {
+                *started_task.lock().unwrap_or_else(|e| e.into_inner()) = Some(*task_id);
+            }
             if let Some(kind) = from_ovh(&e.kind) {
                 let _ = sink.send((e.instant, kind));
             }
@@ -540,18 +547,40 @@ async fn switch_with_command(
     }
 }
 
-/// Puts the service where the VIP is routed (after waiting for a move still under way), stops
-/// it on the other node, and checks that it answers.
+/// Puts the service where the VIP is routed (after waiting for a move still under way: ours,
+/// `known_task`, or any other), stops it on the other node, and checks that it answers. A move
+/// that is still pending after the move timeout is an alarm: it may re-route the VIP later.
 async fn restore(
     settings: &Settings,
     sides: &[Side; 2],
     client: &Client,
     rec: &mut Recorder,
     prober: &mut Prober,
+    known_task: Option<u64>,
+    alarms: &mut Vec<String>,
 ) {
     rec.record(EventKind::Phase {
         name: "restore".into(),
     });
+    let sink = rec.sink();
+    let waited = rec
+        .drive(
+            prober,
+            client.wait_for_pending_moves(settings.vip, known_task, &settings.move_options, |e| {
+                if let Some(kind) = from_ovh(&e.kind) {
+                    let _ = sink.send((e.instant, kind));
+                }
+            }),
+        )
+        .await;
+    if let Err(e) = waited {
+        let alarm = format!(
+            "a move of {} may still be pending ({e}): when OVH ends it, the VIP may be re-routed away from the service; watch `tandem vip status` and start the service where it points",
+            settings.vip
+        );
+        rec.note(NoteLevel::Warning, alarm.clone());
+        alarms.push(alarm);
+    }
     let routed = rec.drive(prober, client.vip_status(settings.vip)).await;
     let serving = match &routed {
         Ok(Some(service)) => sides.iter().position(|s| s.service_name == *service),
@@ -570,8 +599,29 @@ async fn restore(
         });
         return;
     };
-    let other = 1 - serving;
+    put_service(
+        settings,
+        sides,
+        serving,
+        rec,
+        prober,
+        "where OVH routes the VIP",
+    )
+    .await;
+}
+
+/// Stops the service on the other node and starts it on `serving` (a `Restore` event on the
+/// timeline says how that went); `why` ends its sentence.
+async fn put_service(
+    settings: &Settings,
+    sides: &[Side; 2],
+    serving: usize,
+    rec: &mut Recorder,
+    prober: &mut Prober,
+    why: &str,
+) {
     let sink = rec.sink();
+    let other = 1 - serving;
     let (stop_script, start_script) = (
         node_ops::stop_script(&settings.spec),
         node_ops::start_script(&settings.spec),
@@ -592,7 +642,7 @@ async fn restore(
     let started = rec.drive(prober, start).await;
     rec.record(EventKind::Restore {
         action: format!(
-            "service back on {}, where OVH routes the VIP{}",
+            "service back on {}, {why}{}",
             sides[serving].name,
             match (&stopped, &started) {
                 (Ok(()), Ok(())) => String::new(),
@@ -622,11 +672,37 @@ async fn final_check(
         Err(e) => format!("an unknown node ({e})"),
     };
     let expected = node.clone();
-    let answers = rec
+    let mut answers = rec
         .probes_until(prober, Duration::from_secs(10), |p| {
             p.is_ok() && p.node.as_deref().is_none_or(|n| n == expected)
         })
         .await;
+    // A move OVH ended late (after the restore looked) can leave the VIP on the node where the
+    // service was just stopped: put the service there once more, then look again.
+    let routed_side = match &routed {
+        Ok(Some(service)) => sides.iter().position(|s| s.service_name == *service),
+        _ => None,
+    };
+    if let (false, Some(serving)) = (answers, routed_side) {
+        rec.note(
+            NoteLevel::Warning,
+            format!("the VIP is routed to {node}, which does not serve: moving the service there"),
+        );
+        put_service(
+            settings,
+            sides,
+            serving,
+            rec,
+            prober,
+            "where OVH routes the VIP now",
+        )
+        .await;
+        answers = rec
+            .probes_until(prober, Duration::from_secs(10), |p| {
+                p.is_ok() && p.node.as_deref().is_none_or(|n| n == expected)
+            })
+            .await;
+    }
     if answers {
         rec.note(
             NoteLevel::Info,

@@ -434,7 +434,17 @@ fn measure_flip(
             t.task_id, t.final_status
         ));
     }
-    let verdict = if target_answered && downtime <= rto_budget {
+    // A flip whose switch failed ends in a restore: even when the service ends up answering on
+    // the target (another move of the VIP got there first), the switch did not work.
+    let restored = timeline.events.iter().any(|e| {
+        e.at >= start.at && e.at < window_end && matches!(e.kind, EventKind::Restore { .. })
+    });
+    if restored {
+        notes.push(
+            "the switch failed and the service was restored where OVH routes the VIP".to_string(),
+        );
+    }
+    let verdict = if target_answered && downtime <= rto_budget && !restored {
         Verdict::Pass
     } else {
         Verdict::Fail

@@ -76,6 +76,15 @@ impl Day {
         self
     }
 
+    fn restore(mut self, at: u64) -> Day {
+        let kind = EventKind::Restore {
+            action: "service back on node2, where OVH routes the VIP".into(),
+            ok: Some(true),
+        };
+        self.timeline.record(ms(at), kind);
+        self
+    }
+
     fn measure(self, budget_ms: u64) -> GameDayReport {
         GameDayReport::measure(self.timeline, ms(budget_ms))
     }
@@ -92,6 +101,22 @@ fn normal_flip() -> Day {
         .task(2100, 42, "todo")
         .task(2500, 42, "doing")
         .task(6500, 42, "done")
+}
+
+#[test]
+fn a_flip_that_needed_a_restore_fails_even_when_the_target_answers() {
+    let report = normal_flip().restore(6800).measure(5000);
+    assert_eq!(report.flips[0].verdict, Verdict::Fail);
+    assert_eq!(report.verdict, Verdict::Fail);
+    assert!(
+        report.flips[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("the switch failed and the service was restored")),
+        "{:?}",
+        report.flips[0].notes
+    );
+    assert_eq!(normal_flip().measure(5000).verdict, Verdict::Pass);
 }
 
 #[test]

@@ -118,7 +118,31 @@ impl Client {
             }
         }
 
-        let task = self.start_move(ip, to_service, observer).await?;
+        let task = match self.start_move(ip, to_service, observer).await {
+            // OVH refuses a move while another one of the same IP is under way, which its
+            // lagging task list may not have shown a moment ago: wait for that one, then look
+            // again (it may have taken the VIP where we want it), and ask once more.
+            Err(OvhError::Api(conflict)) if conflict.status == 409 => {
+                self.wait_for_hidden_move(ip, options, deadline, observer)
+                    .await
+                    .map_err(|e| e.unwrap_or(OvhError::Api(conflict)))?;
+                let now = self
+                    .ip_info(ip, observer)
+                    .await?
+                    .routed_service()
+                    .map(str::to_string);
+                if now.as_deref() == Some(to_service) {
+                    observer(Event::now(EventKind::AlreadyThere {
+                        service: to_service.to_string(),
+                    }));
+                    return Ok(MoveOutcome::AlreadyThere {
+                        service: to_service.to_string(),
+                    });
+                }
+                self.start_move(ip, to_service, observer).await?
+            }
+            other => other?,
+        };
         let created = Instant::now();
         observer(Event::now(EventKind::TaskCreated {
             task_id: task.task_id,
@@ -146,6 +170,70 @@ impl Client {
             from,
             task_duration,
         })
+    }
+
+    /// Waits, within `options.timeout`, until no move of `ip` is pending: the ones OVH's task
+    /// list shows and `known` (a task we started, which the lagging list may not show yet).
+    /// After a failed move this is what tells where the VIP will stay: a task still running
+    /// would re-route it later, behind the back of whoever restores the service now.
+    pub async fn wait_for_pending_moves(
+        &self,
+        ip: Ipv4Addr,
+        known: Option<u64>,
+        options: &MoveOptions,
+        mut on_event: impl FnMut(Event) + Send,
+    ) -> Result<(), OvhError> {
+        let observer: Observer<'_> = &mut on_event;
+        let deadline = Instant::now() + options.timeout;
+        let mut ids = self.pending_moves(ip, observer).await?;
+        ids.extend(known);
+        ids.sort_unstable();
+        ids.dedup();
+        for task_id in ids {
+            let task = self.task(ip, task_id, observer).await?;
+            if task.status.is_finished() {
+                continue;
+            }
+            observer(Event::now(EventKind::WaitingForPendingTask {
+                task_id,
+                status: task.status.clone(),
+            }));
+            self.follow_task(ip, task_id, task.status, options, deadline, observer)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// After a 409 on our POST: polls the task list (every poll interval, until `deadline`)
+    /// until the pending move shows, then follows it to its end. `Err(None)`: none showed in
+    /// time (the caller then reports OVH's refusal itself).
+    async fn wait_for_hidden_move(
+        &self,
+        ip: Ipv4Addr,
+        options: &MoveOptions,
+        deadline: Instant,
+        observer: Observer<'_>,
+    ) -> Result<(), Option<OvhError>> {
+        loop {
+            let pending = self.pending_moves(ip, observer).await?;
+            if !pending.is_empty() {
+                for task_id in pending {
+                    let task = self.task(ip, task_id, observer).await?;
+                    observer(Event::now(EventKind::WaitingForPendingTask {
+                        task_id,
+                        status: task.status.clone(),
+                    }));
+                    self.follow_task(ip, task_id, task.status, options, deadline, observer)
+                        .await?;
+                }
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(None);
+            }
+            tokio::time::sleep(options.poll_interval.min(deadline - now)).await;
+        }
     }
 
     /// Polls a task until it is finished (its last status and comment) or `deadline` passes (an

@@ -152,3 +152,56 @@ async fn a_hung_server_times_out_and_is_retried() {
         "{err:?}"
     );
 }
+
+/// OVH refuses our move (409) because a move the lagging task list did not show yet is under
+/// way: the mover waits until the list shows it, follows it, and finds the VIP already there.
+#[tokio::test]
+async fn a_409_move_waits_for_the_hidden_pending_move() {
+    let (url, seen) = server(vec![
+        Some((200, ROUTED)),                                           // GET /ip: on ns1
+        Some((200, "[]")), // pending todo: none listed yet
+        Some((200, "[]")), // pending doing
+        Some((409, r#"{"message":"A move is already in progress"}"#)), // POST
+        Some((200, "[]")), // list, still lagging
+        Some((200, "[]")),
+        Some((200, "[7]")), // now it shows
+        Some((200, "[]")),
+        Some((
+            200,
+            r#"{"taskId":7,"function":"genericMoveFloatingIp","status":"doing"}"#,
+        )),
+        Some((
+            200,
+            r#"{"taskId":7,"function":"genericMoveFloatingIp","status":"done"}"#,
+        )),
+        Some((
+            200,
+            r#"{"ip":"203.0.113.5/32","routedTo":{"serviceName":"ns2"}}"#,
+        )),
+    ])
+    .await;
+    let options = MoveOptions {
+        poll_interval: Duration::from_millis(10),
+        timeout: Duration::from_secs(5),
+    };
+    let outcome = client(&url, 1)
+        .move_vip(VIP, "ns2", &options, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        MoveOutcome::AlreadyThere {
+            service: "ns2".into()
+        }
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.iter().filter(|l| l.starts_with("POST")).count(),
+        1,
+        "{seen:?}"
+    );
+    assert!(
+        seen[9].starts_with("GET /1.0/ip/203.0.113.5%2F32/task/7 "),
+        "{seen:?}"
+    );
+}

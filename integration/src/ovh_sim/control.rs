@@ -27,6 +27,9 @@ pub struct Knobs {
     pub fail_next: u32,
     /// 500 (or any 5xx) or 429.
     pub fail_status: u16,
+    /// Only requests whose `METHOD /path?query` contains this get the faults (empty: any), so a
+    /// test can aim at the move's POST or at the task polls in the middle of a game day.
+    pub fail_only: String,
     /// Applies to the next move task only, then goes back to `normal`.
     pub next_task: Fate,
     pub task_duration_ms: u64,
@@ -50,11 +53,17 @@ pub struct KnobsUpdate {
     #[serde(default)]
     pub fail_status: Option<u16>,
     #[serde(default)]
+    pub fail_only: Option<String>,
+    #[serde(default)]
     pub next_task: Option<Fate>,
     #[serde(default)]
     pub task_duration_ms: Option<u64>,
     #[serde(default)]
     pub list_lag_ms: Option<u64>,
+    /// Ends every unfinished move task now with this status (`cancelled`, `ovhError`, ...), as
+    /// OVH's support does with a task stuck for good; the routes stay where they are.
+    #[serde(default)]
+    pub end_pending: Option<String>,
 }
 
 impl Knobs {
@@ -62,6 +71,7 @@ impl Knobs {
         Knobs {
             fail_next: 0,
             fail_status: 500,
+            fail_only: String::new(),
             next_task: Fate::Normal,
             task_duration_ms: task_duration.as_millis() as u64,
             list_lag_ms: list_lag.as_millis() as u64,
@@ -88,6 +98,9 @@ impl Knobs {
         if let Some(status) = update.fail_status {
             self.fail_status = status;
         }
+        if let Some(only) = update.fail_only {
+            self.fail_only = only;
+        }
         if let Some(fate) = update.next_task {
             self.next_task = fate;
         }
@@ -100,9 +113,9 @@ impl Knobs {
         Ok(())
     }
 
-    /// Whether this request gets an injected fault (and counts it).
-    pub fn take_fault(&mut self) -> Option<u16> {
-        if self.fail_next == 0 {
+    /// Whether this request (`METHOD /path?query`) gets an injected fault (and counts it).
+    pub fn take_fault(&mut self, request: &str) -> Option<u16> {
+        if self.fail_next == 0 || !request.contains(&self.fail_only) {
             return None;
         }
         self.fail_next -= 1;

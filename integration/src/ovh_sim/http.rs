@@ -109,10 +109,14 @@ async fn handle(sim: &Sim, request: Request<Incoming>) -> Answer {
     let Some(route) = path.strip_prefix("/1.0/") else {
         return error(404, "Got an invalid (or empty) URL", None);
     };
+    let request_line = match &query {
+        Some(q) => format!("{method} {path}?{q}"),
+        None => format!("{method} {path}"),
+    };
     let fault = match sim.world.lock() {
         Ok(mut world) => {
             world.knobs.requests += 1;
-            world.knobs.take_fault()
+            world.knobs.take_fault(&request_line)
         }
         Err(_) => return error(500, "simulator state poisoned", None),
     };
@@ -233,7 +237,13 @@ fn control(sim: &Sim, method: &Method, rest: &str, body: &[u8]) -> Answer {
             Ok(u) => u,
             Err(e) => return error(400, &format!("bad knobs: {e}"), None),
         };
+        let end_pending = update.end_pending.clone();
         if let Err(e) = world.knobs.apply(update) {
+            return error(400, &e, None);
+        }
+        if let Some(status) = end_pending
+            && let Err(e) = world.end_pending(&status)
+        {
             return error(400, &e, None);
         }
     } else if *method != Method::GET {

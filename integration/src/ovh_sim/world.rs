@@ -220,6 +220,30 @@ impl World {
         to_route
     }
 
+    /// Ends every unfinished task (but one whose route change is under way) with `status`.
+    pub fn end_pending(&mut self, status: &str) -> Result<(), String> {
+        let status: &'static str = match status {
+            "cancelled" => "cancelled",
+            "customerError" => "customerError",
+            "ovhError" => "ovhError",
+            other => {
+                return Err(format!(
+                    "end_pending {other}: use cancelled, customerError or ovhError"
+                ));
+            }
+        };
+        for task in self
+            .tasks
+            .iter_mut()
+            .filter(|t| !t.finished() && !t.applying)
+        {
+            task.status = status;
+            task.done_date = Some(SystemTime::now());
+            task.comment = Some(format!("{status} by the lab (end_pending)"));
+        }
+        Ok(())
+    }
+
     /// The route change of task `id` is made (or failed with `error`).
     fn finish(&mut self, id: u64, error: Option<String>) {
         let Some(task) = self.tasks.iter_mut().find(|t| t.id == id) else {

@@ -10,7 +10,7 @@ use crate::cli::{Run, Tandem};
 use crate::vip::{faults, route_via};
 
 /// A lab pair with the cookbook deployed: the container serves `web on node1` on the VIP.
-fn cookbook_lab() -> TempLab {
+pub fn cookbook_lab() -> TempLab {
     let lab = TempLab::new(2);
     let playbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks/ovh-lxc-cluster.yml");
     Tandem::new(["deploy", "-i"])
@@ -19,22 +19,22 @@ fn cookbook_lab() -> TempLab {
     lab
 }
 
-fn game_day(lab: &TempLab, extra: &[&str]) -> Run {
+pub fn game_day(lab: &TempLab, extra: &[&str]) -> Run {
     let mut args = vec!["--cluster", "pair1", "--direct", "--yes", "--json"];
     args.extend_from_slice(extra);
     Tandem::new(["failover-test", "-i"]).run_with(&lab.inventory(), &args)
 }
 
-fn vip(lab: &TempLab) -> std::net::Ipv4Addr {
+pub fn vip(lab: &TempLab) -> std::net::Ipv4Addr {
     lab.clusters()[0].vip
 }
 
-fn node_address(lab: &TempLab, node: &str) -> std::net::Ipv4Addr {
+pub fn node_address(lab: &TempLab, node: &str) -> std::net::Ipv4Addr {
     lab.node(node).address
 }
 
 /// What the service says on the VIP right now, from the root namespace (bounded: 1 s).
-fn who_serves(lab: &TempLab) -> String {
+pub fn who_serves(lab: &TempLab) -> String {
     let out = std::process::Command::new("curl")
         .args(["-s", "-m", "1", &format!("http://{}/", vip(lab))])
         .output()
