@@ -270,7 +270,7 @@ fn error_unknown_key() {
         error("ssh: {usr: root}\nclusters: {c: {nodes: {n: {address: a}}}}\n"),
         format!(
             "{PATH}:1:7: unknown field `usr`, expected one of user, port, identity, known_hosts, \
-             connect_timeout"
+             connect_timeout, keepalive_interval"
         )
     );
     assert_eq!(

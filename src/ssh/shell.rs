@@ -13,7 +13,8 @@
 //! per-shell string and STATUS the exit code or `skip`. MODE is `i` (run in the loop's own
 //! shell: definitions persist), `s` (run in a subshell; a failure halts the shell, so frames
 //! already sent behind it are skipped, not run) or `c` (subshell; a failure does not halt).
-//! Frames are answered in the order they were sent.
+//! Frames are answered in the order they were sent. `RemoteShell::halt` makes the loop skip
+//! every frame it has not started yet (the file `${TMPDIR:-/tmp}/TOKEN.halt` tells it so).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,17 +65,20 @@ pub struct Answer {
 
 /// The loop, as the `sh -c` argument. `$1` is the boundary token.
 const LOOP: &str = r#"T=$(mktemp -d "${TMPDIR:-/tmp}/tandem.XXXXXXXX") || exit 97
-trap 'rm -rf "$T"' EXIT
+tk=$1 halted= h="${TMPDIR:-/tmp}/$1.halt"
+trap 'rm -rf "$T" "$h"' EXIT
 trap 'exit 129' HUP
 trap 'exit 143' TERM
 export TANDEM_PAYLOAD="$T/payload" TANDEM_TMP="$T"
-tk=$1 halted=
 while IFS=' ' read -r id slen plen mode; do
   head -c "$slen" >"$T/script"
   if [ "$plen" -gt 0 ]; then head -c "$plen" >"$T/payload"; else : >"$T/payload"; fi
   # The trailer proves the frame arrived whole: a connection cut mid-frame leaves a short
   # script or payload, which must never run. `read` is a builtin: no process spent on it.
   IFS= read -r trailer && [ "$trailer" = . ] || exit 98
+  # Frames already sent cannot be taken back: a halt file (see `halt`) skips them instead.
+  # `[` is a builtin: checking costs no process.
+  [ -n "$halted" ] || [ ! -e "$h" ] || halted=1
   if [ -n "$halted" ] && [ "$mode" != i ]; then
     rc=skip
   elif [ "$mode" = i ]; then
@@ -108,6 +112,9 @@ pub struct RemoteShell {
     demux: Arc<Mutex<Demux>>,
     next_id: AtomicU64,
     addr: String,
+    /// The loop's boundary token, which also names its halt file.
+    token: String,
+    sudo: bool,
     reader: tokio::task::JoinHandle<()>,
     _permit: OwnedSemaphorePermit,
 }
@@ -148,7 +155,9 @@ impl Session {
         let reader_demux = demux.clone();
         let addr = self.addr().to_string();
         let reader_addr = addr.clone();
+        let reader_token = token.clone();
         let reader = tokio::spawn(async move {
+            let token = reader_token;
             let marker = format!("\n{token} ").into_bytes();
             let mut exit = None;
             while let Some(msg) = read.wait().await {
@@ -195,6 +204,8 @@ impl Session {
             demux,
             next_id: AtomicU64::new(1),
             addr,
+            token,
+            sudo,
             reader,
             _permit: permit,
         })
@@ -252,6 +263,30 @@ impl RemoteShell {
         mode: FrameMode,
     ) -> Result<Answer, SshError> {
         self.send(script, payload, mode).await?.wait().await
+    }
+
+    /// Makes the loop skip every frame it has not started yet (answered `Skipped`); the frame
+    /// running now finishes. Goes over a channel of its own, as the same user as the loop: the
+    /// loop's stdin is already queued with the frames to skip.
+    pub async fn halt(&self, session: &Session) -> Result<(), SshError> {
+        let touch = shell_quote(&format!(": >\"${{TMPDIR:-/tmp}}/{}.halt\"", self.token));
+        let command = if self.sudo {
+            format!("sudo -n -- sh -c {touch}")
+        } else {
+            format!("sh -c {touch}")
+        };
+        let out = session.exec(&command, b"").await?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(SshError::Channel {
+                addr: self.addr.clone(),
+                detail: format!(
+                    "could not halt the remote shell: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            })
+        }
     }
 
     /// Ends the loop (EOF on its stdin) and closes the channel.
