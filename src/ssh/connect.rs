@@ -371,6 +371,9 @@ impl client::Handler for ClientHandler {
             DisconnectReason::Error(HandlerError::Russh(russh::Error::KeepaliveTimeout)) => {
                 "no answer to keepalives (node down or link cut)".to_string()
             }
+            DisconnectReason::Error(HandlerError::Russh(
+                russh::Error::HUP | russh::Error::IO(_) | russh::Error::Disconnect,
+            )) => "the node closed the connection (sshd or the node went down)".to_string(),
             DisconnectReason::Error(e) => format!("{e:?}"),
         };
         *self.disconnect.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);

@@ -156,6 +156,7 @@ impl Session {
         let addr = self.addr().to_string();
         let reader_addr = addr.clone();
         let reader_token = token.clone();
+        let why_lost = self.disconnect_note();
         let reader = tokio::spawn(async move {
             let token = reader_token;
             let marker = format!("\n{token} ").into_bytes();
@@ -177,6 +178,10 @@ impl Session {
                 }
                 d.deliver();
             }
+            let lost = match exit {
+                None => Some(connection_lost(&why_lost).await),
+                Some(_) => None,
+            };
             let mut d = reader_demux.lock().unwrap_or_else(|p| p.into_inner());
             let tail = String::from_utf8_lossy(&d.stderr)
                 .trim()
@@ -192,7 +197,7 @@ impl Session {
                     format!("sudo refused (is passwordless sudo configured for this user?): {tail}")
                 }
                 Some(code) => format!("the remote shell exited with status {code}: {tail}"),
-                None => "the connection closed while steps were running".to_string(),
+                None => lost.unwrap_or_default(),
             };
             d.fail_all(SshError::Disconnected {
                 addr: reader_addr,
@@ -350,6 +355,18 @@ impl Demux {
         }
         self.closed = Some(error);
     }
+}
+
+/// Why the connection under a shell went away, as the connection's handler noted it: it may
+/// note it a moment after the channel closes, so wait for it briefly (at most 200 ms).
+async fn connection_lost(note: &Mutex<Option<String>>) -> String {
+    for _ in 0..20 {
+        if let Some(why) = note.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return format!("{why}, while steps were running");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    "the connection closed while steps were running".to_string()
 }
 
 /// Finds `\nTOKEN ID REST\n`; returns (start of marker, id, rest, end of line).

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod deploy;
 mod failover;
+mod faults;
 mod keys;
 mod lab;
 mod latency;
