@@ -13,8 +13,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::context::HostVars;
 use super::events::{Event, HostStats, StepResult, StepStatus};
-use super::plan::PlannedStep;
 use super::interrupt::Level;
+use super::plan::PlannedStep;
 use super::{FACTS_SCRIPT, Shared};
 use crate::fleet::Host;
 use crate::modules::{self, PlanContext, StepReport, answer};
@@ -346,7 +346,11 @@ impl<'a> HostRun<'a> {
 
     /// Waits for one answer; a first Ctrl-C meanwhile halts the host, then the wait goes on
     /// (the step running on the node finishes, the frames behind it come back skipped).
-    async fn answer(&mut self, session: &Session, pending: PendingAnswer) -> Result<Answer, SshError> {
+    async fn answer(
+        &mut self,
+        session: &Session,
+        pending: PendingAnswer,
+    ) -> Result<Answer, SshError> {
         let interrupt = self.shared.interrupt.clone();
         let waiting = pending.wait();
         tokio::pin!(waiting);

@@ -91,14 +91,15 @@ pub async fn deploy(
     announce(&shared, fleet.hosts(), &events);
     let work_shared = shared.clone();
     let work_events = events.clone();
-    let running = fleet
-        .run(move |host, session| {
-            let shared = work_shared.clone();
-            let events = work_events.clone();
-            Box::pin(async move { Ok(host::run_host(&shared, host, session, &events).await) })
-        })
-        .map(|o| (o.host, o.result, o.elapsed));
-    futures::pin_mut!(running);
+    let mut running = Box::pin(
+        fleet
+            .run(move |host, session| {
+                let shared = work_shared.clone();
+                let events = work_events.clone();
+                Box::pin(async move { Ok(host::run_host(&shared, host, session, &events).await) })
+            })
+            .map(|o| (o.host, o.result, o.elapsed)),
+    );
     let mut outcomes = Vec::new();
     let abandon = shared.interrupt.reached(interrupt::Level::Abandon);
     futures::pin_mut!(abandon);
@@ -126,6 +127,7 @@ pub async fn deploy(
             }
         }
     }
+    // Hosts still connecting go now, their connections with them.
     drop(running);
     let abandoned: Vec<Host> = fleet
         .hosts()

@@ -46,6 +46,15 @@ const KEX_EXTENSIONS: &[kex::Name] = &[
     kex::EXTENSION_OPENSSH_STRICT_KEX_AS_CLIENT,
 ];
 
+/// Keepalives sent unanswered before the node is declared lost: russh gives up when the next
+/// interval passes, so a silent node is lost after `lost_after` (4 intervals).
+const KEEPALIVE_MAX: usize = 3;
+
+/// How long a node may stay silent before its connection is declared lost.
+pub fn lost_after(keepalive_interval: Duration) -> Duration {
+    keepalive_interval * (KEEPALIVE_MAX as u32 + 1)
+}
+
 /// Most channels open at once on one connection: OpenSSH's MaxSessions defaults to 10.
 pub const MAX_CHANNELS: usize = 8;
 
@@ -107,7 +116,7 @@ impl Connector {
             // found by keepalives instead (interval x 3 unanswered).
             inactivity_timeout: None,
             keepalive_interval: Some(target.keepalive_interval),
-            keepalive_max: 3,
+            keepalive_max: KEEPALIVE_MAX,
             ..Default::default()
         })
     }
@@ -120,6 +129,13 @@ impl Connector {
                 None => {
                     let tcp =
                         tcp_connect(&target.host, target.port, target.connect_timeout).await?;
+                    // russh checks keepalives only between writes: a write blocked on a peer
+                    // that stopped acknowledging (link cut or node frozen in the middle of a
+                    // large file) would wait for TCP's own give-up, about 15 minutes. The
+                    // kernel's user timeout ends it on the keepalives' bound instead. Best
+                    // effort: without it only that corner case is slower.
+                    let _ = socket2::SockRef::from(&tcp)
+                        .set_tcp_user_timeout(Some(lost_after(target.keepalive_interval)));
                     self.handshake(target, QuickAckStream::new(tcp), None).await
                 }
                 Some(jump) => {

@@ -110,6 +110,9 @@ struct Demux {
 pub struct RemoteShell {
     writer: tokio::sync::Mutex<russh::ChannelWriteHalf<Msg>>,
     demux: Arc<Mutex<Demux>>,
+    /// True once the channel is gone (set by the reader): a write waiting for window space
+    /// would otherwise wait forever, as russh never wakes it when the connection dies.
+    gone: tokio::sync::watch::Receiver<bool>,
     next_id: AtomicU64,
     addr: String,
     /// The loop's boundary token, which also names its halt file.
@@ -153,6 +156,7 @@ impl Session {
         let (mut read, write) = channel.split();
         let demux = Arc::new(Mutex::new(Demux::default()));
         let reader_demux = demux.clone();
+        let (gone_tx, gone) = tokio::sync::watch::channel(false);
         let addr = self.addr().to_string();
         let reader_addr = addr.clone();
         let reader_token = token.clone();
@@ -203,10 +207,12 @@ impl Session {
                 addr: reader_addr,
                 detail,
             });
+            let _ = gone_tx.send(true);
         });
         Ok(RemoteShell {
             writer: tokio::sync::Mutex::new(write),
             demux,
+            gone,
             next_id: AtomicU64::new(1),
             addr,
             token,
@@ -246,11 +252,22 @@ impl RemoteShell {
         frame.extend_from_slice(script.as_bytes());
         frame.extend_from_slice(payload);
         frame.extend_from_slice(b".\n");
-        if let Err(e) = writer.data(&frame[..]).await {
-            let error = SshError::Disconnected {
+        let mut gone = self.gone.clone();
+        let sent = tokio::select! {
+            sent = writer.data(&frame[..]) => sent.map_err(|e| e.to_string()),
+            _ = gone.wait_for(|g| *g) => Err("the connection was lost".to_string()),
+        };
+        if let Err(e) = sent {
+            let closed = self
+                .demux
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .closed
+                .clone();
+            let error = closed.unwrap_or_else(|| SshError::Disconnected {
                 addr: self.addr.clone(),
                 detail: format!("sending a step: {e}"),
-            };
+            });
             self.demux
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

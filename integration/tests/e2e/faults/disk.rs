@@ -50,8 +50,8 @@ steps:
     let old = read_on(&lab, FULL, &format!("{DIR}/app.conf"));
     assert_eq!(old.len(), 3000);
 
-    let run = Tandem::new(["deploy", "-i"])
-        .run_with(&inventory, &[playbook.to_str().unwrap(), "--json"]);
+    let run =
+        Tandem::new(["deploy", "-i"]).run_with(&inventory, &[playbook.to_str().unwrap(), "--json"]);
     run.expect_code(1);
     let report = run.json();
     let full = &report["hosts"][FULL];

@@ -10,27 +10,13 @@ use tandem_integration::lab::TempLab;
 
 use super::{
     HOLD, SLOW_PLAYBOOK, STARTED, assert_rerun_converges, deploy_with_fault, exists_on,
-    fault_inventory, read_on, record, write,
+    fault_inventory, payload_arriving, read_on, record, write,
 };
 
 const NODES: [&str; 2] = ["node1", "node2"];
 
 fn sigint(pid: u32) {
     kill(Pid::from_raw(pid as i32), Signal::SIGINT).unwrap();
-}
-
-/// Bytes of the payload already on node1 (the frame loop stores it before the step runs).
-fn payload_arriving(lab: &TempLab) -> bool {
-    let out = read_on(
-        lab,
-        "node1",
-        "cat /tmp/tandem.*/payload 2>/dev/null | wc -c",
-    );
-    String::from_utf8_lossy(&out)
-        .trim()
-        .parse::<u64>()
-        .unwrap_or(0)
-        > 0
 }
 
 #[test]
@@ -65,7 +51,7 @@ steps:
         &inventory,
         &copy,
         &["--json"],
-        || payload_arriving(&lab),
+        || payload_arriving(&lab, "node1"),
         sigint,
         Duration::from_secs(60),
     );

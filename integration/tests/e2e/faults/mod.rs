@@ -168,6 +168,16 @@ pub fn exists_on(lab: &TempLab, node: &str, path: &str) -> bool {
         .success()
 }
 
+/// True once a payload is arriving on the node (the frame loop stores it before its step runs).
+pub fn payload_arriving(lab: &TempLab, node: &str) -> bool {
+    let out = read_on(lab, node, "cat /tmp/tandem.*/payload 2>/dev/null | wc -c");
+    String::from_utf8_lossy(&out)
+        .trim()
+        .parse::<u64>()
+        .unwrap_or(0)
+        > 0
+}
+
 pub fn read_on(lab: &TempLab, node: &str, path: &str) -> Vec<u8> {
     lab.exec(node, &format!("cat {path}")).unwrap().stdout
 }

@@ -9,7 +9,7 @@ use tandem_integration::lab::TempLab;
 
 use super::{
     HOLD, SLOW_PLAYBOOK, SLOW_STEPS, STARTED, assert_rerun_converges, deploy_with_fault,
-    detection_bound, exists_on, fault_inventory, record, write,
+    detection_bound, exists_on, fault_inventory, payload_arriving, record, write,
 };
 
 const LOST: &str = "node2";
@@ -22,18 +22,52 @@ enum Output {
     Text,
 }
 
-/// Runs the slow playbook, applies `cut` to node2 once its slow step runs, checks the report,
-/// then `restore`s node2 and checks that a re-run converges. Returns the line for the counts.
+/// What node2 is doing when the fault lands.
+#[derive(Clone, Copy, PartialEq)]
+enum Busy {
+    /// Running the slow step (a command that would take 30 s).
+    SlowStep,
+    /// Receiving a large file: tandem is blocked writing to the connection.
+    LargeFile,
+}
+
+/// A large file, then the same `after` step as the slow playbook.
+const LARGE_PLAYBOOK: &str = r#"
+steps:
+  - name: workdir
+    file: {path: /var/tmp/fault, state: directory}
+  - name: large file
+    copy: {dest: /var/tmp/fault/large.bin, src: large.bin}
+  - name: after
+    copy: {dest: /var/tmp/fault/after, content: "after\n"}
+"#;
+
+/// Runs a playbook, applies `cut` to node2 once it is `busy`, checks the report, then
+/// `restore`s node2 and checks that a re-run converges; writes the line for the counts.
 fn lose_node_mid_deploy(
     name: &str,
     what: &str,
     output: Output,
+    busy: Busy,
     cut: impl FnOnce(&TempLab),
     restore: impl FnOnce(&TempLab),
 ) {
     let lab = TempLab::new(2);
     let inventory = fault_inventory(&lab);
-    let playbook = write(lab.dir(), "slow.yml", SLOW_PLAYBOOK);
+    let (playbook, steps) = match busy {
+        Busy::SlowStep => (write(lab.dir(), "slow.yml", SLOW_PLAYBOOK), SLOW_STEPS),
+        Busy::LargeFile => {
+            let large: Vec<u8> = (0..64u32 * 1024 * 1024)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect();
+            std::fs::write(lab.dir().join("large.bin"), large).unwrap();
+            (write(lab.dir(), "large.yml", LARGE_PLAYBOOK), 3)
+        }
+    };
+    let ready = || match busy {
+        Busy::SlowStep => exists_on(&lab, LOST, STARTED),
+        Busy::LargeFile => payload_arriving(&lab, LOST),
+    };
     // node2's slow step would take 30 s: only the fault's detection ends it sooner.
     crate::support::exec_ok(&lab, LOST, &format!("touch {HOLD}"));
     let extra: &[&str] = if output == Output::Json {
@@ -45,7 +79,7 @@ fn lose_node_mid_deploy(
         &inventory,
         &playbook,
         extra,
-        || exists_on(&lab, LOST, STARTED),
+        ready,
         |_| cut(&lab),
         detection_bound() + Duration::from_secs(15),
     );
@@ -63,7 +97,7 @@ fn lose_node_mid_deploy(
                 "{report}"
             );
             let done = other["ok"].as_u64().unwrap() + other["changed"].as_u64().unwrap();
-            assert_eq!(done, SLOW_STEPS, "{OTHER} did not run every step: {report}");
+            assert_eq!(done, steps, "{OTHER} did not run every step: {report}");
             assert_eq!(report["summary"]["unreachable"], 1, "{report}");
             lost["error"].as_str().unwrap_or_default().to_string()
         }
@@ -79,7 +113,7 @@ fn lose_node_mid_deploy(
             assert!(recap(LOST).ends_with("unreachable=1"), "{out}");
             let other = recap(OTHER);
             assert!(
-                other.contains(&format!("changed={SLOW_STEPS} "))
+                other.contains(&format!("changed={steps} "))
                     && other.contains("failed=0 ")
                     && other.ends_with("unreachable=0"),
                 "{out}"
@@ -128,6 +162,7 @@ fn sshd_killed_mid_deploy_reports_the_node_and_the_other_finishes() {
         "sshd-killed",
         "sshd and its sessions killed mid-deploy",
         Output::Json,
+        Busy::SlowStep,
         // Every process of the node but its init: sshd, the session, the step. A crash.
         |lab| {
             crate::support::exec_ok(lab, LOST, "kill -KILL -1; true");
@@ -138,24 +173,26 @@ fn sshd_killed_mid_deploy_reports_the_node_and_the_other_finishes() {
 
 #[test]
 fn link_cut_mid_deploy_is_found_by_keepalives() {
-    let link = |lab: &TempLab, state: &str| {
-        let veth = lab.node(LOST).veth.clone();
-        let out = Command::new("ip")
-            .args(["link", "set", "dev", &veth, state])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ip link set {veth} {state}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let link = set_link;
     lose_node_mid_deploy(
         "link-cut",
         "link cut mid-deploy (ip link set down)",
         Output::Text,
+        Busy::SlowStep,
         |lab| link(lab, "down"),
         |lab| link(lab, "up"),
+    );
+}
+
+#[test]
+fn link_cut_while_a_large_file_is_sent_does_not_hang() {
+    lose_node_mid_deploy(
+        "link-cut-large-file",
+        "link cut while a 64 MiB file was being sent",
+        Output::Json,
+        Busy::LargeFile,
+        |lab| set_link(lab, "down"),
+        |lab| set_link(lab, "up"),
     );
 }
 
@@ -165,11 +202,26 @@ fn a_frozen_node_times_out_instead_of_hanging() {
         "node-frozen",
         "node frozen mid-deploy (SIGSTOP of sshd, its sessions and the step)",
         Output::Json,
+        Busy::SlowStep,
         |lab| {
             crate::support::exec_ok(lab, LOST, "kill -STOP -1; true");
         },
         |lab| {
             crate::support::exec_ok(lab, LOST, "kill -CONT -1; true");
         },
+    );
+}
+
+/// `ip link set dev VETH STATE` on node2's link, from the host side of its veth.
+fn set_link(lab: &TempLab, state: &str) {
+    let veth = lab.node(LOST).veth.clone();
+    let out = Command::new("ip")
+        .args(["link", "set", "dev", &veth, state])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ip link set {veth} {state}: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
