@@ -225,3 +225,19 @@ fn set_link(lab: &TempLab, state: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_node_frozen_while_a_large_file_is_sent_times_out() {
+    lose_node_mid_deploy(
+        "node-frozen-large-file",
+        "node frozen (SIGSTOP) while a 64 MiB file was being sent",
+        Output::Json,
+        Busy::LargeFile,
+        |lab| {
+            crate::support::exec_ok(lab, LOST, "kill -STOP -1; true");
+        },
+        |lab| {
+            crate::support::exec_ok(lab, LOST, "kill -CONT -1; true");
+        },
+    );
+}
