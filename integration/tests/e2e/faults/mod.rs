@@ -50,7 +50,7 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 /// Marker the slow step leaves when it starts, and the file that makes it hang (30 s) on the
-/// node that will be faulted. Without the hold file it takes 3 s, so the other nodes are still
+/// node that will be faulted. Without the hold file it takes 2 s, so the other nodes are still
 /// at work when the fault lands.
 pub const STARTED: &str = "/var/tmp/fault/slow.started";
 pub const HOLD: &str = "/var/tmp/fault-hold";
@@ -64,7 +64,7 @@ steps:
     copy: {dest: /var/tmp/fault/before, content: "before\n"}
   - name: slow
     command:
-      cmd: "touch /var/tmp/fault/slow.started; if [ -e /var/tmp/fault-hold ]; then sleep 30; else sleep 3; fi; echo done > /var/tmp/fault/slow.done"
+      cmd: "touch /var/tmp/fault/slow.started; if [ -e /var/tmp/fault-hold ]; then sleep 30; else sleep 2; fi; echo done > /var/tmp/fault/slow.done"
       creates: /var/tmp/fault/slow.done
   - name: after
     copy: {dest: /var/tmp/fault/after, content: "after\n"}

@@ -31,13 +31,14 @@ enum Busy {
     LargeFile,
 }
 
-/// A large file, then the same `after` step as the slow playbook.
+/// A large file for node2 (a small one for node1, so that tandem's exit time measures node2's
+/// verdict, not node1's transfer), then the same `after` step as the slow playbook.
 const LARGE_PLAYBOOK: &str = r#"
 steps:
   - name: workdir
     file: {path: /var/tmp/fault, state: directory}
   - name: large file
-    copy: {dest: /var/tmp/fault/large.bin, src: large.bin}
+    copy: {dest: /var/tmp/fault/large.bin, src: "large-{{ node }}.bin"}
   - name: after
     copy: {dest: /var/tmp/fault/after, content: "after\n"}
 "#;
@@ -60,7 +61,8 @@ fn lose_node_mid_deploy(
             let large: Vec<u8> = (0..64u32 * 1024 * 1024)
                 .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
                 .collect();
-            std::fs::write(lab.dir().join("large.bin"), large).unwrap();
+            std::fs::write(lab.dir().join(format!("large-{LOST}.bin")), large).unwrap();
+            std::fs::write(lab.dir().join(format!("large-{OTHER}.bin")), b"small\n").unwrap();
             (write(lab.dir(), "large.yml", LARGE_PLAYBOOK), 3)
         }
     };
