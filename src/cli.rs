@@ -168,8 +168,8 @@ pub struct DeployArgs {
     #[arg(long)]
     pub rolling: bool,
 
-    /// Only the hosts that failed, were unreachable or were not touched in an earlier run,
-    /// read from its `--json` output.
+    /// Only the hosts that failed, were unreachable, were interrupted (Ctrl-C) or were not
+    /// touched in an earlier run, read from its `--json` output.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
 }
