@@ -282,18 +282,19 @@ impl DeployReport {
                 continue;
             };
             let s = h.stats;
+            let not_run = if s.interrupted {
+                format!("  not_run={}", s.not_run)
+            } else {
+                String::new()
+            };
             text.push_str(&format!(
-                "{name:<width$}  ok={:<3} changed={:<3} failed={:<3} skipped={:<3} unreachable={}\n",
+                "{name:<width$}  ok={:<3} changed={:<3} failed={:<3} skipped={:<3} unreachable={}{not_run}\n",
                 s.ok,
                 s.changed,
                 s.failed,
                 s.skipped,
                 u8::from(s.unreachable)
             ));
-            if s.interrupted {
-                text.truncate(text.len() - 1);
-                text.push_str(&format!("  not_run={}\n", s.not_run));
-            }
             if s.unreachable {
                 unreachable += 1;
             } else if s.interrupted && s.failed == 0 {
