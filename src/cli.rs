@@ -116,6 +116,12 @@ pub struct PingArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Ctrl-C: no new step starts on any node (steps already queued on a node are \
+skipped there); the running ones finish, then the recap is printed and tandem exits with 130. \
+A second Ctrl-C abandons the running steps at once (connections closed), still with a recap, \
+exit 130. Run the same command again to finish."
+)]
 pub struct DeployArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -162,8 +168,8 @@ pub struct DeployArgs {
     #[arg(long)]
     pub rolling: bool,
 
-    /// Only the hosts that failed, were unreachable or were not touched in an earlier run,
-    /// read from its `--json` output.
+    /// Only the hosts that failed, were unreachable, were interrupted (Ctrl-C) or were not
+    /// touched in an earlier run, read from its `--json` output.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
 }

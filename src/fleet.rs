@@ -84,6 +84,7 @@ impl Fleet {
                     .clone()
                     .or_else(|| inventory.ssh.identity.clone()),
                 connect_timeout,
+                keepalive_interval: inventory.ssh.keepalive_interval,
             };
             hosts.push(Host {
                 name: node.name.clone(),

@@ -39,7 +39,10 @@ pub fn resume_hosts(path: &Path) -> Result<Vec<String>, Error> {
     let mut names: Vec<String> = hosts
         .iter()
         .filter(|(_, h)| {
-            h["failed"].as_u64().unwrap_or(0) > 0 || h["unreachable"].as_bool().unwrap_or(false)
+            h["failed"].as_u64().unwrap_or(0) > 0
+                || h["unreachable"].as_bool().unwrap_or(false)
+                // Stopped by Ctrl-C with steps not run.
+                || h["interrupted"].as_bool().unwrap_or(false)
         })
         .map(|(name, _)| name.clone())
         .collect();

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::cli::DeployArgs;
-use crate::engine::{self, Event, HostStats, RunOptions, Shared, TagFilter};
+use crate::engine::interrupt::Level;
+use crate::engine::{self, Event, HostStats, Interrupt, RunOptions, Shared, TagFilter};
 use crate::error::Error;
 use crate::fleet::{Fleet, Selection};
 use crate::report::deploy::DeployReport;
@@ -64,7 +65,9 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
             skip_tags: args.skip_tags.clone(),
         },
     };
-    let shared = Arc::new(Shared::new(inventory, playbook, options));
+    let shared = Shared::new(inventory, playbook, options);
+    let interrupt = shared.interrupt.clone();
+    let shared = Arc::new(shared);
     let view = View {
         json: args.json,
         diff: args.diff,
@@ -72,13 +75,13 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     };
     match &rollout {
         Some(plan) => {
-            reported(view, &fleet, |events| {
+            reported_interruptible(view, &fleet, Some(interrupt), |events| {
                 engine::rollout(shared, &fleet, plan, events)
             })
             .await
         }
         None => {
-            reported(view, &fleet, |events| {
+            reported_interruptible(view, &fleet, Some(interrupt), |events| {
                 engine::deploy(shared, &fleet, events)
             })
             .await
@@ -100,6 +103,28 @@ where
     W: FnOnce(UnboundedSender<Event>) -> F,
     F: Future<Output = Vec<(String, HostStats)>> + 'a,
 {
+    reported_interruptible(view, fleet, None, work).await
+}
+
+/// [`reported`], and with `interrupt`, Ctrl-C handled: the first raises it to "stop" (no new
+/// step anywhere, running ones finish), the second to "abandon"; either way the recap (or
+/// JSON) is printed and the exit status is 130, as for a shell's interrupted command.
+pub async fn reported_interruptible<'a, F, W>(
+    view: View,
+    fleet: &'a Fleet,
+    interrupt: Option<Interrupt>,
+    work: W,
+) -> Result<ExitCode, Error>
+where
+    W: FnOnce(UnboundedSender<Event>) -> F,
+    F: Future<Output = Vec<(String, HostStats)>> + 'a,
+{
+    // Registered before any work starts, so no Ctrl-C falls back to the default (death
+    // without a recap).
+    let listener = match &interrupt {
+        Some(interrupt) => Some(listen_for_ctrl_c(interrupt.clone())?),
+        None => None,
+    };
     let order: Vec<String> = fleet.hosts().iter().map(|h| h.name.clone()).collect();
     let (events, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     let mut report = DeployReport::new(view.json, view.diff, view.check, order.len());
@@ -110,14 +135,46 @@ where
         report
     });
     let results = work(events).await;
-    let report = reporter
+    if let Some(listener) = listener {
+        listener.abort();
+    }
+    let mut report = reporter
         .await
         .map_err(|e| Error::Usage(format!("internal error in the reporter: {e}")))?;
+    let level = interrupt.map(|i| i.level()).unwrap_or(Level::Running);
+    match level {
+        Level::Running => {}
+        Level::Stop => report.interrupted("stop"),
+        Level::Abandon => report.interrupted("abandon"),
+    }
     report.finish(&order);
+    if level != Level::Running {
+        return Ok(ExitCode::from(130));
+    }
     let all_good = results.iter().all(|(_, stats)| stats.succeeded());
     Ok(if all_good {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Raises `interrupt` one level per Ctrl-C (SIGINT), telling the user what happens next.
+fn listen_for_ctrl_c(interrupt: Interrupt) -> Result<tokio::task::JoinHandle<()>, Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigint = signal(SignalKind::interrupt())
+        .map_err(|e| Error::Usage(format!("cannot handle Ctrl-C: {e}")))?;
+    Ok(tokio::spawn(async move {
+        while sigint.recv().await.is_some() {
+            match interrupt.escalate() {
+                Level::Stop => eprintln!(
+                    "tandem: Ctrl-C: starting no new step; the running ones finish (Ctrl-C again to abandon them)"
+                ),
+                _ => {
+                    eprintln!("tandem: Ctrl-C again: abandoning the running steps");
+                    return;
+                }
+            }
+        }
+    }))
 }

@@ -52,6 +52,10 @@ pub struct HostStats {
     pub unreachable: bool,
     /// Not run at all: a rollout stopped before its batch.
     pub untouched: bool,
+    /// Ctrl-C stopped the host before the end of its steps.
+    pub interrupted: bool,
+    /// Steps that never started because of Ctrl-C.
+    pub not_run: usize,
 }
 
 impl HostStats {
@@ -65,7 +69,7 @@ impl HostStats {
     }
 
     pub fn succeeded(&self) -> bool {
-        self.failed == 0 && !self.unreachable && !self.untouched
+        self.failed == 0 && !self.unreachable && !self.untouched && !self.interrupted
     }
 }
 

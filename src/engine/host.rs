@@ -13,6 +13,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::context::HostVars;
 use super::events::{Event, HostStats, StepResult, StepStatus};
+use super::interrupt::Level;
 use super::plan::PlannedStep;
 use super::{FACTS_SCRIPT, Shared};
 use crate::fleet::Host;
@@ -51,7 +52,14 @@ struct HostRun<'a> {
     /// Which shell the queued frames went to (true = root), to keep order across shells.
     queued_on_root: Option<bool>,
     login_is_root: bool,
+    /// Steps (not handlers) with a result: after an interruption, the rest were not run.
+    ran: usize,
+    /// Ctrl-C seen and the open shells told to skip what they have not started.
+    halted: bool,
 }
+
+/// Why a host stopped on the first Ctrl-C.
+const STOPPED_BY_CTRL_C: &str = "interrupted (Ctrl-C): no new step started";
 
 pub async fn run_host(
     shared: &Shared,
@@ -78,13 +86,43 @@ pub async fn run_host(
         root: None,
         queued_on_root: None,
         login_is_root: host.target.user == "root",
+        ran: 0,
+        halted: false,
     };
-    if let Err(e) = run.run(session).await {
-        run.stats.unreachable = true;
-        run.stopped = Some(e.to_string());
+    let interrupt = shared.interrupt.clone();
+    // A second Ctrl-C drops the host's work wherever it waits; its shells are dropped unclosed
+    // (closing waits on the node) and the session goes with the caller.
+    let outcome = tokio::select! {
+        r = run.run(session) => Some(r),
+        _ = interrupt.reached(Level::Abandon) => None,
+    };
+    match outcome {
+        Some(Ok(())) => {}
+        Some(Err(ref e)) => {
+            run.stats.unreachable = true;
+            run.stopped = Some(e.to_string());
+        }
+        None => {
+            run.stats.interrupted = true;
+            run.stopped = Some(
+                "abandoned (second Ctrl-C): a step running there finishes or dies with the connection"
+                    .into(),
+            );
+        }
     }
-    for shell in [run.plain.take(), run.root.take()].into_iter().flatten() {
-        shell.close().await;
+    if run.stats.interrupted || run.halted {
+        run.stats.not_run = shared.planned_steps().saturating_sub(run.ran);
+        if run.stats.not_run > 0 {
+            run.stats.interrupted = true;
+        } else if run.stopped.as_deref() == Some(STOPPED_BY_CTRL_C) {
+            // Ctrl-C came after its last step had started: nothing was left out.
+            run.stopped = None;
+        }
+    }
+    if outcome.is_some() {
+        for shell in [run.plain.take(), run.root.take()].into_iter().flatten() {
+            shell.close().await;
+        }
     }
     let _ = events.send(Event::HostFinished {
         host: host.name.clone(),
@@ -101,8 +139,9 @@ impl<'a> HostRun<'a> {
         let steps: Vec<&PlannedStep> = plan.steps.iter().collect();
         self.run_steps(session, &steps).await?;
         // Handlers depend on what changed: every answer must be in first.
-        self.drain().await?;
-        if self.stopped.is_none() {
+        self.drain(session).await?;
+        // After Ctrl-C no handler starts either: they are new steps too.
+        if self.stopped.is_none() && !self.halted {
             let handlers: Vec<&PlannedStep> = plan
                 .handlers
                 .iter()
@@ -113,7 +152,7 @@ impl<'a> HostRun<'a> {
                 .collect();
             self.run_steps(session, &handlers).await?;
         }
-        self.drain().await
+        self.drain(session).await
     }
 
     async fn run_steps(
@@ -122,6 +161,9 @@ impl<'a> HostRun<'a> {
         list: &[&'a PlannedStep],
     ) -> Result<(), SshError> {
         for planned in list {
+            if self.shared.interrupt.stopping() {
+                self.halt(session).await;
+            }
             if self.stopped.is_some() {
                 break;
             }
@@ -135,7 +177,7 @@ impl<'a> HostRun<'a> {
             });
             let other_shell = self.queued_on_root.is_some_and(|r| r != as_root);
             if reads_pending || other_shell {
-                self.drain().await?;
+                self.drain(session).await?;
                 if self.stopped.is_some() {
                     break;
                 }
@@ -286,12 +328,47 @@ impl<'a> HostRun<'a> {
         Ok(slot.as_ref().expect("shell was just opened"))
     }
 
+    /// After Ctrl-C: nothing new is sent, and the open shells skip the frames already sent
+    /// that they have not started. Once per host.
+    async fn halt(&mut self, session: &Session) {
+        if self.halted {
+            return;
+        }
+        self.halted = true;
+        if self.stopped.is_none() {
+            self.stopped = Some(STOPPED_BY_CTRL_C.to_string());
+        }
+        for shell in [&self.plain, &self.root].into_iter().flatten() {
+            // A failed halt (connection already gone) shows in the answers themselves.
+            let _ = shell.halt(session).await;
+        }
+    }
+
+    /// Waits for one answer; a first Ctrl-C meanwhile halts the host, then the wait goes on
+    /// (the step running on the node finishes, the frames behind it come back skipped).
+    async fn answer(
+        &mut self,
+        session: &Session,
+        pending: PendingAnswer,
+    ) -> Result<Answer, SshError> {
+        let interrupt = self.shared.interrupt.clone();
+        let waiting = pending.wait();
+        tokio::pin!(waiting);
+        if !self.halted {
+            tokio::select! {
+                answer = &mut waiting => return answer,
+                _ = interrupt.reached(Level::Stop) => self.halt(session).await,
+            }
+        }
+        waiting.await
+    }
+
     /// Handles every queued answer, in order.
-    async fn drain(&mut self) -> Result<(), SshError> {
+    async fn drain(&mut self, session: &Session) -> Result<(), SshError> {
         while let Some(item) = self.queue.pop_front() {
             match item {
                 InFlight::Facts(answer) => {
-                    let answer = answer.wait().await?;
+                    let answer = self.answer(session, answer).await?;
                     let report = answer::parse(&answer.stdout, &self.shared.mark);
                     self.facts = Some(
                         report
@@ -317,7 +394,7 @@ impl<'a> HostRun<'a> {
                     answer,
                     sent,
                 } => {
-                    let answer = answer.wait().await?;
+                    let answer = self.answer(session, answer).await?;
                     self.handle_answer(planned, step, answer, sent);
                 }
             }
@@ -393,6 +470,9 @@ impl<'a> HostRun<'a> {
 
     fn emit(&mut self, result: StepResult) {
         self.stats.add(result.status);
+        if !result.handler {
+            self.ran += 1;
+        }
         let _ = self.events.send(Event::StepFinished(result));
     }
 }

@@ -6,6 +6,7 @@
 mod context;
 pub mod events;
 mod host;
+pub mod interrupt;
 mod plan;
 pub mod rollout;
 
@@ -15,6 +16,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use events::{Event, HostStats, StepResult, StepStatus};
+pub use interrupt::Interrupt;
 pub use plan::TagFilter;
 
 use std::time::{Duration, Instant};
@@ -54,6 +56,8 @@ pub struct Shared {
     pub options: RunOptions,
     /// Random per run: marks tandem's records in step output (see modules/prelude.sh).
     pub mark: String,
+    /// Raised by Ctrl-C (the command decides); nothing raises it by default.
+    pub interrupt: Interrupt,
 }
 
 impl Shared {
@@ -68,6 +72,7 @@ impl Shared {
             plan,
             options,
             mark,
+            interrupt: Interrupt::default(),
         }
     }
 
@@ -86,17 +91,72 @@ pub async fn deploy(
     announce(&shared, fleet.hosts(), &events);
     let work_shared = shared.clone();
     let work_events = events.clone();
-    let outcomes: Vec<_> = fleet
-        .run(move |host, session| {
-            let shared = work_shared.clone();
-            let events = work_events.clone();
-            Box::pin(async move { Ok(host::run_host(&shared, host, session, &events).await) })
-        })
-        .map(|o| (o.host, o.result, o.elapsed))
-        .collect()
-        .await;
-    finish(fleet.hosts(), outcomes, &events)
+    let mut running = Box::pin(
+        fleet
+            .run(move |host, session| {
+                let shared = work_shared.clone();
+                let events = work_events.clone();
+                Box::pin(async move { Ok(host::run_host(&shared, host, session, &events).await) })
+            })
+            .map(|o| (o.host, o.result, o.elapsed)),
+    );
+    let mut outcomes = Vec::new();
+    let abandon = shared.interrupt.reached(interrupt::Level::Abandon);
+    futures::pin_mut!(abandon);
+    loop {
+        tokio::select! {
+            next = running.next() => match next {
+                Some(outcome) => outcomes.push(outcome),
+                None => break,
+            },
+            _ = &mut abandon => {
+                // Hosts at work give up within a poll; hosts still connecting (or not started)
+                // are dropped after a short grace, their connections with them.
+                let grace = tokio::time::sleep(ABANDON_GRACE);
+                futures::pin_mut!(grace);
+                loop {
+                    tokio::select! {
+                        next = running.next() => match next {
+                            Some(outcome) => outcomes.push(outcome),
+                            None => break,
+                        },
+                        _ = &mut grace => break,
+                    }
+                }
+                break;
+            }
+        }
+    }
+    // Hosts still connecting go now, their connections with them.
+    drop(running);
+    let abandoned: Vec<Host> = fleet
+        .hosts()
+        .iter()
+        .filter(|h| !outcomes.iter().any(|(done, _, _)| done.name == h.name))
+        .cloned()
+        .collect();
+    let mut results = finish(fleet.hosts(), outcomes, &events);
+    for host in abandoned {
+        let stats = HostStats {
+            interrupted: true,
+            not_run: shared.planned_steps(),
+            ..Default::default()
+        };
+        let _ = events.send(Event::HostFinished {
+            host: host.name.clone(),
+            stats,
+            error: Some("abandoned (second Ctrl-C) before it was connected".into()),
+            elapsed_ms: 0,
+        });
+        results.push((host.name, stats));
+    }
+    let order: Vec<&str> = fleet.hosts().iter().map(|h| h.name.as_str()).collect();
+    results.sort_by_key(|(name, _)| order.iter().position(|n| n == name));
+    results
 }
+
+/// After a second Ctrl-C, how long hosts get to report before they are dropped.
+const ABANDON_GRACE: Duration = Duration::from_millis(500);
 
 /// A rollout: batches run one after the other, each like a deploy of its hosts. Stops when a
 /// batch's failures exceed `max_fail_percent`, or a cluster's health check fails after a batch
@@ -136,7 +196,11 @@ pub async fn rollout(
             break;
         }
         let mut stop = None;
-        if let Some(p) = plan.max_fail_percent
+        if shared.interrupt.stopping() {
+            stop = Some("interrupted (Ctrl-C)".to_string());
+        }
+        if stop.is_none()
+            && let Some(p) = plan.max_fail_percent
             && failed * 100 > usize::from(p) * batch.len()
         {
             stop = Some(format!(

@@ -56,6 +56,9 @@ pub struct SshDefaults {
     /// Absolute; `None` lets the ssh layer use its default (`~/.ssh/known_hosts`).
     pub known_hosts: Option<PathBuf>,
     pub connect_timeout: Option<Duration>,
+    /// Seconds of silence before a keepalive; a node is declared lost after 4 such intervals
+    /// without an answer (3 keepalives unanswered, the ssh layer's rule).
+    pub keepalive_interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -300,6 +303,26 @@ fn resolve_path(path: &Path, key: &str, raw: &Spanned<String>) -> Result<PathBuf
     Ok(dir.join(candidate))
 }
 
+/// A duration in whole seconds, above zero; `example` goes into the error's hint.
+fn positive_seconds(
+    path: &Path,
+    key: &str,
+    value: &Spanned<i64>,
+    example: u64,
+) -> Result<Duration, InventoryError> {
+    match u64::try_from(value.value) {
+        Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+        _ => Err(InventoryError::invalid(
+            path,
+            pos(&value.referenced),
+            format!(
+                "{key} {} is not a positive number of seconds: use e.g. {example}",
+                value.value
+            ),
+        )),
+    }
+}
+
 fn build(raw: RawInventory, path: &Path) -> Result<Inventory, InventoryError> {
     let ssh = match raw.ssh {
         None => SshDefaults::default(),
@@ -323,17 +346,12 @@ fn build(raw: RawInventory, path: &Path) -> Result<Inventory, InventoryError> {
             connect_timeout: ssh
                 .connect_timeout
                 .as_ref()
-                .map(|timeout| match u64::try_from(timeout.value) {
-                    Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
-                    _ => Err(InventoryError::invalid(
-                        path,
-                        pos(&timeout.referenced),
-                        format!(
-                            "connect_timeout {} is not a positive number of seconds: use e.g. 5",
-                            timeout.value
-                        ),
-                    )),
-                })
+                .map(|timeout| positive_seconds(path, "connect_timeout", timeout, 5))
+                .transpose()?,
+            keepalive_interval: ssh
+                .keepalive_interval
+                .as_ref()
+                .map(|interval| positive_seconds(path, "keepalive_interval", interval, 15))
                 .transpose()?,
         },
     };

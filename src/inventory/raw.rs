@@ -56,6 +56,8 @@ pub(super) struct RawSsh {
     pub known_hosts: Option<Spanned<String>>,
     #[serde(default)]
     pub connect_timeout: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub keepalive_interval: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -166,6 +166,26 @@ fn example_inventory_loads() {
     assert_eq!(node1["disk"]["pv"], json!("/dev/sda4"));
     assert_eq!(node1["disk"]["size"], json!("20G"));
     assert_eq!(inventory.ssh.connect_timeout, Some(Duration::from_secs(5)));
+    assert_eq!(
+        inventory.ssh.keepalive_interval,
+        Some(Duration::from_secs(15))
+    );
+}
+
+#[test]
+fn keepalive_interval_is_positive_seconds() {
+    let inventory =
+        parse("ssh: {keepalive_interval: 2}\nclusters: {c: {nodes: {n: {address: a}}}}\n").unwrap();
+    assert_eq!(
+        inventory.ssh.keepalive_interval,
+        Some(Duration::from_secs(2))
+    );
+    assert_eq!(
+        error("ssh:\n  keepalive_interval: -1\nclusters: {c: {nodes: {n: {address: a}}}}\n"),
+        format!(
+            "{PATH}:2:23: keepalive_interval -1 is not a positive number of seconds: use e.g. 15"
+        )
+    );
 }
 
 #[test]
@@ -270,7 +290,7 @@ fn error_unknown_key() {
         error("ssh: {usr: root}\nclusters: {c: {nodes: {n: {address: a}}}}\n"),
         format!(
             "{PATH}:1:7: unknown field `usr`, expected one of user, port, identity, known_hosts, \
-             connect_timeout"
+             connect_timeout, keepalive_interval"
         )
     );
     assert_eq!(

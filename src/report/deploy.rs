@@ -27,6 +27,8 @@ pub struct DeployReport {
     batches: Vec<Vec<String>>,
     health: Vec<Value>,
     stopped: Option<(String, Vec<String>)>,
+    /// Ctrl-C: "stop" (no new step) or "abandon" (second Ctrl-C).
+    interrupted: Option<&'static str>,
 }
 
 #[derive(Default)]
@@ -89,7 +91,13 @@ impl DeployReport {
             batches: Vec::new(),
             health: Vec::new(),
             stopped: None,
+            interrupted: None,
         }
+    }
+
+    /// The run was cut short by Ctrl-C (`how`: "stop" or "abandon"); the recap and JSON say so.
+    pub fn interrupted(&mut self, how: &'static str) {
+        self.interrupted = Some(how);
     }
 
     pub fn handle(&mut self, event: Event) {
@@ -268,14 +276,19 @@ impl DeployReport {
     fn recap(&self, order: &[String], elapsed: Duration) -> String {
         let width = order.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
         let mut text = String::from("\nRECAP\n");
-        let (mut good, mut failed, mut unreachable) = (0, 0, 0);
+        let (mut good, mut failed, mut unreachable, mut interrupted) = (0, 0, 0, 0);
         for name in order {
             let Some(h) = self.hosts.get(name) else {
                 continue;
             };
             let s = h.stats;
+            let not_run = if s.interrupted {
+                format!("  not_run={}", s.not_run)
+            } else {
+                String::new()
+            };
             text.push_str(&format!(
-                "{name:<width$}  ok={:<3} changed={:<3} failed={:<3} skipped={:<3} unreachable={}\n",
+                "{name:<width$}  ok={:<3} changed={:<3} failed={:<3} skipped={:<3} unreachable={}{not_run}\n",
                 s.ok,
                 s.changed,
                 s.failed,
@@ -284,6 +297,8 @@ impl DeployReport {
             ));
             if s.unreachable {
                 unreachable += 1;
+            } else if s.interrupted && s.failed == 0 {
+                interrupted += 1;
             } else if s.failed > 0 {
                 failed += 1;
             } else {
@@ -296,6 +311,19 @@ impl DeployReport {
                 untouched.len(),
                 if untouched.len() == 1 { "" } else { "s" },
                 untouched.join(", ")
+            ));
+        }
+        if let Some(how) = self.interrupted {
+            let not_run: usize = self.hosts.values().map(|h| h.stats.not_run).sum();
+            text.push_str(&format!(
+                "INTERRUPTED (Ctrl-C{}): {not_run} step{} not run on {interrupted} host{}; run again to finish\n",
+                if how == "abandon" {
+                    " twice: running steps abandoned"
+                } else {
+                    ": running steps finished, no new one started"
+                },
+                if not_run == 1 { "" } else { "s" },
+                if interrupted == 1 { "" } else { "s" },
             ));
         }
         text.push_str(&format!(
@@ -337,6 +365,7 @@ impl DeployReport {
                 json!({
                     "ok": h.stats.ok, "changed": h.stats.changed, "failed": h.stats.failed,
                     "skipped": h.stats.skipped, "unreachable": h.stats.unreachable, "error": h.error,
+                    "interrupted": h.stats.interrupted, "not_run": h.stats.not_run,
                     "steps": steps,
                 }),
             );
@@ -349,6 +378,7 @@ impl DeployReport {
         };
         json!({
             "check": self.check,
+            "interrupted": self.interrupted,
             "batches": self.batches,
             "health_checks": self.health,
             "stopped": stopped,
@@ -359,6 +389,7 @@ impl DeployReport {
                 "ok": count(&|s| s.succeeded()),
                 "failed": count(&|s| s.failed > 0 && !s.unreachable),
                 "unreachable": count(&|s| s.unreachable),
+                "interrupted": count(&|s| s.interrupted),
                 "changed": self.hosts.values().map(|h| h.stats.changed).sum::<usize>(),
                 "duration_ms": elapsed.as_millis() as u64,
             },

@@ -48,6 +48,15 @@ const KEX_EXTENSIONS: &[kex::Name] = &[
     kex::EXTENSION_OPENSSH_STRICT_KEX_AS_CLIENT,
 ];
 
+/// Keepalives sent unanswered before the node is declared lost: russh gives up when the next
+/// interval passes, so a silent node is lost after `lost_after` (4 intervals).
+const KEEPALIVE_MAX: usize = 3;
+
+/// How long a node may stay silent before its connection is declared lost.
+pub fn lost_after(keepalive_interval: Duration) -> Duration {
+    keepalive_interval * (KEEPALIVE_MAX as u32 + 1)
+}
+
 /// Most channels open at once on one connection: OpenSSH's MaxSessions defaults to 10.
 pub const MAX_CHANNELS: usize = 8;
 
@@ -131,7 +140,7 @@ impl Connector {
             // found by keepalives instead (interval x 3 unanswered).
             inactivity_timeout: None,
             keepalive_interval: Some(target.keepalive_interval),
-            keepalive_max: 3,
+            keepalive_max: KEEPALIVE_MAX,
             ..Default::default()
         })
     }
@@ -176,6 +185,13 @@ impl Connector {
     ) -> Result<Session, SshError> {
         let Some(via) = via else {
             let tcp = tcp_connect(&target.host, target.port, target.connect_timeout).await?;
+            // russh checks keepalives only between writes: a write blocked on a peer that
+            // stopped acknowledging (link cut or node frozen in the middle of a large file)
+            // would wait for TCP's own give-up, about 15 minutes. The kernel's user timeout
+            // ends it on the keepalives' bound instead. Best effort: without it only that
+            // corner case is slower.
+            let _ = socket2::SockRef::from(&tcp)
+                .set_tcp_user_timeout(Some(lost_after(target.keepalive_interval)));
             return self.handshake(target, QuickAckStream::new(tcp), None).await;
         };
         let channel = via
@@ -414,6 +430,9 @@ impl client::Handler for ClientHandler {
             DisconnectReason::Error(HandlerError::Russh(russh::Error::KeepaliveTimeout)) => {
                 "no answer to keepalives (node down or link cut)".to_string()
             }
+            DisconnectReason::Error(HandlerError::Russh(
+                russh::Error::HUP | russh::Error::IO(_) | russh::Error::Disconnect,
+            )) => "the node closed the connection (sshd or the node went down)".to_string(),
             DisconnectReason::Error(e) => format!("{e:?}"),
         };
         *self.disconnect.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);

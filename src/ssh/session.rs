@@ -63,6 +63,11 @@ impl Session {
         }
     }
 
+    /// Where the connection's handler notes why it ended (set when it does).
+    pub(super) fn disconnect_note(&self) -> Arc<Mutex<Option<String>>> {
+        self.disconnect.clone()
+    }
+
     pub(super) fn handle(&self) -> &Handle<super::connect::ClientHandler> {
         &self.handle
     }

@@ -13,7 +13,8 @@
 //! per-shell string and STATUS the exit code or `skip`. MODE is `i` (run in the loop's own
 //! shell: definitions persist), `s` (run in a subshell; a failure halts the shell, so frames
 //! already sent behind it are skipped, not run) or `c` (subshell; a failure does not halt).
-//! Frames are answered in the order they were sent.
+//! Frames are answered in the order they were sent. `RemoteShell::halt` makes the loop skip
+//! every frame it has not started yet (the file `${TMPDIR:-/tmp}/TOKEN.halt` tells it so).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,17 +65,20 @@ pub struct Answer {
 
 /// The loop, as the `sh -c` argument. `$1` is the boundary token.
 const LOOP: &str = r#"T=$(mktemp -d "${TMPDIR:-/tmp}/tandem.XXXXXXXX") || exit 97
-trap 'rm -rf "$T"' EXIT
+tk=$1 halted= h="${TMPDIR:-/tmp}/$1.halt"
+trap 'rm -rf "$T" "$h"' EXIT
 trap 'exit 129' HUP
 trap 'exit 143' TERM
 export TANDEM_PAYLOAD="$T/payload" TANDEM_TMP="$T"
-tk=$1 halted=
 while IFS=' ' read -r id slen plen mode; do
   head -c "$slen" >"$T/script"
   if [ "$plen" -gt 0 ]; then head -c "$plen" >"$T/payload"; else : >"$T/payload"; fi
   # The trailer proves the frame arrived whole: a connection cut mid-frame leaves a short
   # script or payload, which must never run. `read` is a builtin: no process spent on it.
   IFS= read -r trailer && [ "$trailer" = . ] || exit 98
+  # Frames already sent cannot be taken back: a halt file (see `halt`) skips them instead.
+  # `[` is a builtin: checking costs no process.
+  [ -n "$halted" ] || [ ! -e "$h" ] || halted=1
   if [ -n "$halted" ] && [ "$mode" != i ]; then
     rc=skip
   elif [ "$mode" = i ]; then
@@ -106,8 +110,14 @@ struct Demux {
 pub struct RemoteShell {
     writer: tokio::sync::Mutex<russh::ChannelWriteHalf<Msg>>,
     demux: Arc<Mutex<Demux>>,
+    /// True once the channel is gone (set by the reader): a write waiting for window space
+    /// would otherwise wait forever, as russh never wakes it when the connection dies.
+    gone: tokio::sync::watch::Receiver<bool>,
     next_id: AtomicU64,
     addr: String,
+    /// The loop's boundary token, which also names its halt file.
+    token: String,
+    sudo: bool,
     reader: tokio::task::JoinHandle<()>,
     _permit: OwnedSemaphorePermit,
 }
@@ -146,9 +156,13 @@ impl Session {
         let (mut read, write) = channel.split();
         let demux = Arc::new(Mutex::new(Demux::default()));
         let reader_demux = demux.clone();
+        let (gone_tx, gone) = tokio::sync::watch::channel(false);
         let addr = self.addr().to_string();
         let reader_addr = addr.clone();
+        let reader_token = token.clone();
+        let why_lost = self.disconnect_note();
         let reader = tokio::spawn(async move {
+            let token = reader_token;
             let marker = format!("\n{token} ").into_bytes();
             let mut exit = None;
             while let Some(msg) = read.wait().await {
@@ -168,6 +182,10 @@ impl Session {
                 }
                 d.deliver();
             }
+            let lost = match exit {
+                None => Some(connection_lost(&why_lost).await),
+                Some(_) => None,
+            };
             let mut d = reader_demux.lock().unwrap_or_else(|p| p.into_inner());
             let tail = String::from_utf8_lossy(&d.stderr)
                 .trim()
@@ -183,18 +201,22 @@ impl Session {
                     format!("sudo refused (is passwordless sudo configured for this user?): {tail}")
                 }
                 Some(code) => format!("the remote shell exited with status {code}: {tail}"),
-                None => "the connection closed while steps were running".to_string(),
+                None => lost.unwrap_or_default(),
             };
             d.fail_all(SshError::Disconnected {
                 addr: reader_addr,
                 detail,
             });
+            let _ = gone_tx.send(true);
         });
         Ok(RemoteShell {
             writer: tokio::sync::Mutex::new(write),
             demux,
+            gone,
             next_id: AtomicU64::new(1),
             addr,
+            token,
+            sudo,
             reader,
             _permit: permit,
         })
@@ -230,11 +252,22 @@ impl RemoteShell {
         frame.extend_from_slice(script.as_bytes());
         frame.extend_from_slice(payload);
         frame.extend_from_slice(b".\n");
-        if let Err(e) = writer.data(&frame[..]).await {
-            let error = SshError::Disconnected {
+        let mut gone = self.gone.clone();
+        let sent = tokio::select! {
+            sent = writer.data(&frame[..]) => sent.map_err(|e| e.to_string()),
+            _ = gone.wait_for(|g| *g) => Err("the connection was lost".to_string()),
+        };
+        if let Err(e) = sent {
+            let closed = self
+                .demux
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .closed
+                .clone();
+            let error = closed.unwrap_or_else(|| SshError::Disconnected {
                 addr: self.addr.clone(),
                 detail: format!("sending a step: {e}"),
-            };
+            });
             self.demux
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -252,6 +285,30 @@ impl RemoteShell {
         mode: FrameMode,
     ) -> Result<Answer, SshError> {
         self.send(script, payload, mode).await?.wait().await
+    }
+
+    /// Makes the loop skip every frame it has not started yet (answered `Skipped`); the frame
+    /// running now finishes. Goes over a channel of its own, as the same user as the loop: the
+    /// loop's stdin is already queued with the frames to skip.
+    pub async fn halt(&self, session: &Session) -> Result<(), SshError> {
+        let touch = shell_quote(&format!(": >\"${{TMPDIR:-/tmp}}/{}.halt\"", self.token));
+        let command = if self.sudo {
+            format!("sudo -n -- sh -c {touch}")
+        } else {
+            format!("sh -c {touch}")
+        };
+        let out = session.exec(&command, b"").await?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(SshError::Channel {
+                addr: self.addr.clone(),
+                detail: format!(
+                    "could not halt the remote shell: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            })
+        }
     }
 
     /// Ends the loop (EOF on its stdin) and closes the channel.
@@ -315,6 +372,18 @@ impl Demux {
         }
         self.closed = Some(error);
     }
+}
+
+/// Why the connection under a shell went away, as the connection's handler noted it: it may
+/// note it a moment after the channel closes, so wait for it briefly (at most 200 ms).
+async fn connection_lost(note: &Mutex<Option<String>>) -> String {
+    for _ in 0..20 {
+        if let Some(why) = note.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return format!("{why}, while steps were running");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    "the connection closed while steps were running".to_string()
 }
 
 /// Finds `\nTOKEN ID REST\n`; returns (start of marker, id, rest, end of line).

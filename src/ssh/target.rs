@@ -46,6 +46,8 @@ pub struct Wanted {
     pub user: Option<String>,
     pub identity: Option<PathBuf>,
     pub connect_timeout: Option<Duration>,
+    /// Seconds of silence before a keepalive (OpenSSH's ServerAliveInterval).
+    pub keepalive_interval: Option<Duration>,
 }
 
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -129,8 +131,9 @@ impl SshConfigFile {
             .connect_timeout
             .or(params.and_then(|p| p.connect_timeout))
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-        let keepalive_interval = params
-            .and_then(|p| p.server_alive_interval)
+        let keepalive_interval = wanted
+            .keepalive_interval
+            .or(params.and_then(|p| p.server_alive_interval))
             .unwrap_or(DEFAULT_KEEPALIVE);
         let jump = match params.and_then(|p| p.proxy_jump.clone()) {
             Some(hops) if !hops.is_empty() && !hops[0].eq_ignore_ascii_case("none") => {
@@ -184,7 +187,8 @@ impl SshConfigFile {
     }
 }
 
-/// `[user@]host[:port]` of a ProxyJump hop. The hop inherits the connect timeout only.
+/// `[user@]host[:port]` of a ProxyJump hop. The hop inherits the connect timeout and the
+/// keepalive interval only.
 fn parse_jump(hop: &str, target: &Wanted) -> Wanted {
     let (user, rest) = match hop.rsplit_once('@') {
         Some((u, r)) => (Some(u.to_string()), r),
@@ -201,6 +205,7 @@ fn parse_jump(hop: &str, target: &Wanted) -> Wanted {
         user,
         identity: None,
         connect_timeout: target.connect_timeout,
+        keepalive_interval: target.keepalive_interval,
     }
 }
 

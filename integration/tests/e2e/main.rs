@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod deploy;
 mod failover;
+mod faults;
 mod game_day_faults;
 mod host_key_change;
 mod keys;
