@@ -103,18 +103,8 @@ impl Client {
                 self.follow_task(ip, task_id, task.status, options, deadline, observer)
                     .await?;
             }
-            let now = self
-                .ip_info(ip, observer)
-                .await?
-                .routed_service()
-                .map(str::to_string);
-            if now.as_deref() == Some(to_service) {
-                observer(Event::now(EventKind::AlreadyThere {
-                    service: to_service.to_string(),
-                }));
-                return Ok(MoveOutcome::AlreadyThere {
-                    service: to_service.to_string(),
-                });
+            if let Some(there) = self.already_there(ip, to_service, observer).await? {
+                return Ok(there);
             }
         }
 
@@ -126,18 +116,8 @@ impl Client {
                 self.wait_for_hidden_move(ip, options, deadline, observer)
                     .await
                     .map_err(|e| e.unwrap_or(OvhError::Api(conflict)))?;
-                let now = self
-                    .ip_info(ip, observer)
-                    .await?
-                    .routed_service()
-                    .map(str::to_string);
-                if now.as_deref() == Some(to_service) {
-                    observer(Event::now(EventKind::AlreadyThere {
-                        service: to_service.to_string(),
-                    }));
-                    return Ok(MoveOutcome::AlreadyThere {
-                        service: to_service.to_string(),
-                    });
+                if let Some(there) = self.already_there(ip, to_service, observer).await? {
+                    return Ok(there);
                 }
                 self.start_move(ip, to_service, observer).await?
             }
@@ -207,6 +187,26 @@ impl Client {
     /// After a 409 on our POST: polls the task list (every poll interval, until `deadline`)
     /// until the pending move shows, then follows it to its end. `Err(None)`: none showed in
     /// time (the caller then reports OVH's refusal itself).
+    /// After someone else's move ended: `AlreadyThere` (reported) when it took the VIP where we
+    /// want it, `None` when ours is still needed.
+    async fn already_there(
+        &self,
+        ip: Ipv4Addr,
+        to_service: &str,
+        observer: Observer<'_>,
+    ) -> Result<Option<MoveOutcome>, OvhError> {
+        let info = self.ip_info(ip, observer).await?;
+        if info.routed_service() != Some(to_service) {
+            return Ok(None);
+        }
+        observer(Event::now(EventKind::AlreadyThere {
+            service: to_service.to_string(),
+        }));
+        Ok(Some(MoveOutcome::AlreadyThere {
+            service: to_service.to_string(),
+        }))
+    }
+
     async fn wait_for_hidden_move(
         &self,
         ip: Ipv4Addr,
