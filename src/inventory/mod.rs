@@ -96,7 +96,14 @@ impl Inventory {
     /// Reads, parses and validates the inventory at `path`.
     pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
         let bytes = read_limited(path)?;
-        let text = std::str::from_utf8(&bytes).map_err(|err| {
+        Inventory::from_bytes(&bytes, path)
+    }
+
+    /// Parses and validates the bytes of an inventory file, as [`Inventory::load`] does once
+    /// it has read them (the entry the fuzz target drives): non-UTF-8 is an error with its
+    /// position, never a panic.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Inventory, InventoryError> {
+        let text = std::str::from_utf8(bytes).map_err(|err| {
             let byte = err.valid_up_to();
             InventoryError::new(
                 path,

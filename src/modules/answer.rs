@@ -59,7 +59,8 @@ pub fn parse(stdout: &[u8], mark: &str) -> StepReport {
                 let old_len: usize = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
                 let new_len: usize = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
                 let label = fields.next().unwrap_or("").to_string();
-                let total = (old_len + new_len).min(rest.len());
+                // The lengths come from the node: a sum past usize must not overflow.
+                let total = old_len.saturating_add(new_len).min(rest.len());
                 let old = rest[..old_len.min(total)].to_vec();
                 let new = rest[old_len.min(total)..total].to_vec();
                 rest = &rest[total..];
@@ -93,5 +94,21 @@ mod tests {
             }]
         );
         assert_eq!(r.output, b"hello\nbye");
+    }
+
+    #[test]
+    fn diff_lengths_past_usize_keep_what_was_sent() {
+        // Found by the step_answer fuzz target: `old + new` overflowed and panicked.
+        let out = b"@m diff 3 18446744073709551615 /etc/x\nabcdef\n";
+        let r = parse(out, "@m");
+        assert_eq!(
+            r.diffs,
+            vec![FileDiff {
+                label: "/etc/x".into(),
+                old: b"abc".to_vec(),
+                new: b"def\n".to_vec()
+            }]
+        );
+        assert!(r.output.is_empty());
     }
 }

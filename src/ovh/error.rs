@@ -68,7 +68,9 @@ pub(crate) struct ErrorBody {
 
 impl ApiError {
     /// From a non-2xx answer; a body that is not OVH's JSON is shown as text (truncated).
-    pub(crate) fn from_answer(
+    /// Public only for the fuzz target.
+    #[doc(hidden)]
+    pub fn from_answer(
         method: &str,
         path: &str,
         status: u16,

@@ -97,6 +97,10 @@ type Reply = oneshot::Sender<Result<Answer, SshError>>;
 struct Demux {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
+    /// How much of each buffer holds no answer boundary yet: a large answer arrives in many
+    /// small chunks, and scanning it all again for each chunk would be quadratic.
+    stdout_scanned: usize,
+    stderr_scanned: usize,
     /// Answers complete on stdout (id, status, bytes), waiting for their stderr part.
     done_out: VecDeque<(u64, FrameStatus, Vec<u8>)>,
     done_err: VecDeque<(u64, Vec<u8>)>,
@@ -323,7 +327,9 @@ impl RemoteShell {
 
 impl Demux {
     fn split_stdout(&mut self, marker: &[u8]) {
-        while let Some((at, id, rest, end)) = find_boundary(&self.stdout, marker) {
+        while let Some((at, id, rest, end)) =
+            find_boundary(&self.stdout, marker, &mut self.stdout_scanned)
+        {
             let status = if rest == "skip" {
                 FrameStatus::Skipped
             } else {
@@ -331,14 +337,18 @@ impl Demux {
             };
             let body = self.stdout[..at].to_vec();
             self.stdout.drain(..end);
+            self.stdout_scanned = 0;
             self.done_out.push_back((id, status, body));
         }
     }
 
     fn split_stderr(&mut self, marker: &[u8]) {
-        while let Some((at, id, _, end)) = find_boundary(&self.stderr, marker) {
+        while let Some((at, id, _, end)) =
+            find_boundary(&self.stderr, marker, &mut self.stderr_scanned)
+        {
             let body = self.stderr[..at].to_vec();
             self.stderr.drain(..end);
+            self.stderr_scanned = 0;
             self.done_err.push_back((id, body));
         }
     }
@@ -386,9 +396,54 @@ async fn connection_lost(note: &Mutex<Option<String>>) -> String {
     "the connection closed while steps were running".to_string()
 }
 
-/// Finds `\nTOKEN ID REST\n`; returns (start of marker, id, rest, end of line).
-fn find_boundary(buf: &[u8], marker: &[u8]) -> Option<(usize, u64, String, usize)> {
-    let at = buf.windows(marker.len()).position(|w| w == marker)?;
+/// Feeds `chunks` (stdout when the flag is true, stderr otherwise) to the answer
+/// demultiplexer exactly as the reader task does, with callers waiting for frames
+/// `1..=frames`; returns the answers delivered, by frame id. The entry the fuzz target drives:
+/// what a node sends back must never make the reader panic or stall.
+#[doc(hidden)]
+pub fn demux_replay(token: &str, frames: u64, chunks: &[(bool, &[u8])]) -> Vec<(u64, Answer)> {
+    let marker = format!("\n{token} ").into_bytes();
+    let mut d = Demux::default();
+    let mut receivers = Vec::new();
+    for id in 1..=frames {
+        let (reply, answer) = oneshot::channel();
+        d.waiting.push_back((id, reply));
+        receivers.push((id, answer));
+    }
+    for (is_stdout, data) in chunks {
+        if *is_stdout {
+            d.stdout.extend_from_slice(data);
+            d.split_stdout(&marker);
+        } else {
+            d.stderr.extend_from_slice(data);
+            d.split_stderr(&marker);
+        }
+        d.deliver();
+    }
+    receivers
+        .into_iter()
+        .filter_map(|(id, mut answer)| match answer.try_recv() {
+            Ok(Ok(answer)) => Some((id, answer)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Finds `\nTOKEN ID REST\n`; returns (start of marker, id, rest, end of line). `scanned` is
+/// how far an earlier call found no marker: the search resumes there (less a marker's length,
+/// for one cut across chunks) and leaves it at the end, or at a marker whose line is not whole.
+fn find_boundary(
+    buf: &[u8],
+    marker: &[u8],
+    scanned: &mut usize,
+) -> Option<(usize, u64, String, usize)> {
+    let from = (*scanned).min(buf.len()).saturating_sub(marker.len());
+    let Some(found) = buf[from..].windows(marker.len()).position(|w| w == marker) else {
+        *scanned = buf.len();
+        return None;
+    };
+    let at = from + found;
+    *scanned = at;
     let line_start = at + marker.len();
     let newline = buf[line_start..].iter().position(|b| *b == b'\n')? + line_start;
     let line = std::str::from_utf8(&buf[line_start..newline]).ok()?;
@@ -419,6 +474,45 @@ mod tests {
         );
         assert_eq!(d.done_out[1], (2, FrameStatus::Skipped, Vec::new()));
         assert_eq!(d.stdout, b"partial");
+    }
+
+    #[test]
+    fn a_boundary_cut_across_chunks_is_found() {
+        let marker = b"\n@tk ".to_vec();
+        let mut d = Demux::default();
+        for chunk in [&b"body\n@t"[..], b"k 1", b" 0", b"\nnext"] {
+            d.stdout.extend_from_slice(chunk);
+            d.split_stdout(&marker);
+        }
+        assert_eq!(
+            d.done_out,
+            vec![(1, FrameStatus::Exited(0), b"body".to_vec())]
+        );
+        assert_eq!(d.stdout, b"next");
+    }
+
+    #[test]
+    fn a_large_answer_in_small_chunks_is_scanned_once() {
+        // Each chunk used to rescan the whole buffer: 4 MiB in 1 KiB chunks took 217 s in a
+        // debug build here, and an answer of a few hundred MiB (a big file's --diff) would
+        // never end.
+        let marker = b"\n@tk ".to_vec();
+        let mut d = Demux::default();
+        let chunk = vec![b'x'; 1024];
+        let started = std::time::Instant::now();
+        for _ in 0..4 * 1024 {
+            d.stdout.extend_from_slice(&chunk);
+            d.split_stdout(&marker);
+        }
+        d.stdout.extend_from_slice(b"\n@tk 1 0\n");
+        d.split_stdout(&marker);
+        assert_eq!(d.done_out.len(), 1);
+        assert_eq!(d.done_out[0].2.len(), 4 << 20);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
