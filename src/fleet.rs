@@ -173,12 +173,32 @@ impl Fleet {
             + Sync
             + 'static,
     {
+        self.run_while(|| true, work)
+    }
+
+    /// The same, but a host not yet connected when `keep_going` turns false is not connected at
+    /// all, and yields nothing (a caller that stops on Ctrl-C must not go on with handshakes to
+    /// the hosts still queued).
+    pub fn run_while<T, F, K>(&self, keep_going: K, work: F) -> impl Stream<Item = Outcome<T>> + '_
+    where
+        T: Send + 'static,
+        F: for<'s> Fn(&'s Host, &'s Session) -> BoxFuture<'s, Result<T, SshError>>
+            + Send
+            + Sync
+            + 'static,
+        K: Fn() -> bool + Send + Sync + 'static,
+    {
         let work = Arc::new(work);
+        let keep_going = Arc::new(keep_going);
         stream::iter(self.hosts.iter().cloned())
             .map(move |host| {
                 let connector = self.connector.clone();
                 let work = work.clone();
+                let keep_going = keep_going.clone();
                 async move {
+                    if !keep_going() {
+                        return None;
+                    }
                     let started = Instant::now();
                     let result = match connector.connect(&host.target).await {
                         Ok(session) => {
@@ -188,14 +208,15 @@ impl Fleet {
                         }
                         Err(e) => Err(e),
                     };
-                    Outcome {
+                    Some(Outcome {
                         host,
                         result,
                         elapsed: started.elapsed(),
-                    }
+                    })
                 }
             })
             .buffer_unordered(self.forks)
+            .filter_map(futures::future::ready)
     }
 }
 

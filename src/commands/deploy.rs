@@ -165,14 +165,23 @@ fn listen_for_ctrl_c(interrupt: Interrupt) -> Result<tokio::task::JoinHandle<()>
     let mut sigint = signal(SignalKind::interrupt())
         .map_err(|e| Error::Usage(format!("cannot handle Ctrl-C: {e}")))?;
     Ok(tokio::spawn(async move {
+        let mut abandoned = false;
         while sigint.recv().await.is_some() {
             match interrupt.escalate() {
                 Level::Stop => eprintln!(
                     "tandem: Ctrl-C: starting no new step; the running ones finish (Ctrl-C again to abandon them)"
                 ),
+                _ if abandoned => {
+                    // The run is stuck somewhere it cannot be abandoned from: the user
+                    // insists, so go now, as a signal would without our handler.
+                    eprintln!("tandem: Ctrl-C a third time: exiting now, without a recap");
+                    std::process::exit(130);
+                }
                 _ => {
-                    eprintln!("tandem: Ctrl-C again: abandoning the running steps");
-                    return;
+                    eprintln!(
+                        "tandem: Ctrl-C again: abandoning the running steps (Ctrl-C once more to exit at once)"
+                    );
+                    abandoned = true;
                 }
             }
         }

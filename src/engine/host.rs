@@ -54,6 +54,9 @@ struct HostRun<'a> {
     login_is_root: bool,
     /// Steps (not handlers) with a result: after an interruption, the rest were not run.
     ran: usize,
+    /// Handlers with a result: after an interruption, the notified ones without one were not
+    /// run, and the change that notified them is not finished (the host must be re-run).
+    handlers_ran: usize,
     /// Ctrl-C seen and the open shells told to skip what they have not started.
     halted: bool,
 }
@@ -87,6 +90,7 @@ pub async fn run_host(
         queued_on_root: None,
         login_is_root: host.target.user == "root",
         ran: 0,
+        handlers_ran: 0,
         halted: false,
     };
     let interrupt = shared.interrupt.clone();
@@ -111,7 +115,8 @@ pub async fn run_host(
         }
     }
     if run.stats.interrupted || run.halted {
-        run.stats.not_run = shared.planned_steps().saturating_sub(run.ran);
+        let handlers_left = run.handlers_due().saturating_sub(run.handlers_ran);
+        run.stats.not_run = shared.planned_steps().saturating_sub(run.ran) + handlers_left;
         if run.stats.not_run > 0 {
             run.stats.interrupted = true;
         } else if run.stopped.as_deref() == Some(STOPPED_BY_CTRL_C) {
@@ -185,6 +190,17 @@ impl<'a> HostRun<'a> {
             self.dispatch(session, planned, step, as_root).await?;
         }
         Ok(())
+    }
+
+    /// How many handlers the changes so far have notified.
+    fn handlers_due(&self) -> usize {
+        let handlers = &self.shared.playbook.handlers;
+        self.shared
+            .plan
+            .handlers
+            .iter()
+            .filter(|h| self.notified.contains(&handlers[h.index].name))
+            .count()
     }
 
     fn step(&self, planned: &PlannedStep) -> &'a Step {
@@ -470,7 +486,9 @@ impl<'a> HostRun<'a> {
 
     fn emit(&mut self, result: StepResult) {
         self.stats.add(result.status);
-        if !result.handler {
+        if result.handler {
+            self.handlers_ran += 1;
+        } else {
             self.ran += 1;
         }
         let _ = self.events.send(Event::StepFinished(result));

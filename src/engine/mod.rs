@@ -91,13 +91,19 @@ pub async fn deploy(
     announce(&shared, fleet.hosts(), &events);
     let work_shared = shared.clone();
     let work_events = events.clone();
+    let interrupt = shared.interrupt.clone();
     let mut running = Box::pin(
         fleet
-            .run(move |host, session| {
-                let shared = work_shared.clone();
-                let events = work_events.clone();
-                Box::pin(async move { Ok(host::run_host(&shared, host, session, &events).await) })
-            })
+            .run_while(
+                move || !interrupt.stopping(),
+                move |host, session| {
+                    let shared = work_shared.clone();
+                    let events = work_events.clone();
+                    Box::pin(
+                        async move { Ok(host::run_host(&shared, host, session, &events).await) },
+                    )
+                },
+            )
             .map(|o| (o.host, o.result, o.elapsed)),
     );
     let mut outcomes = Vec::new();
@@ -145,7 +151,11 @@ pub async fn deploy(
         let _ = events.send(Event::HostFinished {
             host: host.name.clone(),
             stats,
-            error: Some("abandoned (second Ctrl-C) before it was connected".into()),
+            error: Some(if shared.interrupt.level() == interrupt::Level::Abandon {
+                "abandoned (second Ctrl-C) before it was connected".into()
+            } else {
+                "not started: Ctrl-C came before it was connected".into()
+            }),
             elapsed_ms: 0,
         });
         results.push((host.name, stats));
@@ -250,16 +260,25 @@ async fn health_checks(
         };
         let started = Instant::now();
         let mut last = String::new();
-        let ok = loop {
-            let outcome = crate::failover::probe::check_once(&check.probe).await;
-            if outcome.is_ok() {
-                break true;
+        let checking = async {
+            loop {
+                let outcome = crate::failover::probe::check_once(&check.probe).await;
+                if outcome.is_ok() {
+                    return true;
+                }
+                last = outcome.describe();
+                if started.elapsed() >= check.within {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            last = outcome.describe();
-            if started.elapsed() >= check.within {
-                break false;
+        };
+        // Ctrl-C while waiting for a cluster to answer stops the rollout here, not after `within`.
+        let ok = tokio::select! {
+            ok = checking => ok,
+            _ = shared.interrupt.reached(interrupt::Level::Stop) => {
+                return Some("interrupted (Ctrl-C) during a health check".to_string());
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
         };
         let detail = if ok {
             format!("{} answers", check.probe.target)

@@ -6,6 +6,7 @@
 
 mod disk;
 mod interrupt;
+mod interrupt_handlers;
 mod node_lost;
 
 use std::io::Read;
