@@ -172,3 +172,46 @@ fn max_fail_percent_stops_before_the_next_batch_and_resume_redoes_only_the_rest(
     none.expect_code(2);
     assert!(none.stderr.contains("nothing to resume"), "{}", none.stderr);
 }
+
+/// Ctrl-C while a health check waits for a cluster to answer stops the rollout there, at once:
+/// not after the check's `within`, and the next batch is reported untouched.
+#[test]
+fn ctrl_c_during_a_health_check_stops_the_rollout_at_once() {
+    let lab = TempLab::new(2);
+    let inventory = lab.dir().join("with-slow-health.yml");
+    let text = std::fs::read_to_string(lab.inventory()).unwrap().replacen(
+        "vars:\n",
+        "vars:\n  health_check: {within: 60}\n",
+        1,
+    );
+    std::fs::write(&inventory, text).unwrap();
+    let faulted = crate::faults::deploy_with_fault(
+        &inventory,
+        &playbook(&lab),
+        &["--rolling", "--json"],
+        // node2 is the passive node, alone in batch 1; the check of pair1 follows it.
+        || rolled(&lab, "node2"),
+        |pid| {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGINT,
+            )
+            .unwrap();
+        },
+        std::time::Duration::from_secs(10),
+    );
+    faulted.run.expect_code(130);
+    let report = faulted.run.json();
+    let stopped = report["stopped"].as_str().unwrap_or_default();
+    assert!(
+        stopped.contains("interrupted (Ctrl-C) during a health check"),
+        "{report}"
+    );
+    assert_eq!(
+        report["untouched"],
+        serde_json::json!(["node1"]),
+        "{report}"
+    );
+    assert!(!rolled(&lab, "node1"), "the next batch ran after Ctrl-C");
+}
