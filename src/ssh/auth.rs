@@ -1,8 +1,10 @@
-//! Public-key authentication: ssh-agent first, then identity files.
+//! Public-key authentication: identity files first, then ssh-agent.
 //!
 //! Identity files are read and decrypted once per run and shared by every connection
 //! (100 nodes must not mean 100 passphrase prompts or 100 decryptions). The passphrase comes
 //! from `TANDEM_KEY_PASSPHRASE` or a prompt on the terminal, never from a command line.
+//! Files named by the inventory or ~/.ssh/config must work; OpenSSH's default keys are used
+//! when they load and silently left out when they do not, as `ssh` does.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,13 +16,23 @@ use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
 use tokio::sync::Mutex;
 
 use super::error::SshError;
+use super::target::Identity;
 
 pub const PASSPHRASE_ENV: &str = "TANDEM_KEY_PASSPHRASE";
 
 /// Decrypted identity files, shared by all connections of a run.
 #[derive(Default)]
 pub struct KeyCache {
-    keys: Mutex<HashMap<PathBuf, Arc<PrivateKey>>>,
+    keys: Mutex<HashMap<PathBuf, Slot>>,
+}
+
+/// What became of one identity file.
+enum Slot {
+    Loaded(Arc<PrivateKey>),
+    /// A default key that needs a passphrase nobody gave: not offered.
+    Encrypted,
+    /// A default key that cannot be read or parsed: not offered.
+    Unusable,
 }
 
 impl KeyCache {
@@ -28,7 +40,7 @@ impl KeyCache {
     pub async fn get(&self, path: &Path) -> Result<Arc<PrivateKey>, SshError> {
         // Holding the lock while loading serialises prompts: one question per key, not per host.
         let mut keys = self.keys.lock().await;
-        if let Some(key) = keys.get(path) {
+        if let Some(Slot::Loaded(key)) = keys.get(path) {
             return Ok(key.clone());
         }
         let owned = path.to_path_buf();
@@ -39,8 +51,25 @@ impl KeyCache {
                 detail: e.to_string(),
             })??;
         let key = Arc::new(key);
-        keys.insert(path.to_path_buf(), key.clone());
+        keys.insert(path.to_path_buf(), Slot::Loaded(key.clone()));
         Ok(key)
+    }
+
+    /// The default key at `path` if it loads without asking anyone, else `None`. Normally
+    /// settled by [`KeyCache::preload_default`]; loaded here when nothing was preloaded.
+    pub async fn get_default(&self, path: &Path) -> Option<Arc<PrivateKey>> {
+        let mut keys = self.keys.lock().await;
+        if !keys.contains_key(path) {
+            let owned = path.to_path_buf();
+            let slot = tokio::task::spawn_blocking(move || load_default_identity(&owned))
+                .await
+                .unwrap_or(Slot::Unusable);
+            keys.insert(path.to_path_buf(), slot);
+        }
+        match keys.get(path) {
+            Some(Slot::Loaded(key)) => Some(key.clone()),
+            _ => None,
+        }
     }
 }
 
@@ -51,13 +80,12 @@ impl KeyCache {
     /// when ssh-agent runs: the agent may hold it.
     pub fn preload(&mut self, path: &Path) -> Result<(), SshError> {
         let keys = self.keys.get_mut();
-        if keys.contains_key(path) {
+        if let Some(Slot::Loaded(_)) = keys.get(path) {
             return Ok(());
         }
-        let agent_may_hold = std::env::var_os("SSH_AUTH_SOCK").is_some()
+        if agent_runs()
             && std::env::var_os(PASSPHRASE_ENV).is_none()
-            && !std::io::IsTerminal::is_terminal(&std::io::stdin());
-        if agent_may_hold
+            && !std::io::IsTerminal::is_terminal(&std::io::stdin())
             && matches!(
                 russh::keys::load_secret_key(path, None),
                 Err(russh::keys::Error::KeyIsEncrypted)
@@ -66,8 +94,43 @@ impl KeyCache {
             return Ok(());
         }
         let key = load_identity(path)?;
-        keys.insert(path.to_path_buf(), Arc::new(key));
+        keys.insert(path.to_path_buf(), Slot::Loaded(Arc::new(key)));
         Ok(())
+    }
+
+    /// Loads an OpenSSH default key if it can be without asking anyone (no passphrase, or
+    /// `TANDEM_KEY_PASSPHRASE` opens it); otherwise it is left out, as `ssh` leaves out a
+    /// default key it cannot use. Never an error: nobody named this file.
+    pub fn preload_default(&mut self, path: &Path) {
+        let keys = self.keys.get_mut();
+        if !keys.contains_key(path) {
+            keys.insert(path.to_path_buf(), load_default_identity(path));
+        }
+    }
+
+    pub fn is_loaded(&mut self, path: &Path) -> bool {
+        matches!(self.keys.get_mut().get(path), Some(Slot::Loaded(_)))
+    }
+
+    /// A default key left out only for want of its passphrase.
+    pub fn is_encrypted(&mut self, path: &Path) -> bool {
+        matches!(self.keys.get_mut().get(path), Some(Slot::Encrypted))
+    }
+}
+
+/// ssh-agent is there to ask (whether it holds a key is only known by asking).
+pub fn agent_runs() -> bool {
+    std::env::var_os("SSH_AUTH_SOCK").is_some()
+}
+
+fn load_default_identity(path: &Path) -> Slot {
+    match russh::keys::load_secret_key(path, None) {
+        Ok(key) => Slot::Loaded(Arc::new(key)),
+        Err(russh::keys::Error::KeyIsEncrypted) => std::env::var(PASSPHRASE_ENV)
+            .ok()
+            .and_then(|passphrase| russh::keys::load_secret_key(path, Some(&passphrase)).ok())
+            .map_or(Slot::Encrypted, |key| Slot::Loaded(Arc::new(key))),
+        Err(_) => Slot::Unusable,
     }
 }
 
@@ -134,7 +197,7 @@ pub async fn authenticate<H: russh::client::Handler>(
     handle: &mut Handle<H>,
     user: &str,
     addr: &str,
-    identities: &[PathBuf],
+    identities: &[Identity],
     keys: &KeyCache,
 ) -> Result<(), SshError> {
     let mut tried = Vec::new();
@@ -143,15 +206,23 @@ pub async fn authenticate<H: russh::client::Handler>(
         detail: e.to_string(),
     };
 
-    // Explicit identity files first: they are what the inventory asked for, and offering many
+    // Identity files first: they are what the inventory asked for, and offering many
     // agent keys first can exhaust the server's MaxAuthTries before the right one comes.
     let mut identity_errors = Vec::new();
-    for path in identities {
-        let key = match keys.get(path).await {
-            Ok(key) => key,
-            Err(e) => {
-                identity_errors.push(e);
-                continue;
+    for identity in identities {
+        let path = &identity.path;
+        let key = if identity.explicit {
+            match keys.get(path).await {
+                Ok(key) => key,
+                Err(e) => {
+                    identity_errors.push(e);
+                    continue;
+                }
+            }
+        } else {
+            match keys.get_default(path).await {
+                Some(key) => key,
+                None => continue,
             }
         };
         let hash = if key.algorithm().is_rsa() {
@@ -173,7 +244,7 @@ pub async fn authenticate<H: russh::client::Handler>(
         tried.push(path.display().to_string());
     }
 
-    if std::env::var_os("SSH_AUTH_SOCK").is_some()
+    if agent_runs()
         && let Ok(mut agent) = AgentClient::connect_env().await
         && let Ok(identities) = agent.request_identities().await
     {

@@ -105,18 +105,47 @@ impl Connector {
     }
 
     /// Loads every identity file the targets (and their jump hosts) will offer, before any
-    /// connection: see [`KeyCache::preload`].
+    /// connection. Explicit ones must load ([`KeyCache::preload`]); OpenSSH's default keys are
+    /// kept when they load without asking anyone and left out otherwise. An encrypted default
+    /// key is asked for (or, with no terminal, reported) only when a host has nothing else to
+    /// offer: no explicit identity, no agent, no default key that loaded. `ssh` asks when it
+    /// gets to that key; asking up front for keys that will never be needed would be worse.
     pub fn preload_identities<'t>(
         &mut self,
         targets: impl IntoIterator<Item = &'t Target>,
     ) -> Result<(), SshError> {
+        let mut hops: Vec<&Target> = Vec::new();
         for target in targets {
             let mut hop = Some(target);
             while let Some(current) = hop {
-                for path in &current.identities {
-                    self.keys.preload(path)?;
-                }
+                hops.push(current);
                 hop = current.jump.as_deref();
+            }
+        }
+        let all = || hops.iter().flat_map(|hop| &hop.identities);
+        for identity in all().filter(|i| i.explicit) {
+            self.keys.preload(&identity.path)?;
+        }
+        for identity in all().filter(|i| !i.explicit) {
+            self.keys.preload_default(&identity.path);
+        }
+        if auth::agent_runs() {
+            return Ok(());
+        }
+        for hop in &hops {
+            let has_candidate = hop
+                .identities
+                .iter()
+                .any(|i| i.explicit || self.keys.is_loaded(&i.path));
+            if has_candidate {
+                continue;
+            }
+            let last_resort = hop
+                .identities
+                .iter()
+                .find(|i| self.keys.is_encrypted(&i.path));
+            if let Some(identity) = last_resort {
+                self.keys.preload(&identity.path)?;
             }
         }
         Ok(())
@@ -440,5 +469,102 @@ impl client::Handler for ClientHandler {
             DisconnectReason::ReceivedDisconnect(_) => Ok(()),
             DisconnectReason::Error(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use super::*;
+    use crate::ssh::Identity;
+
+    /// A key pair made by ssh-keygen in `dir`; `passphrase` empty for none.
+    fn keygen(dir: &Path, name: &str, passphrase: &str) -> PathBuf {
+        let path = dir.join(name);
+        let status = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-C", name, "-N", passphrase, "-f"])
+            .arg(&path)
+            .status()
+            .expect("ssh-keygen runs");
+        assert!(status.success());
+        path
+    }
+
+    fn scratch(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tandem-keys-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn target(identities: Vec<Identity>) -> Target {
+        Target {
+            label: "n1".into(),
+            host: "192.0.2.10".into(),
+            port: 22,
+            user: "root".into(),
+            identities,
+            jump: None,
+            connect_timeout: Duration::from_secs(1),
+            keepalive_interval: Duration::from_secs(1),
+        }
+    }
+
+    fn connector() -> Connector {
+        let known = KnownHosts::parse("", Path::new("known_hosts"));
+        Connector::new(known, HostKeyPolicy::Strict)
+    }
+
+    #[test]
+    fn default_keys_that_do_not_load_are_left_out_silently() {
+        let dir = scratch("defaults");
+        let good = keygen(&dir, "id_ed25519", "");
+        let encrypted = keygen(&dir, "id_rsa", "an old passphrase nobody gave");
+        let garbage = dir.join("id_ecdsa");
+        std::fs::write(&garbage, "-----BEGIN NONSENSE-----\n").unwrap();
+        let target = target(vec![
+            Identity::default_key(good.clone()),
+            Identity::default_key(garbage.clone()),
+            Identity::default_key(encrypted.clone()),
+        ]);
+        let mut connector = connector();
+        connector.preload_identities([&target]).unwrap();
+        assert!(connector.keys.is_loaded(&good));
+        assert!(!connector.keys.is_loaded(&garbage));
+        assert!(!connector.keys.is_loaded(&encrypted));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_explicit_key_that_does_not_load_is_bad_input() {
+        let dir = scratch("explicit");
+        let good = keygen(&dir, "id_ed25519", "");
+        let garbage = dir.join("deploy_key");
+        std::fs::write(&garbage, "-----BEGIN NONSENSE-----\n").unwrap();
+        // A working default key does not excuse a broken file the inventory named.
+        let target = target(vec![
+            Identity::explicit(garbage.clone()),
+            Identity::default_key(good),
+        ]);
+        let err = connector().preload_identities([&target]).unwrap_err();
+        match err {
+            SshError::Identity { path, .. } => assert_eq!(path, garbage),
+            other => panic!("expected an identity error, got {other}"),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_jump_host_explicit_key_is_checked_too() {
+        let dir = scratch("jump");
+        let good = keygen(&dir, "id_ed25519", "");
+        let missing = dir.join("bastion_key");
+        let mut via = target(vec![Identity::default_key(good)]);
+        via.jump = Some(Box::new(target(vec![Identity::explicit(missing.clone())])));
+        let err = connector().preload_identities([&via]).unwrap_err();
+        assert!(err.to_string().contains("no such file"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

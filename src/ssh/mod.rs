@@ -24,4 +24,4 @@ pub use shell::{
     Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell, demux_replay, shell_quote,
 };
 pub use startups::HANDSHAKES_PER_SSHD;
-pub use target::{DEFAULT_CONNECT_TIMEOUT, SshConfigFile, Target, Wanted};
+pub use target::{DEFAULT_CONNECT_TIMEOUT, Identity, SshConfigFile, Target, Wanted};

@@ -18,8 +18,8 @@ pub struct Target {
     pub host: String,
     pub port: u16,
     pub user: String,
-    /// Identity files to offer, in order (after ssh-agent's keys).
-    pub identities: Vec<PathBuf>,
+    /// Identity files to offer, in order (before ssh-agent's keys).
+    pub identities: Vec<Identity>,
     /// Hop through this host first (`ProxyJump`), as OpenSSH does with `-J`.
     pub jump: Option<Box<Target>>,
     pub connect_timeout: Duration,
@@ -33,6 +33,32 @@ impl Target {
             self.host.clone()
         } else {
             format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// One identity file and whether someone asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub path: PathBuf,
+    /// Named by the inventory or by IdentityFile in ~/.ssh/config: it must work, and one that
+    /// cannot be used is bad input. OpenSSH's default keys (`false`) are opportunistic, as in
+    /// `ssh`: one that does not load is left out, since nobody asked for that file.
+    pub explicit: bool,
+}
+
+impl Identity {
+    pub fn explicit(path: PathBuf) -> Identity {
+        Identity {
+            path,
+            explicit: true,
+        }
+    }
+
+    pub fn default_key(path: PathBuf) -> Identity {
+        Identity {
+            path,
+            explicit: false,
         }
     }
 }
@@ -121,9 +147,12 @@ impl SshConfigFile {
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "root".to_string());
         let identities = match &wanted.identity {
-            Some(path) => vec![path.clone()],
+            Some(path) => vec![Identity::explicit(path.clone())],
             None => match params.and_then(|p| p.identity_file.clone()) {
-                Some(files) if !files.is_empty() => files.iter().map(|f| self.expand(f)).collect(),
+                Some(files) if !files.is_empty() => files
+                    .iter()
+                    .map(|f| Identity::explicit(self.expand(f)))
+                    .collect(),
                 _ => self.default_identities(),
             },
         };
@@ -175,7 +204,7 @@ impl SshConfigFile {
     }
 
     /// OpenSSH's default identity files, those that exist.
-    fn default_identities(&self) -> Vec<PathBuf> {
+    fn default_identities(&self) -> Vec<Identity> {
         let Some(home) = &self.home else {
             return Vec::new();
         };
@@ -183,6 +212,7 @@ impl SshConfigFile {
             .iter()
             .map(|name| home.join(".ssh").join(name))
             .filter(|p| p.is_file())
+            .map(Identity::default_key)
             .collect()
     }
 }
@@ -245,7 +275,10 @@ mod tests {
             (t.host.as_str(), t.port, t.user.as_str()),
             ("192.0.2.10", 2222, "admin")
         );
-        assert_eq!(t.identities, vec![PathBuf::from("/home/op/.ssh/ovh")]);
+        assert_eq!(
+            t.identities,
+            vec![Identity::explicit(PathBuf::from("/home/op/.ssh/ovh"))]
+        );
         let jump = t.jump.expect("jump host");
         assert_eq!(
             (jump.host.as_str(), jump.port, jump.user.as_str()),
@@ -269,5 +302,36 @@ mod tests {
         let t = cfg.resolve(&wanted("web1")).unwrap();
         assert_eq!(t.host, "192.0.2.20");
         assert!(t.jump.is_none());
+    }
+
+    #[test]
+    fn named_identities_are_explicit_and_openssh_defaults_are_not() {
+        let home = std::env::temp_dir().join(format!("tandem-home-{}", std::process::id()));
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        for name in ["id_ed25519", "id_rsa"] {
+            std::fs::write(home.join(".ssh").join(name), "not checked here").unwrap();
+        }
+        let cfg = SshConfigFile {
+            config: None,
+            home: Some(home.clone()),
+        };
+        // Nothing named: the default keys that exist (id_ecdsa does not), in OpenSSH's order.
+        let t = cfg.resolve(&wanted("192.0.2.10")).unwrap();
+        assert_eq!(
+            t.identities,
+            vec![
+                Identity::default_key(home.join(".ssh/id_ed25519")),
+                Identity::default_key(home.join(".ssh/id_rsa")),
+            ]
+        );
+        // Named by the inventory: that file only, and it must work.
+        let mut w = wanted("192.0.2.10");
+        w.identity = Some(home.join(".ssh/id_rsa"));
+        let t = cfg.resolve(&w).unwrap();
+        assert_eq!(
+            t.identities,
+            vec![Identity::explicit(home.join(".ssh/id_rsa"))]
+        );
+        std::fs::remove_dir_all(&home).unwrap();
     }
 }

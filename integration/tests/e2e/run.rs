@@ -392,3 +392,89 @@ fn ping_shows_hostname_os_and_kernel() {
         text.stdout()
     );
 }
+
+/// The lab's inventory without `identity` (tandem then falls back to OpenSSH's default keys
+/// in `home`), written next to `home/.ssh`.
+fn inventory_without_identity(lab: &TempLab, home: &std::path::Path) -> std::path::PathBuf {
+    let inventory: String = std::fs::read_to_string(lab.inventory())
+        .unwrap()
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("identity:"))
+        .map(
+            |line| match line.trim_start().strip_prefix("known_hosts:") {
+                Some(_) => format!("  known_hosts: {}", lab.known_hosts().display()),
+                None => line.to_string(),
+            },
+        )
+        .map(|line| line + "\n")
+        .collect();
+    assert!(!inventory.contains("identity"), "{inventory}");
+    let path = home.join("inventory-without-identity.yml");
+    std::fs::write(&path, inventory).unwrap();
+    path
+}
+
+fn ssh_keygen(args: &[&str], key: &std::path::Path) {
+    let status = std::process::Command::new("ssh-keygen")
+        .args(args)
+        .arg("-f")
+        .arg(key)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(status.success());
+}
+
+#[test]
+fn an_unusable_default_key_is_skipped_like_openssh_does() {
+    // No `identity` in the inventory, no agent, no passphrase: tandem falls back to OpenSSH's
+    // default keys. A working ~/.ssh/id_ed25519 next to an old passphrase-protected
+    // ~/.ssh/id_rsa must connect with the first, never stop at (or ask for) the second.
+    let lab = TempLab::new(2);
+    let home = lab.dir().join("home-default-keys");
+    let ssh_dir = home.join(".ssh");
+    std::fs::create_dir_all(&ssh_dir).unwrap();
+    std::fs::copy(lab.identity(), ssh_dir.join("id_ed25519")).unwrap();
+    ssh_keygen(
+        &[
+            "-q", "-t", "rsa", "-b", "2048", "-N", "somepass", "-C", "old",
+        ],
+        &ssh_dir.join("id_rsa"),
+    );
+    let inventory = inventory_without_identity(&lab, &home);
+
+    let run = Tandem::new(["run", "-i"])
+        .env("HOME", &home)
+        .run_with(&inventory, &["--json", "--", "true"]);
+    run.expect_code(0);
+    let report = run.json();
+    for node in ["node1", "node2"] {
+        assert_eq!(host(&report, node)["exit_status"], 0, "{report}");
+    }
+    assert!(!run.stderr.contains("id_rsa"), "{}", run.stderr);
+
+    // An encrypted default key that is the only one there is still counts: without its
+    // passphrase that is bad input naming the file, with it the run goes through. (It is the
+    // lab's ed25519 key under the name id_rsa: OpenSSH reads the file, not the name.)
+    std::fs::remove_file(ssh_dir.join("id_ed25519")).unwrap();
+    std::fs::remove_file(ssh_dir.join("id_rsa")).unwrap();
+    std::fs::copy(lab.identity(), ssh_dir.join("id_rsa")).unwrap();
+    ssh_keygen(
+        &["-q", "-p", "-P", "", "-N", "somepass"],
+        &ssh_dir.join("id_rsa"),
+    );
+    let run = Tandem::new(["run", "-i"])
+        .env("HOME", &home)
+        .run_with(&inventory, &["--json", "--", "true"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains(".ssh/id_rsa: the key is encrypted"),
+        "{}",
+        run.stderr
+    );
+    let run = Tandem::new(["run", "-i"])
+        .env("HOME", &home)
+        .env("TANDEM_KEY_PASSPHRASE", "somepass")
+        .run_with(&inventory, &["--json", "--", "true"]);
+    run.expect_code(0);
+    assert_eq!(run.json()["summary"]["ok"], 2);
+}
