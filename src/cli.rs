@@ -120,7 +120,7 @@ pub struct PingArgs {
     after_help = "Ctrl-C: no new step starts on any node (steps already queued on a node are \
 skipped there); the running ones finish, then the recap is printed and tandem exits with 130. \
 A second Ctrl-C abandons the running steps at once (connections closed), still with a recap, \
-exit 130. Run the same command again to finish."
+exit 130; a third exits at once. Handlers do not start after Ctrl-C: finish with --resume."
 )]
 pub struct DeployArgs {
     #[command(flatten)]
