@@ -120,7 +120,8 @@ pub struct PingArgs {
     after_help = "Ctrl-C: no new step starts on any node (steps already queued on a node are \
 skipped there); the running ones finish, then the recap is printed and tandem exits with 130. \
 A second Ctrl-C abandons the running steps at once (connections closed), still with a recap, \
-exit 130; a third exits at once. Handlers do not start after Ctrl-C: finish with --resume."
+exit 130; a third exits at once. No handler starts after Ctrl-C (a re-run does not notify it again: do its work by hand); \
+finish the steps with --resume."
 )]
 pub struct DeployArgs {
     #[command(flatten)]
