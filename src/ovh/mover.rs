@@ -9,6 +9,11 @@ use super::error::OvhError;
 use super::events::{Event, EventKind};
 use super::ip::TaskStatus;
 
+/// After a 409, how many looks at the task list for the move OVH says is under way before
+/// looking at the route and asking again: the list lags by a few seconds at most, and a move
+/// that ended before it ever showed must not hold ours until the deadline.
+const HIDDEN_MOVE_POLLS: u32 = 5;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MoveOptions {
     /// Wait between two looks at a task. OVH's informal limit is about 60 requests a minute per
@@ -108,20 +113,22 @@ impl Client {
             }
         }
 
-        let task = match self.start_move(ip, to_service, observer).await {
-            // OVH refuses a move while another one of the same IP is under way, which its
-            // lagging task list may not have shown a moment ago: wait for that one, then look
-            // again (it may have taken the VIP where we want it), and ask once more.
-            Err(OvhError::Api(conflict)) if conflict.status == 409 => {
-                self.wait_for_hidden_move(ip, options, deadline, observer)
-                    .await
-                    .map_err(|e| e.unwrap_or(OvhError::Api(conflict)))?;
-                if let Some(there) = self.already_there(ip, to_service, observer).await? {
-                    return Ok(there);
+        // OVH refuses a move while another one of the same IP is under way, which its lagging
+        // task list may not have shown a moment ago: wait for that one (or a few polls, in
+        // case it ended before the list ever showed it), look again (it may have taken the
+        // VIP where we want it), and ask once more, until the move's deadline.
+        let task = loop {
+            match self.start_move(ip, to_service, observer).await {
+                Err(OvhError::Api(conflict)) if conflict.status == 409 => {
+                    self.wait_for_hidden_move(ip, options, deadline, observer)
+                        .await
+                        .map_err(|e| e.unwrap_or(OvhError::Api(conflict)))?;
+                    if let Some(there) = self.already_there(ip, to_service, observer).await? {
+                        return Ok(there);
+                    }
                 }
-                self.start_move(ip, to_service, observer).await?
+                other => break other?,
             }
-            other => other?,
         };
         let created = Instant::now();
         observer(Event::now(EventKind::TaskCreated {
@@ -207,6 +214,8 @@ impl Client {
         }))
     }
 
+    /// After a 409: follows the move the list shows (to its end), or gives up looking after
+    /// [`HIDDEN_MOVE_POLLS`]; `Err(None)` when the deadline passed first.
     async fn wait_for_hidden_move(
         &self,
         ip: Ipv4Addr,
@@ -214,7 +223,7 @@ impl Client {
         deadline: Instant,
         observer: Observer<'_>,
     ) -> Result<(), Option<OvhError>> {
-        loop {
+        for _ in 0..HIDDEN_MOVE_POLLS {
             let pending = self.pending_moves(ip, observer).await?;
             if !pending.is_empty() {
                 for task_id in pending {
@@ -234,6 +243,9 @@ impl Client {
             }
             tokio::time::sleep(options.poll_interval.min(deadline - now)).await;
         }
+        // Never listed: it may have ended between two looks. The caller looks at the route
+        // and asks again.
+        Ok(())
     }
 
     /// Polls a task until it is finished (its last status and comment) or `deadline` passes (an

@@ -205,3 +205,44 @@ async fn a_409_move_waits_for_the_hidden_pending_move() {
         "{seen:?}"
     );
 }
+
+/// The move that made OVH answer 409 ended before the lagging list ever showed it: tandem must
+/// not wait for it until the deadline, but look at the route again after a few polls.
+#[tokio::test]
+async fn a_409_whose_move_never_shows_looks_at_the_route_again_soon() {
+    let mut answers = vec![
+        Some((200, ROUTED)),                                           // GET /ip: on ns1
+        Some((200, "[]")),                                             // pending todo
+        Some((200, "[]")),                                             // pending doing
+        Some((409, r#"{"message":"A move is already in progress"}"#)), // POST
+    ];
+    // Five looks at todo and doing: never listed.
+    answers.extend(std::iter::repeat_n(Some((200, "[]")), 10));
+    answers.push(Some((
+        200,
+        r#"{"ip":"203.0.113.5/32","routedTo":{"serviceName":"ns2"}}"#,
+    )));
+    let (url, seen) = server(answers).await;
+    let options = MoveOptions {
+        poll_interval: Duration::from_millis(10),
+        timeout: Duration::from_secs(30),
+    };
+    let started = std::time::Instant::now();
+    let outcome = client(&url, 1)
+        .move_vip(VIP, "ns2", &options, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        MoveOutcome::AlreadyThere {
+            service: "ns2".into()
+        }
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 15, "{seen:?}");
+}
