@@ -7,14 +7,18 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::error::SshError;
 use super::session::Session;
 use super::target::Target;
 
-/// A jump host's connection, or why there is none: a bastion that failed is not tried again by
-/// each of its nodes in turn (that would be one connect timeout per node).
-type Slot = Arc<tokio::sync::Mutex<Option<Result<Arc<Session>, SshError>>>>;
+/// A jump host's connection, or why there is none and since when: a bastion that failed is not
+/// tried again by each of its nodes in turn (that would be one connect timeout per node), but
+/// it is after [`RETRY_FAILED_AFTER`] (a rollout's later batch, a bastion back from a reboot).
+type Slot = Arc<tokio::sync::Mutex<Option<Result<Arc<Session>, (Instant, SshError)>>>>;
+
+pub(super) const RETRY_FAILED_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 pub(super) struct JumpSessions {
@@ -39,11 +43,11 @@ impl JumpSessions {
         let mut slot = slot.lock().await;
         match slot.as_ref() {
             Some(Ok(session)) if !session.is_closed() => return Ok(session.clone()),
-            Some(Err(e)) => return Err(e.clone()),
+            Some(Err((when, e))) if when.elapsed() < RETRY_FAILED_AFTER => return Err(e.clone()),
             _ => {}
         }
         let opened = open().await.map(Arc::new);
-        *slot = Some(opened.clone());
+        *slot = Some(opened.clone().map_err(|e| (Instant::now(), e)));
         opened
     }
 }
@@ -62,8 +66,6 @@ fn chain_key(target: &Target) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn target(user: &str, host: &str, jump: Option<Target>) -> Target {
@@ -92,7 +94,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_bastion_is_tried_once_per_run() {
+    async fn a_failed_bastion_is_not_retried_by_each_node() {
         let jumps = JumpSessions::default();
         let bastion = target("jump", "bastion", None);
         let mut tries = 0;
@@ -110,5 +112,25 @@ mod tests {
             assert!(matches!(got, Err(SshError::Refused { .. })));
         }
         assert_eq!(tries, 1);
+        // Once the failure is old enough (a later batch), it is tried again.
+        let key = chain_key(&bastion);
+        let slot = jumps.slots.lock().unwrap().get(&key).unwrap().clone();
+        *slot.lock().await = Some(Err((
+            Instant::now() - RETRY_FAILED_AFTER,
+            SshError::Refused {
+                addr: "bastion".into(),
+            },
+        )));
+        let _ = jumps
+            .get(&bastion, || {
+                tries += 1;
+                async {
+                    Err(SshError::Refused {
+                        addr: "bastion".into(),
+                    })
+                }
+            })
+            .await;
+        assert_eq!(tries, 2);
     }
 }
