@@ -61,6 +61,9 @@ struct HostRun<'a> {
     halted: bool,
 }
 
+/// A step the node's shell skipped though tandem neither halted it nor saw a step fail there.
+const UNEXPLAINED_SKIP: &str = "the node's remote shell skipped this step, though tandem did not halt it and no earlier step failed (something else made a halt marker in the shell's temporary directory?): rerun the deploy";
+
 /// Why a host stopped on the first Ctrl-C.
 const STOPPED_BY_CTRL_C: &str = "interrupted (Ctrl-C): no new step started";
 
@@ -424,8 +427,15 @@ impl<'a> HostRun<'a> {
         result.elapsed_ms = sent.elapsed().as_millis() as u64;
         let stderr = String::from_utf8_lossy(&answer.stderr).into_owned();
         match answer.status {
-            // Not run: an earlier step failed on this host. No event: it never happened.
-            FrameStatus::Skipped => return,
+            // Not run because an earlier step failed here or Ctrl-C halted the host: no event,
+            // it never happened (counted as not run).
+            FrameStatus::Skipped if self.halted || self.stats.failed > 0 => return,
+            // Skipped with neither cause: the node did not run a step tandem asked for, and
+            // reporting nothing would pass that off as success.
+            FrameStatus::Skipped => {
+                result.status = StepStatus::Failed;
+                result.error = Some(UNEXPLAINED_SKIP.to_string());
+            }
             FrameStatus::Exited(0) => {
                 let report = answer::parse(&answer.stdout, &self.shared.mark);
                 let mut changed = report.changed();

@@ -14,7 +14,8 @@
 //! shell: definitions persist), `s` (run in a subshell; a failure halts the shell, so frames
 //! already sent behind it are skipped, not run) or `c` (subshell; a failure does not halt).
 //! Frames are answered in the order they were sent. `RemoteShell::halt` makes the loop skip
-//! every frame it has not started yet (the file `${TMPDIR:-/tmp}/TOKEN.halt` tells it so).
+//! every frame it has not started yet (a `halt` directory made inside the loop's own temporary
+//! directory, which the loop names in an answer with id 0 before any other, tells it so).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,21 +65,32 @@ pub struct Answer {
 }
 
 /// The loop, as the `sh -c` argument. `$1` is the boundary token.
+///
+/// Everything it writes (script, payload, halt marker) lives in its own `mktemp -d` directory
+/// (0700), never under a shared name another user could plant a symlink at, and the directory
+/// goes however the loop ends: tandem gone mid-step closes the pipes, and the `printf` after
+/// the step would otherwise die of SIGPIPE without running the EXIT trap, leaving the payload
+/// (possibly rendered secrets) on the node.
 const LOOP: &str = r#"T=$(mktemp -d "${TMPDIR:-/tmp}/tandem.XXXXXXXX") || exit 97
-tk=$1 halted= h="${TMPDIR:-/tmp}/$1.halt"
-trap 'rm -rf "$T" "$h"' EXIT
-trap 'exit 129' HUP
-trap 'exit 143' TERM
+trap 'rm -rf "$T"' EXIT
+trap 'rm -rf "$T"; exit 129' HUP
+trap 'rm -rf "$T"; exit 141' PIPE
+trap 'rm -rf "$T"; exit 143' TERM
+R=$(cd -P -- "$T" && pwd -P) || exit 97
+T=$R
+tk=$1 halted=
 export TANDEM_PAYLOAD="$T/payload" TANDEM_TMP="$T"
+# Answer 0 names the directory: `halt` puts its marker there (see HALT).
+printf '\n%s 0 %s\n' "$tk" "$T"
 while IFS=' ' read -r id slen plen mode; do
   head -c "$slen" >"$T/script"
   if [ "$plen" -gt 0 ]; then head -c "$plen" >"$T/payload"; else : >"$T/payload"; fi
   # The trailer proves the frame arrived whole: a connection cut mid-frame leaves a short
   # script or payload, which must never run. `read` is a builtin: no process spent on it.
   IFS= read -r trailer && [ "$trailer" = . ] || exit 98
-  # Frames already sent cannot be taken back: a halt file (see `halt`) skips them instead.
+  # Frames already sent cannot be taken back: a halt marker (see `halt`) skips them instead.
   # `[` is a builtin: checking costs no process.
-  [ -n "$halted" ] || [ ! -e "$h" ] || halted=1
+  [ -n "$halted" ] || [ ! -e "$T/halt" ] || halted=1
   if [ -n "$halted" ] && [ "$mode" != i ]; then
     rc=skip
   elif [ "$mode" = i ]; then
@@ -90,6 +102,17 @@ while IFS=' ' read -r id slen plen mode; do
   printf '\n%s %s %s\n' "$tk" "$id" "$rc"
   printf '\n%s %s\n' "$tk" "$id" >&2
 done"#;
+
+/// Creates the halt marker in the loop's directory `$1` (physical path, as the loop reported
+/// it). The checks run from inside the directory, so the path cannot be swapped under them:
+/// once the loop has ended and removed it, another user could create that name again (as a
+/// directory of theirs, or a symlink to one of root's), and nothing may be created there.
+/// `mkdir` never follows a symlink at its last component and never recreates a removed parent.
+const HALT: &str = r#"cd -P -- "$1" 2>/dev/null || exit 0
+if [ "$(pwd -P)" != "$1" ] || [ ! -O . ]; then
+  echo "$1 is no longer the remote shell's own directory" >&2; exit 1
+fi
+[ -d halt ] || mkdir halt"#;
 
 type Reply = oneshot::Sender<Result<Answer, SshError>>;
 
@@ -108,6 +131,8 @@ struct Demux {
     waiting: VecDeque<(u64, Reply)>,
     /// Set once the channel is gone: every later request fails with it.
     closed: Option<SshError>,
+    /// The loop's private directory, from its answer 0; taken by the reader.
+    loop_dir: Option<String>,
 }
 
 /// A running remote shell; cheap to share behind an `Arc`.
@@ -119,8 +144,8 @@ pub struct RemoteShell {
     gone: tokio::sync::watch::Receiver<bool>,
     next_id: AtomicU64,
     addr: String,
-    /// The loop's boundary token, which also names its halt file.
-    token: String,
+    /// The loop's private directory (where `halt` leaves its marker), once it has said.
+    loop_dir: tokio::sync::watch::Receiver<Option<String>>,
     sudo: bool,
     reader: tokio::task::JoinHandle<()>,
     _permit: OwnedSemaphorePermit,
@@ -161,6 +186,7 @@ impl Session {
         let demux = Arc::new(Mutex::new(Demux::default()));
         let reader_demux = demux.clone();
         let (gone_tx, gone) = tokio::sync::watch::channel(false);
+        let (loop_dir_tx, loop_dir) = tokio::sync::watch::channel(None);
         let addr = self.addr().to_string();
         let reader_addr = addr.clone();
         let reader_token = token.clone();
@@ -175,6 +201,9 @@ impl Session {
                     ChannelMsg::Data { data } => {
                         d.stdout.extend_from_slice(&data);
                         d.split_stdout(&marker);
+                        if let Some(dir) = d.loop_dir.take() {
+                            let _ = loop_dir_tx.send(Some(dir));
+                        }
                     }
                     ChannelMsg::ExtendedData { data, ext: 1 } => {
                         d.stderr.extend_from_slice(&data);
@@ -219,7 +248,7 @@ impl Session {
             gone,
             next_id: AtomicU64::new(1),
             addr,
-            token,
+            loop_dir,
             sudo,
             reader,
             _permit: permit,
@@ -293,13 +322,23 @@ impl RemoteShell {
 
     /// Makes the loop skip every frame it has not started yet (answered `Skipped`); the frame
     /// running now finishes. Goes over a channel of its own, as the same user as the loop: the
-    /// loop's stdin is already queued with the frames to skip.
+    /// loop's stdin is already queued with the frames to skip. The marker goes in the loop's
+    /// own directory: a name in a shared one could be planted (a symlink, followed as root).
     pub async fn halt(&self, session: &Session) -> Result<(), SshError> {
-        let touch = shell_quote(&format!(": >\"${{TMPDIR:-/tmp}}/{}.halt\"", self.token));
+        // The loop names its directory before anything else, one round trip after it starts.
+        let mut named = self.loop_dir.clone();
+        let mut gone = self.gone.clone();
+        let dir = tokio::select! {
+            dir = named.wait_for(Option::is_some) => dir.ok().and_then(|d| d.clone()),
+            _ = gone.wait_for(|g| *g) => None,
+        };
+        // No directory: the loop has ended, and there is nothing left to halt.
+        let Some(dir) = dir else { return Ok(()) };
+        let script = format!("{} tandem {}", shell_quote(HALT), shell_quote(&dir));
         let command = if self.sudo {
-            format!("sudo -n -- sh -c {touch}")
+            format!("sudo -n -- sh -c {script}")
         } else {
-            format!("sh -c {touch}")
+            format!("sh -c {script}")
         };
         let out = session.exec(&command, b"").await?;
         if out.status.success() {
@@ -330,6 +369,13 @@ impl Demux {
         while let Some((at, id, rest, end)) =
             find_boundary(&self.stdout, marker, &mut self.stdout_scanned)
         {
+            if id == 0 {
+                // The loop's greeting, not an answer: it names the loop's directory.
+                self.loop_dir = Some(rest);
+                self.stdout.drain(..end);
+                self.stdout_scanned = 0;
+                continue;
+            }
             let status = if rest == "skip" {
                 FrameStatus::Skipped
             } else {

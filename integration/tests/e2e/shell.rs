@@ -134,3 +134,121 @@ fn a_dead_connection_fails_every_waiting_frame() {
         assert!(shell.send("true", b"", FrameMode::Continue).await.is_err());
     });
 }
+
+/// Every name the node's writable shared directories hold (where a loop could put anything).
+fn files_on(lab: &TempLab, node: &str) -> Vec<String> {
+    let out = lab
+        .exec(node, "find /tmp /var/tmp /run /dev/shm /root 2>/dev/null")
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits (at most 5 s) until the node has no `/tmp/tandem.*` left; returns what is left.
+fn wait_no_loop_dir(lab: &TempLab, node: &str) -> String {
+    let mut left = String::new();
+    for _ in 0..50 {
+        let out = lab.exec(node, "ls -d /tmp/tandem.* 2>/dev/null").unwrap();
+        left = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    left
+}
+
+/// Waits (at most 5 s) until `sleep` runs on the node: the frame's step has started.
+fn wait_for_sleep(lab: &TempLab, node: &str) {
+    for _ in 0..50 {
+        if lab.exec(node, "pgrep -x sleep").unwrap().status.success() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the step never started");
+}
+
+#[test]
+fn halt_marks_only_the_loops_own_directory() {
+    let lab = TempLab::new(1);
+    let before = files_on(&lab, "node1");
+    let (marked, left) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let session = session(&lab, "node1").await;
+        let shell = session.shell(false).await.unwrap();
+        let running = shell
+            .send("sleep 1", b"", FrameMode::Continue)
+            .await
+            .unwrap();
+        let behind = shell
+            .send("touch /tmp/ran-after-halt", b"", FrameMode::Continue)
+            .await
+            .unwrap();
+        wait_for_sleep(&lab, "node1");
+        shell.halt(&session).await.unwrap();
+        // A second halt (a second host task, a retry) is no error.
+        shell.halt(&session).await.unwrap();
+        let marked = files_on(&lab, "node1");
+        assert_eq!(running.wait().await.unwrap().status, FrameStatus::Exited(0));
+        assert_eq!(behind.wait().await.unwrap().status, FrameStatus::Skipped);
+        shell.close().await;
+        let left = wait_no_loop_dir(&lab, "node1");
+        session.close().await;
+        (marked, left)
+    });
+    // While halted, the only new names are the loop's own directory and what is in it: no
+    // file named after the token, and nothing in a shared directory by a guessable name.
+    let new: Vec<&String> = marked.iter().filter(|f| !before.contains(f)).collect();
+    let dir = new
+        .iter()
+        .find(|f| f.starts_with("/tmp/tandem.") && !f[5..].contains('/'))
+        .unwrap_or_else(|| panic!("no loop directory among {new:?}"));
+    let own = format!("{dir}/");
+    assert!(
+        new.iter().all(|f| f == dir || f.starts_with(&own)),
+        "files outside the loop's directory: {new:?}"
+    );
+    assert!(new.contains(&&format!("{dir}/halt")), "{new:?}");
+    assert!(
+        !new.iter().any(|f| f.contains("@tandem-")),
+        "a file named after the token: {new:?}"
+    );
+    assert!(
+        !lab.exec("node1", "test -e /tmp/ran-after-halt")
+            .unwrap()
+            .status
+            .success(),
+        "a frame queued behind the halt ran"
+    );
+    assert_eq!(left, "", "the loop's directory outlived it");
+}
+
+#[test]
+fn a_shell_cut_off_mid_step_leaves_no_files() {
+    // The connection goes while a step runs (tandem abandoned the host, or the link died):
+    // sshd closes the loop's pipes, and once the step ends the loop must still remove its
+    // directory (payload included), though its next write dies of SIGPIPE.
+    let lab = TempLab::new(1);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let session = session(&lab, "node1").await;
+        let shell = session.shell(false).await.unwrap();
+        let _running = shell
+            .send(
+                "sleep 1; echo step output",
+                b"secret payload",
+                FrameMode::Continue,
+            )
+            .await
+            .unwrap();
+        wait_for_sleep(&lab, "node1");
+        session.close().await;
+        drop(shell);
+    });
+    assert_eq!(
+        wait_no_loop_dir(&lab, "node1"),
+        "",
+        "the loop's directory (with the step's payload) was left on the node"
+    );
+}

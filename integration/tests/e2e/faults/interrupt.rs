@@ -15,6 +15,20 @@ use super::{
 
 const NODES: [&str; 2] = ["node1", "node2"];
 
+/// What a shell left in the node's /tmp (its directory, a halt marker), once at most 5 s have
+/// passed for it to clean up: empty when nothing.
+fn tmp_left(lab: &TempLab, node: &str) -> String {
+    let mut left = String::new();
+    for _ in 0..50 {
+        left = crate::support::exec_ok(lab, node, "ls -A /tmp | grep -E '^tandem[.]|halt' || true");
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    left
+}
+
 fn sigint(pid: u32) {
     kill(Pid::from_raw(pid as i32), Signal::SIGINT).unwrap();
 }
@@ -115,9 +129,12 @@ steps:
             .find(|l| l.starts_with(node) && l.contains("not_run="))
             .unwrap_or_else(|| panic!("no recap line for {node}: {out}"));
         assert!(line.ends_with("not_run=1"), "{line}");
-        // The halt file the shell was told to stop with went with it.
-        let halts = crate::support::exec_ok(&lab, node, "ls -A /tmp | grep -c 'halt$' || true");
-        assert_eq!(halts, "0", "{node}: a halt file was left in /tmp");
+        // The shell's directory, and the halt marker it was told to stop with, went with it.
+        assert_eq!(
+            tmp_left(&lab, node),
+            "",
+            "{node}: left in /tmp after Ctrl-C"
+        );
     }
 
     // 3. Ctrl-C twice while a step hangs (30 s): tandem abandons at once, still with a recap.
@@ -151,6 +168,16 @@ steps:
         "abandoning took {:?}",
         third.after_fault
     );
+    // The abandoned shells lost their pipes mid-step: once the step ends (its sleep killed
+    // here, in the node's own pid namespace), each must still remove its directory and marker.
+    for node in NODES {
+        crate::support::exec_ok(&lab, node, "pkill -x sleep || true");
+        assert_eq!(
+            tmp_left(&lab, node),
+            "",
+            "{node}: left in /tmp after the second Ctrl-C"
+        );
+    }
 
     // Restored (no hang left): the re-run converges and reaches the last step everywhere.
     let started = Instant::now();
@@ -171,4 +198,47 @@ steps:
             started.elapsed().as_secs_f64()
         ),
     );
+}
+
+#[test]
+fn a_skip_tandem_did_not_ask_for_fails_the_host() {
+    // Something other than tandem (here: root on the node) makes a halt marker in the shell's
+    // directory while a step runs: the steps behind it are skipped by the node, and tandem must
+    // report that as a failure, never pass the host off as done.
+    let lab = TempLab::new(1);
+    let inventory = fault_inventory(&lab);
+    let slow = write(lab.dir(), "slow.yml", SLOW_PLAYBOOK);
+    let faulted = deploy_with_fault(
+        &inventory,
+        &slow,
+        &["--json"],
+        || exists_on(&lab, "node1", STARTED),
+        |_| {
+            crate::support::exec_ok(
+                &lab,
+                "node1",
+                "for d in /tmp/tandem.*; do mkdir \"$d/halt\"; done",
+            );
+        },
+        Duration::from_secs(30),
+    );
+    faulted.run.expect_code(1);
+    let report = faulted.run.json();
+    let host = &report["hosts"]["node1"];
+    assert_eq!(host["failed"], 1, "{report}");
+    let after = host["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "after")
+        .unwrap_or_else(|| panic!("no result for the skipped step: {report}"));
+    assert_eq!(after["status"], "failed", "{report}");
+    assert!(
+        after["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("tandem did not halt it")),
+        "{report}"
+    );
+    assert!(!exists_on(&lab, "node1", "/var/tmp/fault/after"));
+    assert_rerun_converges(&inventory, &slow);
 }
