@@ -11,7 +11,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 use crate::cli::{ClusterArgs, ConfigAction, ConfigArgs, ConfigSourceArgs, ConfigTargetArgs};
-use crate::commands::deploy::{View, reported};
+use crate::commands::deploy::{View, reported_interruptible};
 use crate::engine::{self, RunOptions, Shared};
 use crate::error::Error;
 use crate::fleet::{Fleet, Selection};
@@ -53,7 +53,8 @@ pub async fn config(args: ConfigArgs) -> Result<ExitCode, Error> {
                 diff: a.change.diff,
                 check: a.change.check,
             };
-            reported(view, &fleet, |events| {
+            let interrupt = Some(shared.interrupt.clone());
+            reported_interruptible(view, &fleet, interrupt, |events| {
                 engine::deploy(shared, &fleet, events)
             })
             .await

@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use crate::cli::KeysArgs;
-use crate::commands::deploy::{View, reported};
+use crate::commands::deploy::{View, reported_interruptible};
+use crate::engine::Interrupt;
 use crate::engine::RunOptions;
 use crate::error::Error;
 use crate::fleet::{Fleet, Selection};
@@ -24,8 +25,9 @@ pub async fn keys(args: KeysArgs) -> Result<ExitCode, Error> {
         diff: args.change.diff,
         check: args.change.check,
     };
-    reported(view, &fleet, |events| {
-        crate::trust::exchange(&inventory, &fleet, options, events)
+    let interrupt = Interrupt::default();
+    reported_interruptible(view, &fleet, Some(interrupt.clone()), |events| {
+        crate::trust::exchange(&inventory, &fleet, options, interrupt, events)
     })
     .await
 }

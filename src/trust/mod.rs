@@ -19,7 +19,7 @@ use futures::StreamExt;
 use futures::stream;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::engine::{self, Event, HostStats, RunOptions, Shared};
+use crate::engine::{self, Event, HostStats, Interrupt, RunOptions, Shared};
 use crate::fleet::{Fleet, Host};
 use crate::inventory::Inventory;
 use crate::ssh::{FrameMode, FrameStatus, Session, SshError};
@@ -33,6 +33,7 @@ pub async fn exchange(
     inventory: &Inventory,
     fleet: &Fleet,
     options: RunOptions,
+    interrupt: Interrupt,
     events: UnboundedSender<Event>,
 ) -> Vec<(String, HostStats)> {
     let connected = fleet.connect_all().await;
@@ -149,7 +150,11 @@ pub async fn exchange(
     }
 
     let playbook = plan::playbook(&container_names);
-    let shared = Arc::new(Shared::new(with_vars, playbook, options));
+    let mut shared = Shared::new(with_vars, playbook, options);
+    // Ctrl-C during the reads still lets them end (they change nothing but a missing key pair);
+    // the writes then start on no node.
+    shared.interrupt = interrupt;
+    let shared = Arc::new(shared);
     let mut sessions = Vec::new();
     for (host, outcome) in read {
         let name = host.name.clone();

@@ -197,3 +197,50 @@ fn keys_leave_a_cluster_alone_when_one_node_is_down() {
     let untouched = lab.exec("node1", "test -e /root/.ssh/id_ed25519").unwrap();
     assert!(!untouched.status.success());
 }
+
+/// Ctrl-C while `keys` still waits to read a node (node4 frozen): the reads end, then no key is
+/// written anywhere (not even in pair1, which was read in full), the recap is printed and the
+/// exit status is 130, as for `deploy`.
+#[test]
+fn ctrl_c_while_keys_reads_writes_nothing_and_prints_the_recap() {
+    use std::process::{Command, Stdio};
+    let lab = TempLab::new(4);
+    crate::support::exec_ok(&lab, "node4", "kill -STOP -1; true");
+    let child = Command::new(crate::cli::tandem_bin())
+        .args(["keys", "-i"])
+        .arg(lab.inventory())
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    crate::support::exec_ok(&lab, "node4", "kill -CONT -1; true");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("INTERRUPTED"), "{stdout}");
+    for node in ["node1", "node2"] {
+        let keys = lab
+            .exec(
+                node,
+                "cat /root/.ssh/authorized_keys /root/.ssh/known_hosts 2>/dev/null",
+            )
+            .unwrap();
+        assert!(
+            !String::from_utf8_lossy(&keys.stdout).contains("tandem-keys"),
+            "{node}: keys were written after Ctrl-C"
+        );
+    }
+}
