@@ -98,16 +98,8 @@ impl Client {
         // A move still pending would make OVH refuse ours, or undo it when it finishes.
         let pending = self.pending_moves(ip, observer).await?;
         if !pending.is_empty() {
-            for task_id in pending {
-                let task = self.task(ip, task_id, observer).await?;
-                observer(Event::now(EventKind::WaitingForPendingTask {
-                    task_id,
-                    status: task.status.clone(),
-                }));
-                // Its outcome is not ours: whether it failed or not, we go on once it ended.
-                self.follow_task(ip, task_id, task.status, options, deadline, observer)
-                    .await?;
-            }
+            self.follow_pending(ip, pending, options, deadline, observer)
+                .await?;
             if let Some(there) = self.already_there(ip, to_service, observer).await? {
                 return Ok(there);
             }
@@ -214,6 +206,28 @@ impl Client {
         }))
     }
 
+    /// Waits for someone else's moves of this IP to end, one after the other. Their outcome is
+    /// not ours: whether they failed or not, we go on once they ended.
+    async fn follow_pending(
+        &self,
+        ip: Ipv4Addr,
+        pending: Vec<u64>,
+        options: &MoveOptions,
+        deadline: Instant,
+        observer: Observer<'_>,
+    ) -> Result<(), OvhError> {
+        for task_id in pending {
+            let task = self.task(ip, task_id, observer).await?;
+            observer(Event::now(EventKind::WaitingForPendingTask {
+                task_id,
+                status: task.status.clone(),
+            }));
+            self.follow_task(ip, task_id, task.status, options, deadline, observer)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// After a 409: follows the move the list shows (to its end), or gives up looking after
     /// [`HIDDEN_MOVE_POLLS`]; `Err(None)` when the deadline passed first.
     async fn wait_for_hidden_move(
@@ -226,15 +240,8 @@ impl Client {
         for _ in 0..HIDDEN_MOVE_POLLS {
             let pending = self.pending_moves(ip, observer).await?;
             if !pending.is_empty() {
-                for task_id in pending {
-                    let task = self.task(ip, task_id, observer).await?;
-                    observer(Event::now(EventKind::WaitingForPendingTask {
-                        task_id,
-                        status: task.status.clone(),
-                    }));
-                    self.follow_task(ip, task_id, task.status, options, deadline, observer)
-                        .await?;
-                }
+                self.follow_pending(ip, pending, options, deadline, observer)
+                    .await?;
                 return Ok(());
             }
             let now = Instant::now();
