@@ -8,29 +8,26 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 2
 fi
 
-# Debian packages, by the command they provide.
-need=()
-have() { command -v "$1" >/dev/null 2>&1; }
-have sshd || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
-have ssh || need+=(openssh-client)
-have ssh-keyscan || need+=(openssh-client)
-have ip || [ -x /usr/sbin/ip ] || need+=(iproute2)
-have unshare || need+=(util-linux)
-have nsenter || need+=(util-linux)
-have lxc-create || need+=(lxc)
-have busybox || need+=(busybox-static)
-have cc || need+=(build-essential)
-have curl || need+=(curl)
-have sudo || need+=(sudo)
-have python3 || need+=(python3)
-# The HTML game-day report's end-to-end test renders it in headless Chromium.
-have chromium || need+=(chromium)
+# Debian packages: every one that integration/scripts/packages.list names and that is not
+# installed yet, in one apt-get call (one dpkg-query answers for all of them).
+here=$(cd "$(dirname "$0")" && pwd)
+list="$here/packages.list"
+if [ ! -r "$list" ]; then
+    echo "setup: $list is missing: run this script from a complete clone of tandem" >&2
+    exit 2
+fi
+mapfile -t wanted < <(sed -e 's/#.*//' "$list" | awk 'NF { print $1 }')
+mapfile -t need < <(
+    dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${wanted[@]}" 2>/dev/null |
+        awk '$2 == "ii" { print $1 }' | sort -u | comm -13 - <(printf '%s\n' "${wanted[@]}" | sort -u)
+)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+have() { command -v "$1" >/dev/null 2>&1; }
 # The Debian package starts an sshd on the host; the lab runs its own inside each node and
 # does not need (or touch) the host's.
 

@@ -12,6 +12,7 @@ mod keys;
 mod lab;
 mod latency;
 mod modules_lab;
+mod packages;
 mod report_html;
 mod rollout;
 mod run;
