@@ -103,7 +103,7 @@ pub async fn failover_test(args: FailoverTestArgs) -> Result<ExitCode, Error> {
         })?;
     }
     if args.json {
-        let doc = serde_json::to_value(report).unwrap_or(Value::Null);
+        let doc = crate::report::to_json("game day report", report)?;
         println!("{doc}");
     } else {
         print!(

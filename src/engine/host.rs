@@ -117,9 +117,12 @@ pub async fn run_host(
             );
         }
     }
+    // Whatever stopped the host (a failed step, a lost connection, Ctrl-C), the steps it never
+    // got to and the handlers its changes notified but that never ran are counted: a host that
+    // failed at its second step of ten has eight steps not run, not zero.
+    let handlers_left = run.handlers_due().saturating_sub(run.handlers_ran);
+    run.stats.not_run = shared.planned_steps().saturating_sub(run.ran) + handlers_left;
     if run.stats.interrupted || run.halted {
-        let handlers_left = run.handlers_due().saturating_sub(run.handlers_ran);
-        run.stats.not_run = shared.planned_steps().saturating_sub(run.ran) + handlers_left;
         if run.stats.not_run > 0 {
             run.stats.interrupted = true;
         } else if run.stopped.as_deref() == Some(STOPPED_BY_CTRL_C) {

@@ -141,7 +141,7 @@ pub async fn deploy(
         .filter(|h| !outcomes.iter().any(|(done, _, _)| done.name == h.name))
         .cloned()
         .collect();
-    let mut results = finish(fleet.hosts(), outcomes, &events);
+    let mut results = finish(fleet.hosts(), outcomes, shared.planned_steps(), &events);
     for host in abandoned {
         let stats = HostStats {
             interrupted: true,
@@ -333,7 +333,7 @@ pub async fn deploy_connected(
         .buffer_unordered(forks.max(1))
         .collect()
         .await;
-    finish(&hosts, outcomes, &events)
+    finish(&hosts, outcomes, shared.planned_steps(), &events)
 }
 
 fn announce(shared: &Shared, hosts: &[Host], events: &UnboundedSender<Event>) {
@@ -346,10 +346,12 @@ fn announce(shared: &Shared, hosts: &[Host], events: &UnboundedSender<Event>) {
     }
 }
 
-/// Reports the hosts that could not be reached and orders the results as the inventory does.
+/// Reports the hosts that could not be reached (none of their `planned` steps ran) and orders
+/// the results as the inventory does.
 fn finish(
     hosts: &[Host],
     outcomes: Vec<(Host, Result<HostStats, SshError>, Duration)>,
+    planned: usize,
     events: &UnboundedSender<Event>,
 ) -> Vec<(String, HostStats)> {
     let mut results = Vec::with_capacity(outcomes.len());
@@ -359,6 +361,7 @@ fn finish(
             Err(e) => {
                 let stats = HostStats {
                     unreachable: true,
+                    not_run: planned,
                     ..Default::default()
                 };
                 let _ = events.send(Event::HostFinished {

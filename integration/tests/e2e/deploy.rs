@@ -226,6 +226,10 @@ steps:
     let report = run.json();
     assert_eq!(counts(&report, "node1").2, 1, "{report}");
     assert_eq!(counts(&report, "node2"), (0, 3, 0, 0), "{report}");
+    // `after` never ran on node1: it is counted, and a failure is not an interruption.
+    assert_eq!(report["hosts"]["node1"]["not_run"], 1, "{report}");
+    assert_eq!(report["hosts"]["node1"]["interrupted"], false, "{report}");
+    assert_eq!(report["hosts"]["node2"]["not_run"], 0, "{report}");
     let error = report["hosts"]["node1"]["steps"][1]["error"]
         .as_str()
         .unwrap()
