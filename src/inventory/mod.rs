@@ -8,6 +8,8 @@
 mod error;
 mod pattern;
 mod raw;
+pub mod settings;
+mod spanned_vars;
 #[cfg(test)]
 mod tests;
 
@@ -20,9 +22,11 @@ use std::time::Duration;
 use serde_saphyr::{Location, Spanned};
 
 pub use error::{InventoryError, InventoryErrorKind, PatternError, plain_yaml_message};
+pub use settings::{ClusterSettings, ProbeKind, ProbeSettings, SwitchCommand};
 
 use error::one_line;
 use raw::{RawCluster, RawInventory, RawNode, RawOvh};
+use spanned_vars::SpannedVars;
 
 use crate::ovh::{Endpoint, OvhSettings};
 
@@ -64,9 +68,14 @@ pub struct SshDefaults {
 #[derive(Debug, Clone)]
 pub struct Cluster {
     pub name: String,
+    /// 1-based line of the cluster's name in the inventory, for later errors about it.
+    pub line: usize,
     /// The OVH failover IP moved between the nodes.
     pub vip: Option<Ipv4Addr>,
     pub vars: Vars,
+    /// What tandem's own commands read from the vars (global < cluster), checked at load:
+    /// commands read this, never the vars.
+    pub settings: ClusterSettings,
     /// In file order; never empty.
     pub nodes: Vec<Node>,
 }
@@ -310,23 +319,30 @@ fn resolve_path(path: &Path, key: &str, raw: &Spanned<String>) -> Result<PathBuf
     Ok(dir.join(candidate))
 }
 
-/// A duration in whole seconds, above zero; `example` goes into the error's hint.
+/// The longest `connect_timeout` and `keepalive_interval` (as the `--connect-timeout` flag):
+/// beyond it a dead node would hang the run for good, and the ssh layer multiplies the
+/// keepalive interval (a huge one would overflow).
+pub const MAX_SSH_SECONDS: u64 = 3600;
+
+/// A duration in whole seconds, from 1 to [`MAX_SSH_SECONDS`]; `example` goes into the
+/// error's hint.
 fn positive_seconds(
     path: &Path,
     key: &str,
     value: &Spanned<i64>,
     example: u64,
 ) -> Result<Duration, InventoryError> {
+    let fail = |message: String| InventoryError::invalid(path, pos(&value.referenced), message);
     match u64::try_from(value.value) {
+        Ok(seconds) if seconds > MAX_SSH_SECONDS => Err(fail(format!(
+            "{key} {} is too long: use 1 to {MAX_SSH_SECONDS} seconds (e.g. {example})",
+            value.value
+        ))),
         Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
-        _ => Err(InventoryError::invalid(
-            path,
-            pos(&value.referenced),
-            format!(
-                "{key} {} is not a positive number of seconds: use e.g. {example}",
-                value.value
-            ),
-        )),
+        _ => Err(fail(format!(
+            "{key} {} is not a positive number of seconds: use e.g. {example}",
+            value.value
+        ))),
     }
 }
 
@@ -390,6 +406,10 @@ fn build(raw: RawInventory, path: &Path) -> Result<Inventory, InventoryError> {
         }
     };
 
+    let global_vars = raw.vars.unwrap_or_default();
+    // Checked alone first: a broken global setting is broken even where clusters override it.
+    settings::cluster_settings(path, &[&global_vars], true)?;
+
     // name -> (position, cluster) of the first definition, to report both places of a clash.
     let mut cluster_lines: HashMap<String, (usize, usize)> = HashMap::new();
     let mut node_lines: HashMap<String, ((usize, usize), String)> = HashMap::new();
@@ -401,6 +421,7 @@ fn build(raw: RawInventory, path: &Path) -> Result<Inventory, InventoryError> {
             path,
             &name,
             cluster.value.unwrap_or_default(),
+            &global_vars,
             &mut node_lines,
         )?;
         model.push(built);
@@ -428,7 +449,7 @@ fn build(raw: RawInventory, path: &Path) -> Result<Inventory, InventoryError> {
         path: path.to_path_buf(),
         ssh,
         ovh,
-        vars: raw.vars.unwrap_or_default(),
+        vars: spanned_vars::to_vars(&global_vars, path)?,
         clusters: model,
     })
 }
@@ -457,6 +478,7 @@ fn build_cluster(
     path: &Path,
     name: &Spanned<String>,
     raw: RawCluster,
+    global_vars: &SpannedVars,
     node_lines: &mut HashMap<String, ((usize, usize), String)>,
 ) -> Result<Cluster, InventoryError> {
     let vip = raw
@@ -514,10 +536,14 @@ fn build_cluster(
         )?);
     }
 
+    let cluster_vars = raw.vars.unwrap_or_default();
+    let settings = settings::cluster_settings(path, &[global_vars, &cluster_vars], vip.is_some())?;
     Ok(Cluster {
         name: name.value.clone(),
+        line: pos(&name.referenced).0,
         vip,
-        vars: raw.vars.unwrap_or_default(),
+        vars: spanned_vars::to_vars(&cluster_vars, path)?,
+        settings,
         nodes,
     })
 }
@@ -565,6 +591,8 @@ fn build_node(
             ));
         }
     };
+    let vars = raw.vars.unwrap_or_default();
+    settings::check_node_vars(path, &name.value, cluster, &vars)?;
     Ok(Node {
         name: name.value.clone(),
         cluster: cluster.to_string(),
@@ -581,7 +609,7 @@ fn build_node(
             .map(|raw| resolve_path(path, "identity", raw))
             .transpose()?,
         service_name: raw.service_name,
-        vars: raw.vars.unwrap_or_default(),
+        vars: spanned_vars::to_vars(&vars, path)?,
         line: here.0,
     })
 }
