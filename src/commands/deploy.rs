@@ -33,17 +33,28 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
             )));
         }
     }
+    let options = RunOptions {
+        check: args.check,
+        diff: args.diff,
+        filter: TagFilter {
+            tags: args.tags.clone(),
+            skip_tags: args.skip_tags.clone(),
+        },
+    };
+    let shared = Shared::new(inventory, playbook, options);
+    // Vars that read each other in a loop are bad input, refused before anything connects.
+    engine::check_var_loops(&shared, fleet.hosts()).map_err(Error::Usage)?;
     let batched = args.serial.is_some() || args.rolling || args.max_fail_percent.is_some();
     let rollout = if batched {
         // The health checks were checked with the inventory: a bad one is bad input, found
         // before anything connects.
         let health = if args.rolling {
-            crate::rollout::health_checks(&inventory)
+            crate::rollout::health_checks(&shared.inventory)
         } else {
             Default::default()
         };
         let holders = if args.rolling {
-            Some(crate::rollout::vip_holders(&inventory, &fleet).await?)
+            Some(crate::rollout::vip_holders(&shared.inventory, &fleet).await?)
         } else {
             None
         };
@@ -57,15 +68,6 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     } else {
         None
     };
-    let options = RunOptions {
-        check: args.check,
-        diff: args.diff,
-        filter: TagFilter {
-            tags: args.tags.clone(),
-            skip_tags: args.skip_tags.clone(),
-        },
-    };
-    let shared = Shared::new(inventory, playbook, options);
     let interrupt = shared.interrupt.clone();
     let shared = Arc::new(shared);
     let view = View {

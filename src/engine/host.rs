@@ -80,7 +80,7 @@ pub async fn run_host(
     let mut run = HostRun {
         shared,
         host,
-        vars: HostVars::new(&shared.inventory, node, &shared.playbook),
+        vars: HostVars::new(&shared.templates, &shared.inventory, node, &shared.playbook),
         events,
         stats: HostStats::default(),
         facts: None,
@@ -242,7 +242,7 @@ impl<'a> HostRun<'a> {
     ) -> Result<(), SshError> {
         let templates = &self.shared.templates;
         let facts = self.facts.clone().unwrap_or_else(Self::empty_facts);
-        let ctx = self.vars.context(&step.vars, &facts, &self.registered);
+        let ctx = self.vars.context(step, &facts, &self.registered);
         for condition in &step.when {
             match templates.eval_bool(condition, &ctx, &planned.origin) {
                 Ok(true) => {}
@@ -445,9 +445,9 @@ impl<'a> HostRun<'a> {
                 let mut registered = json_result(changed, false, false, 0, &report, &stderr);
                 if let Some(expr) = &step.changed_when {
                     let facts = self.facts.clone().unwrap_or_else(Self::empty_facts);
-                    let ctx =
-                        self.vars
-                            .with_result(&step.vars, &facts, &self.registered, &registered);
+                    let ctx = self
+                        .vars
+                        .with_result(step, &facts, &self.registered, &registered);
                     match self.shared.templates.eval_bool(expr, &ctx, &planned.origin) {
                         Ok(value) => changed = value,
                         Err(e) => {

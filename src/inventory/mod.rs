@@ -33,6 +33,10 @@ use crate::ovh::{Endpoint, OvhSettings};
 /// Vars at any level: free-form YAML, kept in file order.
 pub type Vars = indexmap::IndexMap<String, serde_json::Value>;
 
+/// The line each var of one level is written on, for errors about a var (a template in it
+/// that fails, vars that read each other in a loop).
+pub type VarLines = indexmap::IndexMap<String, usize>;
+
 /// Inventories are small; anything this big is the wrong file, and refusing it before parsing
 /// keeps a stray multi-gigabyte file from eating the memory.
 pub const MAX_INVENTORY_BYTES: u64 = 16 * 1024 * 1024;
@@ -46,6 +50,7 @@ pub struct Inventory {
     /// The `ovh:` section: API endpoint and ovh.conf path (both optional).
     pub ovh: OvhSettings,
     pub vars: Vars,
+    pub var_lines: VarLines,
     /// In file order; never empty.
     pub clusters: Vec<Cluster>,
 }
@@ -73,6 +78,7 @@ pub struct Cluster {
     /// The OVH failover IP moved between the nodes.
     pub vip: Option<Ipv4Addr>,
     pub vars: Vars,
+    pub var_lines: VarLines,
     /// What tandem's own commands read from the vars (global < cluster), checked at load:
     /// commands read this, never the vars.
     pub settings: ClusterSettings,
@@ -97,6 +103,7 @@ pub struct Node {
     /// The server's name in OVH's API (e.g. `ns3001234.ip-51-68-1.eu`).
     pub service_name: Option<String>,
     pub vars: Vars,
+    pub var_lines: VarLines,
     /// 1-based line of the node's name in the inventory, for later errors about this node.
     pub line: usize,
 }
@@ -164,6 +171,16 @@ impl Inventory {
         }
         merge(&mut vars, &node.vars);
         vars
+    }
+
+    /// The line each of [`Inventory::node_vars`] is written on (the level that wins).
+    pub fn node_var_lines(&self, node: &Node) -> VarLines {
+        let mut lines = self.var_lines.clone();
+        if let Some(cluster) = self.cluster(&node.cluster) {
+            lines.extend(cluster.var_lines.iter().map(|(k, v)| (k.clone(), *v)));
+        }
+        lines.extend(node.var_lines.iter().map(|(k, v)| (k.clone(), *v)));
+        lines
     }
 
     /// The vars every node of a cluster shares: global, then the cluster's (what cluster-wide
@@ -450,6 +467,7 @@ fn build(raw: RawInventory, path: &Path) -> Result<Inventory, InventoryError> {
         ssh,
         ovh,
         vars: spanned_vars::to_vars(&global_vars, path)?,
+        var_lines: spanned_vars::lines(&global_vars),
         clusters: model,
     })
 }
@@ -543,6 +561,7 @@ fn build_cluster(
         line: pos(&name.referenced).0,
         vip,
         vars: spanned_vars::to_vars(&cluster_vars, path)?,
+        var_lines: spanned_vars::lines(&cluster_vars),
         settings,
         nodes,
     })
@@ -610,6 +629,7 @@ fn build_node(
             .transpose()?,
         service_name: raw.service_name,
         vars: spanned_vars::to_vars(&vars, path)?,
+        var_lines: spanned_vars::lines(&vars),
         line: here.0,
     })
 }

@@ -115,6 +115,13 @@ pub fn to_vars(vars: &SpannedVars, path: &Path) -> Result<Vars, InventoryError> 
         .collect()
 }
 
+/// The line each var of one level is written on.
+pub fn lines(vars: &SpannedVars) -> super::VarLines {
+    vars.iter()
+        .map(|(k, v)| (k.clone(), v.referenced.line() as usize))
+        .collect()
+}
+
 impl<'de> Deserialize<'de> for YamlValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(ValueVisitor)

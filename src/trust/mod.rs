@@ -144,7 +144,8 @@ pub async fn exchange(
         }
         for node in &mut cluster.nodes {
             if let Some(value) = desired.remove(&node.name) {
-                node.vars.insert("tandem_keys".into(), value);
+                // Data from the nodes, never rendered as a template (engine's DATA_VARS).
+                node.vars.insert(crate::engine::DATA_VARS[0].into(), value);
             }
         }
     }

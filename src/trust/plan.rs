@@ -171,6 +171,7 @@ pub fn playbook(container_names: &BTreeSet<String>) -> Playbook {
     Playbook {
         path: PathBuf::from(ORIGIN),
         vars: Vars::default(),
+        vars_line: None,
         steps,
         handlers: Vec::new(),
     }
