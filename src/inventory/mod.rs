@@ -182,16 +182,6 @@ impl Inventory {
         lines.extend(node.var_lines.iter().map(|(k, v)| (k.clone(), *v)));
         lines
     }
-
-    /// The vars every node of a cluster shares: global, then the cluster's (what cluster-wide
-    /// work such as a game day or a health check reads).
-    pub fn cluster_vars(&self, cluster: &str) -> Vars {
-        let mut vars = self.vars.clone();
-        if let Some(cluster) = self.cluster(cluster) {
-            merge(&mut vars, &cluster.vars);
-        }
-        vars
-    }
 }
 
 fn merge(into: &mut Vars, from: &Vars) {
