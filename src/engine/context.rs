@@ -548,4 +548,23 @@ clusters:
             "/var/lib/lxc/{{ node }}/rootfs"
         );
     }
+
+    #[test]
+    fn an_error_elsewhere_is_not_blamed_on_an_unread_broken_var() {
+        let templates = Templates::new();
+        let ctx = context_with(
+            &templates,
+            "node1",
+            json!({"later": "{{ not_yet.stdout }}", "fine": "{{ node }}"}),
+            json!({}),
+            json!({}),
+            json!({}),
+        );
+        let message = templates
+            .render_str("{{ fine }} {{ typo }}", &ctx, "/srv/site.yml:9")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("typo"), "{message}");
+        assert!(!message.contains("later"), "{message}");
+    }
 }
