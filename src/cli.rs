@@ -362,7 +362,8 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
         .parse()
         .map_err(|_| format!("'{text}' is not a number of seconds (e.g. 3 or 0.5)"))?;
     if !(0.05..=3600.0).contains(&seconds) {
-        return Err(format!("{seconds} is out of range: use 0.05 to 3600"));
+        // As written: `1e300` shown in full would be three hundred digits.
+        return Err(format!("{} is out of range: use 0.05 to 3600", text.trim()));
     }
     Ok(std::time::Duration::from_secs_f64(seconds))
 }

@@ -19,12 +19,30 @@ pub enum Error {
     Ovh(OvhError),
     /// A command-line value that makes no sense; the message names the flag and the fix.
     Usage(String),
+    /// Something tandem itself got wrong (a result it cannot write out, a node it lost track
+    /// of): never turned into a default that could pass for success.
+    Internal(String),
 }
 
+/// The exit status of an internal error: sysexits' EX_SOFTWARE, distinct from bad input (2),
+/// a failed node (1) and Ctrl-C (130).
+pub const INTERNAL_EXIT: u8 = 70;
+
 impl Error {
-    /// Bad input exits with 2, like a usage error, so scripts can tell it from a failed node (1).
+    /// Bad input exits with 2, like a usage error, so scripts can tell it from a failed node (1);
+    /// an internal error with [`INTERNAL_EXIT`].
     pub fn exit_code(&self) -> u8 {
-        2
+        match self {
+            Error::Internal(_) => INTERNAL_EXIT,
+            _ => 2,
+        }
+    }
+
+    /// An internal error: the message says so and asks for a report.
+    pub fn internal(what: impl fmt::Display) -> Error {
+        Error::Internal(format!(
+            "internal error: {what} (a bug in tandem: please report it with the command you ran)"
+        ))
     }
 }
 
@@ -36,7 +54,7 @@ impl fmt::Display for Error {
             Error::Playbook(e) => e.fmt(f),
             Error::Ssh(e) => e.fmt(f),
             Error::Ovh(e) => e.fmt(f),
-            Error::Usage(message) => f.write_str(message),
+            Error::Usage(message) | Error::Internal(message) => f.write_str(message),
         }
     }
 }

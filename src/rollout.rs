@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -97,46 +96,20 @@ pub async fn vip_holders(
     Ok(holders)
 }
 
-/// Clusters with a `health_check` var (true, or `{within: SECONDS}`) and a VIP: their service
-/// is probed (`probe_*` vars) after each batch that touched one of their nodes.
-pub fn health_checks(inventory: &Inventory) -> Result<BTreeMap<String, HealthCheck>, Error> {
-    let mut checks = BTreeMap::new();
-    for cluster in &inventory.clusters {
-        let vars = inventory.cluster_vars(&cluster.name);
-        let within = match vars.get("health_check") {
-            None | Some(Value::Bool(false)) | Some(Value::Null) => continue,
-            Some(Value::Bool(true)) => 30.0,
-            Some(v) => v["within"].as_f64().ok_or_else(|| {
-                Error::Usage(format!(
-                    "{}: cluster {}: health_check must be true or {{within: SECONDS}}",
-                    inventory.path.display(),
-                    cluster.name
-                ))
-            })?,
-        };
-        let Some(vip) = cluster.vip else {
-            return Err(Error::Usage(format!(
-                "{}: cluster {} has a health_check but no vip to probe",
-                inventory.path.display(),
-                cluster.name
-            )));
-        };
-        let probe = crate::failover::probe_vars::probe_config(&vars, vip).map_err(|e| {
-            Error::Usage(format!(
-                "{}: cluster {}: {e}",
-                inventory.path.display(),
-                cluster.name
-            ))
-        })?;
-        checks.insert(
-            cluster.name.clone(),
-            HealthCheck {
-                probe,
-                within: Duration::from_secs_f64(within.max(1.0)),
-            },
-        );
-    }
-    Ok(checks)
+/// Clusters with a `health_check` setting (checked when the inventory loaded, a VIP included):
+/// their service is probed (`probe_*` settings) after each batch that touched one of their
+/// nodes.
+pub fn health_checks(inventory: &Inventory) -> BTreeMap<String, HealthCheck> {
+    inventory
+        .clusters
+        .iter()
+        .filter_map(|cluster| {
+            let within = cluster.settings.health_check?;
+            let vip = cluster.vip?;
+            let probe = crate::failover::probe_vars::probe_config(&cluster.settings.probe, vip);
+            Some((cluster.name.clone(), HealthCheck { probe, within }))
+        })
+        .collect()
 }
 
 /// The batches and their rules.

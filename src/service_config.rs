@@ -70,7 +70,14 @@ pub fn render(
             let (args, remote) = engine::plan_step_offline(shared, node, index).map_err(|e| {
                 Error::Usage(format!("cluster {}, node {}: {e}", cluster.name, node.name))
             })?;
-            let dest = args["dest"].as_str().unwrap_or_default().to_string();
+            // The template module refuses a step without a string `dest`; one missing here
+            // would make every node's copy read as "missing", so it is a bug, said as one.
+            let Some(dest) = args["dest"].as_str().map(str::to_string) else {
+                return Err(Error::internal(format!(
+                    "{}: the rendered service config step has no `dest` for node {}",
+                    step.location, node.name
+                )));
+            };
             match &first {
                 None => first = Some((node.name.clone(), dest, remote.payload)),
                 Some((other, other_dest, other_content)) => {

@@ -34,9 +34,15 @@ const KIND_BOOL: char = 'b';
 /// Where a captured expression's value is stored (see [`capture_source`]).
 const VALUE_VAR: &str = "__tandem_value";
 
-/// The template engine of a run. Cheap to share (`Send + Sync`); see the module docs.
+mod lazy_vars;
+
+pub use lazy_vars::{Declared, LazyVars, Scope as VarScope, holds_template, loop_message};
+
+/// The template engine of a run. Cheap to share (`Send + Sync`) and to clone (one environment
+/// and its cache behind the clones); see the module docs.
+#[derive(Clone)]
 pub struct Templates {
-    env: Environment<'static>,
+    env: std::sync::Arc<Environment<'static>>,
 }
 
 /// A template that failed to parse or render; `Display` is one line naming where and what
@@ -96,13 +102,26 @@ impl Templates {
             }
         });
         add_filters(&mut env);
-        Templates { env }
+        Templates {
+            env: std::sync::Arc::new(env),
+        }
     }
 
     /// Renders every string leaf of `args`; maps keep their keys. A string that is exactly one
     /// `{{ expr }}` (spaces allowed around it, not a newline) becomes the expression's value
     /// with its type; a string without `{{`, `{%` or `{#` is kept as is.
     pub fn render_args(
+        &self,
+        args: &serde_json::Value,
+        ctx: &Value,
+        origin: &str,
+    ) -> Result<serde_json::Value, TemplateError> {
+        checked(ctx, self.render_args_unchecked(args, ctx, origin))
+    }
+
+    /// [`Templates::render_args`] without looking at the context's vars: for the vars
+    /// themselves, whose failures the outermost render reports.
+    fn render_args_unchecked(
         &self,
         args: &serde_json::Value,
         ctx: &Value,
@@ -189,7 +208,10 @@ impl Templates {
         if !has_template_syntax(text) {
             return Ok(text.to_string());
         }
-        self.render_inline(text, ctx, &Place::Inline { origin, arg: None })
+        checked(
+            ctx,
+            self.render_inline(text, ctx, &Place::Inline { origin, arg: None }),
+        )
     }
 
     fn render_inline(
@@ -251,7 +273,7 @@ impl Templates {
             .env
             .get_template(name)
             .map_err(|err| place.error(&err))?;
-        template.render(ctx).map_err(|err| place.error(&err))
+        checked(ctx, template.render(ctx).map_err(|err| place.error(&err)))
     }
 
     /// Reads and compiles a template file without rendering it: a missing file or a syntax
@@ -273,7 +295,10 @@ impl Templates {
 
     /// `when` / `changed_when`: a minijinja expression (no braces) and its truth.
     pub fn eval_bool(&self, expr: &str, ctx: &Value, origin: &str) -> Result<bool, TemplateError> {
-        self.eval_bool_at(expr, ctx, &Place::Inline { origin, arg: None })
+        checked(
+            ctx,
+            self.eval_bool_at(expr, ctx, &Place::Inline { origin, arg: None }),
+        )
     }
 
     fn eval_bool_at(&self, expr: &str, ctx: &Value, place: &Place) -> Result<bool, TemplateError> {
@@ -329,6 +354,18 @@ impl Templates {
     /// A syntax check for an expression (`when`, `changed_when`).
     pub fn check_expr(&self, expr: &str) -> Result<(), String> {
         check_expression(expr).map_err(|err| Place::Bare.message(&err))
+    }
+}
+
+/// `result`, unless a var read in `ctx` could not be rendered: that is the cause to report (the
+/// template that read it only saw an undefined value), even when the template got by without it.
+fn checked<T>(ctx: &Value, result: Result<T, TemplateError>) -> Result<T, TemplateError> {
+    match ctx
+        .downcast_object_ref::<LazyVars>()
+        .and_then(LazyVars::failure)
+    {
+        Some(cause) => Err(TemplateError(cause)),
+        None => result,
     }
 }
 

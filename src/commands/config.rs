@@ -104,20 +104,33 @@ async fn diff(a: ConfigTargetArgs) -> Result<ExitCode, Error> {
         .into_iter()
         .map(|r| (r.cluster.clone(), r))
         .collect();
-    let dests: Arc<BTreeMap<String, String>> = Arc::new(
-        by_cluster
-            .iter()
-            .map(|(c, r)| (c.clone(), r.dest.clone()))
-            .collect(),
-    );
+    // Each node's path, known before any connection: a node whose cluster has no rendered
+    // config would otherwise be asked for "" and read as "missing".
+    let mut dests = BTreeMap::new();
+    for host in fleet.hosts() {
+        let Some(rendered) = by_cluster.get(&host.cluster) else {
+            return Err(Error::internal(format!(
+                "no service config was rendered for cluster {} of node {}",
+                host.cluster, host.name
+            )));
+        };
+        dests.insert(host.name.clone(), rendered.dest.clone());
+    }
+    let dests = Arc::new(dests);
     let copies: BTreeMap<String, NodeCopy> = fleet
         .run(move |host, session| {
             let dests = dests.clone();
             Box::pin(async move {
-                let dest = dests.get(&host.cluster).cloned().unwrap_or_default();
+                let Some(dest) = dests.get(&host.name) else {
+                    // Every host was given its path above.
+                    return Err(crate::ssh::SshError::Protocol {
+                        addr: host.name.clone(),
+                        detail: "internal error: no service config path for this node".into(),
+                    });
+                };
                 let sudo = host.target.user != "root";
                 session
-                    .exec(&service_config::read_command(&dest, sudo), b"")
+                    .exec(&service_config::read_command(dest, sudo), b"")
                     .await
             })
         })
@@ -135,15 +148,7 @@ async fn diff(a: ConfigTargetArgs) -> Result<ExitCode, Error> {
         .collect()
         .await;
 
-    let mut drifts = Vec::new();
-    for (cluster, r) in &by_cluster {
-        let nodes: Vec<(String, NodeCopy)> = r
-            .nodes
-            .iter()
-            .filter_map(|n| copies.get(n).map(|c| (n.clone(), c.clone())))
-            .collect();
-        drifts.push(Drift::compare(cluster, r, nodes));
-    }
+    let drifts = compare_all(&by_cluster, &copies)?;
     let any = drifts.iter().any(Drift::drifted);
     if a.json {
         let doc = json!({
@@ -161,4 +166,63 @@ async fn diff(a: ConfigTargetArgs) -> Result<ExitCode, Error> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Each cluster's comparison; a node of a rendered config with no answer at all is an internal
+/// error (leaving it out would compare the others only and could report "in sync").
+fn compare_all(
+    rendered: &BTreeMap<String, Rendered>,
+    copies: &BTreeMap<String, NodeCopy>,
+) -> Result<Vec<Drift>, Error> {
+    let mut drifts = Vec::new();
+    for (cluster, r) in rendered {
+        let mut nodes = Vec::with_capacity(r.nodes.len());
+        for node in &r.nodes {
+            let Some(copy) = copies.get(node) else {
+                return Err(Error::internal(format!(
+                    "no answer was recorded for node {node} of cluster {cluster}"
+                )));
+            };
+            nodes.push((node.clone(), copy.clone()));
+        }
+        drifts.push(Drift::compare(cluster, r, nodes));
+    }
+    Ok(drifts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_without_an_answer_is_an_internal_error_not_in_sync() {
+        let rendered: BTreeMap<String, Rendered> = [(
+            "pair1".to_string(),
+            Rendered {
+                cluster: "pair1".into(),
+                dest: "/etc/opensvc/web.conf".into(),
+                content: b"[DEFAULT]\n".to_vec(),
+                nodes: vec!["node1".into(), "node2".into()],
+            },
+        )]
+        .into();
+        let mut copies: BTreeMap<String, NodeCopy> = [(
+            "node1".to_string(),
+            NodeCopy::Content(b"[DEFAULT]\n".to_vec()),
+        )]
+        .into();
+        let err = compare_all(&rendered, &copies)
+            .err()
+            .expect("node2 has no answer");
+        assert_eq!(err.exit_code(), crate::error::INTERNAL_EXIT);
+        assert!(
+            err.to_string().starts_with(
+                "internal error: no answer was recorded for node node2 of cluster pair1"
+            ),
+            "{err}"
+        );
+        copies.insert("node2".into(), NodeCopy::Content(b"[DEFAULT]\n".to_vec()));
+        let drifts = compare_all(&rendered, &copies).unwrap();
+        assert!(!drifts[0].drifted());
+    }
 }

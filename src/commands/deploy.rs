@@ -33,17 +33,28 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
             )));
         }
     }
+    let options = RunOptions {
+        check: args.check,
+        diff: args.diff,
+        filter: TagFilter {
+            tags: args.tags.clone(),
+            skip_tags: args.skip_tags.clone(),
+        },
+    };
+    let shared = Shared::new(inventory, playbook, options);
+    // Vars that read each other in a loop are bad input, refused before anything connects.
+    engine::check_var_loops(&shared, fleet.hosts()).map_err(Error::Usage)?;
     let batched = args.serial.is_some() || args.rolling || args.max_fail_percent.is_some();
     let rollout = if batched {
-        // The health checks are read from the inventory first: a bad one is bad input, found
-        // before OVH's API is asked anything.
+        // The health checks were checked with the inventory: a bad one is bad input, found
+        // before anything connects.
         let health = if args.rolling {
-            crate::rollout::health_checks(&inventory)?
+            crate::rollout::health_checks(&shared.inventory)
         } else {
             Default::default()
         };
         let holders = if args.rolling {
-            Some(crate::rollout::vip_holders(&inventory, &fleet).await?)
+            Some(crate::rollout::vip_holders(&shared.inventory, &fleet).await?)
         } else {
             None
         };
@@ -57,15 +68,6 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     } else {
         None
     };
-    let options = RunOptions {
-        check: args.check,
-        diff: args.diff,
-        filter: TagFilter {
-            tags: args.tags.clone(),
-            skip_tags: args.skip_tags.clone(),
-        },
-    };
-    let shared = Shared::new(inventory, playbook, options);
     let interrupt = shared.interrupt.clone();
     let shared = Arc::new(shared);
     let view = View {
@@ -140,7 +142,7 @@ where
     }
     let mut report = reporter
         .await
-        .map_err(|e| Error::Usage(format!("internal error in the reporter: {e}")))?;
+        .map_err(|e| Error::internal(format!("the reporter stopped: {e}")))?;
     let level = interrupt.map(|i| i.level()).unwrap_or(Level::Running);
     match level {
         Level::Running => {}
@@ -148,6 +150,9 @@ where
         Level::Abandon => report.interrupted("abandon"),
     }
     report.finish(&order);
+    // A host without a result is not a success that went unreported: what was printed above is
+    // all that is known, and the run ends as the bug it is.
+    missing_results(&order, &results)?;
     if level != Level::Running {
         return Ok(ExitCode::from(130));
     }
@@ -157,6 +162,24 @@ where
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Every host of `order` must have a result; the ones without are an internal error.
+fn missing_results(order: &[String], results: &[(String, HostStats)]) -> Result<(), Error> {
+    let missing: Vec<&str> = order
+        .iter()
+        .filter(|name| !results.iter().any(|(done, _)| done == *name))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::internal(format!(
+        "no result for {} of the {} hosts ({}): they may not have run at all",
+        missing.len(),
+        order.len(),
+        missing.join(", ")
+    )))
 }
 
 /// Raises `interrupt` one level per Ctrl-C (SIGINT), telling the user what happens next.
@@ -186,4 +209,27 @@ fn listen_for_ctrl_c(interrupt: Interrupt) -> Result<tokio::task::JoinHandle<()>
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_missing_from_the_results_is_an_internal_error_not_a_success() {
+        let order = vec!["node1".to_string(), "node2".to_string()];
+        let one = vec![("node1".to_string(), HostStats::default())];
+        let err = missing_results(&order, &one).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::INTERNAL_EXIT);
+        assert!(
+            err.to_string()
+                .starts_with("internal error: no result for 1 of the 2 hosts (node2)"),
+            "{err}"
+        );
+        let both = vec![
+            ("node1".to_string(), HostStats::default()),
+            ("node2".to_string(), HostStats::default()),
+        ];
+        assert!(missing_results(&order, &both).is_ok());
+    }
 }

@@ -6,8 +6,6 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::cli::FailoverTestArgs;
 use crate::commands::vip::{client, find_cluster, require_vip};
 use crate::error::Error;
@@ -16,7 +14,7 @@ use crate::failover::measurement::Verdict;
 use crate::failover::node_ops::ServiceSpec;
 use crate::failover::probe_vars::probe_config;
 use crate::fleet::{Fleet, Selection};
-use crate::inventory::{Inventory, Vars};
+use crate::inventory::{Cluster, Inventory};
 use crate::ovh::MoveOptions;
 use crate::report::{failover_html, failover_text};
 
@@ -60,8 +58,7 @@ pub async fn failover_test(args: FailoverTestArgs) -> Result<ExitCode, Error> {
                 .join(", ")
         )));
     }
-    let vars = inventory.cluster_vars(&cluster.name);
-    let settings = settings(&args, &inventory, &cluster.name, vip, &vars)?;
+    let settings = settings(&args, &inventory, cluster, vip)?;
     let client = client(&inventory, &args.api)?;
 
     if !args.yes {
@@ -103,7 +100,7 @@ pub async fn failover_test(args: FailoverTestArgs) -> Result<ExitCode, Error> {
         })?;
     }
     if args.json {
-        let doc = serde_json::to_value(report).unwrap_or(Value::Null);
+        let doc = crate::report::to_json("game day report", report)?;
         println!("{doc}");
     } else {
         print!(
@@ -129,70 +126,48 @@ pub async fn failover_test(args: FailoverTestArgs) -> Result<ExitCode, Error> {
     )
 }
 
-fn text_var(vars: &Vars, name: &str, default: &str) -> String {
-    vars.get(name)
-        .and_then(Value::as_str)
-        .unwrap_or(default)
-        .to_string()
-}
-
-fn number_var(vars: &Vars, name: &str) -> Option<f64> {
-    vars.get(name).and_then(Value::as_f64)
-}
-
+/// The game day's settings: the cluster's (checked when the inventory loaded) and the flags,
+/// which win.
 fn settings(
     args: &FailoverTestArgs,
     inventory: &Inventory,
-    cluster: &str,
+    cluster: &Cluster,
     vip: std::net::Ipv4Addr,
-    vars: &Vars,
 ) -> Result<Settings, Error> {
-    let Some(service) = vars.get("service").and_then(Value::as_str) else {
+    let cs = &cluster.settings;
+    let Some(service) = cs.service.clone() else {
         return Err(Error::Usage(format!(
-            "{}: cluster {cluster} has no `service` var (the OpenSVC service to switch)",
-            inventory.path.display()
+            "{}:{}: cluster {} has no `service` var (the OpenSVC service to switch): add \
+             `service: NAME` to its vars",
+            inventory.path.display(),
+            cluster.line,
+            cluster.name
         )));
     };
-    let container = text_var(vars, "container", service);
-    let mut probe = probe_config(vars, vip).map_err(|e| {
-        Error::Usage(format!(
-            "{}: cluster {cluster}: {e}",
-            inventory.path.display()
-        ))
-    })?;
+    let mut probe = probe_config(&cs.probe, vip);
     probe.interval = Duration::from_millis(args.probe_interval);
-    let rto = args.rto.unwrap_or_else(|| {
-        Duration::from_secs_f64(number_var(vars, "rto_seconds").unwrap_or(120.0).max(0.0))
-    });
-    let poll_interval = args.poll_interval.unwrap_or_else(|| {
-        Duration::from_secs_f64(
-            number_var(vars, "ovh_poll_seconds")
-                .unwrap_or(3.0)
-                .max(0.05),
-        )
-    });
     let user = std::env::var("USER").unwrap_or_else(|_| "someone".into());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
     Ok(Settings {
-        cluster: cluster.to_string(),
+        cluster: cluster.name.clone(),
         vip,
         spec: ServiceSpec {
-            service: service.to_string(),
-            container,
+            container: cs.container.clone().unwrap_or_else(|| service.clone()),
+            service,
             vip: vip.to_string(),
-            opensvc_etc: text_var(vars, "opensvc_etc", "/etc/opensvc"),
-            container_dev: text_var(vars, "container_dev", "eth0"),
+            opensvc_etc: cs.opensvc_etc.clone(),
+            container_dev: cs.container_dev.clone(),
         },
         direct: args.direct,
-        switch_template: text_var(vars, "switch_command", "om {service} switch --to {to}"),
+        switch_template: cs.switch_command.as_str().to_string(),
         to: args.to.clone(),
         flip_back: args.flip_back,
-        rto,
+        rto: args.rto.unwrap_or(cs.rto),
         probe,
         move_options: MoveOptions {
-            poll_interval,
+            poll_interval: args.poll_interval.unwrap_or(cs.ovh_poll),
             timeout: Duration::from_secs(args.move_timeout),
         },
         holder: format!("{user}@{host} pid {}", std::process::id()),

@@ -13,6 +13,29 @@ use std::process::ExitCode;
 use crate::cli::Command;
 use crate::error::Error;
 
+/// Every host of the fleet must have an outcome: one that has none is an internal error, never
+/// left out of the count (which would let the exit status say all went well).
+pub(crate) fn every_host_answered<'a>(
+    fleet: &crate::fleet::Fleet,
+    answered: impl IntoIterator<Item = &'a str>,
+) -> Result<(), Error> {
+    let answered: std::collections::BTreeSet<&str> = answered.into_iter().collect();
+    let missing: Vec<&str> = fleet
+        .hosts()
+        .iter()
+        .map(|h| h.name.as_str())
+        .filter(|name| !answered.contains(name))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::internal(format!(
+            "no outcome for {}: they may not have run at all",
+            missing.join(", ")
+        )))
+    }
+}
+
 pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Deploy(args) => deploy::deploy(args).await,

@@ -51,6 +51,7 @@ pub async fn ping(args: PingArgs) -> Result<ExitCode, Error> {
             failures
         );
     }
+    super::every_host_answered(&fleet, outcomes.iter().map(|o| o.host.name.as_str()))?;
     Ok(if failures == 0 {
         ExitCode::SUCCESS
     } else {

@@ -63,6 +63,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Error> {
     } else {
         println!("{}", tally.summary(started.elapsed()));
     }
+    super::every_host_answered(&fleet, outcomes.iter().map(|o| o.host.name.as_str()))?;
     Ok(if tally.all_ok() {
         ExitCode::SUCCESS
     } else {

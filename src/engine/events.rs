@@ -54,7 +54,8 @@ pub struct HostStats {
     pub untouched: bool,
     /// Ctrl-C stopped the host before the end of its steps.
     pub interrupted: bool,
-    /// Steps that never started because of Ctrl-C.
+    /// Steps (and notified handlers) that never started: after a failed step, a lost
+    /// connection or Ctrl-C.
     pub not_run: usize,
 }
 

@@ -80,7 +80,7 @@ pub async fn run_host(
     let mut run = HostRun {
         shared,
         host,
-        vars: HostVars::new(&shared.inventory, node, &shared.playbook),
+        vars: HostVars::new(&shared.templates, &shared.inventory, node, &shared.playbook),
         events,
         stats: HostStats::default(),
         facts: None,
@@ -117,9 +117,12 @@ pub async fn run_host(
             );
         }
     }
+    // Whatever stopped the host (a failed step, a lost connection, Ctrl-C), the steps it never
+    // got to and the handlers its changes notified but that never ran are counted: a host that
+    // failed at its second step of ten has eight steps not run, not zero.
+    let handlers_left = run.handlers_due().saturating_sub(run.handlers_ran);
+    run.stats.not_run = shared.planned_steps().saturating_sub(run.ran) + handlers_left;
     if run.stats.interrupted || run.halted {
-        let handlers_left = run.handlers_due().saturating_sub(run.handlers_ran);
-        run.stats.not_run = shared.planned_steps().saturating_sub(run.ran) + handlers_left;
         if run.stats.not_run > 0 {
             run.stats.interrupted = true;
         } else if run.stopped.as_deref() == Some(STOPPED_BY_CTRL_C) {
@@ -239,7 +242,7 @@ impl<'a> HostRun<'a> {
     ) -> Result<(), SshError> {
         let templates = &self.shared.templates;
         let facts = self.facts.clone().unwrap_or_else(Self::empty_facts);
-        let ctx = self.vars.context(&step.vars, &facts, &self.registered);
+        let ctx = self.vars.context(step, &facts, &self.registered);
         for condition in &step.when {
             match templates.eval_bool(condition, &ctx, &planned.origin) {
                 Ok(true) => {}
@@ -442,9 +445,9 @@ impl<'a> HostRun<'a> {
                 let mut registered = json_result(changed, false, false, 0, &report, &stderr);
                 if let Some(expr) = &step.changed_when {
                     let facts = self.facts.clone().unwrap_or_else(Self::empty_facts);
-                    let ctx =
-                        self.vars
-                            .with_result(&step.vars, &facts, &self.registered, &registered);
+                    let ctx = self
+                        .vars
+                        .with_result(step, &facts, &self.registered, &registered);
                     match self.shared.templates.eval_bool(expr, &ctx, &planned.origin) {
                         Ok(value) => changed = value,
                         Err(e) => {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
+pub use context::DATA_VARS;
 pub use events::{Event, HostStats, StepResult, StepStatus};
 pub use interrupt::Interrupt;
 pub use plan::TagFilter;
@@ -63,7 +64,8 @@ pub struct Shared {
 impl Shared {
     pub fn new(inventory: Inventory, playbook: Playbook, options: RunOptions) -> Shared {
         let templates = Templates::new();
-        let plan = plan::Plan::new(&playbook, &templates, &options.filter);
+        let declared = plan::var_references(&inventory, &playbook, &templates);
+        let plan = plan::Plan::new(&playbook, &templates, &options.filter, &declared);
         let mark = format!("@tandem-record-{:016x}", rand::random::<u64>());
         Shared {
             inventory,
@@ -141,7 +143,7 @@ pub async fn deploy(
         .filter(|h| !outcomes.iter().any(|(done, _, _)| done.name == h.name))
         .cloned()
         .collect();
-    let mut results = finish(fleet.hosts(), outcomes, &events);
+    let mut results = finish(fleet.hosts(), outcomes, shared.planned_steps(), &events);
     for host in abandoned {
         let stats = HostStats {
             interrupted: true,
@@ -333,7 +335,7 @@ pub async fn deploy_connected(
         .buffer_unordered(forks.max(1))
         .collect()
         .await;
-    finish(&hosts, outcomes, &events)
+    finish(&hosts, outcomes, shared.planned_steps(), &events)
 }
 
 fn announce(shared: &Shared, hosts: &[Host], events: &UnboundedSender<Event>) {
@@ -346,10 +348,12 @@ fn announce(shared: &Shared, hosts: &[Host], events: &UnboundedSender<Event>) {
     }
 }
 
-/// Reports the hosts that could not be reached and orders the results as the inventory does.
+/// Reports the hosts that could not be reached (none of their `planned` steps ran) and orders
+/// the results as the inventory does.
 fn finish(
     hosts: &[Host],
     outcomes: Vec<(Host, Result<HostStats, SshError>, Duration)>,
+    planned: usize,
     events: &UnboundedSender<Event>,
 ) -> Vec<(String, HostStats)> {
     let mut results = Vec::with_capacity(outcomes.len());
@@ -359,6 +363,7 @@ fn finish(
             Err(e) => {
                 let stats = HostStats {
                     unreachable: true,
+                    not_run: planned,
                     ..Default::default()
                 };
                 let _ = events.send(Event::HostFinished {
@@ -377,6 +382,33 @@ fn finish(
     results
 }
 
+/// Vars that read each other in a loop, on any of `hosts`, for the steps this run selected:
+/// bad input, found before anything connects.
+pub fn check_var_loops(shared: &Shared, hosts: &[Host]) -> Result<(), String> {
+    let playbook = &shared.playbook;
+    let steps: Vec<&crate::playbook::Step> = shared
+        .plan
+        .steps
+        .iter()
+        .map(|p| &playbook.steps[p.index])
+        .chain(
+            shared
+                .plan
+                .handlers
+                .iter()
+                .map(|p| &playbook.handlers[p.index]),
+        )
+        .collect();
+    for host in hosts {
+        let Some(node) = shared.inventory.node(&host.name) else {
+            continue;
+        };
+        context::HostVars::new(&shared.templates, &shared.inventory, node, playbook)
+            .check_loops(steps.iter().copied())?;
+    }
+    Ok(())
+}
+
 /// What the engine would send for step `index` of the playbook on `node`, rendered exactly as
 /// a deploy renders it (`when` is not evaluated, and there are no facts: a template that reads
 /// them fails here). `tandem config` uses it so that it and `deploy` write the same bytes.
@@ -388,8 +420,8 @@ pub fn plan_step_offline(
 ) -> Result<(serde_json::Value, crate::modules::RemoteStep), String> {
     let step = &shared.playbook.steps[index];
     let origin = step.location.to_string();
-    let vars = context::HostVars::new(&shared.inventory, node, &shared.playbook);
-    let ctx = vars.context(&step.vars, &serde_json::Map::new(), &serde_json::Map::new());
+    let vars = context::HostVars::new(&shared.templates, &shared.inventory, node, &shared.playbook);
+    let ctx = vars.context(step, &serde_json::Map::new(), &serde_json::Map::new());
     let args = shared
         .templates
         .render_args(&step.args, &ctx, &origin)

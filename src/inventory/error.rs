@@ -114,6 +114,9 @@ fn yaml_message(err: &serde_saphyr::Error) -> String {
             // The parser's own guard against deep nesting (brackets) says nothing of the fix.
             if let Some(plain) = plain_yaml_message(&text) {
                 plain
+            } else if text.starts_with("value `") && text.ends_with("` is not a finite number") {
+                // NaN and infinities are refused by the parser; say what to write instead.
+                format!("{text}: give a number, or quote it to make it text")
             } else if text == "recursion limit exceeded" {
                 "YAML nested too deeply (brackets or indentation hundreds of levels deep), \
                  refused before parsing further: an inventory needs only a few nesting levels"

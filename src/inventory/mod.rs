@@ -8,6 +8,8 @@
 mod error;
 mod pattern;
 mod raw;
+pub mod settings;
+mod spanned_vars;
 #[cfg(test)]
 mod tests;
 
@@ -20,14 +22,20 @@ use std::time::Duration;
 use serde_saphyr::{Location, Spanned};
 
 pub use error::{InventoryError, InventoryErrorKind, PatternError, plain_yaml_message};
+pub use settings::{ClusterSettings, ProbeKind, ProbeSettings, SwitchCommand};
 
 use error::one_line;
 use raw::{RawCluster, RawInventory, RawNode, RawOvh};
+use spanned_vars::SpannedVars;
 
 use crate::ovh::{Endpoint, OvhSettings};
 
 /// Vars at any level: free-form YAML, kept in file order.
 pub type Vars = indexmap::IndexMap<String, serde_json::Value>;
+
+/// The line each var of one level is written on, for errors about a var (a template in it
+/// that fails, vars that read each other in a loop).
+pub type VarLines = indexmap::IndexMap<String, usize>;
 
 /// Inventories are small; anything this big is the wrong file, and refusing it before parsing
 /// keeps a stray multi-gigabyte file from eating the memory.
@@ -42,6 +50,7 @@ pub struct Inventory {
     /// The `ovh:` section: API endpoint and ovh.conf path (both optional).
     pub ovh: OvhSettings,
     pub vars: Vars,
+    pub var_lines: VarLines,
     /// In file order; never empty.
     pub clusters: Vec<Cluster>,
 }
@@ -64,9 +73,15 @@ pub struct SshDefaults {
 #[derive(Debug, Clone)]
 pub struct Cluster {
     pub name: String,
+    /// 1-based line of the cluster's name in the inventory, for later errors about it.
+    pub line: usize,
     /// The OVH failover IP moved between the nodes.
     pub vip: Option<Ipv4Addr>,
     pub vars: Vars,
+    pub var_lines: VarLines,
+    /// What tandem's own commands read from the vars (global < cluster), checked at load:
+    /// commands read this, never the vars.
+    pub settings: ClusterSettings,
     /// In file order; never empty.
     pub nodes: Vec<Node>,
 }
@@ -88,6 +103,7 @@ pub struct Node {
     /// The server's name in OVH's API (e.g. `ns3001234.ip-51-68-1.eu`).
     pub service_name: Option<String>,
     pub vars: Vars,
+    pub var_lines: VarLines,
     /// 1-based line of the node's name in the inventory, for later errors about this node.
     pub line: usize,
 }
@@ -157,14 +173,14 @@ impl Inventory {
         vars
     }
 
-    /// The vars every node of a cluster shares: global, then the cluster's (what cluster-wide
-    /// work such as a game day or a health check reads).
-    pub fn cluster_vars(&self, cluster: &str) -> Vars {
-        let mut vars = self.vars.clone();
-        if let Some(cluster) = self.cluster(cluster) {
-            merge(&mut vars, &cluster.vars);
+    /// The line each of [`Inventory::node_vars`] is written on (the level that wins).
+    pub fn node_var_lines(&self, node: &Node) -> VarLines {
+        let mut lines = self.var_lines.clone();
+        if let Some(cluster) = self.cluster(&node.cluster) {
+            lines.extend(cluster.var_lines.iter().map(|(k, v)| (k.clone(), *v)));
         }
-        vars
+        lines.extend(node.var_lines.iter().map(|(k, v)| (k.clone(), *v)));
+        lines
     }
 }
 
@@ -310,23 +326,30 @@ fn resolve_path(path: &Path, key: &str, raw: &Spanned<String>) -> Result<PathBuf
     Ok(dir.join(candidate))
 }
 
-/// A duration in whole seconds, above zero; `example` goes into the error's hint.
+/// The longest `connect_timeout` and `keepalive_interval` (as the `--connect-timeout` flag):
+/// beyond it a dead node would hang the run for good, and the ssh layer multiplies the
+/// keepalive interval (a huge one would overflow).
+pub const MAX_SSH_SECONDS: u64 = 3600;
+
+/// A duration in whole seconds, from 1 to [`MAX_SSH_SECONDS`]; `example` goes into the
+/// error's hint.
 fn positive_seconds(
     path: &Path,
     key: &str,
     value: &Spanned<i64>,
     example: u64,
 ) -> Result<Duration, InventoryError> {
+    let fail = |message: String| InventoryError::invalid(path, pos(&value.referenced), message);
     match u64::try_from(value.value) {
+        Ok(seconds) if seconds > MAX_SSH_SECONDS => Err(fail(format!(
+            "{key} {} is too long: use 1 to {MAX_SSH_SECONDS} seconds (e.g. {example})",
+            value.value
+        ))),
         Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
-        _ => Err(InventoryError::invalid(
-            path,
-            pos(&value.referenced),
-            format!(
-                "{key} {} is not a positive number of seconds: use e.g. {example}",
-                value.value
-            ),
-        )),
+        _ => Err(fail(format!(
+            "{key} {} is not a positive number of seconds: use e.g. {example}",
+            value.value
+        ))),
     }
 }
 
@@ -390,6 +413,10 @@ fn build(raw: RawInventory, path: &Path) -> Result<Inventory, InventoryError> {
         }
     };
 
+    let global_vars = raw.vars.unwrap_or_default();
+    // Checked alone first: a broken global setting is broken even where clusters override it.
+    settings::cluster_settings(path, &[&global_vars], true)?;
+
     // name -> (position, cluster) of the first definition, to report both places of a clash.
     let mut cluster_lines: HashMap<String, (usize, usize)> = HashMap::new();
     let mut node_lines: HashMap<String, ((usize, usize), String)> = HashMap::new();
@@ -401,6 +428,7 @@ fn build(raw: RawInventory, path: &Path) -> Result<Inventory, InventoryError> {
             path,
             &name,
             cluster.value.unwrap_or_default(),
+            &global_vars,
             &mut node_lines,
         )?;
         model.push(built);
@@ -428,7 +456,8 @@ fn build(raw: RawInventory, path: &Path) -> Result<Inventory, InventoryError> {
         path: path.to_path_buf(),
         ssh,
         ovh,
-        vars: raw.vars.unwrap_or_default(),
+        vars: spanned_vars::to_vars(&global_vars, path)?,
+        var_lines: spanned_vars::lines(&global_vars),
         clusters: model,
     })
 }
@@ -457,6 +486,7 @@ fn build_cluster(
     path: &Path,
     name: &Spanned<String>,
     raw: RawCluster,
+    global_vars: &SpannedVars,
     node_lines: &mut HashMap<String, ((usize, usize), String)>,
 ) -> Result<Cluster, InventoryError> {
     let vip = raw
@@ -514,10 +544,15 @@ fn build_cluster(
         )?);
     }
 
+    let cluster_vars = raw.vars.unwrap_or_default();
+    let settings = settings::cluster_settings(path, &[global_vars, &cluster_vars], vip.is_some())?;
     Ok(Cluster {
         name: name.value.clone(),
+        line: pos(&name.referenced).0,
         vip,
-        vars: raw.vars.unwrap_or_default(),
+        vars: spanned_vars::to_vars(&cluster_vars, path)?,
+        var_lines: spanned_vars::lines(&cluster_vars),
+        settings,
         nodes,
     })
 }
@@ -565,6 +600,8 @@ fn build_node(
             ));
         }
     };
+    let vars = raw.vars.unwrap_or_default();
+    settings::check_node_vars(path, &name.value, cluster, &vars)?;
     Ok(Node {
         name: name.value.clone(),
         cluster: cluster.to_string(),
@@ -581,7 +618,8 @@ fn build_node(
             .map(|raw| resolve_path(path, "identity", raw))
             .transpose()?,
         service_name: raw.service_name,
-        vars: raw.vars.unwrap_or_default(),
+        vars: spanned_vars::to_vars(&vars, path)?,
+        var_lines: spanned_vars::lines(&vars),
         line: here.0,
     })
 }

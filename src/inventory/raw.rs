@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::Vars;
+use super::spanned_vars::SpannedVars;
 
 /// Cluster name -> cluster. The value is optional so that a bare `pair1:` gets our "has no
 /// nodes" message instead of a type error.
@@ -27,7 +27,7 @@ pub(super) struct RawInventory {
     #[serde(default)]
     pub ovh: Option<RawOvh>,
     #[serde(default)]
-    pub vars: Option<Vars>,
+    pub vars: Option<SpannedVars>,
     #[serde(default)]
     pub clusters: Option<Spanned<RawClusters>>,
 }
@@ -66,7 +66,7 @@ pub(super) struct RawCluster {
     #[serde(default)]
     pub vip: Option<Spanned<String>>,
     #[serde(default)]
-    pub vars: Option<Vars>,
+    pub vars: Option<SpannedVars>,
     #[serde(default)]
     pub nodes: Option<RawNodes>,
 }
@@ -85,5 +85,5 @@ pub(super) struct RawNode {
     #[serde(default)]
     pub service_name: Option<String>,
     #[serde(default)]
-    pub vars: Option<Vars>,
+    pub vars: Option<SpannedVars>,
 }

@@ -675,3 +675,269 @@ clusters:
     assert_eq!(n2.port, Some(2200));
     assert_eq!(n2.vars["role"], json!("web"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cluster settings: read once, typed, checked at load
+
+/// An inventory whose cluster pair1 has `vars` (flow-style mapping body), and global `global`.
+fn with_settings(global: &str, cluster: &str) -> String {
+    format!(
+        "vars: {{{global}}}\nclusters:\n  pair1:\n    vip: 203.0.113.1\n    vars: {{{cluster}}}\n    \
+         nodes:\n      node1: {{address: 198.18.3.11}}\n"
+    )
+}
+
+fn settings_of(global: &str, cluster: &str) -> ClusterSettings {
+    parse(&with_settings(global, cluster))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .clusters[0]
+        .settings
+        .clone()
+}
+
+#[test]
+fn settings_have_defaults_and_the_cluster_wins_over_the_global_vars() {
+    let s = settings_of("", "");
+    assert_eq!(s, ClusterSettings::default());
+    assert_eq!(s.rto, Duration::from_secs(120));
+    assert_eq!(s.ovh_poll, Duration::from_secs(3));
+    assert_eq!(s.switch_command.as_str(), "om {service} switch --to {to}");
+    let s = settings_of(
+        "rto_seconds: 5, ovh_poll_seconds: 0.5, service: web",
+        "rto_seconds: 7.5, container: web2, container_address: 192.168.0.10/24, \
+         health_check: {within: 2}, probe_kind: tcp, probe_port: '5432', \
+         switch_command: 'om {service} switch --to {to} --wait'",
+    );
+    assert_eq!(s.rto, Duration::from_millis(7500));
+    assert_eq!(s.ovh_poll, Duration::from_millis(500));
+    assert_eq!(s.service.as_deref(), Some("web"));
+    assert_eq!(s.container.as_deref(), Some("web2"));
+    assert_eq!(s.container_address, Some(Ipv4Addr::new(192, 168, 0, 10)));
+    assert_eq!(s.health_check, Some(Duration::from_secs(2)));
+    assert_eq!(
+        s.probe,
+        ProbeSettings {
+            port: 5432,
+            kind: ProbeKind::Tcp
+        }
+    );
+    assert_eq!(
+        settings_of("", "health_check: true").health_check,
+        Some(Duration::from_secs(30))
+    );
+    assert_eq!(settings_of("", "health_check: false").health_check, None);
+}
+
+/// Every bad setting is one line pointing at its value, never a panic (the values that made
+/// `Duration::from_secs_f64` panic before: 1e20, negative numbers).
+#[test]
+fn bad_settings_are_refused_at_their_value() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "health_check: {within: 1e20}",
+            "1e20",
+            "health_check within 100000000000000000000 is out of range: use 1 to 3600 \
+             seconds (e.g. 30)",
+        ),
+        (
+            "health_check: {within: -1}",
+            "-1",
+            "health_check within -1 is out of range: use 1 to 3600 seconds (e.g. 30)",
+        ),
+        (
+            "health_check: {within: soon}",
+            "soon",
+            "health_check within 'soon' is not a number of seconds: use e.g. 30",
+        ),
+        (
+            "health_check: {within: 5, every: 1}",
+            "1}",
+            "health_check has an unknown key `every`: use {within: SECONDS}",
+        ),
+        (
+            "health_check: sometimes",
+            "sometimes",
+            "health_check 'sometimes' is not true, false or {within: SECONDS}: e.g. \
+             health_check: {within: 30}",
+        ),
+        (
+            "rto_seconds: 1e20",
+            "1e20",
+            "rto_seconds 100000000000000000000 is out of range: use 0.05 to 3600 seconds \
+             (e.g. 120)",
+        ),
+        (
+            "rto_seconds: 0",
+            "0",
+            "rto_seconds 0 is out of range: use 0.05 to 3600 seconds (e.g. 120)",
+        ),
+        (
+            "rto_seconds: -5",
+            "-5",
+            "rto_seconds -5 is out of range: use 0.05 to 3600 seconds (e.g. 120)",
+        ),
+        (
+            "rto_seconds: 'nan'",
+            "'nan'",
+            "rto_seconds 'nan' is out of range: use 0.05 to 3600 seconds (e.g. 120)",
+        ),
+        (
+            "rto_seconds: 2m",
+            "2m",
+            "rto_seconds '2m' is not a number of seconds: use e.g. 120",
+        ),
+        (
+            "ovh_poll_seconds: 18446744073709551615",
+            "18446744073709551615",
+            "ovh_poll_seconds 18446744073709551615 is out of range: use 0.05 to 3600 \
+             seconds (e.g. 3)",
+        ),
+        (
+            "ovh_poll_seconds: [1]",
+            "[1]",
+            "ovh_poll_seconds a list is not a number of seconds: use e.g. 3",
+        ),
+        (
+            "probe_port: 70000",
+            "70000",
+            "probe_port 70000 is not a TCP port: use 1 to 65535 (e.g. 80)",
+        ),
+        (
+            "probe_port: 80.5",
+            "80.5",
+            "probe_port 80.5 is not a TCP port: use 1 to 65535 (e.g. 80)",
+        ),
+        (
+            "probe_status: 99",
+            "99",
+            "probe_status 99 is not an HTTP status: use 100 to 599 (e.g. 200)",
+        ),
+        (
+            "probe_kind: icmp",
+            "icmp",
+            "probe_kind 'icmp': use http or tcp",
+        ),
+        (
+            "probe_path: 'x y'",
+            "'x y'",
+            "probe_path 'x y' is not an HTTP path: it starts with '/', without spaces \
+             (e.g. /health)",
+        ),
+        (
+            "probe_kind: tcp, probe_path: /x",
+            "/x",
+            "probe_path is for http probes, and probe_kind is tcp: remove it, or use \
+             probe_kind: http",
+        ),
+        (
+            "service: 'web;reboot'",
+            "'web",
+            "service 'web;reboot' is not a valid name: use letters, digits, '.', '_' and \
+             '-', starting with a letter or digit, at most 64 characters (e.g. web)",
+        ),
+        ("service: 5", "5", "service 5 is not text: give e.g. web"),
+        (
+            "container: '{{ service }}'",
+            "'{{",
+            "`container` is read by tandem's commands as written, so it cannot be a \
+             template ({{ }}): give the value itself, e.g. web",
+        ),
+        (
+            "container_dev: 'a-very-long-interface'",
+            "'a-very",
+            "container_dev 'a-very-long-interface' is not an interface name: 1 to 15 \
+             characters without '/', ':' or spaces (e.g. eth0)",
+        ),
+        (
+            "opensvc_etc: etc/opensvc",
+            "etc/",
+            "opensvc_etc 'etc/opensvc' is not an absolute path: give e.g. /etc/opensvc",
+        ),
+        (
+            "container_address: 192.168.0.10/33",
+            "192.168",
+            "container_address '192.168.0.10/33' is not an IPv4 address with an optional \
+             /prefix: give e.g. 192.168.0.10/24",
+        ),
+        (
+            "switch_command: 'om {svc} switch --to {to}'",
+            "'om",
+            "switch_command has an unknown placeholder {svc}: use {service} and {to}",
+        ),
+        (
+            "switch_command: ''",
+            "''",
+            "switch_command is empty: give the command that switches the service, e.g. \
+             om {service} switch --to {to}",
+        ),
+        (
+            "switch_command: \"om {service}\\nreboot\"",
+            "\"om",
+            "switch_command holds a control character (a newline?): give one command line",
+        ),
+    ];
+    for (vars, needle, expected) in cases {
+        let text = with_settings("", vars);
+        // The column of the value the error is about, found in the file's fifth line.
+        let line = text.lines().nth(4).unwrap();
+        let column = line
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} in {line}"))
+            + 1;
+        let message = error(&text);
+        assert_eq!(
+            message,
+            format!("{PATH}:5:{column}: {expected}"),
+            "for {vars}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_global_setting_is_refused_even_where_clusters_override_it() {
+    let message = error(&with_settings("rto_seconds: -1", "rto_seconds: 5"));
+    assert_eq!(
+        message,
+        format!("{PATH}:1:21: rto_seconds -1 is out of range: use 0.05 to 3600 seconds (e.g. 120)")
+    );
+}
+
+#[test]
+fn a_node_may_not_hold_a_cluster_setting() {
+    let text = "clusters:\n  pair1:\n    nodes:\n      node1:\n        address: 198.18.3.11\n        \
+                vars: {container: web2}\n";
+    assert_eq!(
+        error(text),
+        format!(
+            "{PATH}:6:27: `container` is a cluster setting (tandem's commands read it per \
+             cluster), not a node's: move it from node node1's vars to cluster pair1's vars or \
+             the global vars"
+        )
+    );
+}
+
+#[test]
+fn a_health_check_needs_a_vip() {
+    let text = "clusters:\n  pair1:\n    vars: {health_check: true}\n    nodes:\n      \
+                node1: {address: 198.18.3.11}\n";
+    assert_eq!(
+        error(text),
+        format!(
+            "{PATH}:3:26: health_check needs the cluster's `vip` to probe: add the cluster's vip \
+             or remove the health_check"
+        )
+    );
+}
+
+#[test]
+fn ssh_durations_are_bounded() {
+    let text = "ssh: {keepalive_interval: 9223372036854775807}\nclusters:\n  pair1:\n    nodes:\n      \
+                node1: {address: 198.18.3.11}\n";
+    assert_eq!(
+        error(text),
+        format!(
+            "{PATH}:1:27: keepalive_interval 9223372036854775807 is too long: use 1 to 3600 \
+             seconds (e.g. 15)"
+        )
+    );
+}

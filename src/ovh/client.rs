@@ -145,8 +145,14 @@ impl Client {
                 Ok(bytes) => return Ok(bytes),
                 Err(failure) => failure,
             };
+            // A final answer (a 4xx) is OVH's word on this request, even after retries: the
+            // caller must see it as such (a 409 after a retried POST means a move is under way,
+            // perhaps our own first attempt whose answer was lost), not as retries running out.
+            if !failure.retryable {
+                return Err(failure.error);
+            }
             let delay = policy.delay(attempt, failure.retry_after);
-            if !failure.retryable || !policy.allows(attempt, started.elapsed(), delay) {
+            if !policy.allows(attempt, started.elapsed(), delay) {
                 return Err(if attempt > 1 {
                     OvhError::GaveUp {
                         attempts: attempt,

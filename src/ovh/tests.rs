@@ -246,3 +246,74 @@ async fn a_409_whose_move_never_shows_looks_at_the_route_again_soon() {
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 15, "{seen:?}");
 }
+
+/// Our POST gets a 503, is retried, and the retry is refused with 409: the first attempt may
+/// well have reached OVH (a lost answer), or another move is under way. Either way that 409 is
+/// OVH's final word on this request, not retries running out: the mover waits for the move
+/// under way and finds the VIP where it was asked to go, instead of reporting "gave up" while
+/// OVH moves it.
+#[tokio::test]
+async fn a_retried_post_refused_with_409_waits_for_the_move_under_way() {
+    let (url, seen) = server(vec![
+        Some((200, ROUTED)),                                           // GET /ip: on ns1
+        Some((200, "[]")),                                             // pending todo
+        Some((200, "[]")),                                             // pending doing
+        Some((503, r#"{"message":"busy"}"#)),                          // POST, retried
+        Some((409, r#"{"message":"A move is already in progress"}"#)), // POST again
+        Some((200, "[8]")),                                            // the move shows
+        Some((200, "[]")),
+        Some((
+            200,
+            r#"{"taskId":8,"function":"genericMoveFloatingIp","status":"doing"}"#,
+        )),
+        Some((
+            200,
+            r#"{"taskId":8,"function":"genericMoveFloatingIp","status":"done"}"#,
+        )),
+        Some((
+            200,
+            r#"{"ip":"203.0.113.5/32","routedTo":{"serviceName":"ns2"}}"#,
+        )),
+    ])
+    .await;
+    let options = MoveOptions {
+        poll_interval: Duration::from_millis(10),
+        timeout: Duration::from_secs(5),
+    };
+    let outcome = client(&url, 3)
+        .move_vip(VIP, "ns2", &options, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        MoveOutcome::AlreadyThere {
+            service: "ns2".into()
+        }
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.iter().filter(|l| l.starts_with("POST")).count(),
+        2,
+        "{seen:?}"
+    );
+    assert!(
+        seen[7].starts_with("GET /1.0/ip/203.0.113.5%2F32/task/8 "),
+        "{seen:?}"
+    );
+}
+
+/// A final answer after retries is that answer, with its status (a 404 after a 503 is a 404);
+/// only a failure still worth retrying when the attempts run out is "gave up".
+#[tokio::test]
+async fn a_final_answer_after_a_retry_is_not_gave_up() {
+    let (url, _) = server(vec![
+        Some((503, r#"{"message":"busy"}"#)),
+        Some((404, r#"{"message":"no such IP"}"#)),
+    ])
+    .await;
+    let err = client(&url, 5).vip_status(VIP).await.unwrap_err();
+    assert!(
+        matches!(&err, OvhError::Api(api) if api.status == 404),
+        "{err:?}"
+    );
+}

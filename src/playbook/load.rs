@@ -56,9 +56,16 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
     loader.stack.push((canonical, path.to_path_buf()));
 
     // A bare list of steps is a playbook too (no vars, no handlers).
+    let mut vars_line = None;
     let (vars, raw_steps, raw_handlers) = match raw {
         RawFile::Playbook(playbook) => (
-            playbook.vars.map(|vars| vars.value).unwrap_or_default(),
+            playbook
+                .vars
+                .map(|vars| {
+                    vars_line = Some(pos(&vars.referenced).0);
+                    vars.value
+                })
+                .unwrap_or_default(),
             playbook.steps,
             playbook.handlers,
         ),
@@ -91,6 +98,7 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
     Ok(Playbook {
         path: path.to_path_buf(),
         vars,
+        vars_line,
         steps,
         handlers: loader.handlers,
     })

@@ -10,6 +10,8 @@ pub struct Playbook {
     pub path: PathBuf,
     /// Defaults: the lowest-precedence variables (below the inventory's).
     pub vars: Vars,
+    /// The line the `vars:` mapping starts on, for errors about a var.
+    pub vars_line: Option<usize>,
     pub steps: Vec<Step>,
     /// Run once at the end, on hosts where a step that notified them changed something.
     pub handlers: Vec<Step>,

@@ -277,12 +277,18 @@ impl DeployReport {
         let width = order.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
         let mut text = String::from("\nRECAP\n");
         let (mut good, mut failed, mut unreachable, mut interrupted) = (0, 0, 0, 0);
+        let mut no_result = 0;
         for name in order {
             let Some(h) = self.hosts.get(name) else {
+                // Never a silent success: the command ends with an internal error too.
+                text.push_str(&format!(
+                    "{name:<width$}  NO RESULT (internal error: tandem lost track of this host)\n"
+                ));
+                no_result += 1;
                 continue;
             };
             let s = h.stats;
-            let not_run = if s.interrupted {
+            let not_run = if s.not_run > 0 {
                 format!("  not_run={}", s.not_run)
             } else {
                 String::new()
@@ -314,7 +320,12 @@ impl DeployReport {
             ));
         }
         if let Some(how) = self.interrupted {
-            let not_run: usize = self.hosts.values().map(|h| h.stats.not_run).sum();
+            let not_run: usize = self
+                .hosts
+                .values()
+                .filter(|h| h.stats.interrupted)
+                .map(|h| h.stats.not_run)
+                .sum();
             text.push_str(&format!(
                 "INTERRUPTED (Ctrl-C{}): {not_run} step{} not run on {interrupted} host{}; run again to finish\n",
                 if how == "abandon" {
@@ -326,8 +337,21 @@ impl DeployReport {
                 if interrupted == 1 { "" } else { "s" },
             ));
         }
+        let not_run: usize = order
+            .iter()
+            .filter_map(|name| self.hosts.get(name))
+            .map(|h| h.stats.not_run)
+            .sum();
+        let mut not_run = match not_run {
+            0 => String::new(),
+            1 => ", 1 step not run".to_string(),
+            n => format!(", {n} steps not run"),
+        };
+        if no_result > 0 {
+            not_run.push_str(&format!(", {no_result} without a result"));
+        }
         text.push_str(&format!(
-            "{} host{}: {good} ok, {failed} failed, {unreachable} unreachable in {}{}\n",
+            "{} host{}: {good} ok, {failed} failed, {unreachable} unreachable{not_run} in {}{}\n",
             order.len(),
             if order.len() == 1 { "" } else { "s" },
             human_duration(elapsed),
@@ -344,6 +368,10 @@ impl DeployReport {
         let mut hosts = serde_json::Map::new();
         for name in order {
             let Some(h) = self.hosts.get(name) else {
+                hosts.insert(
+                    name.clone(),
+                    json!({"no_result": true, "error": "internal error: tandem lost track of this host"}),
+                );
                 continue;
             };
             let steps: Vec<Value> = h
@@ -394,5 +422,100 @@ impl DeployReport {
                 "duration_ms": elapsed.as_millis() as u64,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(host: &str, index: usize, status: StepStatus) -> Event {
+        Event::StepFinished(StepResult {
+            host: host.into(),
+            index,
+            name: format!("step {index}"),
+            location: format!("site.yml:{}", 3 * index + 1),
+            handler: false,
+            status,
+            changes: Vec::new(),
+            diffs: Vec::new(),
+            error: (status == StepStatus::Failed).then(|| "boom".to_string()),
+            elapsed_ms: 1,
+        })
+    }
+
+    /// Five steps planned: node1 fails at its second, node2 runs them all.
+    fn report() -> DeployReport {
+        let mut report = DeployReport::new(true, false, false, 2);
+        for host in ["node1", "node2"] {
+            report.handle(Event::HostStarted {
+                host: host.into(),
+                steps: 5,
+            });
+        }
+        report.handle(step("node1", 0, StepStatus::Ok));
+        report.handle(step("node1", 1, StepStatus::Failed));
+        for index in 0..5 {
+            report.handle(step("node2", index, StepStatus::Ok));
+        }
+        report.handle(Event::HostFinished {
+            host: "node1".into(),
+            stats: HostStats {
+                ok: 1,
+                failed: 1,
+                not_run: 3,
+                ..Default::default()
+            },
+            error: Some("step 'step 1' failed".into()),
+            elapsed_ms: 5,
+        });
+        report.handle(Event::HostFinished {
+            host: "node2".into(),
+            stats: HostStats {
+                ok: 5,
+                ..Default::default()
+            },
+            error: None,
+            elapsed_ms: 5,
+        });
+        report
+    }
+
+    #[test]
+    fn a_failed_host_shows_its_steps_not_run_in_the_recap_and_json() {
+        let order = vec!["node1".to_string(), "node2".to_string()];
+        let report = report();
+        let recap = report.recap(&order, Duration::from_millis(20));
+        let node1 = recap.lines().find(|l| l.starts_with("node1")).unwrap();
+        assert!(node1.ends_with("not_run=3"), "{recap}");
+        let node2 = recap.lines().find(|l| l.starts_with("node2")).unwrap();
+        assert!(!node2.contains("not_run"), "{recap}");
+        assert!(
+            recap.contains("2 hosts: 1 ok, 1 failed, 0 unreachable, 3 steps not run in "),
+            "{recap}"
+        );
+        assert!(!recap.contains("INTERRUPTED"), "{recap}");
+        let doc = report.json_doc(&order, Duration::from_millis(20));
+        assert_eq!(doc["hosts"]["node1"]["not_run"], 3);
+        assert_eq!(doc["hosts"]["node1"]["interrupted"], false);
+    }
+
+    #[test]
+    fn a_host_without_a_result_is_never_shown_as_a_success() {
+        let order = vec![
+            "node1".to_string(),
+            "node2".to_string(),
+            "node3".to_string(),
+        ];
+        let report = report();
+        let recap = report.recap(&order, Duration::from_millis(20));
+        assert!(
+            recap.contains("node3  NO RESULT (internal error"),
+            "{recap}"
+        );
+        assert!(recap.contains(", 1 without a result in "), "{recap}");
+        let doc = report.json_doc(&order, Duration::from_millis(20));
+        assert_eq!(doc["hosts"]["node3"]["no_result"], true);
+        assert_eq!(doc["summary"]["ok"], 1);
     }
 }

@@ -15,6 +15,7 @@ use super::auth::{self, KeyCache};
 use super::error::SshError;
 use super::jumps::JumpSessions;
 use super::known_hosts::{KnownHosts, Verdict, fingerprint};
+use super::proxy_command;
 use super::session::Session;
 use super::startups::{self, Startups};
 use super::stream::QuickAckStream;
@@ -212,6 +213,11 @@ impl Connector {
         target: &Target,
         via: Option<Arc<Session>>,
     ) -> Result<Session, SshError> {
+        if via.is_none()
+            && let Some(command) = &target.proxy_command
+        {
+            return self.through_proxy_command(target, command).await;
+        }
         let Some(via) = via else {
             let tcp = tcp_connect(&target.host, target.port, target.connect_timeout).await?;
             // russh checks keepalives only between writes: a write blocked on a peer that
@@ -233,6 +239,35 @@ impl Connector {
             })?;
         self.handshake(target, channel.into_stream(), Some(via))
             .await
+    }
+
+    /// One try through `ProxyCommand`: the command is the transport, and what it said on
+    /// stderr goes into the error when the connection fails.
+    async fn through_proxy_command(
+        &self,
+        target: &Target,
+        command: &str,
+    ) -> Result<Session, SshError> {
+        let addr = target.addr();
+        let (stream, said) = proxy_command::spawn(command).map_err(|e| SshError::Unreachable {
+            addr: addr.clone(),
+            detail: format!("ProxyCommand `{command}` could not start: {e}"),
+        })?;
+        self.handshake(target, stream, None).await.map_err(|e| {
+            let detail = match said.tail() {
+                Some(text) => format!("through ProxyCommand `{command}`: {e} (it said: {text})"),
+                None => format!("through ProxyCommand `{command}`: {e}"),
+            };
+            match e {
+                // Refusals of ours (host key, authentication) are not about the transport.
+                SshError::HostKeyUnknown { .. }
+                | SshError::HostKeyChanged { .. }
+                | SshError::HostKeyRevoked { .. }
+                | SshError::AuthFailed { .. }
+                | SshError::Identity { .. } => e,
+                _ => SshError::Unreachable { addr, detail },
+            }
+        })
     }
 
     async fn handshake<S>(
@@ -507,6 +542,7 @@ mod tests {
             user: "root".into(),
             identities,
             jump: None,
+            proxy_command: None,
             connect_timeout: Duration::from_secs(1),
             keepalive_interval: Duration::from_secs(1),
         }

@@ -56,10 +56,17 @@ impl JumpSessions {
 /// matches.
 fn chain_key(target: &Target) -> String {
     let mut key = format!("{}@{}:{}", target.user, target.host, target.port);
-    let mut hop = target.jump.as_deref();
-    while let Some(jump) = hop {
-        key.push_str(&format!(" via {}@{}:{}", jump.user, jump.host, jump.port));
-        hop = jump.jump.as_deref();
+    let mut hop = Some(target);
+    while let Some(current) = hop {
+        if current.jump.is_none()
+            && let Some(command) = &current.proxy_command
+        {
+            key.push_str(&format!(" via ProxyCommand {command}"));
+        }
+        if let Some(jump) = current.jump.as_deref() {
+            key.push_str(&format!(" via {}@{}:{}", jump.user, jump.host, jump.port));
+        }
+        hop = current.jump.as_deref();
     }
     key
 }
@@ -76,6 +83,7 @@ mod tests {
             user: user.into(),
             identities: vec![],
             jump: jump.map(Box::new),
+            proxy_command: None,
             connect_timeout: Duration::from_secs(1),
             keepalive_interval: Duration::from_secs(1),
         }

@@ -9,6 +9,7 @@ mod connect;
 mod error;
 mod jumps;
 mod known_hosts;
+mod proxy_command;
 mod session;
 mod shell;
 mod startups;

@@ -22,6 +22,9 @@ pub struct Target {
     pub identities: Vec<Identity>,
     /// Hop through this host first (`ProxyJump`), as OpenSSH does with `-J`.
     pub jump: Option<Box<Target>>,
+    /// `ProxyCommand` from ~/.ssh/config, its tokens filled: a command whose stdin and stdout
+    /// carry the connection (run by `sh -c`, as OpenSSH runs it with the user's shell).
+    pub proxy_command: Option<String>,
     pub connect_timeout: Duration,
     pub keepalive_interval: Duration,
 }
@@ -83,6 +86,8 @@ pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
 pub struct SshConfigFile {
     config: Option<SshConfig>,
     home: Option<PathBuf>,
+    /// The file, for messages.
+    path: Option<PathBuf>,
 }
 
 impl SshConfigFile {
@@ -92,7 +97,11 @@ impl SshConfigFile {
         let path = home.as_ref().map(|h| h.join(".ssh").join("config"));
         match path {
             Some(p) if p.is_file() => Self::load(&p, home),
-            _ => Ok(SshConfigFile { config: None, home }),
+            _ => Ok(SshConfigFile {
+                config: None,
+                home,
+                path: None,
+            }),
         }
     }
 
@@ -118,6 +127,7 @@ impl SshConfigFile {
         Ok(SshConfigFile {
             config: Some(config),
             home,
+            path: Some(path.to_path_buf()),
         })
     }
 
@@ -126,6 +136,7 @@ impl SshConfigFile {
         SshConfigFile {
             config: None,
             home: std::env::var_os("HOME").map(PathBuf::from),
+            path: None,
         }
     }
 
@@ -164,6 +175,29 @@ impl SshConfigFile {
             .keepalive_interval
             .or(params.and_then(|p| p.server_alive_interval))
             .unwrap_or(DEFAULT_KEEPALIVE);
+        let proxy_command = params
+            .and_then(|p| p.unsupported_fields.get("proxycommand"))
+            .map(|words| words.join(" "))
+            .filter(|command| !command.trim().eq_ignore_ascii_case("none"));
+        let has_jump = params
+            .and_then(|p| p.proxy_jump.as_ref())
+            .is_some_and(|hops| !hops.is_empty() && !hops[0].eq_ignore_ascii_case("none"));
+        let proxy_command = match proxy_command {
+            None => None,
+            // OpenSSH takes whichever of the two comes first in the file; the parser does not
+            // say which that is, so a guess could route the connection the wrong way.
+            Some(_) if has_jump => {
+                return Err(self.config_error(format!(
+                    "both ProxyCommand and ProxyJump apply to {}: keep only one for this host",
+                    wanted.address
+                )));
+            }
+            Some(command) => Some(
+                expand_proxy_command(&command, &host, port, &user, &wanted.address).map_err(
+                    |why| self.config_error(format!("ProxyCommand for {}: {why}", wanted.address)),
+                )?,
+            ),
+        };
         let jump = match params.and_then(|p| p.proxy_jump.clone()) {
             Some(hops) if !hops.is_empty() && !hops[0].eq_ignore_ascii_case("none") => {
                 if depth >= 4 {
@@ -191,9 +225,20 @@ impl SshConfigFile {
             user,
             identities,
             jump,
+            proxy_command,
             connect_timeout,
             keepalive_interval,
         })
+    }
+
+    fn config_error(&self, detail: String) -> SshError {
+        SshError::Config {
+            path: self
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("~/.ssh/config")),
+            detail,
+        }
     }
 
     fn expand(&self, path: &Path) -> PathBuf {
@@ -215,6 +260,56 @@ impl SshConfigFile {
             .map(Identity::default_key)
             .collect()
     }
+}
+
+/// `ProxyCommand`'s tokens, as OpenSSH fills them: `%h` the host (after `HostName`), `%p` the
+/// port, `%r` the user, `%n` the name as given, `%%` a percent sign. The values go into a shell
+/// command unquoted (as in OpenSSH), so each must be a plain host or user name: anything a shell
+/// would read as syntax is refused, as OpenSSH refuses such names.
+pub fn expand_proxy_command(
+    command: &str,
+    host: &str,
+    port: u16,
+    user: &str,
+    original: &str,
+) -> Result<String, String> {
+    let plain = |what: &str, value: &str| -> Result<String, String> {
+        let ok = !value.is_empty()
+            && !value.starts_with('-')
+            && value.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '@' | '[' | ']')
+            });
+        if ok {
+            Ok(value.to_string())
+        } else {
+            Err(format!(
+                "the {what} '{value}' has characters a shell would read (ProxyCommand fills it in \
+                 unquoted): use a plain name or address"
+            ))
+        }
+    };
+    let mut out = String::with_capacity(command.len() + host.len());
+    let mut chars = command.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('%') => out.push('%'),
+            Some('h') => out.push_str(&plain("host", host)?),
+            Some('n') => out.push_str(&plain("host", original)?),
+            Some('r') => out.push_str(&plain("user", user)?),
+            Some('p') => out.push_str(&port.to_string()),
+            Some(other) => {
+                return Err(format!(
+                    "unknown token %{other} (ProxyCommand takes %h, %p, %r, %n and %%)"
+                ));
+            }
+            None => return Err("ends with a lone %: write %% for a percent sign".to_string()),
+        }
+    }
+    Ok(out)
 }
 
 /// `[user@]host[:port]` of a ProxyJump hop. The hop inherits the connect timeout and the
@@ -314,6 +409,7 @@ mod tests {
         let cfg = SshConfigFile {
             config: None,
             home: Some(home.clone()),
+            path: None,
         };
         // Nothing named: the default keys that exist (id_ecdsa does not), in OpenSSH's order.
         let t = cfg.resolve(&wanted("192.0.2.10")).unwrap();
@@ -333,5 +429,74 @@ mod tests {
             vec![Identity::explicit(home.join(".ssh/id_rsa"))]
         );
         std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    #[test]
+    fn proxy_command_is_resolved_with_its_tokens_filled() {
+        let cfg = config(
+            "Host web1\n  HostName 192.0.2.20\n  User admin\n  Port 2222\n  \
+             ProxyCommand ssh -W %h:%p jump@bastion -l %r -o Tag=%n-100%%\n",
+        );
+        let t = cfg.resolve(&wanted("web1")).unwrap();
+        assert_eq!(
+            t.proxy_command.as_deref(),
+            Some("ssh -W 192.0.2.20:2222 jump@bastion -l admin -o Tag=web1-100%")
+        );
+        assert!(t.jump.is_none());
+        let none = config("Host *\n  ProxyCommand none\n");
+        assert!(
+            none.resolve(&wanted("192.0.2.10"))
+                .unwrap()
+                .proxy_command
+                .is_none()
+        );
+        assert!(
+            config("Host other\n  ProxyCommand nc %h %p\n")
+                .resolve(&wanted("192.0.2.10"))
+                .unwrap()
+                .proxy_command
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_proxy_command_tandem_cannot_follow_exactly_is_refused_not_ignored() {
+        let both = config("Host 192.0.2.*\n  ProxyJump bastion\n  ProxyCommand nc %h %p\n");
+        let err = both.resolve(&wanted("192.0.2.10")).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "both ProxyCommand and ProxyJump apply to 192.0.2.10: keep only one for this host"
+            ),
+            "{err}"
+        );
+        let unknown = config("Host *\n  ProxyCommand nc %h %p %C\n");
+        let err = unknown
+            .resolve(&wanted("192.0.2.10"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("ProxyCommand for 192.0.2.10: unknown token %C (ProxyCommand takes %h, %p, %r, %n and %%)"),
+            "{err}"
+        );
+        // An address that a shell would read as two commands never reaches `sh -c`.
+        let err = config("Host *\n  ProxyCommand nc %h %p\n")
+            .resolve(&wanted("a;reboot"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the host 'a;reboot' has characters a shell would read"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tokens_are_expanded_as_openssh_does() {
+        assert_eq!(
+            expand_proxy_command("nc %h %p", "[2001:db8::1]", 22, "root", "n1").unwrap(),
+            "nc [2001:db8::1] 22"
+        );
+        assert!(expand_proxy_command("nc %h %", "h", 22, "root", "n1").is_err());
+        assert!(expand_proxy_command("nc %h %p", "-oProxyCommand=x", 22, "root", "n1").is_err());
+        assert!(expand_proxy_command("nc %h %p -u %r", "h", 22, "r$(id)", "n1").is_err());
     }
 }

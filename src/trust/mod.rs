@@ -94,7 +94,7 @@ pub async fn exchange(
     let mut container_names = BTreeSet::new();
     let mut blocked: BTreeMap<String, String> = BTreeMap::new();
     for cluster in &mut with_vars.clusters {
-        let specs = plan::containers_of(&inventory.cluster_vars(&cluster.name));
+        let specs = plan::containers_of(&cluster.settings);
         let missing: Vec<String> = cluster
             .nodes
             .iter()
@@ -144,7 +144,8 @@ pub async fn exchange(
         }
         for node in &mut cluster.nodes {
             if let Some(value) = desired.remove(&node.name) {
-                node.vars.insert("tandem_keys".into(), value);
+                // Data from the nodes, never rendered as a template (engine's DATA_VARS).
+                node.vars.insert(crate::engine::DATA_VARS[0].into(), value);
             }
         }
     }
@@ -211,7 +212,10 @@ async fn read_all(
 ) -> Vec<(Host, Read)> {
     stream::iter(connected)
         .map(|(host, session)| {
-            let names: Vec<String> = plan::containers_of(&inventory.cluster_vars(&host.cluster))
+            let names: Vec<String> = inventory
+                .cluster(&host.cluster)
+                .map(|c| plan::containers_of(&c.settings))
+                .unwrap_or_default()
                 .into_iter()
                 .map(|c: ContainerSpec| c.name)
                 .collect();

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use super::gather::{NodeKeys, ROOT_KEY};
-use crate::inventory::Vars;
+use crate::inventory::{ClusterSettings, Vars};
 use crate::playbook::{Location, Playbook, Step};
 
 /// The start of every tag: what the `tagged_lines` steps own in a file.
@@ -36,19 +36,15 @@ pub struct ContainerSpec {
     pub address: Option<String>,
 }
 
-/// The containers a cluster's vars name: `container` with `container_address` (the cookbook
-/// playbook's vars).
-pub fn containers_of(vars: &Vars) -> Vec<ContainerSpec> {
-    let Some(name) = vars.get("container").and_then(Value::as_str) else {
+/// The containers a cluster's settings name: `container` with `container_address` (the
+/// cookbook playbook's vars, checked when the inventory loaded).
+pub fn containers_of(settings: &ClusterSettings) -> Vec<ContainerSpec> {
+    let Some(name) = &settings.container else {
         return Vec::new();
     };
-    let address = vars
-        .get("container_address")
-        .and_then(Value::as_str)
-        .map(|a| a.split('/').next().unwrap_or(a).to_string());
     vec![ContainerSpec {
-        name: name.to_string(),
-        address,
+        name: name.clone(),
+        address: settings.container_address.map(|a| a.to_string()),
     }]
 }
 
@@ -175,6 +171,7 @@ pub fn playbook(container_names: &BTreeSet<String>) -> Playbook {
     Playbook {
         path: PathBuf::from(ORIGIN),
         vars: Vars::default(),
+        vars_line: None,
         steps,
         handlers: Vec::new(),
     }

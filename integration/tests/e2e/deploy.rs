@@ -226,6 +226,10 @@ steps:
     let report = run.json();
     assert_eq!(counts(&report, "node1").2, 1, "{report}");
     assert_eq!(counts(&report, "node2"), (0, 3, 0, 0), "{report}");
+    // `after` never ran on node1: it is counted, and a failure is not an interruption.
+    assert_eq!(report["hosts"]["node1"]["not_run"], 1, "{report}");
+    assert_eq!(report["hosts"]["node1"]["interrupted"], false, "{report}");
+    assert_eq!(report["hosts"]["node2"]["not_run"], 0, "{report}");
     let error = report["hosts"]["node1"]["steps"][1]["error"]
         .as_str()
         .unwrap()
@@ -583,4 +587,67 @@ fn cookbook_playbook_converges_and_runs_the_container_on_the_primary() {
         &["--playbook", playbook.to_str().unwrap()],
     );
     diff.expect_code(0);
+}
+
+/// The README's example: include vars that are templates are rendered when a step reads them,
+/// in the host's context, keeping their type (`when: started` tests a bool); a var reading a
+/// registered result waits for it (the step is not pipelined ahead of the answer).
+#[test]
+fn templated_vars_are_rendered_per_host_and_when_tests_their_value() {
+    let lab = TempLab::new(2);
+    write(
+        lab.dir(),
+        "container.yml",
+        r#"
+- name: show
+  command: {cmd: "echo started={{ started }}"}
+- name: only where started
+  copy: {dest: /tmp/started, content: "{{ node }}\n"}
+  when: started
+"#,
+    );
+    let playbook = write(
+        lab.dir(),
+        "vars.yml",
+        r#"
+vars:
+  probe_out: "{{ probe.stdout }} on {{ node }}"
+steps:
+  - name: probe
+    command: {cmd: "echo hello"}
+    register: probe
+    changed_when: "false"
+  - name: uses a var that reads the registered result
+    copy: {dest: /tmp/probe-out, content: "{{ probe_out }}\n"}
+  - include: container.yml
+    vars: {started: "{{ node == primary }}"}
+"#,
+    );
+    let run = deploy_json(&lab, &playbook, &[]);
+    run.expect_code(0);
+    let report = run.json();
+    for (node, started) in [("node1", "True"), ("node2", "False")] {
+        let show = &report["hosts"][node]["steps"][2];
+        assert_eq!(show["name"], "show", "{report}");
+        let changes = show["changes"].to_string();
+        assert!(
+            changes.contains(&format!("echo started={started}")),
+            "{node}: {changes}"
+        );
+        assert_eq!(
+            read_on(&lab, node, "/tmp/probe-out"),
+            format!("hello on {node}\n").into_bytes()
+        );
+    }
+    assert_eq!(read_on(&lab, "node1", "/tmp/started"), b"node1\n");
+    assert_eq!(
+        report["hosts"]["node2"]["steps"][3]["status"], "skipped",
+        "{report}"
+    );
+    assert!(
+        !lab.exec("node2", "test -e /tmp/started")
+            .unwrap()
+            .status
+            .success()
+    );
 }

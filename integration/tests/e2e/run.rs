@@ -478,3 +478,83 @@ fn an_unusable_default_key_is_skipped_like_openssh_does() {
     run.expect_code(0);
     assert_eq!(run.json()["summary"]["ok"], 2);
 }
+
+/// `ProxyCommand` in ~/.ssh/config is the transport, as OpenSSH makes it: `%h %p %r` filled,
+/// the command's stdin and stdout carry the SSH stream (here `ssh -W` through node1, the
+/// classic bastion hop), and the command is gone once the session ends. A proxy that fails is
+/// reported for that node, with what it said.
+#[test]
+fn proxy_command_from_ssh_config_is_the_transport_and_ends_with_the_session() {
+    let lab = TempLab::new(2);
+    let (a1, a2) = (lab.node("node1").address, lab.node("node2").address);
+    let home = lab.dir().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    let log = lab.dir().join("proxy.log");
+    let hop = format!(
+        "ssh -i {key} -o UserKnownHostsFile={kh} -o StrictHostKeyChecking=yes -o BatchMode=yes \
+         -W %h:%p root@{a1}",
+        key = lab.identity().display(),
+        kh = lab.known_hosts().display(),
+    );
+    std::fs::write(
+        home.join(".ssh/config"),
+        format!(
+            "Host {a2}\n  ProxyCommand sh -c 'echo \"$$ %h %p %r\" >> {log}; exec {hop}'\n\
+             Host 192.0.2.1\n  ProxyCommand sh -c 'echo the bastion said no >&2; exit 3'\n\
+             Host *\n  IdentityFile {id}\n",
+            log = log.display(),
+            id = lab.identity().display(),
+        ),
+    )
+    .unwrap();
+    let run = Tandem::new(["run", "-i"]).env("HOME", &home).run_with(
+        &lab.inventory(),
+        &["--limit", "node2", "--json", "--", "echo $SSH_CONNECTION"],
+    );
+    run.expect_code(0);
+    // sshd on node2 sees the connection coming from node1: it went through the proxy.
+    let seen = host(&run.json(), "node2")["stdout"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(seen.starts_with(&format!("{a1} ")), "{seen}");
+    let logged = std::fs::read_to_string(&log).expect("the proxy command ran");
+    let fields: Vec<&str> = logged.split_whitespace().collect();
+    assert_eq!(
+        fields[1..],
+        [a2.to_string().as_str(), "22", "root"],
+        "{logged}"
+    );
+    // The proxy (its pid is the one that exec'ed ssh) is gone with the session: not running
+    // (a zombie left to this test process, which may be a subreaper, does not count).
+    let pid = fields[0];
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit(')').next().map(|rest| rest.trim().to_string()));
+    assert!(
+        state.as_deref().is_none_or(|s| s.starts_with('Z')),
+        "proxy {pid} outlived the run: {state:?}"
+    );
+
+    // A node behind a proxy that fails: unreachable, with the proxy's own words.
+    let broken = lab.dir().join("broken.yml");
+    let text = std::fs::read_to_string(lab.inventory()).unwrap().replacen(
+        &format!("address: {a2}"),
+        "address: 192.0.2.1",
+        1,
+    );
+    std::fs::write(&broken, text).unwrap();
+    let run = Tandem::new(["run", "-i"])
+        .env("HOME", &home)
+        .run_with(&broken, &["--limit", "node2", "--json", "--", "true"]);
+    run.expect_code(1);
+    let report = run.json();
+    let error = host(&report, "node2")["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("ProxyCommand") && error.contains("the bastion said no"),
+        "{error}"
+    );
+}

@@ -414,3 +414,49 @@ fn a_world_readable_ovh_conf_and_bad_flags_are_refused_with_exit_2() {
     assert_eq!(route_via(vip(&lab)), Some(address(&lab, "node1")));
     assert_eq!(counters(&lab)["requests"], 0);
 }
+
+/// A move is under way (started by hand, hidden for a while by the lagging task list); tandem's
+/// POST gets a 500 (the fault knob), is retried, and the retry is refused with 409 because of
+/// that move. tandem must treat the 409 as a move under way (wait for it, find the VIP where it
+/// was asked to go, exit 0), not as retries running out ("gave up", exit 1) while OVH moves it.
+#[test]
+fn a_retried_move_refused_with_409_waits_for_the_move_under_way() {
+    let lab = TempLab::new(2);
+    let secret = conf_value(&lab, "application_secret");
+    let ck = conf_value(&lab, "consumer_key");
+    let path = format!("/ip/{}%2F32", vip(&lab));
+    faults(&lab, json!({"task_duration_ms": 2500, "list_lag_ms": 600}));
+    let task = signed(
+        &lab,
+        "POST",
+        &format!("{path}/move"),
+        r#"{"to":"node2.lab.invalid"}"#,
+        &secret,
+        &ck,
+    );
+    assert_eq!(task.status, 200, "{}", task.body);
+    faults(
+        &lab,
+        json!({"fail_next": 1, "fail_status": 500, "fail_only": "POST /1.0/ip/"}),
+    );
+    let run = move_to(&lab, "node2", &["--json"]);
+    run.expect_code(0);
+    let report = run.json();
+    assert_eq!(report["error"], Value::Null, "{report}");
+    let texts: Vec<&str> = report["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    let answered = |status: &str| {
+        texts
+            .iter()
+            .any(|t| t.starts_with("<- POST ") && t.contains(&format!(": HTTP {status} ")))
+    };
+    assert!(answered("500") && answered("409"), "{texts:#?}");
+    let counters = counters(&lab);
+    assert_eq!(counters["faults_served"], 1, "{counters}");
+    assert_eq!(counters["moves"], 1, "only the move under way: {counters}");
+    assert_eq!(route_via(vip(&lab)), Some(address(&lab, "node2")));
+}
