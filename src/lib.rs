@@ -17,6 +17,7 @@ pub mod playbook;
 pub mod report;
 pub mod rollout;
 pub mod service_config;
+pub mod sh;
 pub mod ssh;
 pub mod template;
 pub mod trust;

@@ -27,6 +27,7 @@ use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
 use super::error::SshError;
 use super::session::Session;
+use crate::sh::ShellWord;
 
 /// How a frame is run, see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +173,7 @@ impl Session {
         let permit = self.channel_permit().await?;
         let channel = self.open_channel().await?;
         let token = format!("@tandem-{:032x}", rand::random::<u128>());
-        let quoted_loop = shell_quote(LOOP);
+        let quoted_loop = ShellWord::quote(LOOP);
         let command = if sudo {
             format!("sudo -n -- sh -c {quoted_loop} tandem {token}")
         } else {
@@ -334,7 +335,11 @@ impl RemoteShell {
         };
         // No directory: the loop has ended, and there is nothing left to halt.
         let Some(dir) = dir else { return Ok(()) };
-        let script = format!("{} tandem {}", shell_quote(HALT), shell_quote(&dir));
+        let script = format!(
+            "{} tandem {}",
+            ShellWord::quote(HALT),
+            ShellWord::quote(&dir)
+        );
         let command = if self.sudo {
             format!("sudo -n -- sh -c {script}")
         } else {
@@ -497,11 +502,6 @@ fn find_boundary(
     Some((at, id.parse().ok()?, rest.to_string(), newline + 1))
 }
 
-/// Single-quotes a string for sh.
-pub fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -559,10 +559,5 @@ mod tests {
             "took {:?}",
             started.elapsed()
         );
-    }
-
-    #[test]
-    fn quoting_survives_single_quotes() {
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
 }

@@ -19,7 +19,10 @@ fn listed() -> BTreeSet<String> {
 fn setup_installs_every_package_the_cookbook_asks_for() {
     let playbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../playbooks/ovh-lxc-cluster.yml");
     let playbook = tandem::playbook::load(&playbook).expect("the cookbook playbook loads");
-    let wanted = playbook.vars.get("packages").expect("the cookbook has a `packages` default");
+    let wanted = playbook
+        .vars
+        .get("packages")
+        .expect("the cookbook has a `packages` default");
     let wanted: Vec<&str> = wanted
         .as_array()
         .expect("`packages` is a list")
