@@ -16,6 +16,8 @@ pub mod ovh;
 pub mod playbook;
 pub mod report;
 pub mod rollout;
+#[cfg(test)]
+mod script_checks;
 pub mod service_config;
 pub mod sh;
 pub mod ssh;

@@ -118,7 +118,7 @@ lxc-wait -n {c} -s RUNNING -t 10 || exit 1
 # The container's network comes up with it: wait (bounded) for its interface.
 i=0
 until lxc-attach -n {c} -- ip link show {dev} >/dev/null 2>&1; do
-  i=$((i + 1)); [ "$i" -lt 50 ] || { echo "no "{dev}" in the container" >&2; exit 1; }; sleep 0.1
+  i=$((i + 1)); [ "$i" -lt 50 ] || { printf 'no %s in the container\n' {dev} >&2; exit 1; }; sleep 0.1
 done
 lxc-attach -n {c} -- ip addr show {dev} | grep -qF -- {held} ||
   lxc-attach -n {c} -- ip addr add {vip_32} dev {dev} || exit 1

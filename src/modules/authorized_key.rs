@@ -139,10 +139,11 @@ oifs=$IFS; IFS=:; set -f
 # shellcheck disable=SC2086
 set -- $ent
 IFS=$oifs; set +f
-uid=$3 gid=$4 home=$6
+uid=$3 gid=$4
 "#;
 
-const IN_HOME: &str = r#"[ -n "$home" ] && [ "$home" != / ] || tandem_fail "authorized_key: user $u has no home directory"
+const IN_HOME: &str = r#"home=$6
+{ [ -n "$home" ] && [ "$home" != / ]; } || tandem_fail "authorized_key: user $u has no home directory"
 [ -d "$home" ] || tandem_fail "authorized_key: home directory $home of $u does not exist"
 p=$home/.ssh/authorized_keys
 # The home is the user's: a link they planted at .ssh or at the file would lead root's write
@@ -152,7 +153,7 @@ p=$home/.ssh/authorized_keys
 if [ ! -d "$home/.ssh" ]; then
   tandem_changed "created $home/.ssh"
   if ! tandem_checking; then
-    mkdir -m 700 -- "$home/.ssh" && chown "$uid:$gid" -- "$home/.ssh" || tandem_fail "authorized_key: cannot create $home/.ssh"
+    { mkdir -m 700 -- "$home/.ssh" && chown "$uid:$gid" -- "$home/.ssh"; } || tandem_fail "authorized_key: cannot create $home/.ssh"
   fi
 fi
 "#;

@@ -84,8 +84,7 @@ vgs --noheadings -o vg_name -- "$vg" >/dev/null 2>&1 && new_vg=
 set --
 for pv in {pvs}; do
   if owner=$(pvs --noheadings -o vg_name -- "$pv" 2>/dev/null); then
-    # shellcheck disable=SC2086 # word splitting trims the blanks lvs pads with
-    owner=$(echo $owner)
+    owner=$(tandem_trim "$owner")
     if [ "$owner" = "$vg" ]; then continue; fi
     [ -z "$owner" ] || tandem_fail "lvm: $pv belongs to volume group $owner, not $vg: tandem never moves a physical volume"
   else
@@ -113,11 +112,9 @@ fi
 
 const LV: &str = r#"lv={lv} asked={asked} want={bytes}
 if have=$(lvs --noheadings --units b --nosuffix -o lv_size -- "$vg/$lv" 2>/dev/null); then
-  # shellcheck disable=SC2086 # word splitting trims the blanks lvs pads with
-  have=$(echo $have)
+  have=$(tandem_trim "$have")
   extent=$(vgs --noheadings --units b --nosuffix -o vg_extent_size -- "$vg" 2>/dev/null)
-  # shellcheck disable=SC2086
-  extent=$(echo $extent)
+  extent=$(tandem_trim "$extent")
   case $have$extent in *[!0-9]*|'') tandem_fail "lvm: cannot read the size of $vg/$lv (lvs said '$have', vgs '$extent')" ;; esac
   if [ "$have" -lt "$want" ]; then
     tandem_changed "extended logical volume $vg/$lv to $asked"
@@ -126,7 +123,7 @@ if have=$(lvs --noheadings --units b --nosuffix -o lv_size -- "$vg/$lv" 2>/dev/n
     fi
   elif [ "$have" -ge $((want + extent)) ]; then
     human=$(lvs --noheadings --units g -o lv_size -- "$vg/$lv" 2>/dev/null)
-    tandem_fail "lvm: $vg/$lv is $(echo $human), bigger than the $asked asked: tandem never shrinks a volume; change size or shrink it by hand"
+    tandem_fail "lvm: $vg/$lv is $(tandem_trim "$human"), bigger than the $asked asked: tandem never shrinks a volume; change size or shrink it by hand"
   fi
 else
   tandem_changed "created logical volume $vg/$lv of $asked"

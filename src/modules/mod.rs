@@ -84,6 +84,11 @@ pub const NAMES: &[&str] = &[
 /// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
 /// serde's "unknown field `dst`, expected one of ...": the caller adds file:line.
 pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, String> {
+    // Messages quote the user's values; a newline in one must not split the one-line error.
+    build_module(name, args).map_err(|e| e.replace('\n', "\\n").replace('\r', "\\r"))
+}
+
+fn build_module(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, String> {
     // File content travels in the payload, binary-safe: only the script's values are checked.
     let payload_fields: &[&str] = match name {
         "copy" => &["content"],

@@ -154,7 +154,9 @@ impl Mount {
     }
 }
 
-const HEAD: &str = "p={path} src={src} fstype={fstype} opts={opts}\n";
+const HEAD: &str = "p={path}\n";
+/// What `mounted` mounts, and how.
+const HOW: &str = "src={src} fstype={fstype} opts={opts}\n";
 
 impl Module for Mount {
     fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
@@ -179,27 +181,35 @@ impl Module for Mount {
             }
             .script()
         };
-        let mut script = Script::fill(
-            HEAD,
-            &[
-                ("path", &ShellWord::quote(&self.path)),
-                ("src", &ShellWord::quote(&self.src)),
-                ("fstype", &ShellWord::quote(&self.fstype)),
-                ("opts", &ShellWord::quote(&self.opts)),
-            ],
-        );
-        if self.state == State::Mounted {
-            script.push_code(MOUNT_POINT);
-        }
-        script.push_code(FINDMNT);
+        let point = Script::fill(HEAD, &[("path", &ShellWord::quote(&self.path))]);
+        let mut script = Script::default();
         match self.state {
             State::Mounted => {
+                script.push(point);
+                script.push(Script::fill(
+                    HOW,
+                    &[
+                        ("src", &ShellWord::quote(&self.src)),
+                        ("fstype", &ShellWord::quote(&self.fstype)),
+                        ("opts", &ShellWord::quote(&self.opts)),
+                    ],
+                ));
+                script.push_code(MOUNT_POINT);
+                script.push_code(FINDMNT);
+                script.push_code(DEVICE);
                 script.push(edit(SET, "entry in"));
                 script.push_code(MOUNTED);
             }
+            // The entry only: the mount point is not looked at.
             State::Present => script.push(edit(SET, "entry in")),
-            State::Unmounted => script.push_code(UNMOUNT),
+            State::Unmounted => {
+                script.push(point);
+                script.push_code(FINDMNT);
+                script.push_code(UNMOUNT);
+            }
             State::Absent => {
+                script.push(point);
+                script.push_code(FINDMNT);
                 script.push_code(UNMOUNT);
                 script.push(edit(REMOVE, "removed entry from"));
             }
@@ -216,10 +226,13 @@ impl Module for Mount {
 const MOUNT_POINT: &str = r#"[ -L "$p" ] && tandem_fail "mount: $p is a symlink (to $(readlink -- "$p")): name the real mount point"
 "#;
 
-/// Sets `now` to the source mounted on `$p` (empty when nothing is), and `dev` to the device
-/// `$src` names when it is a block device or a tag (empty otherwise: a file, tmpfs, a share).
+/// Sets `now` to the source mounted on `$p` (empty when nothing is).
 const FINDMNT: &str = r#"now=$(findmnt -n -o SOURCE --mountpoint "$p" 2>/dev/null | tail -n 1)
-case $src in
+"#;
+
+/// Sets `dev` to the device `$src` names when it is a block device or a tag (empty otherwise:
+/// a file, tmpfs, a share).
+const DEVICE: &str = r#"case $src in
 UUID=*|LABEL=*|PARTUUID=*|PARTLABEL=*) dev=$(findfs "$src" 2>/dev/null) ;;
 /*) if [ -b "$src" ]; then dev=$(readlink -f -- "$src"); else dev=; fi ;;
 *) dev= ;;

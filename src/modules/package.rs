@@ -97,10 +97,12 @@ impl Package {
 /// c = only config files left; Z is an error flag (space when none).
 const CHECK: &str = r#"nl='
 '
-st=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' {words} 2>/dev/null)
+# The names as positional parameters: data, not code.
+set -- {words}
+st=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null)
 st="$nl$st$nl"
 todo=
-for p in {words}; do
+for p in "$@"; do
   case $st in {pattern}) {hit} ;; *) {miss} ;; esac
 done
 [ -n "$todo" ] || exit 0
@@ -123,7 +125,8 @@ updated=
 stamp=${TANDEM_APT_STAMP:-/var/lib/apt/periodic/update-success-stamp}
 [ -e "$stamp" ] || stamp=/var/lib/apt/lists
 touch -d '1 day ago' -- "$TANDEM_TMP/day"
-[ "$stamp" -nt "$TANDEM_TMP/day" ] || apt_update
+# find -newer: POSIX (test's -nt is not).
+[ -n "$(find "$stamp" -prune -newer "$TANDEM_TMP/day")" ] || apt_update
 # shellcheck disable=SC2086
 if {apt} {install} $todo >"$out" 2>&1; then
   cat -- "$out"

@@ -27,6 +27,12 @@ tandem_diff() {
     printf '\n'
 }
 
+# TEXT without its leading and trailing blanks (LVM's tools pad their columns), no process.
+tandem_trim() {
+    _t=${1#"${1%%[![:space:]]*}"}
+    printf '%s' "${_t%"${_t##*[![:space:]]}"}"
+}
+
 # sha256 of a file, or nothing when it does not exist.
 tandem_sha256() { [ -f "$1" ] && sha256sum <"$1" | cut -d' ' -f1; }
 

@@ -133,11 +133,14 @@ impl TaggedLines {
 
 /// The directory first: in check mode it is only reported (the file check then reads a
 /// missing file as empty, which is what it would find).
-const DIR: &str = r#"d=$(dirname -- {path})
+const DIR: &str = r#"d=$(dirname -- {path}) o={owner}
 if [ ! -d "$d" ]; then
   tandem_changed "created $d"
-  tandem_checking || mkdir -p -m {dir_mode} -- "$d" || tandem_fail "tagged_lines: cannot create $d"
-  tandem_checking || [ -z {owner} ] || chown -- {owner} "$d" || tandem_fail "tagged_lines: chown "{owner}" $d failed"
+  if ! tandem_checking; then
+    # Its parents as mkdir makes them; the directory itself with its mode from the start.
+    { mkdir -p -- "$(dirname -- "$d")" && mkdir -m {dir_mode} -- "$d"; } || tandem_fail "tagged_lines: cannot create $d"
+    [ -z "$o" ] || chown -- "$o" "$d" || tandem_fail "tagged_lines: chown $o $d failed"
+  fi
 else
   tandem_attrs "$d" {dir_mode} '' ''
 fi

@@ -72,7 +72,7 @@ pub struct Answer {
 /// goes however the loop ends: tandem gone mid-step closes the pipes, and the `printf` after
 /// the step would otherwise die of SIGPIPE without running the EXIT trap, leaving the payload
 /// (possibly rendered secrets) on the node.
-const LOOP: &str = r#"T=$(mktemp -d "${TMPDIR:-/tmp}/tandem.XXXXXXXX") || exit 97
+pub(crate) const LOOP: &str = r#"T=$(mktemp -d "${TMPDIR:-/tmp}/tandem.XXXXXXXX") || exit 97
 trap 'rm -rf "$T"' EXIT
 trap 'rm -rf "$T"; exit 129' HUP
 trap 'rm -rf "$T"; exit 141' PIPE
@@ -109,7 +109,7 @@ done"#;
 /// once the loop has ended and removed it, another user could create that name again (as a
 /// directory of theirs, or a symlink to one of root's), and nothing may be created there.
 /// `mkdir` never follows a symlink at its last component and never recreates a removed parent.
-const HALT: &str = r#"cd -P -- "$1" 2>/dev/null || exit 0
+pub(crate) const HALT: &str = r#"cd -P -- "$1" 2>/dev/null || exit 0
 if [ "$(pwd -P)" != "$1" ] || [ ! -O . ]; then
   echo "$1 is no longer the remote shell's own directory" >&2; exit 1
 fi

@@ -67,7 +67,7 @@ if [ ! -s "$k.pub" ] && [ -s "$k" ]; then
 elif [ ! -s "$k" ]; then
   if {check}; then echo generated; k=
   else
-    mkdir -p -m 700 /root/.ssh || exit 1
+    [ -d /root/.ssh ] || mkdir -m 700 /root/.ssh || exit 1
     ssh-keygen -q -t ed25519 -N '' -C "root@$(hostname) tandem" -f "$k" </dev/null >/dev/null || exit 1
     echo generated
   fi
@@ -75,7 +75,9 @@ fi
 [ -z "$k" ] || echo "rootkey $(cat "$k.pub")"
 for f in /etc/ssh/ssh_host_*_key.pub; do [ -s "$f" ] && echo "hostkey $(cat "$f")"; done
 lxcpath=$(lxc-config lxc.lxcpath 2>/dev/null) || lxcpath=/var/lib/lxc
-for c in {names}; do
+# The names as positional parameters: a list of data, not words of code.
+set -- {names}
+for c in "$@"; do
   cfg="$lxcpath/$c/config"
   [ -f "$cfg" ] || continue
   r=$(sed -n 's/^[[:space:]]*lxc\.rootfs\.path[[:space:]]*=[[:space:]]*//p' "$cfg" | tail -n 1)
@@ -90,11 +92,7 @@ exit 0
 
 /// The script: run as root, in check mode (`check`) it generates nothing.
 pub fn script(containers: &[String], check: bool) -> Script {
-    let names: Vec<ShellWord> = if containers.is_empty() {
-        vec![ShellWord::quote("")]
-    } else {
-        containers.iter().map(|c| ShellWord::quote(c)).collect()
-    };
+    let names: Vec<ShellWord> = containers.iter().map(|c| ShellWord::quote(c)).collect();
     Script::fill(
         SCRIPT,
         &[
@@ -172,6 +170,6 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(script.contains("for c in web 'it'\\''s'; do"));
+        assert!(script.contains("set -- web 'it'\\''s'\n"));
     }
 }
