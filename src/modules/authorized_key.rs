@@ -9,7 +9,8 @@
 //! Symlinks (`follow`, default false, as Ansible's `authorized_key`): a home belongs to its
 //! user, who could plant a link at `~/.ssh` or at the file to lead root's write (and the chown
 //! to the user) to any file of the node. So a link at the file, or anywhere below the home
-//! directory on the way to it, fails the step; `follow: true` follows them.
+//! directory on the way to it (the default path, or a `path` inside the home), fails the step;
+//! `follow: true` follows them.
 
 use serde::Deserialize;
 
@@ -139,11 +140,17 @@ oifs=$IFS; IFS=:; set -f
 # shellcheck disable=SC2086
 set -- $ent
 IFS=$oifs; set +f
-uid=$3 gid=$4
+uid=$3 gid=$4 home=$6 follow={follow}
 "#;
 
-const IN_HOME: &str = r#"home=$6
-{ [ -n "$home" ] && [ "$home" != / ]; } || tandem_fail "authorized_key: user $u has no home directory"
+/// A path given explicitly: inside the user's home, the same rule as the default path.
+const GIVEN: &str = r#"p={path}
+if [ -z "$follow" ] && [ -n "$home" ] && [ "$home" != / ]; then
+  case $p in "$home"/*) tandem_inside "$home" "$p" ;; esac
+fi
+"#;
+
+const IN_HOME: &str = r#"{ [ -n "$home" ] && [ "$home" != / ]; } || tandem_fail "authorized_key: user $u has no home directory"
 [ -d "$home" ] || tandem_fail "authorized_key: home directory $home of $u does not exist"
 p=$home/.ssh/authorized_keys
 # The home is the user's: a link they planted at .ssh or at the file would lead root's write
@@ -160,22 +167,14 @@ fi
 
 impl Module for AuthorizedKey {
     fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
-        let mut script = Script::fill(USER, &[("user", &ShellWord::quote(&self.user))]);
+        let follow = ShellWord::quote(if self.follow { "1" } else { "" });
+        let mut script = Script::fill(
+            USER,
+            &[("user", &ShellWord::quote(&self.user)), ("follow", &follow)],
+        );
         match &self.path {
-            Some(path) => script.push(Script::fill(
-                "p={path}\n",
-                &[("path", &ShellWord::quote(path))],
-            )),
-            None => {
-                script.push(Script::fill(
-                    "follow={follow}\n",
-                    &[(
-                        "follow",
-                        &ShellWord::quote(if self.follow { "1" } else { "" }),
-                    )],
-                ));
-                script.push_code(IN_HOME);
-            }
+            Some(path) => script.push(Script::fill(GIVEN, &[("path", &ShellWord::quote(path))])),
+            None => script.push_code(IN_HOME),
         }
         let present = if self.state == State::Present {
             "1"

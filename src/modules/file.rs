@@ -129,7 +129,10 @@ impl File {
 }
 
 // Attributes apply to what a link points to, as chmod/chown do.
-const FILE: &str = r#"if [ -L "$p" ] && [ -e "$p" ]; then p=$(readlink -f -- "$p"); fi
+const FILE: &str = r#"if [ -L "$p" ]; then
+  [ -e "$p" ] || tandem_fail "file: $p is a dangling symlink (to $(readlink -- "$p"))"
+  p=$(readlink -f -- "$p")
+fi
 [ -e "$p" ] || tandem_fail "file: $p does not exist (state: touch creates it)"
 [ -d "$p" ] && tandem_fail "file: $p is a directory, not a file (state: directory?)"
 "#;

@@ -280,6 +280,13 @@ fn authorized_key_and_tagged_lines(lab: &Lab) {
         json!({"user": "mallory", "key": KEY}),
         "/srv/sym/home/mallory/.ssh is a symlink",
     );
+    fails(
+        lab,
+        "authorized_key",
+        json!({"user": "mallory", "key": KEY,
+               "path": "/srv/sym/home/mallory/.ssh/authorized_keys"}),
+        "/srv/sym/home/mallory/.ssh is a symlink",
+    );
     assert_eq!(
         at(lab, NODE, &d.join("dir")),
         Node::Dir(vec!["keep".into()])
@@ -320,7 +327,7 @@ fn file_module(lab: &Lab) {
         lab,
         "file",
         json!({"path": p(&d, "dangling")}),
-        "does not exist",
+        "dangling symlink",
     );
     fails(
         lab,
