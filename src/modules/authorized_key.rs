@@ -137,7 +137,7 @@ impl AuthorizedKey {
 const USER: &str = r#"u={user}
 ent=$(getent passwd "$u") || tandem_fail "authorized_key: no user $u on this node"
 oifs=$IFS; IFS=:; set -f
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086 # split on `:` on purpose; globbing is off
 set -- $ent
 IFS=$oifs; set +f
 uid=$3 gid=$4 home=$6 follow={follow}

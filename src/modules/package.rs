@@ -127,12 +127,12 @@ stamp=${TANDEM_APT_STAMP:-/var/lib/apt/periodic/update-success-stamp}
 touch -d '1 day ago' -- "$TANDEM_TMP/day"
 # find -newer: POSIX (test's -nt is not).
 [ -n "$(find "$stamp" -prune -newer "$TANDEM_TMP/day")" ] || apt_update
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086 # $todo: validated names, split on purpose
 if {apt} {install} $todo >"$out" 2>&1; then
   cat -- "$out"
 elif [ -z "$updated" ]; then
   apt_update
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086 # as above
   {apt} {install} $todo || tandem_fail "package: apt-get install$todo failed"
 else
   cat -- "$out" >&2
@@ -140,7 +140,7 @@ else
 fi
 "#;
 
-const REMOVE_TODO: &str = r#"# shellcheck disable=SC2086
+const REMOVE_TODO: &str = r#"# shellcheck disable=SC2086 # $todo: validated names, split on purpose
 {apt} remove $todo || tandem_fail "package: apt-get remove$todo failed"
 "#;
 

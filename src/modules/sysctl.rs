@@ -144,14 +144,14 @@ const LIVE_APPLY: &str = r#"if [ -n "$missing" ]; then
 fi
 # `set --` splits on blanks: the kernel's tabs and ours compare equal.
 IFS= read -r cur <"$lp" || [ -n "$cur" ] || tandem_fail "sysctl: cannot read $lp"
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086 # split on blanks on purpose; globbing is off
 { set -f; set -- $cur; cur=$*; set +f; }
 if [ "$cur" != "$v" ]; then
   tandem_changed "live $k from $cur to $v"
   if ! tandem_checking; then
     printf '%s\n' "$v" >"$lp" || tandem_fail "sysctl: the kernel refused $k = $v"
     IFS= read -r cur <"$lp"
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086 # as above
     { set -f; set -- $cur; cur=$*; set +f; }
     [ "$cur" = "$v" ] || tandem_fail "sysctl: wrote $k = $v but the kernel reports $cur"
   fi
