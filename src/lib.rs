@@ -16,7 +16,10 @@ pub mod ovh;
 pub mod playbook;
 pub mod report;
 pub mod rollout;
+#[cfg(test)]
+mod script_checks;
 pub mod service_config;
+pub mod sh;
 pub mod ssh;
 pub mod template;
 pub mod trust;

@@ -8,6 +8,8 @@
 
 use std::path::Path;
 
+use crate::sh::{Script, ShellWord};
+
 use crate::engine::{self, Shared};
 use crate::error::Error;
 use crate::inventory::Cluster;
@@ -126,11 +128,16 @@ pub fn describe(rendered: &Rendered, many: bool, out: &mut Vec<u8>) {
 }
 
 /// The shell command that prints a node's copy (exit 3 when it has none).
-pub fn read_command(dest: &str, sudo: bool) -> String {
-    let q = crate::ssh::shell_quote(dest);
-    let read = format!("if [ -e {q} ]; then cat -- {q}; else exit 3; fi");
+pub fn read_command(dest: &str, sudo: bool) -> Script {
+    let read = Script::fill(
+        "if [ -e {dest} ]; then cat -- {dest}; else exit 3; fi",
+        &[("dest", &ShellWord::quote(dest))],
+    );
     if sudo {
-        format!("sudo -n sh -c {}", crate::ssh::shell_quote(&read))
+        Script::fill(
+            "sudo -n sh -c {read}",
+            &[("read", &ShellWord::quote(&read))],
+        )
     } else {
         read
     }

@@ -694,7 +694,10 @@ fn add_filters(env: &mut Environment<'static>) {
             if value.is_true() { yes } else { no }
         },
     );
-    env.add_filter("quote", |value: &Value| shell_quote(&value.to_string()));
+    // Ansible's `quote`: the crate's one sh quoting function.
+    env.add_filter("quote", |value: &Value| {
+        crate::sh::ShellWord::quote(&value.to_string()).into_string()
+    });
 }
 
 fn json_of(value: &Value) -> Result<serde_json::Value, minijinja::Error> {
@@ -748,18 +751,6 @@ fn ansible_bool(value: &Value) -> Result<bool, minijinja::Error> {
         ));
     }
     Ok(value.is_true())
-}
-
-/// POSIX shell quoting: `it's` -> `'it'\''s'`.
-fn shell_quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
-    {
-        return text.to_string();
-    }
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::report::ping::{NodeFacts, json_report, table};
 use crate::ssh::SshError;
 
 /// One exec, three lines: hostname, kernel, OS (os-release's PRETTY_NAME where there is one).
-const FACTS_SCRIPT: &str =
+pub(crate) const FACTS_SCRIPT: &str =
     "uname -n; uname -sr; ( . /etc/os-release 2>/dev/null && echo \"$PRETTY_NAME\" ) || uname -o";
 
 pub async fn ping(args: PingArgs) -> Result<ExitCode, Error> {

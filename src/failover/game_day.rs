@@ -13,7 +13,8 @@ use super::probe::{ProbeConfig, Prober};
 use super::recorder::{Recorder, Sink, from_ovh};
 use super::timeline::{EventKind, NoteLevel, ProbeSettings, Timeline};
 use crate::ovh::{Client, MoveOptions};
-use crate::ssh::{Session, shell_quote};
+use crate::sh::{Script, ShellWord};
+use crate::ssh::Session;
 
 /// One node of the pair, connected.
 pub struct Side {
@@ -68,6 +69,12 @@ pub async fn run(settings: &Settings, sides: [Side; 2], client: &Client) -> Endi
     let mut rec = Recorder::new(timeline, clock, settings.live);
     let mut alarms = Vec::new();
 
+    // A switch command that cannot be filled is refused before anything is touched.
+    if !settings.direct
+        && let Err(e) = node_ops::check_switch_command(&settings.switch_template)
+    {
+        return refused(rec, settings, format!("switch_command: {e}"));
+    }
     rec.record(EventKind::Phase {
         name: "lock".into(),
     });
@@ -144,11 +151,12 @@ fn refused(mut rec: Recorder, settings: &Settings, why: String) -> Ending {
 }
 
 /// Runs a script on a node, as root; `Err` carries the last lines it printed.
-async fn exec(side: &Side, script: &str) -> Result<String, (Option<u32>, String)> {
+async fn exec(side: &Side, script: &Script) -> Result<String, (Option<u32>, String)> {
+    let script = ShellWord::quote(script);
     let command = if side.sudo {
-        format!("sudo -n sh -c {}", shell_quote(script))
+        format!("sudo -n sh -c {script}")
     } else {
-        format!("sh -c {}", shell_quote(script))
+        format!("sh -c {script}")
     };
     match side.session.exec(&command, b"").await {
         Ok(out) => {
@@ -177,7 +185,7 @@ fn last_words(stderr: &[u8], stdout: &str) -> String {
 }
 
 /// A command on a node, on the timeline: started, then finished with its outcome.
-async fn command(side: &Side, what: &str, script: &str, sink: &Sink) -> Result<(), String> {
+async fn command(side: &Side, what: &str, script: &Script, sink: &Sink) -> Result<(), String> {
     let _ = sink.send((
         std::time::Instant::now(),
         EventKind::CommandStarted {
@@ -509,7 +517,8 @@ async fn switch_with_command(
         &settings.switch_template,
         &settings.spec.service,
         &target.name,
-    );
+    )
+    .map_err(|e| format!("switch_command: {e}"))?;
     let watching = async {
         let mut last = None;
         loop {

@@ -1,4 +1,5 @@
-//! Argument helpers shared by modules: parsing with serde's messages, quoting for sh, modes.
+//! Argument helpers shared by modules: parsing with serde's messages, modes, paths. (Quoting
+//! for sh is `crate::sh::ShellWord::quote`, the crate's one quoting function.)
 
 use serde::de::DeserializeOwned;
 
@@ -20,9 +21,31 @@ pub fn parse<T: DeserializeOwned>(module: &str, args: &serde_json::Value) -> Res
     serde_json::from_value(args.clone()).map_err(|e| format!("{module}: {e}"))
 }
 
-/// Single-quotes for sh: safe for any byte string without NUL.
-pub fn q(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+/// The first string in a module's arguments that holds a NUL byte, as `field` or
+/// `field[2]`: no sh string can carry one (dash drops it silently), so it is refused up front.
+/// `payload_fields` (top level) travel as the step's payload, which is binary-safe.
+pub fn nul_field(args: &serde_json::Value, payload_fields: &[&str]) -> Option<String> {
+    if let serde_json::Value::Object(map) = args {
+        return map
+            .iter()
+            .filter(|(k, _)| !payload_fields.contains(&k.as_str()))
+            .find_map(|(k, v)| nul_in(v).map(|rest| format!("{k}{rest}")));
+    }
+    nul_in(args)
+}
+
+fn nul_in(args: &serde_json::Value) -> Option<String> {
+    match args {
+        serde_json::Value::String(s) if s.contains('\0') => Some(String::new()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_in(v).map(|rest| format!("[{i}]{rest}"))),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .find_map(|(k, v)| nul_in(v).map(|rest| format!(".{k}{rest}"))),
+        _ => None,
+    }
 }
 
 /// Validates an octal mode ("0644", "644", "4755") and returns it as `stat -c %a` prints it.
@@ -51,6 +74,11 @@ pub fn absolute(module: &str, field: &str, path: &str) -> Result<(), String> {
     }
 }
 
+/// serde's `default = "yes"`: for flags that are on unless turned off.
+pub fn yes() -> bool {
+    true
+}
+
 /// Lowercase hex sha256, as `sha256sum` prints it.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -70,10 +98,5 @@ mod tests {
         assert_eq!(mode("m", "4755").unwrap(), "4755");
         assert!(mode("m", "0999").is_err());
         assert!(mode("m", "rw").is_err());
-    }
-
-    #[test]
-    fn quoting_handles_quotes() {
-        assert_eq!(q("a'b"), r"'a'\''b'");
     }
 }

@@ -5,12 +5,19 @@
 //! to the wanted one; with `tag`, lines carrying the tag as a field are ours too, so a rotated
 //! key replaces the old one instead of piling up. Other lines and comments are left untouched.
 //! The home directory is resolved on the node (`getent passwd`, so LDAP/sssd users work too).
+//!
+//! Symlinks (`follow`, default false, as Ansible's `authorized_key`): a home belongs to its
+//! user, who could plant a link at `~/.ssh` or at the file to lead root's write (and the chown
+//! to the user) to any file of the node. So a link at the file, or anywhere below the home
+//! directory on the way to it (the default path, or a `path` inside the home), fails the step;
+//! `follow: true` follows them.
 
 use serde::Deserialize;
 
-use super::args::{absolute, parse, q};
+use super::args::{absolute, parse};
 use super::rewrite::{Edit, Missing, one_line};
 use super::{Module, PlanContext, RemoteStep};
+use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +28,8 @@ struct Args {
     state: State,
     tag: Option<String>,
     path: Option<String>,
+    #[serde(default)]
+    follow: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -40,6 +49,7 @@ pub struct AuthorizedKey {
     tag: Option<String>,
     state: State,
     path: Option<String>,
+    follow: bool,
 }
 
 // Comment lines (`#`) are never ours, even when they quote the key.
@@ -117,36 +127,54 @@ impl AuthorizedKey {
             tag: a.tag,
             state: a.state,
             path: a.path,
+            follow: a.follow,
         })
     }
 }
 
-impl Module for AuthorizedKey {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
-        // Fields of the passwd entry split by the shell itself (IFS=:), no cut/awk process.
-        let mut script = format!(
-            r#"u={user}
+// Fields of the passwd entry split by the shell itself (IFS=:), no cut/awk process; the
+// split is the point, and globbing is off.
+const USER: &str = r#"u={user}
 ent=$(getent passwd "$u") || tandem_fail "authorized_key: no user $u on this node"
-oifs=$IFS; IFS=:; set -f; set -- $ent; IFS=$oifs; set +f
-uid=$3 gid=$4 home=$6
-"#,
-            user = q(&self.user)
-        );
-        match &self.path {
-            Some(path) => script.push_str(&format!("p={}\n", q(path))),
-            None => script.push_str(
-                r#"[ -n "$home" ] && [ "$home" != / ] || tandem_fail "authorized_key: user $u has no home directory"
+oifs=$IFS; IFS=:; set -f
+# shellcheck disable=SC2086 # split on `:` on purpose; globbing is off
+set -- $ent
+IFS=$oifs; set +f
+uid=$3 gid=$4 home=$6 follow={follow}
+"#;
+
+/// A path given explicitly: inside the user's home, the same rule as the default path.
+const GIVEN: &str = r#"p={path}
+if [ -z "$follow" ] && [ -n "$home" ] && [ "$home" != / ]; then
+  case $p in "$home"/*) tandem_inside "$home" "$p" ;; esac
+fi
+"#;
+
+const IN_HOME: &str = r#"{ [ -n "$home" ] && [ "$home" != / ]; } || tandem_fail "authorized_key: user $u has no home directory"
 [ -d "$home" ] || tandem_fail "authorized_key: home directory $home of $u does not exist"
 p=$home/.ssh/authorized_keys
+# The home is the user's: a link they planted at .ssh or at the file would lead root's write
+# (and the chown to the user) anywhere. Followed only with follow: true.
+[ -n "$follow" ] || tandem_inside "$home" "$p"
 # sshd (StrictModes) wants ~/.ssh owned by the user and not writable by others.
 if [ ! -d "$home/.ssh" ]; then
   tandem_changed "created $home/.ssh"
   if ! tandem_checking; then
-    mkdir -m 700 -- "$home/.ssh" && chown "$uid:$gid" -- "$home/.ssh" || tandem_fail "authorized_key: cannot create $home/.ssh"
+    { mkdir -m 700 -- "$home/.ssh" && chown "$uid:$gid" -- "$home/.ssh"; } || tandem_fail "authorized_key: cannot create $home/.ssh"
   fi
 fi
-"#,
-            ),
+"#;
+
+impl Module for AuthorizedKey {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+        let follow = ShellWord::quote(if self.follow { "1" } else { "" });
+        let mut script = Script::fill(
+            USER,
+            &[("user", &ShellWord::quote(&self.user)), ("follow", &follow)],
+        );
+        match &self.path {
+            Some(path) => script.push(Script::fill(GIVEN, &[("path", &ShellWord::quote(path))])),
+            None => script.push_code(IN_HOME),
         }
         let present = if self.state == State::Present {
             "1"
@@ -161,22 +189,23 @@ fi
         ];
         let edit = Edit {
             module: "authorized_key",
-            path: "\"$p\"",
+            path: ShellWord::verbatim("\"$p\""),
             awk: PROGRAM,
             env: &env,
             // A missing file: created for present; nothing to remove for absent.
             missing: Missing::Create,
             // Written 0600 and owned by the user, whatever it was before: sshd refuses keys in
             // a file others can write.
-            mode: "600",
-            owner: "\"$uid:$gid\"",
+            mode: ShellWord::verbatim("600"),
+            owner: ShellWord::verbatim("\"$uid:$gid\""),
             what: match self.state {
                 State::Present => "key in",
                 State::Absent => "removed key from",
             },
             arms: "",
+            follow: self.follow,
         };
-        script.push_str(&edit.script());
+        script.push(edit.script());
         Ok(RemoteStep {
             script,
             payload: Vec::new(),

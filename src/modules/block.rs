@@ -1,13 +1,14 @@
 //! `block`: several lines of a text file kept between two marker lines (Ansible's
 //! `blockinfile`). present: the text between the markers is replaced, or the whole block is
 //! appended when the markers are not there; absent: markers and text go. One `awk` pass, atomic
-//! write, diff.
+//! write, diff. A symlink at `path` is handled as `line` handles it (`follow`, default true).
 
 use serde::Deserialize;
 
-use super::args::{absolute, parse, q};
+use super::args::{absolute, parse, yes};
 use super::rewrite::{Edit, Missing, one_line};
 use super::{Module, PlanContext, RemoteStep};
+use crate::sh::{Script, ShellWord};
 
 const DEFAULT_MARKER: &str = "# {mark} MANAGED BY TANDEM";
 
@@ -22,6 +23,8 @@ struct Args {
     state: State,
     #[serde(default)]
     create: bool,
+    #[serde(default = "yes")]
+    follow: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -43,6 +46,7 @@ pub struct Block {
     end: String,
     state: State,
     create: bool,
+    follow: bool,
 }
 
 // The first BEGIN..END region is the block; later copies (a hand-made duplicate) are dropped.
@@ -106,6 +110,7 @@ impl Block {
             end,
             state: a.state,
             create: a.create,
+            follow: a.follow,
         })
     }
 }
@@ -125,10 +130,9 @@ impl Module for Block {
             ("TANDEM_PRESENT", present),
             ("TANDEM_LINES", &lines),
         ];
-        let path = q(&self.path);
         let edit = Edit {
             module: "block",
-            path: &path,
+            path: ShellWord::quote(&self.path),
             awk: PROGRAM,
             env: &env,
             missing: if self.create || self.state == State::Absent {
@@ -136,8 +140,8 @@ impl Module for Block {
             } else {
                 Missing::Fail
             },
-            mode: "''",
-            owner: "''",
+            mode: ShellWord::quote(""),
+            owner: ShellWord::quote(""),
             what: match self.state {
                 State::Present => "block in",
                 State::Absent => "removed block from",
@@ -145,13 +149,16 @@ impl Module for Block {
             // awk's exit 3: a BEGIN marker without its END. Markers are user text: they reach
             // the message through variables, never spliced into the double-quoted string.
             arms: "3) tandem_fail \"block: $f has the line '$mb' but no '$me' after it: fix it by hand\" ;;\n",
+            follow: self.follow,
         };
-        let script = format!(
-            "mb={} me={}\n{}",
-            q(&self.begin),
-            q(&self.end),
-            edit.script()
+        let mut script = Script::fill(
+            "mb={begin} me={end}\n",
+            &[
+                ("begin", &ShellWord::quote(&self.begin)),
+                ("end", &ShellWord::quote(&self.end)),
+            ],
         );
+        script.push(edit.script());
         Ok(RemoteStep {
             script,
             payload: Vec::new(),

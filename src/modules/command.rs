@@ -10,8 +10,9 @@
 
 use serde::Deserialize;
 
-use super::args::{absolute, parse, q};
+use super::args::{absolute, parse};
 use super::{Module, PlanContext, RemoteStep};
+use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,30 +96,7 @@ impl Command {
     }
 }
 
-impl Module for Command {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
-        let mut script = String::new();
-        if let Some(dir) = &self.chdir {
-            script.push_str(&format!(
-                "d={}\ncd -- \"$d\" || tandem_fail \"command: cannot change to directory $d\"\n",
-                q(dir)
-            ));
-        }
-        if let Some(path) = &self.creates {
-            script.push_str(&format!("[ -e {} ] && exit 0\n", q(path)));
-        }
-        if let Some(path) = &self.removes {
-            script.push_str(&format!("[ -e {} ] || [ -L {0} ] || exit 0\n", q(path)));
-        }
-        if let Some(unless) = &self.unless {
-            // `eval` in a subshell: no new sh process, and the guard cannot change our state.
-            script.push_str(&format!(
-                "if ( eval {} ) >/dev/null 2>&1 </dev/null; then exit 0; fi\n",
-                q(unless)
-            ));
-        }
-        script.push_str(&format!(
-            r#"tandem_changed {label}
+const RUN: &str = r#"tandem_changed {label}
 tandem_checking && exit 0
 # stdin is not the payload: a command that reads it must see end-of-file, not hang.
 ( eval {cmd} ) </dev/null
@@ -127,9 +105,42 @@ if [ "$rc" -ne 0 ]; then
   printf 'command exited with status %s\n' "$rc" >&2
   exit "$rc"
 fi
-"#,
-            label = q(&format!("ran {}", self.label())),
-            cmd = q(&self.cmd),
+"#;
+
+impl Module for Command {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+        let mut script = Script::default();
+        if let Some(dir) = &self.chdir {
+            script.push(Script::fill(
+                "d={dir}\ncd -- \"$d\" || tandem_fail \"command: cannot change to directory $d\"\n",
+                &[("dir", &ShellWord::quote(dir))],
+            ));
+        }
+        if let Some(path) = &self.creates {
+            script.push(Script::fill(
+                "[ -e {path} ] && exit 0\n",
+                &[("path", &ShellWord::quote(path))],
+            ));
+        }
+        if let Some(path) = &self.removes {
+            script.push(Script::fill(
+                "[ -e {path} ] || [ -L {path} ] || exit 0\n",
+                &[("path", &ShellWord::quote(path))],
+            ));
+        }
+        if let Some(unless) = &self.unless {
+            // `eval` in a subshell: no new sh process, and the guard cannot change our state.
+            script.push(Script::fill(
+                "if ( eval {unless} ) >/dev/null 2>&1 </dev/null; then exit 0; fi\n",
+                &[("unless", &ShellWord::quote(unless))],
+            ));
+        }
+        script.push(Script::fill(
+            RUN,
+            &[
+                ("label", &ShellWord::quote(&format!("ran {}", self.label()))),
+                ("cmd", &ShellWord::quote(&self.cmd)),
+            ],
         ));
         Ok(RemoteStep {
             script,

@@ -4,11 +4,17 @@
 //!
 //! Converged checks use the shell's `[ -d ]`/`[ -L ]` builtins first; a process (`readlink`,
 //! `stat` in `tandem_attrs`) is spent only where the builtins cannot answer.
+//!
+//! Symlinks: `file`, `touch` and `directory` act on what a link points to (as chmod and chown
+//! do); a dangling link fails `file` and `touch` (touching it would create a file where it
+//! points) and `directory`. `link` replaces whatever is at `path` but a real directory;
+//! `absent` removes the link itself, never what it points to.
 
 use serde::Deserialize;
 
-use super::args::{absolute, mode, parse, q};
+use super::args::{absolute, mode, parse};
 use super::{Module, PlanContext, RemoteStep};
+use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,19 +128,21 @@ impl File {
     }
 }
 
-impl Module for File {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
-        let mut script = format!("p={}\n", q(&self.path));
-        script.push_str(match self.state {
-            State::File => {
-                r#"# Attributes apply to what a link points to, as chmod/chown do.
-if [ -L "$p" ] && [ -e "$p" ]; then p=$(readlink -f -- "$p"); fi
+// Attributes apply to what a link points to, as chmod/chown do.
+const FILE: &str = r#"if [ -L "$p" ]; then
+  [ -e "$p" ] || tandem_fail "file: $p is a dangling symlink (to $(readlink -- "$p"))"
+  p=$(readlink -f -- "$p")
+fi
 [ -e "$p" ] || tandem_fail "file: $p does not exist (state: touch creates it)"
 [ -d "$p" ] && tandem_fail "file: $p is a directory, not a file (state: directory?)"
-"#
-            }
-            State::Touch => {
-                r#"if [ -L "$p" ] && [ -e "$p" ]; then p=$(readlink -f -- "$p"); fi
+"#;
+
+// A dangling link is not followed: touching it would create a file where it points, a path
+// nobody named.
+const TOUCH: &str = r#"if [ -L "$p" ]; then
+  [ -e "$p" ] || tandem_fail "file: $p is a dangling symlink (to $(readlink -- "$p")): tandem creates no file through a link"
+  p=$(readlink -f -- "$p")
+fi
 if [ ! -e "$p" ]; then
   tandem_changed "created $p"
   if ! tandem_checking; then
@@ -142,50 +150,59 @@ if [ ! -e "$p" ]; then
     : >>"$p" || tandem_fail "file: cannot create $p"
   fi
 fi
-"#
-            }
-            State::Directory => {
-                r#"if [ -L "$p" ] && [ -d "$p" ]; then p=$(readlink -f -- "$p"); fi
+"#;
+
+const DIRECTORY: &str = r#"if [ -L "$p" ] && [ -d "$p" ]; then p=$(readlink -f -- "$p"); fi
 if [ ! -d "$p" ]; then
   if [ -e "$p" ] || [ -L "$p" ]; then tandem_fail "file: $p exists and is not a directory"; fi
   tandem_changed "created directory $p"
   tandem_checking || mkdir -p -- "$p" || tandem_fail "file: cannot create directory $p"
 fi
-"#
-            }
-            State::Link => {
-                r#"if [ ! -L "$p" ] || [ "$(readlink -- "$p")" != "$src" ]; then
+"#;
+
+// A new link made in a private temporary directory and renamed over the old one
+// (`tandem_link`): there is no instant where the path is missing (a "current" release link is
+// always usable), and no guessable temporary name.
+const LINK: &str = r#"src={src}
+if [ ! -L "$p" ] || [ "$(readlink -- "$p")" != "$src" ]; then
   # Replacing a directory would need removing what is inside: never implicitly.
   if [ -d "$p" ] && [ ! -L "$p" ]; then tandem_fail "file: $p is a directory, not a link (remove it first with state: absent)"; fi
   tandem_changed "link $p -> $src"
-  if ! tandem_checking; then
-    # A new link under a temporary name renamed over the old one: there is no instant
-    # where the path is missing (a "current" release link is always usable).
-    t="${p%/*}/.tandem.link.$$"
-    if ! { ln -sfn -- "$src" "$t" && mv -fT -- "$t" "$p"; }; then
-      rm -f -- "$t"; tandem_fail "file: cannot link $p to $src"
-    fi
-  fi
+  tandem_checking || tandem_link "$src" "$p" || tandem_fail "file: cannot link $p to $src"
 fi
-"#
-            }
-            State::Absent => {
-                r#"if [ -e "$p" ] || [ -L "$p" ]; then
+"#;
+
+const ABSENT: &str = r#"if [ -e "$p" ] || [ -L "$p" ]; then
   tandem_changed "removed $p"
   tandem_checking || rm -rf -- "$p" || tandem_fail "file: cannot remove $p"
 fi
-"#
-            }
+"#;
+
+impl Module for File {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+        let mut script = Script::fill("p={path}\n", &[("path", &ShellWord::quote(&self.path))]);
+        script.push(match self.state {
+            State::File => Script::code(FILE),
+            State::Touch => Script::code(TOUCH),
+            State::Directory => Script::code(DIRECTORY),
+            State::Link => Script::fill(
+                LINK,
+                &[(
+                    "src",
+                    &ShellWord::quote(self.src.as_deref().unwrap_or_default()),
+                )],
+            ),
+            State::Absent => Script::code(ABSENT),
         });
-        if let Some(src) = &self.src {
-            script.insert_str(0, &format!("src={}\n", q(src)));
-        }
         if self.mode.is_some() || self.owner.is_some() || self.group.is_some() {
-            script.push_str(&format!(
-                "tandem_attrs \"$p\" {} {} {}\n",
-                q(self.mode.as_deref().unwrap_or("")),
-                q(self.owner.as_deref().unwrap_or("")),
-                q(self.group.as_deref().unwrap_or("")),
+            let word = |v: &Option<String>| ShellWord::quote(v.as_deref().unwrap_or(""));
+            script.push(Script::fill(
+                "tandem_attrs \"$p\" {mode} {owner} {group}\n",
+                &[
+                    ("mode", &word(&self.mode)),
+                    ("owner", &word(&self.owner)),
+                    ("group", &word(&self.group)),
+                ],
             ));
         }
         Ok(RemoteStep {
@@ -391,5 +408,34 @@ mod tests {
         );
         assert!(err(json!({"path": "/x/y", "mode": "0888"})).contains("not an octal mode"));
         assert!(err(json!({"path": "/x/y", "owner": "-rf"})).contains("file: owner '-rf'"));
+    }
+}
+
+#[cfg(test)]
+mod planted_tests {
+    use super::*;
+    use crate::modules::testing::{Local, TestContext};
+    use serde_json::json;
+
+    /// Issue 12, defect 3: the link was made at `.tandem.link.$$` next to it, a predictable
+    /// name: a directory planted there became the link's path.
+    #[test]
+    fn a_directory_planted_at_the_old_temporary_name_is_left_alone() {
+        let t = Local::new();
+        std::fs::create_dir_all(t.path("releases/1")).unwrap();
+        let link = t.path("current");
+        let step =
+            File::from_args(&json!({"path": link, "state": "link", "src": t.path("releases/1")}))
+                .unwrap()
+                .plan(&TestContext::default())
+                .unwrap();
+        let dir = t.path("").display().to_string();
+        let before =
+            format!("mkdir \"{dir}/.tandem.link.$$\" && echo x >\"{dir}/.tandem.link.$$/evil\"");
+        let run = t.run_env(&step, false, false, &[("TANDEM_TEST_BEFORE", &before)]);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        let meta = std::fs::symlink_metadata(&link).unwrap();
+        assert!(meta.file_type().is_symlink(), "{link:?} is not the link");
+        assert_eq!(std::fs::read_link(&link).unwrap(), t.path("releases/1"));
     }
 }

@@ -3,12 +3,14 @@
 //!
 //! tandem never reformats: a device that already holds another file system, a partition table,
 //! an LVM physical volume or swap makes the step fail instead, naming what is there. The probe
-//! is `blkid -p` (low level: reads the device itself, not a cache).
+//! is `blkid -p` (low level: reads the device itself, not a cache). `dev` may be a symlink (LVM's
+//! `/dev/VG/LV` always is): it is followed; a dangling one is a device that does not exist.
 
 use serde::Deserialize;
 
-use super::args::{absolute, parse, q};
+use super::args::{absolute, parse};
 use super::{Module, PlanContext, RemoteStep};
+use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,11 +57,7 @@ pub fn fstype(module: &str, t: &str) -> Result<(), String> {
     }
 }
 
-impl Module for Filesystem {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
-        let opts: Vec<String> = self.opts.iter().map(|o| q(o)).collect();
-        let script = format!(
-            r#"dev={dev} want={fstype}
+const SCRIPT: &str = r#"dev={dev} want={fstype}
 if [ ! -e "$dev" ]; then
   # In check mode an earlier step (a volume, a loop device) may not have made it yet.
   tandem_checking || tandem_fail "filesystem: $dev does not exist"
@@ -84,10 +82,18 @@ command -v "mkfs.$want" >/dev/null || tandem_fail "filesystem: mkfs.$want not fo
 tandem_changed "created $want on $dev"
 tandem_checking && exit 0
 out=$("mkfs.$want" {opts} "$dev" 2>&1 </dev/null) || tandem_fail "filesystem: mkfs.$want $dev failed: $out"
-"#,
-            dev = q(&self.dev),
-            fstype = q(&self.fstype),
-            opts = opts.join(" "),
+"#;
+
+impl Module for Filesystem {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+        let opts: Vec<ShellWord> = self.opts.iter().map(|o| ShellWord::quote(o)).collect();
+        let script = Script::fill(
+            SCRIPT,
+            &[
+                ("dev", &ShellWord::quote(&self.dev)),
+                ("fstype", &ShellWord::quote(&self.fstype)),
+                ("opts", &opts),
+            ],
         );
         Ok(RemoteStep {
             script,

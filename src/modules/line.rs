@@ -3,12 +3,17 @@
 //! present: the LAST line matching `regexp` (an awk ERE) becomes `line`; when none matches and
 //! `line` is not already in the file, it is appended. absent: every line matching `regexp` or
 //! equal to `line` goes. One `awk` pass decides and builds the new content; the write is atomic.
+//!
+//! A symlink at `path` is followed (`follow`, default true, as Ansible's `lineinfile`): the
+//! regular file it points to is edited and keeps its mode and owner, the link stays. A dangling
+//! link or a link to a directory fails the step; `follow: false` refuses any link.
 
 use serde::Deserialize;
 
-use super::args::{absolute, parse, q};
+use super::args::{absolute, parse, yes};
 use super::rewrite::{Edit, Missing, one_line};
 use super::{Module, PlanContext, RemoteStep};
+use crate::sh::ShellWord;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +25,8 @@ struct Args {
     state: State,
     #[serde(default)]
     create: bool,
+    #[serde(default = "yes")]
+    follow: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -37,6 +44,7 @@ pub struct Line {
     regexp: Option<String>,
     state: State,
     create: bool,
+    follow: bool,
 }
 
 // Strings from ENVIRON are made plain strings (`""` appended) so that `==` compares text:
@@ -86,6 +94,7 @@ impl Line {
             regexp: a.regexp,
             state: a.state,
             create: a.create,
+            follow: a.follow,
         })
     }
 }
@@ -99,10 +108,9 @@ impl Module for Line {
             ("TANDEM_HAS_LINE", has_line),
             ("TANDEM_RE", self.regexp.as_deref().unwrap_or("")),
         ];
-        let path = q(&self.path);
         let edit = Edit {
             module: "line",
-            path: &path,
+            path: ShellWord::quote(&self.path),
             awk: match self.state {
                 State::Present => PRESENT,
                 State::Absent => ABSENT,
@@ -114,13 +122,14 @@ impl Module for Line {
             } else {
                 Missing::Fail
             },
-            mode: "''",
-            owner: "''",
+            mode: ShellWord::quote(""),
+            owner: ShellWord::quote(""),
             what: match self.state {
                 State::Present => "line in",
                 State::Absent => "removed line from",
             },
             arms: "",
+            follow: self.follow,
         };
         Ok(RemoteStep {
             script: edit.script(),

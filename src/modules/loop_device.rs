@@ -7,12 +7,17 @@
 //! device is told the new size (`losetup -c`). The device is found with `losetup -j FILE`, and
 //! attached with `losetup -f --show FILE` when there is none. Its path is reported as the fact
 //! `device`. Loop devices do not survive a reboot: the step attaches it again at the next run.
+//!
+//! Symlinks: `file` may be a link to the backing file (followed); a dangling link fails the
+//! step rather than create a file where it points. `link` is tandem's own link: whatever is
+//! there but a real directory is replaced, atomically.
 
 use serde::Deserialize;
 
-use super::args::{absolute, parse, q};
+use super::args::{absolute, parse};
 use super::size;
 use super::{Module, PlanContext, RemoteStep};
+use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,11 +52,13 @@ impl LoopDevice {
     }
 }
 
-impl Module for LoopDevice {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
-        let mut script = format!(
-            r#"f={file} asked={asked} want={bytes}
+const FILE: &str = r#"f={file} asked={asked} want={bytes}
 [ -d "$f" ] && tandem_fail "loop_device: $f is a directory"
+# A link to the backing file is followed; a dangling one would make tandem create a file
+# where the link points, a path nobody named.
+if [ -L "$f" ] && [ ! -e "$f" ]; then
+  tandem_fail "loop_device: $f is a dangling symlink (to $(readlink -- "$f")): tandem creates no file through a link"
+fi
 dev=
 [ -e "$f" ] && dev=$(losetup -n -O NAME -j "$f" 2>/dev/null | head -n 1)
 if [ ! -e "$f" ]; then
@@ -61,7 +68,7 @@ if [ ! -e "$f" ]; then
     fallocate -l "$want" -- "$f" 2>/dev/null || truncate -s "$want" -- "$f" || tandem_fail "loop_device: cannot create $f of $asked"
   fi
 else
-  have=$(stat -c %s -- "$f")
+  have=$(stat -L -c %s -- "$f")
   if [ "$have" -lt "$want" ]; then
     tandem_changed "grew $f from $have to $want bytes"
     if ! tandem_checking; then
@@ -77,26 +84,34 @@ if [ -z "$dev" ]; then
   fi
 fi
 [ -z "$dev" ] || tandem_fact device "$dev"
-"#,
-            file = q(&self.file),
-            asked = q(&self.size),
-            bytes = self.bytes,
-        );
-        if let Some(link) = &self.link {
-            script.push_str(&format!(
-                r#"l={link}
+"#;
+
+/// The stable link: whatever stands at `link` that is not a directory (an old link, a
+/// dangling one) is replaced, atomically (`tandem_link`: a private temporary directory, never
+/// a guessable name).
+const LINK: &str = r#"l={link}
 [ -d "$l" ] && [ ! -L "$l" ] && tandem_fail "loop_device: link $l is a directory"
 if [ -z "$dev" ] || [ "$(readlink -- "$l")" != "$dev" ]; then
-  tandem_changed "link $l to ${{dev:-the loop device}}"
+  tandem_changed "link $l to ${dev:-the loop device}"
   if ! tandem_checking; then
     mkdir -p -- "$(dirname -- "$l")" || tandem_fail "loop_device: cannot create the directory of $l"
-    # A new link renamed over the old one: never a moment without it.
-    ln -sfn -- "$dev" "$l.tandem-new" && mv -fT -- "$l.tandem-new" "$l" || tandem_fail "loop_device: cannot link $l to $dev"
+    tandem_link "$dev" "$l" || tandem_fail "loop_device: cannot link $l to $dev"
   fi
 fi
-"#,
-                link = q(link),
-            ));
+"#;
+
+impl Module for LoopDevice {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+        let mut script = Script::fill(
+            FILE,
+            &[
+                ("file", &ShellWord::quote(&self.file)),
+                ("asked", &ShellWord::quote(&self.size)),
+                ("bytes", &ShellWord::number(self.bytes)),
+            ],
+        );
+        if let Some(link) = &self.link {
+            script.push(Script::fill(LINK, &[("link", &ShellWord::quote(link))]));
         }
         Ok(RemoteStep {
             script,
@@ -232,5 +247,45 @@ esac
         assert!(e.contains("link 'web' must be an absolute path"), "{e}");
         let e = LoopDevice::from_args(&json!({"file": "/x.img", "size": "big"})).unwrap_err();
         assert!(e.contains("not a size"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod planted_tests {
+    use super::*;
+    use crate::modules::testing::{Local, TestContext};
+    use serde_json::json;
+
+    /// Issue 12, defect 3: `$l.tandem-new` was a predictable name; a directory planted there
+    /// became the link's path (the planted directory was moved over `link`).
+    #[test]
+    fn a_directory_planted_next_to_the_link_is_left_alone() {
+        let t = Local::new();
+        let state = t.path("loops");
+        std::fs::create_dir_all(&state).unwrap();
+        t.stub(
+            "losetup",
+            "case \"$*\" in *-j*) exit 0 ;; *--show*) echo /dev/loop7 ;; esac\n",
+        );
+        let file = t.path("web.img");
+        let link = t.path("web.dev");
+        let planted = t.path("web.dev.tandem-new");
+        std::fs::create_dir_all(&planted).unwrap();
+        std::fs::write(planted.join("evil"), "x").unwrap();
+        let step = LoopDevice::from_args(&json!({"file": file, "size": "1M", "link": link}))
+            .unwrap()
+            .plan(&TestContext::default())
+            .unwrap();
+        let run = t.run(&step, false, false);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        assert_eq!(
+            std::fs::read_link(&link).unwrap().display().to_string(),
+            "/dev/loop7"
+        );
+        let inside: Vec<_> = std::fs::read_dir(&planted)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(inside, ["evil"], "tandem wrote into the planted directory");
     }
 }

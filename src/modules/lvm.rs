@@ -9,9 +9,10 @@
 
 use serde::Deserialize;
 
-use super::args::{absolute, parse, q};
+use super::args::{absolute, parse};
 use super::size;
 use super::{Module, PlanContext, RemoteStep};
+use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,11 +75,7 @@ impl Lvm {
     }
 }
 
-impl Module for Lvm {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
-        let pvs: Vec<String> = self.pvs.iter().map(|p| q(p)).collect();
-        let mut script = format!(
-            r#"vg={vg}
+const VG: &str = r#"vg={vg}
 command -v vgs >/dev/null || tandem_fail "lvm: the LVM tools are not installed (package lvm2)"
 # PVs: created when missing; one of another VG stops everything.
 new_vg=1
@@ -87,7 +84,7 @@ vgs --noheadings -o vg_name -- "$vg" >/dev/null 2>&1 && new_vg=
 set --
 for pv in {pvs}; do
   if owner=$(pvs --noheadings -o vg_name -- "$pv" 2>/dev/null); then
-    owner=$(echo $owner)
+    owner=$(tandem_trim "$owner")
     if [ "$owner" = "$vg" ]; then continue; fi
     [ -z "$owner" ] || tandem_fail "lvm: $pv belongs to volume group $owner, not $vg: tandem never moves a physical volume"
   else
@@ -111,36 +108,43 @@ elif [ $# -gt 0 ]; then
     out=$(vgextend -- "$vg" "$@" 2>&1 </dev/null) || tandem_fail "lvm: vgextend $vg failed: $out"
   fi
 fi
-"#,
-            vg = q(&self.vg),
-            pvs = pvs.join(" "),
-        );
-        if let Some((lv, asked, bytes)) = &self.lv {
-            script.push_str(&format!(
-                r#"lv={lv} asked={asked} want={bytes}
+"#;
+
+const LV: &str = r#"lv={lv} asked={asked} want={bytes}
 if have=$(lvs --noheadings --units b --nosuffix -o lv_size -- "$vg/$lv" 2>/dev/null); then
-  have=$(echo $have)
+  have=$(tandem_trim "$have")
   extent=$(vgs --noheadings --units b --nosuffix -o vg_extent_size -- "$vg" 2>/dev/null)
-  extent=$(echo $extent)
+  extent=$(tandem_trim "$extent")
   case $have$extent in *[!0-9]*|'') tandem_fail "lvm: cannot read the size of $vg/$lv (lvs said '$have', vgs '$extent')" ;; esac
   if [ "$have" -lt "$want" ]; then
     tandem_changed "extended logical volume $vg/$lv to $asked"
     if ! tandem_checking; then
-      out=$(lvextend -L "${{want}}b" -- "$vg/$lv" 2>&1 </dev/null) || tandem_fail "lvm: lvextend $vg/$lv to $asked failed: $out"
+      out=$(lvextend -L "${want}b" -- "$vg/$lv" 2>&1 </dev/null) || tandem_fail "lvm: lvextend $vg/$lv to $asked failed: $out"
     fi
   elif [ "$have" -ge $((want + extent)) ]; then
     human=$(lvs --noheadings --units g -o lv_size -- "$vg/$lv" 2>/dev/null)
-    tandem_fail "lvm: $vg/$lv is $(echo $human), bigger than the $asked asked: tandem never shrinks a volume; change size or shrink it by hand"
+    tandem_fail "lvm: $vg/$lv is $(tandem_trim "$human"), bigger than the $asked asked: tandem never shrinks a volume; change size or shrink it by hand"
   fi
 else
   tandem_changed "created logical volume $vg/$lv of $asked"
   if ! tandem_checking; then
-    out=$(lvcreate --yes -n "$lv" -L "${{want}}b" -- "$vg" 2>&1 </dev/null) || tandem_fail "lvm: lvcreate $vg/$lv of $asked failed: $out"
+    out=$(lvcreate --yes -n "$lv" -L "${want}b" -- "$vg" 2>&1 </dev/null) || tandem_fail "lvm: lvcreate $vg/$lv of $asked failed: $out"
   fi
 fi
-"#,
-                lv = q(lv),
-                asked = q(asked),
+"#;
+
+impl Module for Lvm {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+        let pvs: Vec<ShellWord> = self.pvs.iter().map(|p| ShellWord::quote(p)).collect();
+        let mut script = Script::fill(VG, &[("vg", &ShellWord::quote(&self.vg)), ("pvs", &pvs)]);
+        if let Some((lv, asked, bytes)) = &self.lv {
+            script.push(Script::fill(
+                LV,
+                &[
+                    ("lv", &ShellWord::quote(lv)),
+                    ("asked", &ShellWord::quote(asked)),
+                    ("bytes", &ShellWord::number(*bytes)),
+                ],
             ));
         }
         Ok(RemoteStep {

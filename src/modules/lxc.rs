@@ -18,9 +18,10 @@
 
 use serde::Deserialize;
 
-use super::args::{absolute, parse, q};
-use super::copy::content_script;
+use super::args::{absolute, parse};
+use super::copy::Content;
 use super::{Module, PlanContext, RemoteStep};
+use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,47 +133,22 @@ impl Lxc {
     }
 }
 
-impl Module for Lxc {
-    fn plan(&self, cx: &dyn PlanContext) -> Result<RemoteStep, String> {
-        let mut script = format!(
-            r#"n={name} P={path}
+const HEAD: &str = r#"n={name} P={path}
 command -v lxc-info >/dev/null || tandem_fail "lxc: the LXC tools are not installed (package lxc)"
 log="$TANDEM_TMP/lxc.log"
 # lxc-info -s prints RUNNING, STOPPED, FROZEN, ...; nothing when the container does not exist.
 st=$(lxc-info -P "$P" -n "$n" -s -H 2>/dev/null) || st=
-"#,
-            name = q(&self.name),
-            path = q(&self.path),
-        );
-        if self.state == State::Absent {
-            script.push_str(
-                r#"if [ -n "$st" ]; then
+"#;
+
+const DESTROY: &str = r#"if [ -n "$st" ]; then
   tandem_changed "destroyed container $n"
   if ! tandem_checking; then
     lxc-destroy -P "$P" -n "$n" -f >"$log" 2>&1 || { cat "$log" >&2; tandem_fail "lxc: lxc-destroy $n failed"; }
   fi
 fi
-"#,
-            );
-            return Ok(RemoteStep {
-                script,
-                payload: Vec::new(),
-            });
-        }
+"#;
 
-        let args: Vec<String> = self.template_args.iter().map(|a| q(a)).collect();
-        let args = if args.is_empty() {
-            String::new()
-        } else {
-            format!(" -- {}", args.join(" "))
-        };
-        let (rootfs_set, backing) = match &self.rootfs {
-            Some(r) => (format!("rootfs={}", q(r)), r#" -B dir --dir "$rootfs""#),
-            None => ("rootfs=".to_string(), ""),
-        };
-        let has_config = if self.config.is_some() { "1" } else { "" };
-        script.push_str(&format!(
-            r#"{rootfs_set} template={template} has_config={has_config}
+const CREATE: &str = r#"rootfs={rootfs} template={template} has_config={has_config}
 if [ -z "$st" ]; then
   tandem_changed "created container $n"
   if ! tandem_checking; then
@@ -180,14 +156,99 @@ if [ -z "$st" ]; then
     if [ -n "$rootfs" ] && [ -d "$rootfs" ] && [ -n "$(ls -A -- "$rootfs")" ]; then
       # Someone's data: adopt it, never run a template over it.
       [ -n "$has_config" ] || tandem_fail "lxc: $rootfs already holds a root file system: give \`config\` (with lxc.rootfs.path = dir:$rootfs) to adopt it"
-      lxc-create -P "$P" -n "$n" -t none >"$log" 2>&1 || {{ cat "$log" >&2; tandem_fail "lxc: lxc-create $n (adopting $rootfs) failed"; }}
+      lxc-create -P "$P" -n "$n" -t none >"$log" 2>&1 || { cat "$log" >&2; tandem_fail "lxc: lxc-create $n (adopting $rootfs) failed"; }
     else
-      lxc-create -P "$P" -n "$n" -t "$template"{backing}{args} >"$log" 2>&1 || {{ cat "$log" >&2; tandem_fail "lxc: lxc-create -t $template $n failed (output above)"; }}
+      lxc-create -P "$P" -n "$n" -t "$template"{backing}{args} >"$log" 2>&1 || { cat "$log" >&2; tandem_fail "lxc: lxc-create -t $template $n failed (output above)"; }
     fi
   fi
 fi
-"#,
-            template = q(&self.template),
+"#;
+
+/// Wraps the config's `copy`-like script; the container's directory exists unless this is
+/// check mode on a new container.
+const CONFIG_BEFORE: &str = r#"if [ -d "$P/$n" ]; then
+  before=$(tandem_sha256 "$P/$n/config")
+"#;
+
+const CONFIG_AFTER: &str = r#"  if [ "$(tandem_sha256 "$P/$n/config")" != "$before" ] && [ "$st" = RUNNING ]; then
+    tandem_changed "container $n runs with its old config until it restarts"
+  fi
+else
+  tandem_changed "config of $n"
+fi
+"#;
+
+const START: &str = r#"case $st in
+RUNNING) ;;
+FROZEN)
+  tandem_changed "unfroze container $n"
+  tandem_checking || lxc-unfreeze -P "$P" -n "$n" || tandem_fail "lxc: lxc-unfreeze $n failed"
+  ;;
+*)
+  tandem_changed "started container $n"
+  if ! tandem_checking; then
+    lxc-start -P "$P" -n "$n" -d -l ERROR -o "$log" || { cat "$log" >&2; tandem_fail "lxc: lxc-start $n failed (log above; lxc-start -n $n -F shows the container's console)"; }
+    lxc-wait -P "$P" -n "$n" -s RUNNING -t {timeout} || tandem_fail "lxc: $n is not RUNNING {timeout} s after lxc-start"
+  fi
+  ;;
+esac
+"#;
+
+const STOP: &str = r#"case $st in
+''|STOPPED) ;;
+*)
+  tandem_changed "stopped container $n"
+  if ! tandem_checking; then
+    lxc-stop -P "$P" -n "$n" -t 30 >"$log" 2>&1 || { cat "$log" >&2; tandem_fail "lxc: lxc-stop $n failed"; }
+  fi
+  ;;
+esac
+"#;
+
+impl Module for Lxc {
+    fn plan(&self, cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+        let mut script = Script::fill(
+            HEAD,
+            &[
+                ("name", &ShellWord::quote(&self.name)),
+                ("path", &ShellWord::quote(&self.path)),
+            ],
+        );
+        if self.state == State::Absent {
+            script.push_code(DESTROY);
+            return Ok(RemoteStep {
+                script,
+                payload: Vec::new(),
+            });
+        }
+
+        let args = if self.template_args.is_empty() {
+            Script::code("")
+        } else {
+            let words: Vec<ShellWord> = self
+                .template_args
+                .iter()
+                .map(|a| ShellWord::quote(a))
+                .collect();
+            Script::fill(" -- {words}", &[("words", &words)])
+        };
+        let (rootfs, backing) = match &self.rootfs {
+            Some(r) => (
+                ShellWord::quote(r),
+                Script::code(r#" -B dir --dir "$rootfs""#),
+            ),
+            None => (ShellWord::quote(""), Script::code("")),
+        };
+        let has_config = ShellWord::quote(if self.config.is_some() { "1" } else { "" });
+        script.push(Script::fill(
+            CREATE,
+            &[
+                ("rootfs", &rootfs),
+                ("template", &ShellWord::quote(&self.template)),
+                ("has_config", &has_config),
+                ("backing", &backing),
+                ("args", &args),
+            ],
         ));
 
         let config = match &self.config {
@@ -199,63 +260,34 @@ fi
         let payload = match config {
             Some(config) => {
                 let payload = config.into_bytes();
-                // The container's directory exists unless this is check mode on a new container.
-                script.push_str(&format!(
-                    r#"if [ -d "$P/$n" ]; then
-  before=$(tandem_sha256 "$P/$n/config")
-{}  if [ "$(tandem_sha256 "$P/$n/config")" != "$before" ] && [ "$st" = RUNNING ]; then
-    tandem_changed "container $n runs with its old config until it restarts"
-  fi
-else
-  tandem_changed "config of $n"
-fi
-"#,
-                    content_script(
-                        &format!("{}/{}/config", self.path, self.name),
-                        &payload,
-                        None,
-                        None,
-                        None
-                    )
-                    .lines()
-                    .map(|l| format!("  {l}\n"))
-                    .collect::<String>()
-                ));
+                let dest = format!("{}/{}/config", self.path, self.name);
+                script.push_code(CONFIG_BEFORE);
+                // LXC's own file: a link there is replaced, never written through.
+                script.push(
+                    Content {
+                        dest: &dest,
+                        payload: &payload,
+                        mode: None,
+                        owner: None,
+                        group: None,
+                        show_diff: true,
+                        follow: false,
+                    }
+                    .script()
+                    .indented("  "),
+                );
+                script.push_code(CONFIG_AFTER);
                 payload
             }
             None => Vec::new(),
         };
 
         match self.state {
-            State::Started => script.push_str(&format!(
-                r#"case $st in
-RUNNING) ;;
-FROZEN)
-  tandem_changed "unfroze container $n"
-  tandem_checking || lxc-unfreeze -P "$P" -n "$n" || tandem_fail "lxc: lxc-unfreeze $n failed"
-  ;;
-*)
-  tandem_changed "started container $n"
-  if ! tandem_checking; then
-    lxc-start -P "$P" -n "$n" -d -l ERROR -o "$log" || {{ cat "$log" >&2; tandem_fail "lxc: lxc-start $n failed (log above; lxc-start -n $n -F shows the container's console)"; }}
-    lxc-wait -P "$P" -n "$n" -s RUNNING -t {START_TIMEOUT_S} || tandem_fail "lxc: $n is not RUNNING {START_TIMEOUT_S} s after lxc-start"
-  fi
-  ;;
-esac
-"#
+            State::Started => script.push(Script::fill(
+                START,
+                &[("timeout", &ShellWord::number(START_TIMEOUT_S.into()))],
             )),
-            State::Stopped => script.push_str(
-                r#"case $st in
-''|STOPPED) ;;
-*)
-  tandem_changed "stopped container $n"
-  if ! tandem_checking; then
-    lxc-stop -P "$P" -n "$n" -t 30 >"$log" 2>&1 || { cat "$log" >&2; tandem_fail "lxc: lxc-stop $n failed"; }
-  fi
-  ;;
-esac
-"#,
-            ),
+            State::Stopped => script.push_code(STOP),
             State::Present | State::Absent => {}
         }
         Ok(RemoteStep { script, payload })

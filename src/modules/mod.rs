@@ -32,6 +32,8 @@ pub mod testing;
 use std::fmt;
 use std::path::Path;
 
+use crate::sh::Script;
+
 pub use answer::{FileDiff, StepReport};
 
 /// The shell functions every step may call; sent once per host.
@@ -40,7 +42,8 @@ pub const PRELUDE: &str = include_str!("prelude.sh");
 /// What the engine ships to a node for one step.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RemoteStep {
-    pub script: String,
+    /// Built only from tandem's own code and quoted words (see `crate::sh`).
+    pub script: Script,
     /// Bytes the script reads from `$TANDEM_PAYLOAD` (file content), exact and binary-safe.
     pub payload: Vec<u8>,
 }
@@ -81,6 +84,27 @@ pub const NAMES: &[&str] = &[
 /// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
 /// serde's "unknown field `dst`, expected one of ...": the caller adds file:line.
 pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, String> {
+    // Messages quote the user's values; a newline in one must not split the one-line error.
+    build_module(name, args).map_err(|e| e.replace('\n', "\\n").replace('\r', "\\r"))
+}
+
+fn build_module(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, String> {
+    // File content travels in the payload, binary-safe: only the script's values are checked.
+    let payload_fields: &[&str] = match name {
+        "copy" => &["content"],
+        "lxc" => &["config"],
+        _ => &[],
+    };
+    if let Some(field) = args::nul_field(args, payload_fields) {
+        let field = if field.is_empty() {
+            "the argument".to_string()
+        } else {
+            field
+        };
+        return Err(format!(
+            "{name}: {field} holds a NUL byte, which no file name or shell word can carry"
+        ));
+    }
     match name {
         "copy" => copy::Copy::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
         "line" => line::Line::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),

@@ -10,13 +10,18 @@
 //! is appended; one `awk` pass, atomic write (see `rewrite`). The mounted state is read with
 //! `findmnt`. A mount point already mounted from another device makes the step fail rather
 //! than stack a second file system on it.
+//!
+//! Symlinks: a link at `fstab` is followed (the regular file it points to is edited, as `line`
+//! does); `mounted` refuses a link as the mount point `path` (the kernel would mount on its
+//! target while fstab and findmnt name the link).
 
 use serde::Deserialize;
 
-use super::args::{absolute, parse, q};
+use super::args::{absolute, parse};
 use super::filesystem::fstype;
 use super::rewrite::{Edit, Missing};
 use super::{Module, PlanContext, RemoteStep};
+use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -149,6 +154,10 @@ impl Mount {
     }
 }
 
+const HEAD: &str = "p={path}\n";
+/// What `mounted` mounts, and how.
+const HOW: &str = "src={src} fstype={fstype} opts={opts}\n";
+
 impl Module for Mount {
     fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
         let entry = self.entry();
@@ -156,38 +165,53 @@ impl Module for Mount {
             ("TANDEM_ENTRY", entry.as_str()),
             ("TANDEM_MNT", self.path.as_str()),
         ];
-        let fstab = q(&self.fstab);
         let edit = |awk, what| {
             Edit {
                 module: "mount",
-                path: &fstab,
+                path: ShellWord::quote(&self.fstab),
                 awk,
                 env: &env,
                 missing: Missing::Create,
-                mode: "''",
-                owner: "''",
+                mode: ShellWord::quote(""),
+                owner: ShellWord::quote(""),
                 what,
                 arms: "",
+                // /etc/fstab is root's: a link there is followed, as `line` does.
+                follow: true,
             }
             .script()
         };
-        let mut script = format!(
-            "p={path} src={src} fstype={fstype} opts={opts}\n{FINDMNT}",
-            path = q(&self.path),
-            src = q(&self.src),
-            fstype = q(&self.fstype),
-            opts = q(&self.opts),
-        );
+        let point = Script::fill(HEAD, &[("path", &ShellWord::quote(&self.path))]);
+        let mut script = Script::default();
         match self.state {
             State::Mounted => {
-                script.push_str(&edit(SET, "entry in"));
-                script.push_str(MOUNTED);
+                script.push(point);
+                script.push(Script::fill(
+                    HOW,
+                    &[
+                        ("src", &ShellWord::quote(&self.src)),
+                        ("fstype", &ShellWord::quote(&self.fstype)),
+                        ("opts", &ShellWord::quote(&self.opts)),
+                    ],
+                ));
+                script.push_code(MOUNT_POINT);
+                script.push_code(FINDMNT);
+                script.push_code(DEVICE);
+                script.push(edit(SET, "entry in"));
+                script.push_code(MOUNTED);
             }
-            State::Present => script.push_str(&edit(SET, "entry in")),
-            State::Unmounted => script.push_str(UNMOUNT),
+            // The entry only: the mount point is not looked at.
+            State::Present => script.push(edit(SET, "entry in")),
+            State::Unmounted => {
+                script.push(point);
+                script.push_code(FINDMNT);
+                script.push_code(UNMOUNT);
+            }
             State::Absent => {
-                script.push_str(UNMOUNT);
-                script.push_str(&edit(REMOVE, "removed entry from"));
+                script.push(point);
+                script.push_code(FINDMNT);
+                script.push_code(UNMOUNT);
+                script.push(edit(REMOVE, "removed entry from"));
             }
         }
         Ok(RemoteStep {
@@ -197,10 +221,18 @@ impl Module for Mount {
     }
 }
 
-/// Sets `now` to the source mounted on `$p` (empty when nothing is), and `dev` to the device
-/// `$src` names when it is a block device or a tag (empty otherwise: a file, tmpfs, a share).
+/// A symlink as mount point: the kernel mounts on what it points to, while fstab and findmnt
+/// name the link, so the state could never be read back: refused.
+const MOUNT_POINT: &str = r#"[ -L "$p" ] && tandem_fail "mount: $p is a symlink (to $(readlink -- "$p")): name the real mount point"
+"#;
+
+/// Sets `now` to the source mounted on `$p` (empty when nothing is).
 const FINDMNT: &str = r#"now=$(findmnt -n -o SOURCE --mountpoint "$p" 2>/dev/null | tail -n 1)
-case $src in
+"#;
+
+/// Sets `dev` to the device `$src` names when it is a block device or a tag (empty otherwise:
+/// a file, tmpfs, a share).
+const DEVICE: &str = r#"case $src in
 UUID=*|LABEL=*|PARTUUID=*|PARTLABEL=*) dev=$(findfs "$src" 2>/dev/null) ;;
 /*) if [ -b "$src" ]; then dev=$(readlink -f -- "$src"); else dev=; fi ;;
 *) dev= ;;

@@ -10,8 +10,9 @@
 
 use serde::Deserialize;
 
-use super::args::{parse, q};
+use super::args::parse;
 use super::{Module, PlanContext, RemoteStep};
+use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,27 +93,16 @@ impl Package {
     }
 }
 
-impl Module for Package {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
-        let words: Vec<String> = self.names.iter().map(|n| q(n)).collect();
-        let words = words.join(" ");
-        // One line per package: "NAME XYZ" where Y is the status: i = installed, n = not
-        // installed, c = only config files left; Z is an error flag (space when none).
-        let (pattern, verb, action) = match self.state {
-            State::Present => (r#"*"$nl$p "?"i $nl"*"#, "installed", "install"),
-            State::Absent => (r#"*"$nl$p "?[!nc]?"$nl"*"#, "removed", "remove"),
-        };
-        let hit_miss = match self.state {
-            State::Present => (":", r#"todo="$todo $p""#),
-            State::Absent => (r#"todo="$todo $p""#, ":"),
-        };
-        let mut script = format!(
-            r#"nl='
+/// One line per package: "NAME XYZ" where Y is the status: i = installed, n = not installed,
+/// c = only config files left; Z is an error flag (space when none).
+const CHECK: &str = r#"nl='
 '
-st=$(dpkg-query -W -f='${{Package}} ${{db:Status-Abbrev}}\n' {words} 2>/dev/null)
+# The names as positional parameters: data, not code.
+set -- {words}
+st=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null)
 st="$nl$st$nl"
 todo=
-for p in {words}; do
+for p in "$@"; do
   case $st in {pattern}) {hit} ;; *) {miss} ;; esac
 done
 [ -n "$todo" ] || exit 0
@@ -120,38 +110,68 @@ set -f
 for p in $todo; do tandem_changed "{verb} $p"; done
 tandem_checking && exit 0
 export DEBIAN_FRONTEND=noninteractive
-"#,
-            hit = hit_miss.0,
-            miss = hit_miss.1,
-        );
-        match self.state {
-            State::Present => script.push_str(&format!(
-                r#"out="$TANDEM_TMP/apt.out"
-apt_update() {{
-  {APT} update >"$out" 2>&1 || {{ cat -- "$out" >&2; tandem_fail "package: apt-get update failed"; }}
+"#;
+
+// `$todo` holds validated package names (letters, digits, `+-.`): split on purpose, globbing
+// is off (`set -f` above).
+const INSTALL_TODO: &str = r#"out="$TANDEM_TMP/apt.out"
+apt_update() {
+  {apt} update >"$out" 2>&1 || { cat -- "$out" >&2; tandem_fail "package: apt-get update failed"; }
   updated=1
-}}
+}
 updated=
 # apt's own hook touches this stamp after every successful update; the lists directory is the
 # fallback where it is missing.
-stamp=${{TANDEM_APT_STAMP:-/var/lib/apt/periodic/update-success-stamp}}
+stamp=${TANDEM_APT_STAMP:-/var/lib/apt/periodic/update-success-stamp}
 [ -e "$stamp" ] || stamp=/var/lib/apt/lists
 touch -d '1 day ago' -- "$TANDEM_TMP/day"
-[ "$stamp" -nt "$TANDEM_TMP/day" ] || apt_update
-if {APT} {INSTALL} $todo >"$out" 2>&1; then
+# find -newer: POSIX (test's -nt is not).
+[ -n "$(find "$stamp" -prune -newer "$TANDEM_TMP/day")" ] || apt_update
+# shellcheck disable=SC2086 # $todo: validated names, split on purpose
+if {apt} {install} $todo >"$out" 2>&1; then
   cat -- "$out"
 elif [ -z "$updated" ]; then
   apt_update
-  {APT} {INSTALL} $todo || tandem_fail "package: apt-get install$todo failed"
+  # shellcheck disable=SC2086 # as above
+  {apt} {install} $todo || tandem_fail "package: apt-get install$todo failed"
 else
   cat -- "$out" >&2
   tandem_fail "package: apt-get install$todo failed"
 fi
-"#
+"#;
+
+const REMOVE_TODO: &str = r#"# shellcheck disable=SC2086 # $todo: validated names, split on purpose
+{apt} remove $todo || tandem_fail "package: apt-get remove$todo failed"
+"#;
+
+impl Module for Package {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+        let words: Vec<ShellWord> = self.names.iter().map(|n| ShellWord::quote(n)).collect();
+        let (pattern, verb) = match self.state {
+            State::Present => (r#"*"$nl$p "?"i $nl"*"#, "installed"),
+            State::Absent => (r#"*"$nl$p "?[!nc]?"$nl"*"#, "removed"),
+        };
+        let (hit, miss) = match self.state {
+            State::Present => (":", r#"todo="$todo $p""#),
+            State::Absent => (r#"todo="$todo $p""#, ":"),
+        };
+        let mut script = Script::fill(
+            CHECK,
+            &[
+                ("words", &words),
+                ("pattern", &Script::code(pattern)),
+                ("hit", &Script::code(hit)),
+                ("miss", &Script::code(miss)),
+                ("verb", &Script::code(verb)),
+            ],
+        );
+        let apt = Script::code(APT);
+        match self.state {
+            State::Present => script.push(Script::fill(
+                INSTALL_TODO,
+                &[("apt", &apt), ("install", &Script::code(INSTALL))],
             )),
-            State::Absent => script.push_str(&format!(
-                "{APT} {action} $todo || tandem_fail \"package: apt-get remove$todo failed\"\n"
-            )),
+            State::Absent => script.push(Script::fill(REMOVE_TODO, &[("apt", &apt)])),
         }
         Ok(RemoteStep {
             script,

@@ -27,12 +27,23 @@ tandem_diff() {
     printf '\n'
 }
 
+# TEXT without its leading and trailing blanks (LVM's tools pad their columns), no process.
+tandem_trim() {
+    _t=${1#"${1%%[![:space:]]*}"}
+    printf '%s' "${_t%"${_t##*[![:space:]]}"}"
+}
+
 # sha256 of a file, or nothing when it does not exist.
 tandem_sha256() { [ -f "$1" ] && sha256sum <"$1" | cut -d' ' -f1; }
 
 # Atomically puts the content of SRC at DEST with MODE (octal) and OWNER:GROUP (either may be
-# empty: keep/default). Temp file in DEST's directory, fsync, then rename: a killed run leaves
-# the old file or the new one, never a partial one.
+# empty). Temp file in DEST's directory, fsync, then rename: a killed run leaves the old file or
+# the new one, never a partial one. DEST itself is replaced: a symlink there becomes a regular
+# file (modules that follow links pass the link's target as DEST).
+# Never widens: without MODE/OWNER, the file keeps the mode and owner of the regular file DEST
+# is, or leads to (stat -L: a link's own 0777 is never copied); a new file gets 0644 less the
+# umask. The rename is `mv -T`: a directory that appears at DEST fails the step instead of
+# receiving the file.
 tandem_install() {
     _src=$1 _dest=$2 _mode=$3 _owner=$4
     _dir=$(dirname -- "$_dest")
@@ -40,41 +51,87 @@ tandem_install() {
     # Clean up the temp file if anything below fails or we are killed.
     trap 'rm -f -- "$_tmp"' EXIT
     cat -- "$_src" >"$_tmp" || tandem_fail "cannot write $_dest (disk full?)"
-    if [ -n "$_mode" ]; then chmod "$_mode" "$_tmp" || tandem_fail "chmod $_mode $_dest failed"
-    elif [ -e "$_dest" ]; then chmod "$(stat -c %a -- "$_dest")" "$_tmp"
-    else chmod 0644 "$_tmp"; fi
-    if [ -n "$_owner" ]; then chown "$_owner" "$_tmp" || tandem_fail "chown $_owner $_dest failed"
-    elif [ -e "$_dest" ]; then chown "$(stat -c %u:%g -- "$_dest")" "$_tmp"; fi
+    _had=
+    if [ -f "$_dest" ]; then _had=$(stat -L -c '%a %u:%g' -- "$_dest") || _had=; fi
+    # Owner first: chown clears the setuid and setgid bits that MODE may set.
+    if [ -n "$_owner" ]; then chown -- "$_owner" "$_tmp" || tandem_fail "chown $_owner $_dest failed"
+    elif [ -n "$_had" ]; then chown -- "${_had#* }" "$_tmp" || tandem_fail "cannot keep the owner of $_dest"; fi
+    if [ -n "$_mode" ]; then chmod -- "$_mode" "$_tmp" || tandem_fail "chmod $_mode $_dest failed"
+    elif [ -n "$_had" ]; then chmod -- "${_had% *}" "$_tmp" || tandem_fail "cannot keep the mode of $_dest"
+    else chmod -- "$(printf '%o' $((0644 & ~$(umask))))" "$_tmp" || tandem_fail "chmod $_dest failed"; fi
     sync -- "$_tmp" || tandem_fail "cannot flush $_dest to disk"
-    mv -f -- "$_tmp" "$_dest" || tandem_fail "cannot rename into $_dest"
+    mv -fT -- "$_tmp" "$_dest" || tandem_fail "cannot rename into $_dest"
     trap - EXIT
     sync -- "$_dir" 2>/dev/null || true
 }
 
+# Makes PATH a symlink to TARGET, atomically: the link is made in a fresh private directory
+# (mktemp -d, beside PATH: no name another user can guess and plant) and renamed over PATH with
+# `mv -T`, so PATH is never missing and a directory at PATH is never written into.
+tandem_link() {
+    _dir=$(dirname -- "$2")
+    _tmpd=$(mktemp -d "$_dir/.tandem.XXXXXXXX") || tandem_fail "cannot create a temporary directory in $_dir"
+    trap 'rm -rf -- "$_tmpd"' EXIT
+    if ! { ln -s -- "$1" "$_tmpd/link" && mv -fT -- "$_tmpd/link" "$2"; }; then
+        rm -rf -- "$_tmpd"; trap - EXIT; return 1
+    fi
+    rmdir -- "$_tmpd"
+    trap - EXIT
+}
+
+# Fails unless PATH stays inside DIR: no component of PATH below DIR may be a symlink or `..`.
+# For trees another user owns (a container's root file system, a user's home), where a planted
+# link would lead root's writes out of them. Components that do not exist yet are fine: tandem
+# makes them as real directories.
+tandem_inside() {
+    case $2 in "$1"/*) ;; *) tandem_fail "$2 is not inside $1" ;; esac
+    _rest=${2#"$1"/} _at=$1
+    while [ -n "$_rest" ]; do
+        _c=${_rest%%/*}
+        case $_rest in */*) _rest=${_rest#*/} ;; *) _rest= ;; esac
+        case $_c in ''|.) continue ;; ..) tandem_fail "$2 goes out of $1 (..)" ;; esac
+        _at=$_at/$_c
+        if [ -L "$_at" ]; then
+            tandem_fail "$_at is a symlink (to $(readlink -- "$_at")): tandem follows no link inside $1"
+        fi
+        [ -e "$_at" ] || return 0
+    done
+}
+
 # Ensures PATH's mode (octal, no leading zeros), owner and group; empty means "leave as is".
 # Numeric owner/group compare by id, names by name. A missing PATH is left alone (check mode
-# on a file that would be created).
+# on a file that would be created). Owner and group go first: chown clears setuid and setgid.
 tandem_attrs() {
     [ -e "$1" ] || [ -L "$1" ] || return 0
     [ -n "$2$3$4" ] || return 0
-    # One stat for all three: each process costs more than the comparisons.
-    set -- "$1" "$2" "$3" "$4" $(stat -c '%a %U %u %G %g' -- "$1")
-    if [ -n "$2" ] && [ "$5" != "$2" ]; then
-        tandem_changed "mode of $1 to $2"
-        tandem_checking || chmod "$2" -- "$1" || tandem_fail "chmod $2 $1 failed"
-    fi
-    if [ -n "$3" ]; then
-        case $3 in *[!0-9]*) _have=$6 ;; *) _have=$7 ;; esac
-        if [ "$_have" != "$3" ]; then
-            tandem_changed "owner of $1 to $3"
-            tandem_checking || chown -h -- "$3" "$1" || tandem_fail "chown $3 $1 failed (no such user?)"
+    _p=$1 _wmode=$2 _wowner=$3 _wgroup=$4
+    # One stat for all three (each process costs more than the comparisons); the fields are
+    # a mode, names and ids: single words.
+    # shellcheck disable=SC2046
+    set -- $(stat -c '%a %U %u %G %g' -- "$_p")
+    _mode=$1
+    if [ -n "$_wowner" ]; then
+        case $_wowner in *[!0-9]*) _have=$2 ;; *) _have=$3 ;; esac
+        if [ "$_have" != "$_wowner" ]; then
+            tandem_changed "owner of $_p to $_wowner"
+            if ! tandem_checking; then
+                chown -h -- "$_wowner" "$_p" || tandem_fail "chown $_wowner $_p failed (no such user?)"
+                _mode=$(stat -c %a -- "$_p")
+            fi
         fi
     fi
-    if [ -n "$4" ]; then
-        case $4 in *[!0-9]*) _have=$8 ;; *) _have=$9 ;; esac
-        if [ "$_have" != "$4" ]; then
-            tandem_changed "group of $1 to $4"
-            tandem_checking || chgrp -h -- "$4" "$1" || tandem_fail "chgrp $4 $1 failed (no such group?)"
+    if [ -n "$_wgroup" ]; then
+        case $_wgroup in *[!0-9]*) _have=$4 ;; *) _have=$5 ;; esac
+        if [ "$_have" != "$_wgroup" ]; then
+            tandem_changed "group of $_p to $_wgroup"
+            if ! tandem_checking; then
+                chgrp -h -- "$_wgroup" "$_p" || tandem_fail "chgrp $_wgroup $_p failed (no such group?)"
+                _mode=$(stat -c %a -- "$_p")
+            fi
         fi
+    fi
+    if [ -n "$_wmode" ] && [ "$_mode" != "$_wmode" ]; then
+        tandem_changed "mode of $_p to $_wmode"
+        tandem_checking || chmod -- "$_wmode" "$_p" || tandem_fail "chmod $_wmode $_p failed"
     fi
 }

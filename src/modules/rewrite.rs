@@ -7,7 +7,7 @@
 //! Values reach awk through the environment (`ENVIRON`), never through `-v` or the program
 //! text: `-v` would interpret backslashes, and the program text would need awk quoting.
 
-use super::args::q;
+use crate::sh::{Script, ShellWord};
 
 /// awk's exit status meaning "the new content differs from the file".
 pub const CHANGED: i32 = 10;
@@ -24,43 +24,37 @@ pub enum Missing {
 
 /// What to write and how.
 pub struct Edit<'a> {
-    pub module: &'a str,
-    /// Shell word for the target path: quoted text or a variable set earlier in the script.
-    pub path: &'a str,
+    pub module: &'static str,
+    /// The target path: a quoted value, or a variable set earlier in the script (`"$p"`).
+    pub path: ShellWord,
     /// The awk program; it must `exit 10` in END when its output differs from its input.
-    pub awk: &'a str,
-    /// Environment for awk, as (NAME, value): values are quoted here.
-    pub env: &'a [(&'a str, &'a str)],
+    pub awk: &'static str,
+    /// Environment for awk, as (NAME, value).
+    pub env: &'a [(&'static str, &'a str)],
     pub missing: Missing,
-    /// Shell words for `tandem_install`'s MODE and OWNER (e.g. `''` to keep/default).
-    pub mode: &'a str,
-    pub owner: &'a str,
+    /// `tandem_install`'s MODE and OWNER (empty: keep the file's own, or the default).
+    pub mode: ShellWord,
+    pub owner: ShellWord,
     /// Short text for the change record, followed by the path ("line in", "block in").
-    pub what: &'a str,
+    pub what: &'static str,
     /// More `case` arms on awk's exit status (a module's own refusals), e.g.
     /// `3) tandem_fail "..." ;;`.
-    pub arms: &'a str,
+    pub arms: &'static str,
+    /// A symlink at the path: true edits the regular file it points to (which must exist) and
+    /// keeps the link; false fails the step (editing needs the current content, and reading
+    /// it through a link planted by another user could copy some other file into this one).
+    pub follow: bool,
 }
 
-impl Edit<'_> {
-    pub fn script(&self) -> String {
-        let env: String = self
-            .env
-            .iter()
-            .map(|(name, value)| format!("{name}={} ", q(value)))
-            .collect();
-        let missing = match self.missing {
-            Missing::Create => String::new(),
-            Missing::Fail => format!(
-                "\n  tandem_fail \"{}: $f does not exist (set create: true to create it)\"",
-                self.module
-            ),
-        };
-        format!(
-            r#"f={path}
-# Edit the file a symlink points to, and keep the link (a rename would replace the link).
-if [ -L "$f" ]; then l=$f; f=$(readlink -f -- "$f") || tandem_fail "{module}: cannot resolve the link $l"; fi
+const EDIT: &str = r#"f={path} follow={follow}
+if [ -L "$f" ]; then
+  [ -n "$follow" ] || tandem_fail "{module}: $f is a symlink (to $(readlink -- "$f")): tandem edits through a link only with follow: true"
+  [ -e "$f" ] || tandem_fail "{module}: $f is a dangling symlink (to $(readlink -- "$f")): tandem creates no file through a link"
+  # Edit the file the link points to, and keep the link (a rename would replace the link).
+  l=$f; f=$(readlink -f -- "$l") || tandem_fail "{module}: cannot resolve the symlink $l"
+fi
 [ -d "$f" ] && tandem_fail "{module}: $f is a directory, not a file"
+[ ! -e "$f" ] || [ -f "$f" ] || tandem_fail "{module}: $f is not a regular file"
 in=$f
 if [ ! -e "$f" ]; then{missing}
   in=/dev/null
@@ -77,15 +71,41 @@ case $rc in
   ;;
 {arms}*) tandem_fail "{module}: cannot read or edit $f (awk exited with status $rc)" ;;
 esac
-"#,
-            path = self.path,
-            module = self.module,
-            awk = q(self.awk),
-            changed = CHANGED,
-            mode = self.mode,
-            owner = self.owner,
-            what = self.what,
-            arms = self.arms,
+"#;
+
+const MISSING_FAILS: &str = r#"
+  tandem_fail "{module}: $f does not exist (set create: true to create it)""#;
+
+impl Edit<'_> {
+    pub fn script(&self) -> Script {
+        let env: Vec<(&'static str, ShellWord)> = self
+            .env
+            .iter()
+            .map(|(name, value)| (*name, ShellWord::quote(value)))
+            .collect();
+        let module = Script::code(self.module);
+        let missing = match self.missing {
+            Missing::Create => Script::code(""),
+            Missing::Fail => Script::fill(MISSING_FAILS, &[("module", &module)]),
+        };
+        Script::fill(
+            EDIT,
+            &[
+                ("path", &self.path),
+                (
+                    "follow",
+                    &ShellWord::quote(if self.follow { "1" } else { "" }),
+                ),
+                ("module", &module),
+                ("missing", &missing),
+                ("env", &Script::assignments(&env)),
+                ("awk", &ShellWord::quote(self.awk)),
+                ("changed", &ShellWord::number(CHANGED as u64)),
+                ("what", &Script::code(self.what)),
+                ("mode", &self.mode),
+                ("owner", &self.owner),
+                ("arms", &Script::code(self.arms)),
+            ],
         )
     }
 }

@@ -5,13 +5,15 @@
 //! The live value is read with the shell's `read` builtin and compared with whitespace
 //! collapsed (the kernel prints `ip_local_port_range` with a tab): a converged check costs one
 //! `awk` and no other process. `absent` only removes the persisted line: the kernel's default
-//! is unknown here, so the live value is left as is.
+//! is unknown here, so the live value is left as is. A symlink at `file` is handled as `line`
+//! handles it (`follow`, default true).
 
 use serde::Deserialize;
 
-use super::args::{absolute, parse, q};
+use super::args::{absolute, parse, yes};
 use super::rewrite::{Edit, Missing, one_line};
 use super::{Module, PlanContext, RemoteStep};
+use crate::sh::{Script, ShellWord};
 
 const DEFAULT_FILE: &str = "/etc/sysctl.d/99-tandem.conf";
 
@@ -26,10 +28,8 @@ struct Args {
     state: State,
     #[serde(default = "yes")]
     apply: bool,
-}
-
-fn yes() -> bool {
-    true
+    #[serde(default = "yes")]
+    follow: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -48,6 +48,7 @@ pub struct Sysctl {
     file: String,
     state: State,
     apply: bool,
+    follow: bool,
 }
 
 // A line sets `name` when the text before its first `=`, blanks removed and without the `-`
@@ -112,6 +113,7 @@ impl Sysctl {
             file,
             state: a.state,
             apply: a.apply,
+            follow: a.follow,
         })
     }
 
@@ -126,6 +128,36 @@ impl Sysctl {
     }
 }
 
+const LIVE_KEY: &str = r#"k={name} v={value}
+lp="${TANDEM_SYSCTL_ROOT:-/proc/sys}/"{rel}
+missing=
+if [ ! -f "$lp" ]; then
+  # In check mode an earlier step may be what creates it (a bridge's proxy_arp): report it.
+  tandem_checking || tandem_fail "sysctl: this kernel has no $k ($lp does not exist: module not loaded?)"
+  missing=1
+fi
+"#;
+
+const LIVE_APPLY: &str = r#"if [ -n "$missing" ]; then
+  tandem_changed "live $k to $v (once $lp exists)"
+  exit 0
+fi
+# `set --` splits on blanks: the kernel's tabs and ours compare equal.
+IFS= read -r cur <"$lp" || [ -n "$cur" ] || tandem_fail "sysctl: cannot read $lp"
+# shellcheck disable=SC2086 # split on blanks on purpose; globbing is off
+{ set -f; set -- $cur; cur=$*; set +f; }
+if [ "$cur" != "$v" ]; then
+  tandem_changed "live $k from $cur to $v"
+  if ! tandem_checking; then
+    printf '%s\n' "$v" >"$lp" || tandem_fail "sysctl: the kernel refused $k = $v"
+    IFS= read -r cur <"$lp"
+    # shellcheck disable=SC2086 # as above
+    { set -f; set -- $cur; cur=$*; set +f; }
+    [ "$cur" = "$v" ] || tandem_fail "sysctl: wrote $k = $v but the kernel reports $cur"
+  fi
+fi
+"#;
+
 impl Module for Sysctl {
     fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
         let present = if self.state == State::Present {
@@ -139,61 +171,38 @@ impl Module for Sysctl {
             ("TANDEM_LINE", line.as_str()),
             ("TANDEM_PRESENT", present),
         ];
-        let file = q(&self.file);
         let edit = Edit {
             module: "sysctl",
-            path: &file,
+            path: ShellWord::quote(&self.file),
             awk: PROGRAM,
             env: &env,
             missing: Missing::Create,
-            mode: "''",
-            owner: "''",
+            mode: ShellWord::quote(""),
+            owner: ShellWord::quote(""),
             what: match self.state {
                 State::Present => "setting in",
                 State::Absent => "removed setting from",
             },
             arms: "",
+            follow: self.follow,
         };
-        let mut script = String::new();
-        if self.apply && self.state == State::Present {
+        let live = self.apply && self.state == State::Present;
+        let mut script = Script::default();
+        if live {
             // Checked first: a key this kernel lacks (module not loaded) must not be persisted
             // half-way; it fails before anything is written.
-            script.push_str(&format!(
-                r#"k={name} v={value}
-lp="${{TANDEM_SYSCTL_ROOT:-/proc/sys}}/"{rel}
-missing=
-if [ ! -f "$lp" ]; then
-  # In check mode an earlier step may be what creates it (a bridge's proxy_arp): report it.
-  tandem_checking || tandem_fail "sysctl: this kernel has no $k ($lp does not exist: module not loaded?)"
-  missing=1
-fi
-"#,
-                name = q(&self.name),
-                value = q(&self.value),
-                rel = q(&self.proc_path()),
+            script.push(Script::fill(
+                LIVE_KEY,
+                &[
+                    ("name", &ShellWord::quote(&self.name)),
+                    ("value", &ShellWord::quote(&self.value)),
+                    ("rel", &ShellWord::quote(&self.proc_path())),
+                ],
             ));
         }
-        script.push_str(&edit.script());
-        if self.apply && self.state == State::Present {
-            script.push_str(
-                r#"if [ -n "$missing" ]; then
-  tandem_changed "live $k to $v (once $lp exists)"
-  exit 0
-fi
-# `set --` splits on blanks: the kernel's tabs and ours compare equal.
-IFS= read -r cur <"$lp" || [ -n "$cur" ] || tandem_fail "sysctl: cannot read $lp"
-set -f; set -- $cur; cur=$*; set +f
-if [ "$cur" != "$v" ]; then
-  tandem_changed "live $k from $cur to $v"
-  if ! tandem_checking; then
-    printf '%s\n' "$v" >"$lp" || tandem_fail "sysctl: the kernel refused $k = $v"
-    IFS= read -r cur <"$lp"
-    set -f; set -- $cur; cur=$*; set +f
-    [ "$cur" = "$v" ] || tandem_fail "sysctl: wrote $k = $v but the kernel reports $cur"
-  fi
-fi
-"#,
-            );
+        script.push(edit.script());
+        if live {
+            script.push_code(LIVE_APPLY);
         }
         Ok(RemoteStep {
             script,

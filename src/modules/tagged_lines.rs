@@ -7,12 +7,18 @@
 //!
 //! The parent directory is created with `dir_mode` when missing (`~/.ssh` must be 0700 for
 //! sshd to trust it); the file gets `mode` and `owner`. One `awk` pass, atomic write, diff.
+//!
+//! Symlinks: such files often live in trees another user owns (a container's root file system,
+//! a user's home). A link at the file fails the step unless `follow: true` (default false);
+//! with `within: DIR`, a link anywhere below DIR on the way to the file fails it too, before
+//! anything is made, so a planted link can never lead root's write out of DIR.
 
 use serde::Deserialize;
 
-use super::args::{absolute, parse, q};
+use super::args::{absolute, parse};
 use super::rewrite::{Edit, Missing, one_line};
 use super::{Module, PlanContext, RemoteStep};
+use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +30,9 @@ struct Args {
     mode: Option<String>,
     owner: Option<String>,
     dir_mode: Option<String>,
+    #[serde(default)]
+    follow: bool,
+    within: Option<String>,
 }
 
 #[derive(Debug)]
@@ -34,6 +43,8 @@ pub struct TaggedLines {
     mode: Option<String>,
     owner: Option<String>,
     dir_mode: Option<String>,
+    follow: bool,
+    within: Option<String>,
 }
 
 // Owned: a non-comment line whose last field starts with the tag. When the owned lines are
@@ -94,6 +105,19 @@ impl TaggedLines {
         if let Some(owner) = &a.owner {
             one_line("tagged_lines", "owner", owner)?;
         }
+        if let Some(within) = &a.within {
+            absolute("tagged_lines", "within", within)?;
+            let inside = a
+                .path
+                .strip_prefix(within.trim_end_matches('/'))
+                .is_some_and(|rest| rest.starts_with('/'));
+            if !inside {
+                return Err(format!(
+                    "tagged_lines: path '{}' is not inside within '{within}'",
+                    a.path
+                ));
+            }
+        }
         Ok(TaggedLines {
             path: a.path,
             tag: a.tag,
@@ -101,9 +125,27 @@ impl TaggedLines {
             mode,
             owner: a.owner,
             dir_mode,
+            follow: a.follow,
+            within: a.within,
         })
     }
 }
+
+/// The directory first: in check mode it is only reported (the file check then reads a
+/// missing file as empty, which is what it would find).
+const DIR: &str = r#"d=$(dirname -- {path}) o={owner}
+if [ ! -d "$d" ]; then
+  tandem_changed "created $d"
+  if ! tandem_checking; then
+    # Its parents as mkdir makes them; the directory itself with its mode from the start.
+    { mkdir -p -- "$(dirname -- "$d")" && mkdir -m {dir_mode} -- "$d"; } || tandem_fail "tagged_lines: cannot create $d"
+    [ -z "$o" ] || chown -- "$o" "$d" || tandem_fail "tagged_lines: chown $o $d failed"
+  fi
+else
+  tandem_attrs "$d" {dir_mode} '' ''
+fi
+if tandem_checking && [ ! -d "$d" ]; then tandem_changed "created "{path}; exit 0; fi
+"#;
 
 impl Module for TaggedLines {
     fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
@@ -112,41 +154,49 @@ impl Module for TaggedLines {
             ("TANDEM_TAG", self.tag.as_str()),
             ("TANDEM_LINES", want.as_str()),
         ];
-        let path = q(&self.path);
-        let mode = q(self.mode.as_deref().unwrap_or(""));
-        let owner = q(self.owner.as_deref().unwrap_or(""));
+        let path = ShellWord::quote(&self.path);
+        let mode = ShellWord::quote(self.mode.as_deref().unwrap_or(""));
+        let owner = ShellWord::quote(self.owner.as_deref().unwrap_or(""));
         let edit = Edit {
             module: "tagged_lines",
-            path: &path,
+            path: path.clone(),
             awk: PROGRAM,
             env: &env,
             missing: Missing::Create,
-            mode: &mode,
-            owner: &owner,
+            mode: mode.clone(),
+            owner: owner.clone(),
             what: "tagged lines in",
             arms: "",
+            follow: self.follow,
         };
-        // The directory first: in check mode it is only reported (the file check then reads
-        // a missing file as empty, which is what it would find).
-        let dir = match &self.dir_mode {
-            Some(dir_mode) => format!(
-                r#"d=$(dirname -- {path})
-if [ ! -d "$d" ]; then
-  tandem_changed "created $d"
-  tandem_checking || mkdir -p -m {dir_mode} -- "$d" || tandem_fail "tagged_lines: cannot create $d"
-  tandem_checking || [ -z {owner} ] || chown {owner} -- "$d" || tandem_fail "tagged_lines: chown {owner} $d failed"
-else
-  tandem_attrs "$d" {dir_mode} '' ''
-fi
-if tandem_checking && [ ! -d "$d" ]; then tandem_changed "created "{path}; exit 0; fi
-"#,
-                dir_mode = q(dir_mode),
-            ),
-            None => String::new(),
-        };
-        let attrs = format!("tandem_attrs \"$f\" {mode} '' ''\n");
+        let mut script = Script::default();
+        if let Some(within) = &self.within {
+            // Checked before anything is made: mkdir -p would follow a planted link too.
+            script.push(Script::fill(
+                "tandem_inside {within} {path}\n",
+                &[
+                    ("within", &ShellWord::quote(within.trim_end_matches('/'))),
+                    ("path", &path),
+                ],
+            ));
+        }
+        if let Some(dir_mode) = &self.dir_mode {
+            script.push(Script::fill(
+                DIR,
+                &[
+                    ("path", &path),
+                    ("dir_mode", &ShellWord::quote(dir_mode)),
+                    ("owner", &owner),
+                ],
+            ));
+        }
+        script.push(edit.script());
+        script.push(Script::fill(
+            "tandem_attrs \"$f\" {mode} '' ''\n",
+            &[("mode", &mode)],
+        ));
         Ok(RemoteStep {
-            script: format!("{dir}{}{attrs}", edit.script()),
+            script,
             payload: Vec::new(),
         })
     }

@@ -1,13 +1,15 @@
 //! `template`: a file rendered on the controller from a local minijinja template with the
 //! host's variables, then shipped exactly like `copy` content (sha256 compared on the node,
-//! atomic install, diff). Rendering happens here so nodes need no template engine.
+//! atomic install, diff). Rendering happens here so nodes need no template engine. Symlinks
+//! at `dest` are handled as `copy` handles them (`follow`, default false: the link is replaced
+//! by a file that keeps the mode and owner of the file it led to).
 
 use std::path::Path;
 
 use serde::Deserialize;
 
 use super::args::{absolute, mode, parse};
-use super::copy::content_script;
+use super::copy::Content;
 use super::{Module, PlanContext, RemoteStep};
 
 #[derive(Debug, Deserialize)]
@@ -18,6 +20,8 @@ struct Args {
     mode: Option<String>,
     owner: Option<String>,
     group: Option<String>,
+    #[serde(default)]
+    follow: bool,
 }
 
 #[derive(Debug)]
@@ -27,6 +31,7 @@ pub struct Template {
     mode: Option<String>,
     owner: Option<String>,
     group: Option<String>,
+    follow: bool,
 }
 
 impl Template {
@@ -45,6 +50,7 @@ impl Template {
             mode,
             owner: a.owner,
             group: a.group,
+            follow: a.follow,
         })
     }
 }
@@ -57,13 +63,16 @@ impl Module for Template {
         // passed through unchanged (DESIGN.md section 3).
         let payload = cx.render_file(&path)?.into_bytes();
         Ok(RemoteStep {
-            script: content_script(
-                &self.dest,
-                &payload,
-                self.mode.as_deref(),
-                self.owner.as_deref(),
-                self.group.as_deref(),
-            ),
+            script: Content {
+                dest: &self.dest,
+                payload: &payload,
+                mode: self.mode.as_deref(),
+                owner: self.owner.as_deref(),
+                group: self.group.as_deref(),
+                show_diff: true,
+                follow: self.follow,
+            }
+            .script(),
             payload,
         })
     }

@@ -86,7 +86,9 @@ impl Local {
         std::fs::write(&prelude, PRELUDE).unwrap();
         let out = Command::new("sh")
             .arg("-c")
-            .arg(r#". "$1"; ( . "$2" ) <"$TANDEM_PAYLOAD""#)
+            // TANDEM_TEST_BEFORE runs in this shell right before the step: `$$` there is the
+            // `$$` the step sees (tests plant files at names derived from it).
+            .arg(r#". "$1"; eval "${TANDEM_TEST_BEFORE:-}"; ( . "$2" ) <"$TANDEM_PAYLOAD""#)
             .arg("sh")
             .arg(&prelude)
             .arg(&script)

@@ -195,7 +195,7 @@ fn invalid_module_args() {
     assert_eq!(
         error("steps:\n  - name: motd\n    copy: {dst: /etc/motd, content: hi}\n"),
         "site.yml:3:5: step 'motd': copy: unknown field `dst`, expected one of `dest`, \
-         `content`, `src`, `mode`, `owner`, `group`, `secret`"
+         `content`, `src`, `mode`, `owner`, `group`, `secret`, `follow`"
     );
 }
 

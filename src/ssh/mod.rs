@@ -21,8 +21,8 @@ pub use connect::{Connector, DEFAULT_KEX, HostKeyPolicy, MAX_CHANNELS};
 pub use error::SshError;
 pub use known_hosts::{KnownHosts, Verdict, fingerprint};
 pub use session::{ExecOutput, ExitStatus, Session};
-pub use shell::{
-    Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell, demux_replay, shell_quote,
-};
+pub use shell::{Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell, demux_replay};
+#[cfg(test)]
+pub(crate) use shell::{HALT, LOOP};
 pub use startups::HANDSHAKES_PER_SSHD;
 pub use target::{DEFAULT_CONNECT_TIMEOUT, Identity, SshConfigFile, Target, Wanted};

@@ -27,6 +27,7 @@ use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
 use super::error::SshError;
 use super::session::Session;
+use crate::sh::ShellWord;
 
 /// How a frame is run, see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +72,7 @@ pub struct Answer {
 /// goes however the loop ends: tandem gone mid-step closes the pipes, and the `printf` after
 /// the step would otherwise die of SIGPIPE without running the EXIT trap, leaving the payload
 /// (possibly rendered secrets) on the node.
-const LOOP: &str = r#"T=$(mktemp -d "${TMPDIR:-/tmp}/tandem.XXXXXXXX") || exit 97
+pub(crate) const LOOP: &str = r#"T=$(mktemp -d "${TMPDIR:-/tmp}/tandem.XXXXXXXX") || exit 97
 trap 'rm -rf "$T"' EXIT
 trap 'rm -rf "$T"; exit 129' HUP
 trap 'rm -rf "$T"; exit 141' PIPE
@@ -108,7 +109,7 @@ done"#;
 /// once the loop has ended and removed it, another user could create that name again (as a
 /// directory of theirs, or a symlink to one of root's), and nothing may be created there.
 /// `mkdir` never follows a symlink at its last component and never recreates a removed parent.
-const HALT: &str = r#"cd -P -- "$1" 2>/dev/null || exit 0
+pub(crate) const HALT: &str = r#"cd -P -- "$1" 2>/dev/null || exit 0
 if [ "$(pwd -P)" != "$1" ] || [ ! -O . ]; then
   echo "$1 is no longer the remote shell's own directory" >&2; exit 1
 fi
@@ -172,7 +173,7 @@ impl Session {
         let permit = self.channel_permit().await?;
         let channel = self.open_channel().await?;
         let token = format!("@tandem-{:032x}", rand::random::<u128>());
-        let quoted_loop = shell_quote(LOOP);
+        let quoted_loop = ShellWord::quote(LOOP);
         let command = if sudo {
             format!("sudo -n -- sh -c {quoted_loop} tandem {token}")
         } else {
@@ -334,7 +335,11 @@ impl RemoteShell {
         };
         // No directory: the loop has ended, and there is nothing left to halt.
         let Some(dir) = dir else { return Ok(()) };
-        let script = format!("{} tandem {}", shell_quote(HALT), shell_quote(&dir));
+        let script = format!(
+            "{} tandem {}",
+            ShellWord::quote(HALT),
+            ShellWord::quote(&dir)
+        );
         let command = if self.sudo {
             format!("sudo -n -- sh -c {script}")
         } else {
@@ -497,11 +502,6 @@ fn find_boundary(
     Some((at, id.parse().ok()?, rest.to_string(), newline + 1))
 }
 
-/// Single-quotes a string for sh.
-pub fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -559,10 +559,5 @@ mod tests {
             "took {:?}",
             started.elapsed()
         );
-    }
-
-    #[test]
-    fn quoting_survives_single_quotes() {
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
 }

@@ -5,7 +5,7 @@
 //! One script, one round trip per node. Its answer is plain lines `KIND WORDS...`, parsed by
 //! [`parse`]; anything else it prints is ignored.
 
-use crate::ssh::shell_quote;
+use crate::sh::{Script, ShellWord};
 
 /// Where the node's root key pair lives: OpenSSH's default for ed25519, so `ssh` and `rsync`
 /// on the node use it without options.
@@ -59,11 +59,7 @@ pub struct ContainerKeys {
     pub host_keys: Vec<PublicKey>,
 }
 
-/// The script: run as root, in check mode (`check`) it generates nothing.
-pub fn script(containers: &[String], check: bool) -> String {
-    let names: Vec<String> = containers.iter().map(|c| shell_quote(c)).collect();
-    format!(
-        r#"k={key}
+const SCRIPT: &str = r#"k={key}
 if [ ! -s "$k.pub" ] && [ -s "$k" ]; then
   # A private key without its public half: derive it (read-only in check mode).
   if {check}; then p=$(ssh-keygen -y -f "$k") || exit 1; echo "rootkey $p"; k=
@@ -71,7 +67,7 @@ if [ ! -s "$k.pub" ] && [ -s "$k" ]; then
 elif [ ! -s "$k" ]; then
   if {check}; then echo generated; k=
   else
-    mkdir -p -m 700 /root/.ssh || exit 1
+    [ -d /root/.ssh ] || mkdir -m 700 /root/.ssh || exit 1
     ssh-keygen -q -t ed25519 -N '' -C "root@$(hostname) tandem" -f "$k" </dev/null >/dev/null || exit 1
     echo generated
   fi
@@ -79,24 +75,34 @@ fi
 [ -z "$k" ] || echo "rootkey $(cat "$k.pub")"
 for f in /etc/ssh/ssh_host_*_key.pub; do [ -s "$f" ] && echo "hostkey $(cat "$f")"; done
 lxcpath=$(lxc-config lxc.lxcpath 2>/dev/null) || lxcpath=/var/lib/lxc
-for c in {names}; do
+# The names as positional parameters: a list of data, not words of code.
+set -- {names}
+for c in "$@"; do
   cfg="$lxcpath/$c/config"
   [ -f "$cfg" ] || continue
   r=$(sed -n 's/^[[:space:]]*lxc\.rootfs\.path[[:space:]]*=[[:space:]]*//p' "$cfg" | tail -n 1)
-  r=${{r#dir:}}
+  r=${r#dir:}
   [ -n "$r" ] || r="$lxcpath/$c/rootfs"
   echo "container $c $r"
-  for f in "$r"/etc/ssh/ssh_host_*_key.pub; do [ -s "$f" ] && echo "containerkey $c $(cat "$f")"; done
+  # The container's root owns these: a link there could lead this read to the node's files.
+  for f in "$r"/etc/ssh/ssh_host_*_key.pub; do [ -s "$f" ] && [ ! -L "$f" ] && echo "containerkey $c $(cat "$f")"; done
 done
 exit 0
-"#,
-        key = ROOT_KEY,
-        check = if check { "true" } else { "false" },
-        names = if names.is_empty() {
-            "''".to_string()
-        } else {
-            names.join(" ")
-        },
+"#;
+
+/// The script: run as root, in check mode (`check`) it generates nothing.
+pub fn script(containers: &[String], check: bool) -> Script {
+    let names: Vec<ShellWord> = containers.iter().map(|c| ShellWord::quote(c)).collect();
+    Script::fill(
+        SCRIPT,
+        &[
+            ("key", &ShellWord::quote(ROOT_KEY)),
+            (
+                "check",
+                &ShellWord::quote(if check { "true" } else { "false" }),
+            ),
+            ("names", &names),
+        ],
     )
 }
 
@@ -164,6 +170,6 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(script.contains("'it'\\''s'"));
+        assert!(script.contains("set -- web 'it'\\''s'\n"));
     }
 }

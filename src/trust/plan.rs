@@ -157,6 +157,8 @@ pub fn playbook(container_names: &BTreeSet<String>) -> Playbook {
             "tagged_lines",
             json!({
                 "path": format!("{{{{ {this}.rootfs }}}}/root/.ssh/authorized_keys"),
+                // The container's root owns its tree: no link in it may lead this write out.
+                "within": format!("{{{{ {this}.rootfs }}}}"),
                 "tag": TAG,
                 "lines": format!("{{{{ {this}.authorized }}}}"),
                 "mode": "0600", "owner": "0:0", "dir_mode": "0700",
