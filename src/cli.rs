@@ -150,6 +150,13 @@ pub struct DeployArgs {
     #[arg(long, value_name = "TAGS", value_delimiter = ',')]
     pub skip_tags: Vec<String>,
 
+    /// Stop any step still running on a node after this many seconds (its process group is
+    /// killed there) and fail it with "timed out after N s"; the other nodes go on. A step's or
+    /// include's own `timeout` wins over this, this over the playbook's `timeout`, which wins
+    /// over the module's default (`package`: 900 s).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub step_timeout: Option<u32>,
+
     /// Print one JSON object on stdout instead of progress and a recap.
     #[arg(long)]
     pub json: bool,

@@ -58,10 +58,12 @@ fn well_formed(data: &[u8]) {
         }
         let status = match status_byte {
             255 => FrameStatus::Skipped,
+            254 => FrameStatus::TimedOut,
             code => FrameStatus::Exited(i32::from(*code)),
         };
         let word = match &status {
             FrameStatus::Skipped => "skip".to_string(),
+            FrameStatus::TimedOut => "timeout".to_string(),
             FrameStatus::Exited(code) => code.to_string(),
         };
         stdout.extend_from_slice(out);

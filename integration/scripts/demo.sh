@@ -3,21 +3,34 @@
 # lab (real sshd in each node), deploy the cookbook playbook to it with tandem, exchange the
 # keys, check the service config, then run a game day (switch to node2 and back, measured). The lab stays up for you to explore;
 # `target/release/tandem-lab down --dir /tmp/tandem-demo` removes it.
+#
+# Stages, each timed (the timings are printed at the end, whatever happens): setup, build,
+# lab up, deploy, game day. Everything after the build has a budget (TANDEM_DEMO_BUDGET,
+# seconds, default 180): past it the demo fails, even if every command succeeded, so that CI
+# catches a step that got slow (a node waiting on the network) before a user does.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. integration/scripts/lib.sh
+budget=${TANDEM_DEMO_BUDGET:-180}
+trap stages_report EXIT
+
+stage setup
 bash integration/scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+
+stage build
 echo "== building tandem (release)"
 cargo build --release --workspace --bins --quiet
 bin=target/release
 dir=${TANDEM_DEMO_DIR:-/tmp/tandem-demo}
 
+stage "lab up"
 "$bin/tandem-lab" down --dir "$dir" >/dev/null 2>&1 || true
 echo "== tandem-lab up --dir $dir --nodes 2"
 "$bin/tandem-lab" up --dir "$dir" --nodes 2
 inv="$dir/inventory.yml"
 
-echo
+stage deploy
 echo "== tandem ping -i $inv"
 "$bin/tandem" ping -i "$inv"
 echo
@@ -38,7 +51,8 @@ echo "== tandem run -i $inv -- lxc-ls -f   (the container runs on the primary no
 echo
 echo "== tandem vip status -i $inv   (where OVH routes the VIP: the lab's OVH API simulator)"
 "$bin/tandem" vip status -i "$inv"
-echo
+
+stage "game day"
 echo "== tandem failover-test -i $inv --cluster pair1 --direct --flip-back --yes   (the game day)"
 status=0
 "$bin/tandem" failover-test -i "$inv" --cluster pair1 --direct --flip-back --yes \
@@ -47,4 +61,11 @@ echo
 echo "The game day's report with its timeline drawn: $dir/game-day.html"
 echo "The lab is still up: try '$bin/tandem deploy -i $inv playbooks/ovh-lxc-cluster.yml --check --diff'."
 echo "Take it down with: $bin/tandem-lab down --dir $dir"
+
+stage_end
+after_build=$(stages_ms_after build)
+if [ "$status" -eq 0 ] && [ "$after_build" -gt $((budget * 1000)) ]; then
+    echo "demo: lab up, deploy and game day took $((after_build / 1000)) s, over the budget of $budget s (TANDEM_DEMO_BUDGET)" >&2
+    status=1
+fi
 exit $status

@@ -45,6 +45,7 @@ pub async fn config(args: ConfigArgs) -> Result<ExitCode, Error> {
                 check: a.change.check,
                 diff: a.change.diff,
                 filter: Default::default(),
+                step_timeout: None,
             };
             let push = service_config::push_playbook(&playbook);
             let shared = Arc::new(Shared::new(inventory, push, options));

@@ -40,6 +40,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
             tags: args.tags.clone(),
             skip_tags: args.skip_tags.clone(),
         },
+        step_timeout: args.step_timeout,
     };
     let shared = Shared::new(inventory, playbook, options);
     // Vars that read each other in a loop are bad input, refused before anything connects.

@@ -19,6 +19,7 @@ pub async fn keys(args: KeysArgs) -> Result<ExitCode, Error> {
         check: args.change.check,
         diff: args.change.diff,
         filter: Default::default(),
+        step_timeout: None,
     };
     let view = View {
         json: args.change.json,

@@ -280,6 +280,7 @@ clusters:
             vars_line: Some(2),
             steps: Vec::new(),
             handlers: Vec::new(),
+            timeout: None,
         }
     }
 
@@ -295,6 +296,7 @@ clusters:
             register: None,
             changed_when: None,
             become_root: false,
+            timeout: None,
             vars,
             location: Location {
                 file: PathBuf::from("/srv/site.yml"),

@@ -15,7 +15,7 @@ use super::context::HostVars;
 use super::events::{Event, HostStats, StepResult, StepStatus};
 use super::interrupt::Level;
 use super::plan::PlannedStep;
-use super::{FACTS_SCRIPT, Shared};
+use super::{FACTS_SCRIPT, Shared, step_timeout};
 use crate::fleet::Host;
 use crate::modules::{self, PlanContext, StepReport, answer};
 use crate::playbook::Step;
@@ -31,6 +31,8 @@ enum InFlight<'a> {
         step: &'a Step,
         answer: PendingAnswer,
         sent: Instant,
+        /// Its time limit on the node, in seconds, for the "timed out" message.
+        limit: Option<u32>,
     },
     Local(StepResult, Option<(String, Value)>),
 }
@@ -264,9 +266,19 @@ impl<'a> HostRun<'a> {
             Ok(remote) => remote,
             Err(message) => return self.fail_locally(planned, step, message),
         };
+        let limit = step_timeout::effective(
+            step,
+            &self.shared.playbook,
+            self.shared.options.step_timeout,
+        );
         let shell = self.shell(session, as_root).await?;
         let answer = shell
-            .send(&remote.script, &remote.payload, FrameMode::StopOnFailure)
+            .send_limited(
+                &remote.script,
+                &remote.payload,
+                FrameMode::StopOnFailure,
+                limit,
+            )
             .await?;
         self.queued_on_root = Some(as_root);
         self.queue.push_back(InFlight::Step {
@@ -274,6 +286,7 @@ impl<'a> HostRun<'a> {
             step,
             answer,
             sent: Instant::now(),
+            limit,
         });
         Ok(())
     }
@@ -415,9 +428,10 @@ impl<'a> HostRun<'a> {
                     step,
                     answer,
                     sent,
+                    limit,
                 } => {
                     let answer = self.answer(session, answer).await?;
-                    self.handle_answer(planned, step, answer, sent);
+                    self.handle_answer(planned, step, answer, sent, limit);
                 }
             }
         }
@@ -425,7 +439,14 @@ impl<'a> HostRun<'a> {
         Ok(())
     }
 
-    fn handle_answer(&mut self, planned: &PlannedStep, step: &Step, answer: Answer, sent: Instant) {
+    fn handle_answer(
+        &mut self,
+        planned: &PlannedStep,
+        step: &Step,
+        answer: Answer,
+        sent: Instant,
+        limit: Option<u32>,
+    ) {
         let mut result = self.local_result(planned, step, StepStatus::Ok, None);
         result.elapsed_ms = sent.elapsed().as_millis() as u64;
         let stderr = String::from_utf8_lossy(&answer.stderr).into_owned();
@@ -471,6 +492,33 @@ impl<'a> HostRun<'a> {
                 result.diffs = report.diffs.clone();
                 if let Some(name) = &step.register {
                     self.registered.insert(name.clone(), registered);
+                }
+            }
+            // Stopped on the node past its limit: its processes are gone (TERM, then KILL), and
+            // what it wrote went through a temporary file and a rename, so no file is half
+            // written. The last lines it printed say where it hung.
+            FrameStatus::TimedOut => {
+                let report = answer::parse(&answer.stdout, &self.shared.mark);
+                result.status = StepStatus::Failed;
+                result.changes = report.changes.clone();
+                let limit = limit.unwrap_or_default();
+                let detail = last_lines(&stderr, 3)
+                    .or_else(|| last_lines(&String::from_utf8_lossy(&report.output), 3));
+                result.error = Some(match detail {
+                    Some(text) => format!(
+                        "timed out after {limit} s (its processes on the node were stopped): {text}"
+                    ),
+                    None => {
+                        format!(
+                            "timed out after {limit} s (its processes on the node were stopped)"
+                        )
+                    }
+                });
+                if let Some(name) = &step.register {
+                    self.registered.insert(
+                        name.clone(),
+                        json_result(false, true, false, -1, &report, &stderr),
+                    );
                 }
             }
             FrameStatus::Exited(code) => {

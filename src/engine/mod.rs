@@ -9,6 +9,7 @@ mod host;
 pub mod interrupt;
 mod plan;
 pub mod rollout;
+mod step_timeout;
 
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ pub struct RunOptions {
     /// Send old and new content of changed files back for unified diffs.
     pub diff: bool,
     pub filter: TagFilter,
+    /// `--step-timeout`: seconds any step may run, unless it or its include says otherwise.
+    pub step_timeout: Option<u32>,
 }
 
 /// Facts every host reports at the start, in the same round trip as the first steps. Only

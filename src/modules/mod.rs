@@ -81,6 +81,17 @@ pub const NAMES: &[&str] = &[
     "tagged_lines",
 ];
 
+/// Seconds a step of module `name` may run when nothing else sets a limit (`timeout` on the
+/// step or its include, `--step-timeout`, the playbook's `timeout`): apt's downloads and
+/// maintainer scripts take minutes at most on a node that reaches its mirror, and one that
+/// cannot reach it must fail, not hang the deploy (15 minutes). Other modules have none.
+pub fn default_timeout(name: &str) -> Option<u32> {
+    match name {
+        "package" => Some(package::DEFAULT_TIMEOUT_SECS),
+        _ => None,
+    }
+}
+
 /// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
 /// serde's "unknown field `dst`, expected one of ...": the caller adds file:line.
 pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, String> {

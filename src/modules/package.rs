@@ -14,6 +14,9 @@ use super::args::parse;
 use super::{Module, PlanContext, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
+/// The limit of a `package` step unless the playbook or the command line sets one: 15 minutes.
+pub const DEFAULT_TIMEOUT_SECS: u32 = 900;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Args {

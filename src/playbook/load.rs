@@ -11,6 +11,7 @@ use serde_saphyr::{Location as YamlLocation, Spanned};
 use super::error::{PlaybookError, PlaybookErrorKind};
 use super::model::{Location, Playbook, Step};
 use super::raw::{RawFile, RawStep, RawSteps};
+use super::timeout::parse_timeout;
 use crate::inventory::Vars;
 use crate::modules;
 use crate::template::{Templates, has_template_syntax, single_expression};
@@ -31,10 +32,11 @@ const STEP_KEYS: &[&str] = &[
     "changed_when",
     "become",
     "vars",
+    "timeout",
 ];
 
 /// The keywords of an `include` step.
-const INCLUDE_KEYS: &[&str] = &["include", "name", "vars", "when", "tags"];
+const INCLUDE_KEYS: &[&str] = &["include", "name", "vars", "when", "tags", "timeout"];
 
 /// Words minijinja reads as literals or operators: a variable by that name could never be read.
 const RESERVED: &[&str] = &[
@@ -57,6 +59,15 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
 
     // A bare list of steps is a playbook too (no vars, no handlers).
     let mut vars_line = None;
+    let timeout = match &raw {
+        RawFile::Playbook(playbook) => match &playbook.timeout {
+            Some(value) => Some(parse_timeout("the playbook", &value.value).map_err(
+                |message| PlaybookError::invalid(path, pos(&value.referenced), message),
+            )?),
+            None => None,
+        },
+        _ => None,
+    };
     let (vars, raw_steps, raw_handlers) = match raw {
         RawFile::Playbook(playbook) => (
             playbook
@@ -101,6 +112,7 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
         vars_line,
         steps,
         handlers: loader.handlers,
+        timeout,
     })
 }
 
@@ -110,6 +122,8 @@ struct Scope {
     when: Vec<String>,
     tags: Vec<String>,
     vars: Vars,
+    /// The innermost enclosing include's `timeout`.
+    timeout: Option<u32>,
 }
 
 /// A `notify` to check once every handler is known.
@@ -311,6 +325,11 @@ impl Loader {
                 inner.vars.insert(key, value);
             }
         }
+        if let Some((_, value)) = keys.get("timeout") {
+            inner.timeout = Some(parse_timeout(&label, &value.value).map_err(|message| {
+                PlaybookError::invalid(file, pos(&value.referenced), message)
+            })?);
+        }
 
         // Relative to the including file, whatever the working directory.
         let dir = file.parent().unwrap_or(Path::new(""));
@@ -379,6 +398,15 @@ impl Loader {
                         pos(&vars.referenced),
                         "`vars` in an included file: put them on the include (`- include: ...` \
                          with `vars:`) or in the playbook's `vars:`"
+                            .to_string(),
+                    ));
+                }
+                if let Some(timeout) = &playbook.timeout {
+                    return Err(PlaybookError::invalid(
+                        path,
+                        pos(&timeout.referenced),
+                        "`timeout` at the top of an included file: put it on the include \
+                         (`- include: ...` with `timeout:`) or at the top of the playbook"
                             .to_string(),
                     ));
                 }
@@ -581,6 +609,12 @@ impl Loader {
                 step_vars.insert(key, value);
             }
         }
+        let timeout = match keys.get("timeout") {
+            Some((_, value)) => Some(parse_timeout(&label, &value.value).map_err(|message| {
+                PlaybookError::invalid(file, pos(&value.referenced), message)
+            })?),
+            None => scope.timeout,
+        };
         let named = explicit_name.is_some();
         let name = explicit_name.or(default_name).unwrap_or_default();
 
@@ -594,6 +628,7 @@ impl Loader {
             register,
             changed_when,
             become_root,
+            timeout,
             vars: step_vars,
             location: Location {
                 file: file.to_path_buf(),

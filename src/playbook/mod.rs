@@ -12,7 +12,9 @@ pub mod model;
 mod raw;
 #[cfg(test)]
 mod tests;
+mod timeout;
 
 pub use error::{PlaybookError, PlaybookErrorKind};
 pub use load::{MAX_INCLUDE_DEPTH, MAX_PLAYBOOK_BYTES, load};
 pub use model::{Location, Playbook, Step};
+pub use timeout::{MAX_TIMEOUT_SECS, parse_timeout};

@@ -15,6 +15,8 @@ pub struct Playbook {
     pub steps: Vec<Step>,
     /// Run once at the end, on hosts where a step that notified them changed something.
     pub handlers: Vec<Step>,
+    /// The playbook's `timeout`: seconds any step may run, below `--step-timeout`.
+    pub timeout: Option<u32>,
 }
 
 /// Where something was written, for error messages: `file:line`.
@@ -50,6 +52,9 @@ pub struct Step {
     pub changed_when: Option<String>,
     /// Run as root through `sudo -n` (for non-root logins).
     pub become_root: bool,
+    /// Seconds the step may run on a node: its own `timeout`, else its innermost enclosing
+    /// include's. Above `--step-timeout`, the playbook's and the module's default.
+    pub timeout: Option<u32>,
     /// Step vars, including those of enclosing includes (inner wins).
     pub vars: crate::inventory::Vars,
     pub location: Location,

@@ -27,6 +27,8 @@ pub(super) struct RawPlaybook {
     pub steps: Option<Spanned<RawSteps>>,
     #[serde(default)]
     pub handlers: Option<Spanned<RawSteps>>,
+    #[serde(default)]
+    pub timeout: Option<Spanned<serde_json::Value>>,
 }
 
 /// A whole file: a map with `steps:`, a bare list of steps, or nothing at all.

@@ -218,7 +218,7 @@ fn unknown_key_in_a_step() {
     assert_eq!(
         error("steps:\n  - name: X\n    command: uptime\n    whn: x\n"),
         "site.yml:4:5: unknown key `whn` in step 'X'; expected one of name, when, tags, notify, \
-         register, changed_when, become, vars; did you mean `when`?"
+         register, changed_when, become, vars, timeout; did you mean `when`?"
     );
 }
 
@@ -315,7 +315,7 @@ fn include_keys() {
     assert_eq!(
         error("steps:\n  - include: a.yml\n    register: x\n"),
         "site.yml:3:5: `register` cannot be used on an include (include 'a.yml'): put it on the \
-         included steps (an include takes include, name, vars, when, tags)"
+         included steps (an include takes include, name, vars, when, tags, timeout)"
     );
     let message = error("steps:\n  - include: a.yml\n    command: uptime\n");
     assert!(
@@ -542,5 +542,50 @@ fn default_names() {
             "file /srv",
             "command echo a very long command line that goes on and on and on and..."
         ]
+    );
+}
+
+#[test]
+fn timeout_on_a_step_an_include_and_the_playbook() {
+    let dir = scratch_dir();
+    write(
+        &dir,
+        "inc.yml",
+        "- command: uptime\n- command: uptime\n  timeout: 5\n",
+    );
+    let pb = load(&write(
+        &dir,
+        "site.yml",
+        "timeout: 60\nsteps:\n  - command: uptime\n    timeout: 9\n  - include: inc.yml\n    \
+         timeout: 30\n  - command: uptime\n",
+    ))
+    .unwrap();
+    assert_eq!(pb.timeout, Some(60));
+    let limits: Vec<Option<u32>> = pb.steps.iter().map(|s| s.timeout).collect();
+    // The playbook's own limit is not folded in: --step-timeout sits between it and the steps'.
+    assert_eq!(limits, [Some(9), Some(30), Some(5), None]);
+}
+
+#[test]
+fn bad_timeouts_name_the_place_and_the_range() {
+    assert_eq!(
+        error("steps:\n  - name: X\n    command: uptime\n    timeout: 0\n"),
+        "site.yml:4:14: step 'X': `timeout` is a whole number of seconds from 1 to 86400 (got 0), \
+         e.g. `timeout: 600`"
+    );
+    assert_eq!(
+        error("timeout: soon\nsteps:\n  - command: uptime\n"),
+        "site.yml:1:10: the playbook: `timeout` is a whole number of seconds from 1 to 86400 \
+         (got 'soon'), e.g. `timeout: 600`"
+    );
+    let dir = scratch_dir();
+    write(&dir, "inc.yml", "timeout: 5\nsteps:\n  - command: uptime\n");
+    let message = error_at(
+        &write(&dir, "site.yml", "steps:\n  - include: inc.yml\n"),
+        &dir,
+    );
+    assert!(
+        message.starts_with("inc.yml:1:10: `timeout` at the top of an included file"),
+        "{message}"
     );
 }

@@ -5,12 +5,15 @@
 //! written back to back without waiting (pipelining), so a converged playbook costs about one
 //! round trip per host (DESIGN.md section 2).
 //!
-//! Wire format. Request frame: a header line `ID SCRIPT_LEN PAYLOAD_LEN MODE\n`, then exactly
+//! Wire format. Request frame: a header line `ID SCRIPT_LEN PAYLOAD_LEN MODE LIMIT\n`, then exactly
 //! SCRIPT_LEN bytes of script and PAYLOAD_LEN bytes of payload (binary-safe: `head -c` reads an
 //! exact count from the pipe), then the trailer line `.`, without which nothing runs. The loop stores the payload in a file named by `$TANDEM_PAYLOAD`
 //! and also feeds it to the script's stdin. Answer: the script's stdout, then
 //! `\nTOKEN ID STATUS\n` on stdout and `\nTOKEN ID\n` on stderr, where TOKEN is a random
-//! per-shell string and STATUS the exit code or `skip`. MODE is `i` (run in the loop's own
+//! per-shell string and STATUS the exit code, `skip` or `timeout`. LIMIT is the frame's time
+//! limit in seconds (0: none); a limited frame runs under `setsid` (its own process group) with
+//! a watchdog that stops the whole group past the limit (TERM, then KILL 5 s later), and the
+//! frame is answered `timeout`, as a failure; the loop itself goes on with the next frame. MODE is `i` (run in the loop's own
 //! shell: definitions persist), `s` (run in a subshell; a failure halts the shell, so frames
 //! already sent behind it are skipped, not run) or `c` (subshell; a failure does not halt).
 //! Frames are answered in the order they were sent. `RemoteShell::halt` makes the loop skip
@@ -56,6 +59,8 @@ pub enum FrameStatus {
     Exited(i32),
     /// Not run: an earlier `StopOnFailure` frame failed.
     Skipped,
+    /// Stopped past its time limit: its process group was killed on the node.
+    TimedOut,
 }
 
 #[derive(Debug, Clone)]
@@ -81,9 +86,17 @@ R=$(cd -P -- "$T" && pwd -P) || exit 97
 T=$R
 tk=$1 halted=
 export TANDEM_PAYLOAD="$T/payload" TANDEM_TMP="$T"
+: >"$T/init"
+# The watchdog of a step with a time limit: $1 seconds, $2 the step's process group, $3 the
+# marker it leaves once the limit is reached. TERM, then KILL if the group is still there 5 s
+# later (looked at every 0.1 s: a step that goes at once costs no wait).
+# shellcheck disable=SC2016 # expanded by the watchdog's own shell, from its arguments
+W='sleep "$1"; : >"$3"; kill -s TERM -- "-$2" 2>/dev/null || exit 0
+i=0; while [ "$i" -lt 50 ] && kill -s 0 -- "-$2" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+kill -s KILL -- "-$2" 2>/dev/null; exit 0'
 # Answer 0 names the directory: `halt` puts its marker there (see HALT).
 printf '\n%s 0 %s\n' "$tk" "$T"
-while IFS=' ' read -r id slen plen mode; do
+while IFS=' ' read -r id slen plen mode limit; do
   head -c "$slen" >"$T/script"
   if [ "$plen" -gt 0 ]; then head -c "$plen" >"$T/payload"; else : >"$T/payload"; fi
   # The trailer proves the frame arrived whole: a connection cut mid-frame leaves a short
@@ -95,7 +108,30 @@ while IFS=' ' read -r id slen plen mode; do
   if [ -n "$halted" ] && [ "$mode" != i ]; then
     rc=skip
   elif [ "$mode" = i ]; then
+    # Kept for the steps with a time limit, which run in a shell of their own.
     . "$T/script" <"$T/payload"; rc=$?
+    cat "$T/script" >>"$T/init"
+  elif [ "${limit:-0}" -gt 0 ]; then
+    # A step with a time limit runs in a session of its own (its pid is its process group),
+    # so the watchdog can stop all it started: TERM (its EXIT traps remove their temporary
+    # files), then KILL 5 s later for whatever outlived TERM.
+    rm -f "$T/timedout"
+    # shellcheck disable=SC2016 # expanded by the step's own shell, from its arguments
+    setsid sh -c 'trap "exit 143" TERM; . "$1"; . "$2"' tandem-step "$T/init" "$T/script" <"$T/payload" &
+    pid=$!
+    setsid sh -c "$W" tandem-watchdog "$limit" "$pid" "$T/timedout" </dev/null >/dev/null 2>&1 &
+    dog=$!
+    # The shell's own notes on how a job ended ("Killed") would land in the step's stderr.
+    wait "$pid" 2>/dev/null; rc=$?
+    if [ -e "$T/timedout" ]; then
+      # Fired: let it finish (KILL for whatever outlived TERM) before the next frame starts.
+      wait "$dog" 2>/dev/null; rc=timeout
+    else
+      kill -s KILL -- "-$dog" 2>/dev/null; wait "$dog" 2>/dev/null
+      # It may have fired between the two checks.
+      [ ! -e "$T/timedout" ] || rc=timeout
+    fi
+    [ "$rc" = 0 ] || [ "$mode" = c ] || halted=1
   else
     ( . "$T/script" ) <"$T/payload"; rc=$?
     [ "$rc" -eq 0 ] || [ "$mode" = c ] || halted=1
@@ -265,6 +301,19 @@ impl RemoteShell {
         payload: &[u8],
         mode: FrameMode,
     ) -> Result<PendingAnswer, SshError> {
+        self.send_limited(script, payload, mode, None).await
+    }
+
+    /// `send`, with a time limit in seconds on the node (counted from when the frame starts
+    /// there, not from when it is sent): past it, the frame's process group is killed and the
+    /// answer is `FrameStatus::TimedOut`. Ignored for `FrameMode::Init` frames.
+    pub async fn send_limited(
+        &self,
+        script: &str,
+        payload: &[u8],
+        mode: FrameMode,
+        limit_secs: Option<u32>,
+    ) -> Result<PendingAnswer, SshError> {
         let (reply, answer) = oneshot::channel();
         // The writer lock orders both the id and the bytes on the wire.
         let writer = self.writer.lock().await;
@@ -277,10 +326,11 @@ impl RemoteShell {
             d.waiting.push_back((id, reply));
         }
         let mut frame = format!(
-            "{id} {} {} {}\n",
+            "{id} {} {} {} {}\n",
             script.len(),
             payload.len(),
-            mode.letter()
+            mode.letter(),
+            limit_secs.unwrap_or(0)
         )
         .into_bytes();
         frame.extend_from_slice(script.as_bytes());
@@ -381,10 +431,10 @@ impl Demux {
                 self.stdout_scanned = 0;
                 continue;
             }
-            let status = if rest == "skip" {
-                FrameStatus::Skipped
-            } else {
-                FrameStatus::Exited(rest.parse().unwrap_or(-1))
+            let status = match rest.as_str() {
+                "skip" => FrameStatus::Skipped,
+                "timeout" => FrameStatus::TimedOut,
+                code => FrameStatus::Exited(code.parse().unwrap_or(-1)),
             };
             let body = self.stdout[..at].to_vec();
             self.stdout.drain(..end);

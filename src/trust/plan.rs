@@ -176,6 +176,7 @@ pub fn playbook(container_names: &BTreeSet<String>) -> Playbook {
         vars_line: None,
         steps,
         handlers: Vec::new(),
+        timeout: None,
     }
 }
 
@@ -196,6 +197,7 @@ fn step(
         register: None,
         changed_when: changed_when.map(str::to_string),
         become_root: true,
+        timeout: None,
         vars: Vars::default(),
         location: Location {
             file: PathBuf::from(ORIGIN),

@@ -14,6 +14,7 @@ mod error;
 pub mod init;
 mod inventory;
 mod net;
+mod no_route;
 mod node;
 pub mod ovh_api;
 mod slot;
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use delay::DelayProxy;
 pub use error::LabError;
+pub use no_route::MESSAGE as NO_ROUTE_MESSAGE;
 pub use ovh_api::OvhApi;
 pub use temp::TempLab;
 

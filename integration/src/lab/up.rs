@@ -10,8 +10,8 @@ use std::thread;
 use super::error::LabError;
 use super::sys::{self, Programs};
 use super::{
-    Holder, Lab, LabCluster, LabNode, MAX_NODES, delay, down, inventory, net, node, ovh_api, slot,
-    state, vip,
+    Holder, Lab, LabCluster, LabNode, MAX_NODES, delay, down, inventory, net, no_route, node,
+    ovh_api, slot, state, vip,
 };
 
 /// Nodes set up at once. Each costs a few short processes (ssh-keygen, ip, nsenter, sshd); more
@@ -248,6 +248,7 @@ fn build(
 /// One node, start to finish: files, namespace, wiring, init, and the wait for its sshd.
 fn bring_up(p: &Programs, lab_bin: &Path, slot: u16, n: &LabNode, client_pub: &str) -> NodeResult {
     let host_key = node::prepare(p, n, client_pub)?;
+    no_route::apply(&n.upper_dir)?;
     net::create_netns(p, &n.netns)?;
     net::wire_node(p, slot, &n.veth, &n.netns, n.address)?;
     let mut child = node::start(p, lab_bin, n)?;
