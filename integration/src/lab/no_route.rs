@@ -9,8 +9,9 @@
 //! a client inside would wait for its own timeout. What this module writes into the node's
 //! overlay turns that wait into an immediate, explained failure:
 //! - apt's network methods (http, https, ftp, mirror, tor, ssh/rsh) are replaced, for apt inside
-//!   the node only, by a script that prints [`MESSAGE`] and exits 100; `apt-get update` stops
-//!   before any download through an `APT::Update::Pre-Invoke` hook that does the same;
+//!   the node only, by a script that answers every fetch at once with a failure whose reason is
+//!   [`MESSAGE`], so apt's own last lines (`E: Failed to fetch URL  MESSAGE`), which are what a
+//!   failed `package` step shows, say why;
 //! - `/etc/resolv.conf` names the node's own loopback, where nothing answers on port 53: a
 //!   lookup is refused at once instead of waiting on an unreachable resolver.
 //!
@@ -78,18 +79,30 @@ pub fn apply(upper: &Path) -> Result<(), LabError> {
     sys::write_file(&etc.join("resolv.conf"), RESOLV_CONF.as_bytes(), 0o644)
 }
 
-/// A stand-in apt method: says why and fails, before apt sends it anything.
+/// A stand-in apt method speaking apt's method protocol: it announces itself, then answers each
+/// `600 URI Acquire` request with `400 URI Failure` and the reason, without touching the
+/// network; it ends when apt closes its stdin.
 fn refusing_script() -> String {
     format!(
-        "#!/bin/sh\n# Written by tandem-lab up (see no_route.rs).\necho '{MESSAGE}' >&2\nexit 100\n"
+        r#"#!/bin/sh
+# Written by tandem-lab up (see integration/src/lab/no_route.rs): every fetch fails at once.
+m='{MESSAGE}'
+printf '100 Capabilities\nVersion: 1.2\nSingle-Instance: true\nSend-Config: false\n\n'
+uri=
+while IFS= read -r line; do
+  case $line in
+  'URI: '*) uri=${{line#URI: }} ;;
+  '') [ -z "$uri" ] || printf '400 URI Failure\nURI: %s\nMessage: %s\n\n' "$uri" "$m"; uri= ;;
+  esac
+done
+"#
     )
 }
 
 fn apt_config() -> String {
     format!(
         "// Written by tandem-lab up: the lab has no route out (see integration/src/lab/no_route.rs).\n\
-         Dir::Bin::Methods \"/{NODE_METHODS}\";\n\
-         APT::Update::Pre-Invoke {{ \"echo '{MESSAGE}' >&2; exit 100\"; }};\n"
+         Dir::Bin::Methods \"/{NODE_METHODS}\";\n"
     )
 }
 
@@ -105,5 +118,40 @@ mod tests {
     fn the_message_holds_no_quote_that_would_break_the_scripts() {
         assert!(!MESSAGE.contains('\''));
         assert!(!MESSAGE.contains('"'));
+    }
+
+    /// The method, fed what apt sends, answers each request with a failure and the reason.
+    #[test]
+    fn the_method_fails_each_fetch_with_the_reason() {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(refusing_script())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(
+                b"600 URI Acquire\nURI: http://deb.example/a.deb\nFilename: /tmp/a\n\n\
+                  600 URI Acquire\nURI: http://deb.example/b.deb\nFilename: /tmp/b\n\n",
+            )
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(out.status.success());
+        assert!(text.starts_with("100 Capabilities\n"), "{text}");
+        for uri in ["http://deb.example/a.deb", "http://deb.example/b.deb"] {
+            assert!(
+                text.contains(&format!(
+                    "400 URI Failure\nURI: {uri}\nMessage: {MESSAGE}\n\n"
+                )),
+                "{text}"
+            );
+        }
     }
 }

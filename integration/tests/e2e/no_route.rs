@@ -87,7 +87,7 @@ fn a_package_step_for_a_package_the_host_lacks_fails_fast_with_the_reason() {
     let run = Tandem::new(["deploy", "-i"])
         .run_with(&lab.inventory(), &[playbook.to_str().unwrap(), "--json"]);
     let elapsed = started.elapsed();
-    run.expect_code(2);
+    run.expect_code(1);
     let report = run.json();
     let error = report["hosts"]["node1"]["steps"][0]["error"]
         .as_str()

@@ -59,7 +59,7 @@ fn a_step_past_its_timeout_is_killed_on_its_node_while_the_other_finishes() {
     let run = Tandem::new(["deploy", "-i"])
         .run_with(&lab.inventory(), &[playbook.to_str().unwrap(), "--json"]);
     let elapsed = started.elapsed();
-    run.expect_code(2);
+    run.expect_code(1);
     let report = run.json();
     let step = &report["hosts"]["node1"]["steps"][0];
     assert_eq!(step["status"], "failed", "{report}");
@@ -101,7 +101,7 @@ fn step_timeout_flag_applies_to_steps_without_their_own() {
         &lab.inventory(),
         &[playbook.to_str().unwrap(), "--json", "--step-timeout", "1"],
     );
-    run.expect_code(2);
+    run.expect_code(1);
     let report = run.json();
     let error = report["hosts"]["node1"]["steps"][0]["error"]
         .as_str()
