@@ -12,6 +12,8 @@ mod known_hosts;
 mod proxy_command;
 mod session;
 mod shell;
+#[cfg(test)]
+mod shell_timeout_tests;
 mod startups;
 mod stream;
 mod target;

@@ -127,7 +127,9 @@ while IFS=' ' read -r id slen plen mode limit; do
       # Fired: let it finish (KILL for whatever outlived TERM) before the next frame starts.
       wait "$dog" 2>/dev/null; rc=timeout
     else
-      kill -s KILL -- "-$dog" 2>/dev/null; wait "$dog" 2>/dev/null
+      # By its pid when it has not made its own group yet (just started: nothing to leave).
+      kill -s KILL -- "-$dog" 2>/dev/null || kill -s KILL "$dog" 2>/dev/null
+      wait "$dog" 2>/dev/null
       # It may have fired between the two checks.
       [ ! -e "$T/timedout" ] || rc=timeout
     fi
