@@ -6,6 +6,7 @@ mod config;
 mod deploy;
 mod failover;
 mod faults;
+mod fresh_scripts;
 mod game_day_faults;
 mod host_key_change;
 mod hostile_values;
