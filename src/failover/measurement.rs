@@ -90,6 +90,17 @@ pub struct Span {
     pub end: Duration,
 }
 
+/// A phase of the OpenSVC agent's work during a flip (from its log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentPhaseFigure {
+    pub node: String,
+    /// `stop: container#1`, `start: trigger ovh_failover`, ...
+    pub name: String,
+    /// When it began and ended, on the game day's clock.
+    pub span: Span,
+    pub ok: bool,
+}
+
 /// The longest run of consecutive failed probes (in start order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedRun {
@@ -186,6 +197,10 @@ pub struct FlipMeasurement {
     pub attribution: Attribution,
     /// Facts worth a sentence in the report (e.g. "the target never answered").
     pub notes: Vec<String>,
+    /// The OpenSVC agent's phases during this flip, in time order: where a switch through
+    /// the agent spent its time (none for `--direct`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agent_phases: Vec<AgentPhaseFigure>,
 }
 
 /// A whole game day: the `--json` document (DESIGN.md section 7 fixes `verdict`, `from`, `to`,
@@ -453,7 +468,30 @@ fn measure_flip(
         (Some(answer), Some(done)) => Some(answer.at.as_millis() as i64 - done.as_millis() as i64),
         _ => None,
     };
+    let agent_phases = timeline
+        .events
+        .iter()
+        .filter(|e| e.at >= start.at && e.at < window_end)
+        .filter_map(|e| match &e.kind {
+            EventKind::AgentPhase {
+                node,
+                name,
+                duration,
+                ok,
+            } => Some(AgentPhaseFigure {
+                node: node.clone(),
+                name: name.clone(),
+                span: Span {
+                    start: e.at,
+                    end: e.at + *duration,
+                },
+                ok: *ok,
+            }),
+            _ => None,
+        })
+        .collect();
     FlipMeasurement {
+        agent_phases,
         label: start.label.to_string(),
         from: start.from.to_string(),
         to: start.to.to_string(),

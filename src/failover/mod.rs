@@ -38,6 +38,9 @@
 //! # }
 //! ```
 
+pub mod agent;
+pub mod agent_switch;
+pub mod agent_wait;
 pub mod clock;
 pub mod game_day;
 pub mod measurement;
