@@ -229,12 +229,15 @@ pub fn logs_script(service: &str) -> Script {
     )
 }
 
-/// One line of the service's log: `2026-12-02 06:50:06,123 INFO n:node1 o:web r:ip#1 | msg`.
+/// One line of the service's log:
+/// `2026-12-02 06:50:06,123 INFO sid:UUID n:node1 o:web r:ip#1 sc:n | message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
     pub unix_ms: u64,
     pub level: String,
-    /// The resource (`r:` in the context), if the line is a resource's.
+    /// The agent's session (`sid:`): one per action it runs.
+    pub sid: String,
+    /// The resource (`r:`), if the line is a resource's.
     pub rid: Option<String>,
     pub message: String,
 }
@@ -268,10 +271,13 @@ fn parse_line(line: &str, offset_s: i64) -> Option<LogLine> {
     let mut words = head.split_whitespace();
     let (date, time) = (words.next()?, words.next()?);
     let level = words.next()?.to_string();
-    let rid = words
-        .filter_map(|w| w.strip_prefix("r:"))
-        .next()
-        .map(String::from);
+    let context: Vec<&str> = words.collect();
+    let tagged = |tag: &str| {
+        context
+            .iter()
+            .find_map(|w| w.strip_prefix(tag))
+            .map(String::from)
+    };
     let (clock, millis) = time.split_once(',')?;
     let naive =
         chrono::NaiveDateTime::parse_from_str(&format!("{date} {clock}"), "%Y-%m-%d %H:%M:%S")
@@ -281,13 +287,15 @@ fn parse_line(line: &str, offset_s: i64) -> Option<LogLine> {
     Some(LogLine {
         unix_ms: u64::try_from(unix_ms).ok()?,
         level,
-        rid,
-        message: message.trim().to_string(),
+        sid: tagged("sid:").unwrap_or_default(),
+        rid: tagged("r:"),
+        message: message.trim_end().to_string(),
     })
 }
 
-/// A stretch of the agent's work on one node: `stop: container#1`, `start: trigger
-/// ovh_failover`, from its first log line to the next line of that node's log.
+/// A stretch of the agent's work on one node: `stop: container#1`, `start: ip#1 address
+/// check`, `start: trigger ovh_failover`, from its first line to the next line of the same
+/// action (or its own last line when the action ends there).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Phase {
     pub name: String,
@@ -297,10 +305,31 @@ pub struct Phase {
     pub ok: bool,
 }
 
+/// What a resource's line starts: a trigger's run (`blocking_pre_start: /etc/opensvc/web.d/
+/// ovh_failover` — its output lines follow, prefixed `| `), the ip resource's check that
+/// nobody answers on the address yet (`checking 203.0.113.10 availability (5s)`: a ping with a
+/// timeout), or plain work on the resource.
+fn label(rid: &str, message: &str, trigger_dir: &str) -> Option<String> {
+    if message.starts_with("| ") {
+        return None;
+    }
+    if let Some(at) = message.find(trigger_dir) {
+        let name = message[at + trigger_dir.len()..]
+            .split(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+            .next()
+            .unwrap_or("");
+        return Some(format!("trigger {name}"));
+    }
+    if message.starts_with("checking ") && message.contains(" availability") {
+        return Some(format!("{rid} address check"));
+    }
+    Some(rid.to_string())
+}
+
 /// The phases of the log lines from `since_unix_ms` on: each action the agent ran (`do stop
-/// ...`) cut into consecutive runs of one resource's lines; a run that calls one of the
-/// service's triggers (`SERVICE.d/NAME`) is named after the trigger, since that is where OVH's
-/// move happens. Runs without a resource (the action's own lines) are left out.
+/// ...`) cut into runs of one resource's work, a trigger's run or an address check each a phase
+/// of its own (a trigger is where OVH's move happens). The action's own lines (without a
+/// resource) are left out: the time between actions is the daemons' orchestration.
 pub fn phases(lines: &[LogLine], since_unix_ms: u64, service: &str) -> Vec<Phase> {
     let lines: Vec<&LogLine> = lines
         .iter()
@@ -309,52 +338,58 @@ pub fn phases(lines: &[LogLine], since_unix_ms: u64, service: &str) -> Vec<Phase
     let trigger_dir = format!("{service}.d/");
     let mut out: Vec<Phase> = Vec::new();
     let mut action = String::new();
-    let mut current: Option<(String, Phase)> = None;
+    // The open phase: its label, and whether plain lines of its resource extend it.
+    let mut open: Option<(String, bool, Phase)> = None;
     for (i, line) in lines.iter().enumerate() {
         if let Some(rest) = line.message.strip_prefix("do ") {
             action = rest.split_whitespace().next().unwrap_or("").to_string();
         }
-        let next_at = lines.get(i + 1).map_or(line.unix_ms, |n| n.unix_ms);
+        // A phase lasts until the next line of the same action: its work is done then.
+        let end = match lines.get(i + 1) {
+            Some(next) if next.sid == line.sid => next.unix_ms,
+            _ => line.unix_ms,
+        };
         let error = line.level == "ERROR";
-        match (&line.rid, &mut current) {
-            (Some(rid), Some((open, phase))) if open == rid => {
-                phase.end_unix_ms = next_at;
-                phase.ok &= !error;
-                continue;
+        let Some(rid) = &line.rid else {
+            if let Some((_, _, phase)) = open.take() {
+                out.push(phase);
             }
-            _ => {}
+            continue;
+        };
+        let label = label(rid, &line.message, &trigger_dir);
+        let extends = match (&open, &label) {
+            // A trigger's output, or more plain work on the same resource.
+            (Some((_, _, phase)), None) => phase.start_unix_ms <= line.unix_ms,
+            (Some((open_label, plain, _)), Some(l)) => *plain && open_label == l,
+            (None, _) => false,
+        };
+        if extends && let Some((_, _, phase)) = &mut open {
+            phase.end_unix_ms = end;
+            phase.ok &= !error;
+            continue;
         }
-        if let Some((_, phase)) = current.take() {
+        if let Some((_, _, phase)) = open.take() {
             out.push(phase);
         }
-        if let Some(rid) = &line.rid {
-            let what = match line.message.find(&trigger_dir) {
-                Some(at) => {
-                    let name = line.message[at + trigger_dir.len()..]
-                        .split(|c: char| c.is_whitespace() || c == '\'' || c == '"')
-                        .next()
-                        .unwrap_or("");
-                    format!("trigger {name}")
-                }
-                None => rid.clone(),
-            };
-            let name = if action.is_empty() {
-                what
-            } else {
-                format!("{action}: {what}")
-            };
-            current = Some((
-                rid.clone(),
-                Phase {
-                    name,
-                    start_unix_ms: line.unix_ms,
-                    end_unix_ms: next_at,
-                    ok: !error,
-                },
-            ));
-        }
+        let label = label.unwrap_or_else(|| rid.clone());
+        let plain = label == *rid;
+        let name = if action.is_empty() {
+            label.clone()
+        } else {
+            format!("{action}: {label}")
+        };
+        open = Some((
+            label,
+            plain,
+            Phase {
+                name,
+                start_unix_ms: line.unix_ms,
+                end_unix_ms: end,
+                ok: !error,
+            },
+        ));
     }
-    if let Some((_, phase)) = current {
+    if let Some((_, _, phase)) = open {
         out.push(phase);
     }
     out

@@ -152,42 +152,75 @@ fn scripts_are_valid_sh_and_quote_their_values() {
     assert!(stop_local_script("web;reboot").contains("om 'web;reboot' stop --local"));
 }
 
-/// Lines as the agent writes them to /var/log/opensvc/web.log, during a switch.
+/// The target's log during a real switch in the lab (sids shortened), in a +0100 zone.
 const TARGET_LOG: &str = "+0100
-2026-12-02 07:59:00,001 INFO n:node2 o:web sc:n | do status (daemon origin)
-2026-12-02 08:00:01,000 INFO n:node2 o:web sc:n | do start --local (daemon origin)
-2026-12-02 08:00:01,100 INFO n:node2 o:web r:fs#1 sc:n | /dev/vg/web is already mounted
-2026-12-02 08:00:01,500 INFO n:node2 o:web r:ip#1 sc:n | /etc/opensvc/web.d/ovh_failover
-2026-12-02 08:00:01,600 INFO n:node2 o:web r:ip#1 sc:n | moving 203.0.113.10 to node2
-2026-12-02 08:00:04,000 INFO n:node2 o:web r:ip#1 sc:n | checking 203.0.113.10 availability
-continuation line without a header
-2026-12-02 08:00:09,000 INFO n:node2 o:web r:container#1 sc:n | lxc-start -d -n web
-2026-12-02 08:00:11,000 ERROR n:node2 o:web r:container#1 sc:n | lxc-start: failed
+2026-12-02 08:17:01,375 INFO sid:2a08 n:node2 o:web sc:n | web defer target state set to placed@node2
+2026-12-02 08:17:47,638 INFO sid:884c n:node2 o:web sc:n | do start --local (daemon origin)
+2026-12-02 08:17:47,785 INFO sid:884c n:node2 o:web r:ip#1 sc:n | checking 203.0.113.3 availability (5s)
+2026-12-02 08:17:52,886 INFO sid:884c n:node2 o:web r:fs#1 sc:n | ext4 /var/lib/tandem/disks/web.dev@/srv/web is already mounted
+2026-12-02 08:17:53,348 INFO sid:884c n:node2 o:web r:container#1 sc:n | mkdir /sys/fs/cgroup/cpuset/opensvc.slice/web.slice/container.slice/container.1.slice
+2026-12-02 08:17:53,391 INFO sid:884c n:node2 o:web r:container#1 sc:n | lxc-start -d -n web -o /var/tmp/svc_web_lxc_start.log -f /var/lib/lxc/web/config
+2026-12-02 08:17:53,449 INFO sid:884c n:node2 o:web r:container#1 sc:n | start done in 0:00:00.057817 - ret 0 - logs in /var/tmp/svc_web_lxc_start.log
+2026-12-02 08:17:53,470 INFO sid:884c n:node2 o:web r:container#1 sc:n | wait for container operational
+2026-12-02 08:17:53,488 INFO sid:884c n:node2 o:web r:ip#1 sc:n | blocking_pre_start: /etc/opensvc/web.d/ovh_failover
+2026-12-02 08:17:53,602 INFO sid:884c n:node2 o:web r:ip#1 sc:n | | ovh_failover: moving 203.0.113.3 from node1.lab.invalid to node2.lab.invalid
+a continuation line without a header
+2026-12-02 08:17:55,858 INFO sid:884c n:node2 o:web r:ip#1 sc:n | | ovh_failover: 203.0.113.3 is routed to node2.lab.invalid (task 1, 2s)
+2026-12-02 08:17:56,137 INFO sid:884c n:node2 o:web r:ip#1 sc:n | bridge mode
+2026-12-02 08:17:56,494 INFO sid:884c n:node2 o:web r:ip#1 sc:n | /usr/bin/nsenter --net=/proc/1141/ns/net ip addr add 203.0.113.3/32 dev eth1
+2026-12-02 08:17:56,763 INFO sid:884c n:node2 o:web r:ip#1 sc:n | post_start: /etc/opensvc/web.d/ovh_routes start web 203.0.113.3
+2026-12-02 08:17:56,813 INFO sid:884c n:node2 o:web r:ip#1 sc:n | | ovh_routes: 203.0.113.3 routed on br0
+2026-12-02 08:18:01,375 INFO sid:2a09 n:node2 o:web sc:n | web defer target state set to placed@node1
+2026-12-02 08:18:02,633 INFO sid:8112 n:node2 o:web sc:n | do stop --local (daemon origin)
+2026-12-02 08:18:02,696 INFO sid:8112 n:node2 o:web r:ip#1 sc:n | pre_stop: /etc/opensvc/web.d/ovh_routes stop web 203.0.113.3
+2026-12-02 08:18:02,733 INFO sid:8112 n:node2 o:web r:ip#1 sc:n | | ovh_routes: route to 203.0.113.3 on br0 removed
+2026-12-02 08:18:02,978 INFO sid:8112 n:node2 o:web r:ip#1 sc:n | /usr/bin/nsenter --net=/proc/1141/ns/net ip addr del 203.0.113.3/32 dev eth1
+2026-12-02 08:18:03,017 INFO sid:8112 n:node2 o:web r:ip#1 sc:n | checking 203.0.113.3 availability (1s)
+2026-12-02 08:18:04,072 INFO sid:8112 n:node2 o:web r:container#1 sc:n | lxc-stop -n web
+2026-12-02 08:18:06,231 ERROR sid:8112 n:node2 o:web r:container#1 sc:n | stop done in 0:00:02.159078 - ret 0
+2026-12-02 08:18:06,269 INFO sid:8112 n:node2 o:web r:fs#1 sc:n | skip 'stop' on standby resource (--force to override)
 ";
 
 #[test]
 fn the_log_is_read_in_utc_and_cut_into_phases() {
     let lines = parse_log(TARGET_LOG);
-    assert_eq!(lines.len(), 8);
-    // 08:00:01 at +0100 is 07:00:01 UTC.
-    let at_0700_01 = 1_796_194_801_000;
-    assert_eq!(lines[1].unix_ms, at_0700_01);
-    assert_eq!(lines[2].rid.as_deref(), Some("fs#1"));
-    assert_eq!(lines[7].level, "ERROR");
-    let got = phases(&lines, at_0700_01 - 500, "web");
-    let named: Vec<(&str, u64, bool)> = got
+    assert_eq!(lines.len(), 24);
+    // 08:17:47,638 at +0100 is 07:17:47.638 UTC.
+    let start = 1_796_195_867_638;
+    assert_eq!(lines[1].unix_ms, start);
+    assert_eq!(lines[1].sid, "884c");
+    assert_eq!(lines[2].rid.as_deref(), Some("ip#1"));
+    let got = phases(&lines, start, "web");
+    let named: Vec<(&str, u64, u64, bool)> = got
         .iter()
-        .map(|p| (p.name.as_str(), p.end_unix_ms - p.start_unix_ms, p.ok))
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.start_unix_ms - start,
+                p.end_unix_ms - p.start_unix_ms,
+                p.ok,
+            )
+        })
         .collect();
     assert_eq!(
         named,
         [
-            ("start: fs#1", 400, true),
-            // The trigger's run lasts until the next resource speaks.
-            ("start: trigger ovh_failover", 7500, true),
-            ("start: container#1", 2000, false),
+            // The ip resource's ping of the address before it plumbs it: 5 s of nothing.
+            ("start: ip#1 address check", 147, 5101, true),
+            ("start: fs#1", 5248, 462, true),
+            ("start: container#1", 5710, 140, true),
+            // The OVH move, its output lines included.
+            ("start: trigger ovh_failover", 5850, 2649, true),
+            ("start: ip#1", 8499, 626, true),
+            // The last line of the action: the phase ends there.
+            ("start: trigger ovh_routes", 9125, 50, true),
+            ("stop: trigger ovh_routes", 15058, 282, true),
+            ("stop: ip#1", 15340, 39, true),
+            ("stop: ip#1 address check", 15379, 1055, true),
+            ("stop: container#1", 16434, 2197, false),
+            ("stop: fs#1", 18631, 0, true),
         ]
     );
-    // Lines before the switch are left out.
-    assert!(phases(&lines, at_0700_01 + 10_001, "web").is_empty());
+    // Lines before `since` are left out.
+    assert_eq!(phases(&lines, start + 14_000, "web").len(), 5);
 }
