@@ -190,9 +190,13 @@ pub fn clear_script(service: &str, abort: bool) -> Script {
     )
 }
 
-const STOP_LOCAL: &str = "timeout 180 om {svc} stop --local\n";
+const STOP_LOCAL: &str = r#"timeout 180 om {svc} stop --local || exit 1
+timeout 60 om {svc} thaw --local
+"#;
 
-/// Stops the service's instance on this node, through the agent (its triggers run).
+/// Stops the service's instance on this node, through the agent (its triggers run), then thaws
+/// it: the agent freezes an instance stopped by hand, and a frozen standby is one the
+/// orchestrator could not fail over to later.
 pub fn stop_local_script(service: &str) -> Script {
     Script::fill(STOP_LOCAL, &[("svc", &ShellWord::quote(service))])
 }

@@ -456,7 +456,7 @@ fn measure_flip(
     });
     if restored {
         notes.push(
-            "the switch failed and the service was restored where OVH routes the VIP".to_string(),
+            "the switch failed and the service was restored (see the restore events)".to_string(),
         );
     }
     let verdict = if target_answered && downtime <= rto_budget && !restored {
