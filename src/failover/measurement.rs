@@ -412,11 +412,26 @@ fn measure_flip(
         }),
         _ => None,
     };
+    let longest = longest_failed_run(&window);
+    // A flip restored on its source ends with the source answering again: the target never
+    // answered and no probe failed after the last answer, yet the service was out; the
+    // outage is then the longest run of failures, not nothing.
+    let outage = match (outage, first_target_answer, longest) {
+        (None, None, Some(run)) => Some(run.span),
+        (outage, _, _) => outage,
+    };
     let downtime = outage.map_or(Duration::ZERO, |s| s.end - s.start);
 
     let mut notes = Vec::new();
     let target_answered = first_target_answer.is_some();
-    if !target_answered {
+    if !target_answered
+        && last_ok.is_some_and(|ok| failed_after_last_ok.is_empty() && ok.at > start.at)
+    {
+        notes.push(format!(
+            "{} never answered; the service answered again from {} (restored): the downtime is the longest run of failed probes",
+            start.to, start.from
+        ));
+    } else if !target_answered {
         notes.push(format!(
             "{} never answered: the downtime is a lower bound (the outage had not ended when probing stopped)",
             start.to
@@ -503,7 +518,7 @@ fn measure_flip(
         last_ok_before_outage: last_ok.map(ProbeMark::of),
         first_failed_probe: first_failed.map(ProbeMark::of),
         first_target_answer: first_target_answer.map(ProbeMark::of),
-        longest_failed_run: longest_failed_run(&window),
+        longest_failed_run: longest,
         task,
         reaction_ms,
         probes: ProbeCounts::of(window.iter().copied().filter(|p| p.at >= counted_from)),
