@@ -14,8 +14,8 @@ bin=target/release
 dir=${TANDEM_DEMO_DIR:-/tmp/tandem-demo}
 
 "$bin/tandem-lab" down --dir "$dir" >/dev/null 2>&1 || true
-echo "== tandem-lab up --dir $dir --nodes 2"
-"$bin/tandem-lab" up --dir "$dir" --nodes 2
+echo "== tandem-lab up --dir $dir --nodes 2 --no-opensvc"
+"$bin/tandem-lab" up --dir "$dir" --nodes 2 --no-opensvc
 inv="$dir/inventory.yml"
 
 echo

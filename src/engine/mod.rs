@@ -468,22 +468,33 @@ pub fn check_var_loops(shared: &Shared, hosts: &[Host]) -> Result<(), String> {
 }
 
 /// What the engine would send for step `index` of the playbook on `node`, rendered exactly as
-/// a deploy renders it (`when` is not evaluated, and there are no facts: a template that reads
-/// them fails here). `tandem config` uses it so that it and `deploy` write the same bytes.
-/// Returns the step's rendered arguments and its remote step.
+/// a deploy renders it (there are no facts: a template or `when` that reads them fails here).
+/// `tandem config` uses it so that it and `deploy` write the same bytes. Returns the step's
+/// rendered arguments and its remote step, or `None` when its `when` skips it on this node.
 pub fn plan_step_offline(
     shared: &Shared,
     node: &crate::inventory::Node,
     index: usize,
-) -> Result<(serde_json::Value, crate::modules::RemoteStep), String> {
+) -> Result<Option<(serde_json::Value, crate::modules::RemoteStep)>, String> {
     let step = &shared.playbook.steps[index];
     let origin = step.location.to_string();
     let vars = context::HostVars::new(&shared.templates, &shared.inventory, node, &shared.playbook);
     let ctx = vars.context(step, &serde_json::Map::new(), &serde_json::Map::new());
+    // `when` decides here as in a run (without facts or registered results: a condition that
+    // reads them is an error, said as such).
+    for condition in &step.when {
+        if !shared
+            .templates
+            .eval_bool(condition, &ctx, &origin)
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(None);
+        }
+    }
     let args = shared
         .templates
         .render_args(&step.args, &ctx, &origin)
         .map_err(|e| e.to_string())?;
     let remote = host::plan_with(&shared.templates, step, &origin, &ctx)?;
-    Ok((args, remote))
+    Ok(Some((args, remote)))
 }

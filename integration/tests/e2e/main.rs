@@ -14,6 +14,8 @@ mod lab;
 mod lab_steps;
 mod latency;
 mod modules_lab;
+mod opensvc_cluster;
+mod opensvc_lab;
 mod packages;
 mod report_html;
 mod rollout;
