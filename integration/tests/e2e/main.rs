@@ -15,6 +15,7 @@ mod lab_steps;
 mod latency;
 mod modules_lab;
 mod opensvc_cluster;
+mod opensvc_game_day;
 mod opensvc_lab;
 mod packages;
 mod report_html;

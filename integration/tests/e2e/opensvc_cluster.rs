@@ -47,6 +47,8 @@ fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<
 
 #[test]
 fn a_deploy_with_the_agent_forms_the_cluster_and_the_agent_starts_the_service() {
+    // Its agent starts `web`: one such lab at a time (see `agent_lab_turn`).
+    let _turn = crate::support::agent_lab_turn();
     let lab = TempLab::with_opensvc(2);
     let inventory = lab.inventory();
     let vip = lab.clusters()[0].vip.to_string();
