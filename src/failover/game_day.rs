@@ -1,6 +1,7 @@
 //! The game day, start to end: lock, preflight, the flip (and the flip back), the restore when
 //! anything goes wrong, and the final check that the VIP's node really serves. Commands on
-//! nodes are the scripts of [`super::node_ops`]; the OVH calls are `ovh::Client`'s; everything
+//! nodes are the scripts of [`super::node_ops`] (`--direct`) or go through the OpenSVC agent
+//! ([`super::agent_switch`]); the OVH calls are `ovh::Client`'s; everything
 //! seen goes through the [`Recorder`] into the timeline the report is measured from.
 
 use std::net::Ipv4Addr;
