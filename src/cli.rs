@@ -171,10 +171,16 @@ pub struct DeployArgs {
     pub max_fail_percent: Option<u8>,
 
     /// Batches that hold at most one node of each cluster: first the nodes that do not hold the
-    /// VIP (asked from OVH's API), then the others; clusters with a `health_check` var must
-    /// answer on their VIP before the next batch.
+    /// VIP (asked from OVH's API), then the others; a node that runs its cluster's `service`
+    /// under the OpenSVC agent is drained first (switched to its peer, waited for); clusters
+    /// with a `health_check` var must answer on their VIP before the next batch.
     #[arg(long)]
     pub rolling: bool,
+
+    /// With --rolling: after a batch, hand each service drained off its nodes (switched to
+    /// the peer through the OpenSVC agent) back to them.
+    #[arg(long, requires = "rolling")]
+    pub giveback: bool,
 
     /// Only the hosts that failed, were unreachable, were interrupted (Ctrl-C) or were not
     /// touched in an earlier run, read from its `--json` output.

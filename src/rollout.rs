@@ -132,5 +132,6 @@ pub fn plan(
         batches: rollout::batches(&members, serial, holders),
         max_fail_percent,
         health,
+        hooks: None,
     }
 }

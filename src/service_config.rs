@@ -1,10 +1,13 @@
-//! The OpenSVC service config of each cluster: one file, the same bytes on both nodes.
+//! The OpenSVC config files of each cluster: the service config and, where the agent runs, the
+//! cluster config; each one the same bytes on both nodes.
 //!
-//! It is written by one step of the cookbook playbook: the `template` step tagged
-//! [`CONFIG_TAG`]. `tandem config` renders that very step with the engine's own rendering (same
-//! variables, same template, same destination), so `deploy` and `config push` can never
-//! disagree; `push` runs every step tagged [`TAG`] (the config and what it needs, such as its
-//! directory and triggers).
+//! They are written by steps of the cookbook playbook: the `template` steps tagged
+//! [`CONFIG_TAG`]. `tandem config` renders those very steps with the engine's own rendering
+//! (same variables, same template, same destination, same `when`), so `deploy` and
+//! `config push` can never disagree; `push` runs every step tagged [`TAG`] (the configs and what
+//! they need, such as their directory, the triggers, the daemon's restart). A file rendered
+//! with secrets (the cluster's) is never shown: its `secret` lines are masked in `render` and
+//! `diff` output.
 
 use std::path::Path;
 
@@ -18,11 +21,14 @@ use crate::playbook::Playbook;
 /// Marks the steps `tandem config push` runs.
 pub const TAG: &str = "service-config";
 
-/// Marks, among them, the step that writes the config itself (the others are its directory,
-/// its triggers, credentials).
+/// Marks, among them, the steps that write the config files themselves (the others are their
+/// directory, the triggers, credentials, the daemon).
 pub const CONFIG_TAG: &str = "service-config-file";
 
-/// A cluster's service config, rendered.
+/// What a masked secret line shows instead of its value.
+pub const MASKED: &str = "<secret: not shown>";
+
+/// One config file of a cluster, rendered.
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub cluster: String,
@@ -30,11 +36,13 @@ pub struct Rendered {
     pub dest: String,
     pub content: Vec<u8>,
     pub nodes: Vec<String>,
+    /// Rendered with secrets (`template`'s `secrets`): shown only through [`mask_secrets`].
+    pub secret: bool,
 }
 
-/// The index of the step that writes the config: the only `template` step tagged
-/// [`CONFIG_TAG`].
-pub fn config_step(playbook: &Playbook) -> Result<usize, Error> {
+/// The indexes of the steps that write the config files: the `template` steps tagged
+/// [`CONFIG_TAG`], in playbook order.
+pub fn config_steps(playbook: &Playbook) -> Result<Vec<usize>, Error> {
     let found: Vec<usize> = playbook
         .steps
         .iter()
@@ -42,66 +50,104 @@ pub fn config_step(playbook: &Playbook) -> Result<usize, Error> {
         .filter(|(_, s)| s.module == "template" && s.tags.iter().any(|t| t == CONFIG_TAG))
         .map(|(i, _)| i)
         .collect();
-    match found.as_slice() {
-        [one] => Ok(*one),
-        [] => Err(Error::Usage(format!(
+    if found.is_empty() {
+        return Err(Error::Usage(format!(
             "{}: no `template` step is tagged `{CONFIG_TAG}`: tag the step that writes the OpenSVC service config",
             playbook.path.display()
-        ))),
-        [first, second, ..] => Err(Error::Usage(format!(
-            "{}: steps at {} and {} are both `template` steps tagged `{CONFIG_TAG}`: tag only the one that writes the service config",
-            playbook.path.display(),
-            playbook.steps[*first].location,
-            playbook.steps[*second].location
-        ))),
+        )));
     }
+    Ok(found)
 }
 
-/// Renders the config for every node of each cluster and insists that all nodes of a cluster
-/// get the same bytes (a template that reads a node's own variables would make them drift).
+/// Renders each config file for every node of each cluster (a file whose `when` skips it on
+/// every node of a cluster is not that cluster's) and insists that all nodes of a cluster get
+/// the same bytes (a template that reads a node's own variables would make them drift).
 pub fn render(
     shared: &Shared,
     clusters: &[&Cluster],
-    index: usize,
+    indexes: &[usize],
 ) -> Result<Vec<Rendered>, Error> {
-    let step = &shared.playbook.steps[index];
     let mut all = Vec::new();
     for cluster in clusters {
-        let mut first: Option<(String, String, Vec<u8>)> = None;
-        for node in &cluster.nodes {
-            let (args, remote) = engine::plan_step_offline(shared, node, index).map_err(|e| {
-                Error::Usage(format!("cluster {}, node {}: {e}", cluster.name, node.name))
-            })?;
-            // The template module refuses a step without a string `dest`; one missing here
-            // would make every node's copy read as "missing", so it is a bug, said as one.
-            let Some(dest) = args["dest"].as_str().map(str::to_string) else {
-                return Err(Error::internal(format!(
-                    "{}: the rendered service config step has no `dest` for node {}",
-                    step.location, node.name
-                )));
-            };
-            match &first {
-                None => first = Some((node.name.clone(), dest, remote.payload)),
-                Some((other, other_dest, other_content)) => {
-                    if *other_dest != dest || *other_content != remote.payload {
-                        return Err(Error::Usage(format!(
-                            "{}: the service config of cluster {} differs between {other} and {} (it must be the same file on every node): the template or its destination reads a node's own variables",
-                            step.location, cluster.name, node.name
-                        )));
-                    }
-                }
+        for &index in indexes {
+            if let Some(rendered) = render_one(shared, cluster, index)? {
+                all.push(rendered);
             }
-        }
-        if let Some((_, dest, content)) = first {
-            all.push(Rendered {
-                cluster: cluster.name.clone(),
-                dest,
-                content,
-                nodes: cluster.nodes.iter().map(|n| n.name.clone()).collect(),
-            });
         }
     }
     Ok(all)
+}
+
+fn render_one(shared: &Shared, cluster: &Cluster, index: usize) -> Result<Option<Rendered>, Error> {
+    let step = &shared.playbook.steps[index];
+    let mut first: Option<(String, String, Vec<u8>)> = None;
+    let mut skipped_on: Option<String> = None;
+    let mut secret = false;
+    for node in &cluster.nodes {
+        let planned = engine::plan_step_offline(shared, node, index).map_err(|e| {
+            Error::Usage(format!("cluster {}, node {}: {e}", cluster.name, node.name))
+        })?;
+        let Some((args, remote)) = planned else {
+            skipped_on = Some(node.name.clone());
+            continue;
+        };
+        secret |= args["secrets"].as_object().is_some_and(|s| !s.is_empty());
+        // The template module refuses a step without a string `dest`; one missing here
+        // would make every node's copy read as "missing", so it is a bug, said as one.
+        let Some(dest) = args["dest"].as_str().map(str::to_string) else {
+            return Err(Error::internal(format!(
+                "{}: the rendered service config step has no `dest` for node {}",
+                step.location, node.name
+            )));
+        };
+        match &first {
+            None => first = Some((node.name.clone(), dest, remote.payload)),
+            Some((other, other_dest, other_content)) => {
+                if *other_dest != dest || *other_content != remote.payload {
+                    return Err(Error::Usage(format!(
+                        "{}: the service config of cluster {} differs between {other} and {} (it must be the same file on every node): the template or its destination reads a node's own variables",
+                        step.location, cluster.name, node.name
+                    )));
+                }
+            }
+        }
+    }
+    let Some((writer, dest, content)) = first else {
+        return Ok(None);
+    };
+    if let Some(skipped) = skipped_on {
+        return Err(Error::Usage(format!(
+            "{}: the config {dest} of cluster {} is written on {writer} but skipped (`when`) on {skipped}: it must be on every node of the cluster or on none",
+            step.location, cluster.name
+        )));
+    }
+    Ok(Some(Rendered {
+        cluster: cluster.name.clone(),
+        dest,
+        content,
+        nodes: cluster.nodes.iter().map(|n| n.name.clone()).collect(),
+        secret,
+    }))
+}
+
+/// The file as it may be shown: for a file rendered with secrets, every `secret = VALUE` line
+/// (OpenSVC's INI form) shows [`MASKED`] instead of its value.
+pub fn mask_secrets(content: &[u8], secret: bool) -> Vec<u8> {
+    if !secret {
+        return content.to_vec();
+    }
+    let text = String::from_utf8_lossy(content);
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let key = line.split('=').next().unwrap_or("").trim();
+        if line.contains('=') && key == "secret" {
+            let newline = if line.ends_with('\n') { "\n" } else { "" };
+            out.push_str(&format!("secret = {MASKED}{newline}"));
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
 }
 
 /// Only the steps tagged [`TAG`], for `config push`.
@@ -124,7 +170,7 @@ pub fn describe(rendered: &Rendered, many: bool, out: &mut Vec<u8>) {
             .as_bytes(),
         );
     }
-    out.extend_from_slice(&rendered.content);
+    out.extend_from_slice(&mask_secrets(&rendered.content, rendered.secret));
 }
 
 /// The shell command that prints a node's copy (exit 3 when it has none).
@@ -146,4 +192,20 @@ pub fn read_command(dest: &str, sudo: bool) -> Script {
 /// Whether a path is the playbook's default and does not exist, for a friendlier error.
 pub fn missing_default_playbook(path: &Path) -> bool {
     !path.exists() && path == Path::new("playbooks/ovh-lxc-cluster.yml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_secret_lines_of_a_secret_file_are_masked() {
+        let conf = b"[cluster]\nname = pair1\nsecret = abc123\n  secret=def\nsecrets = x\n";
+        let shown = String::from_utf8(mask_secrets(conf, true)).unwrap();
+        assert_eq!(
+            shown,
+            format!("[cluster]\nname = pair1\nsecret = {MASKED}\nsecret = {MASKED}\nsecrets = x\n")
+        );
+        assert_eq!(mask_secrets(conf, false), conf.to_vec());
+    }
 }

@@ -276,6 +276,20 @@ impl Templates {
         checked(ctx, template.render(ctx).map_err(|err| place.error(&err)))
     }
 
+    /// `render_file` with `extra` names on top of the context (they win over a variable of the
+    /// same name): a template step's secrets, seen by this rendering only.
+    pub fn render_file_with(
+        &self,
+        path: &Path,
+        ctx: &Value,
+        extra: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String, TemplateError> {
+        let extra = Value::from_pairs(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let merged = minijinja::context! { ..extra, ..ctx.clone() };
+        // A lazily rendered var that failed is recorded in the original context.
+        checked(ctx, self.render_file(path, &merged))
+    }
+
     /// Reads and compiles a template file without rendering it: a missing file or a syntax
     /// error is known before any host is, so it is bad input rather than a failed step.
     /// Undefined variables can only be known per host (facts, registered results): see

@@ -7,8 +7,11 @@
 #       run on fresh nodes, then converged), 2 nodes behind a 30 ms delay proxy and 50 without,
 #       next to the floor (one plain ssh per node running all the checks). Ansible and pyinfra
 #       come from PyPI into a venv cached in target/bench-venv. Results: target/bench-deploy/.
-#   integration/scripts/bench.sh --failover [--runs 5]
-#       game days on a lab pair (2 s simulated OVH task): downtime, task, reaction per flip.
+#   integration/scripts/bench.sh --failover [--runs 5] [--agent]
+#       game days on a lab pair (2 s simulated OVH task): downtime, task, reaction per flip;
+#       with --agent, then through the OpenSVC agent on a pair with the agent, split into the
+#       agent's phases, once with the config tandem renders and once with the ip resource's
+#       address check skipped (`tags = nonrouted`, set by hand on the lab's nodes).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash integration/scripts/setup.sh

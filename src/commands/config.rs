@@ -1,6 +1,7 @@
-//! `tandem config render|diff|push`: the OpenSVC service config of each cluster (see
-//! `service_config`). `render` contacts no node; `diff` reads each node's copy and exits 1 on
-//! any drift; `push` writes it like a deploy of the steps tagged `service-config`.
+//! `tandem config render|diff|push`: the OpenSVC config files of each cluster, the service's
+//! and (where the agent runs) the cluster's (see `service_config`). `render` contacts no node;
+//! `diff` reads each node's copies and exits 1 on any drift; `push` writes them like a deploy of
+//! the steps tagged `service-config`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -76,7 +77,7 @@ fn render(
         )));
     }
     let playbook = crate::playbook::load(&source.playbook)?;
-    let index = service_config::config_step(&playbook)?;
+    let indexes = service_config::config_steps(&playbook)?;
     let clusters: Vec<Cluster> = match &select.cluster {
         None => inventory.clusters.clone(),
         Some(name) => match inventory.cluster(name) {
@@ -93,7 +94,7 @@ fn render(
     };
     let shared = Shared::new(inventory, playbook.clone(), RunOptions::default());
     let refs: Vec<&Cluster> = clusters.iter().collect();
-    let rendered = service_config::render(&shared, &refs, index)?;
+    let rendered = service_config::render(&shared, &refs, &indexes)?;
     Ok((playbook, rendered))
 }
 
@@ -101,61 +102,82 @@ async fn diff(a: ConfigTargetArgs) -> Result<ExitCode, Error> {
     let (inventory, fleet) =
         Fleet::prepare(&a.connect, Selection::Cluster(a.select.cluster.as_deref()))?;
     let (_, rendered) = render(inventory, &a.select, &a.source)?;
-    let by_cluster: BTreeMap<String, Rendered> = rendered
-        .into_iter()
-        .map(|r| (r.cluster.clone(), r))
-        .collect();
-    // Each node's path, known before any connection: a node whose cluster has no rendered
-    // config would otherwise be asked for "" and read as "missing".
-    let mut dests = BTreeMap::new();
+    // Each node's paths, known before any connection: a node whose cluster has no rendered
+    // config would otherwise be asked for nothing and read as "in sync".
+    let mut dests: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for host in fleet.hosts() {
-        let Some(rendered) = by_cluster.get(&host.cluster) else {
+        let paths: Vec<String> = rendered
+            .iter()
+            .filter(|r| r.cluster == host.cluster)
+            .map(|r| r.dest.clone())
+            .collect();
+        if paths.is_empty() {
             return Err(Error::internal(format!(
                 "no service config was rendered for cluster {} of node {}",
                 host.cluster, host.name
             )));
-        };
-        dests.insert(host.name.clone(), rendered.dest.clone());
+        }
+        dests.insert(host.name.clone(), paths);
     }
     let dests = Arc::new(dests);
-    let copies: BTreeMap<String, NodeCopy> = fleet
+    let copies: BTreeMap<(String, String), NodeCopy> = fleet
         .run(move |host, session| {
             let dests = dests.clone();
             Box::pin(async move {
-                let Some(dest) = dests.get(&host.name) else {
-                    // Every host was given its path above.
-                    return Err(crate::ssh::SshError::Protocol {
-                        addr: host.name.clone(),
-                        detail: "internal error: no service config path for this node".into(),
-                    });
-                };
                 let sudo = host.target.user != "root";
-                session
-                    .exec(&service_config::read_command(dest, sudo), b"")
-                    .await
+                let mut read = Vec::new();
+                // Every host was given its paths above.
+                for dest in dests.get(&host.name).into_iter().flatten() {
+                    let out = session
+                        .exec(&service_config::read_command(dest, sudo), b"")
+                        .await?;
+                    read.push((dest.clone(), out));
+                }
+                Ok(read)
             })
         })
         .map(|outcome| {
-            let copy = match outcome.result {
-                Ok(out) if out.status.success() => NodeCopy::Content(out.stdout),
-                Ok(out) if out.status == crate::ssh::ExitStatus::Code(3) => NodeCopy::Missing,
-                Ok(out) => {
-                    NodeCopy::Unreadable(String::from_utf8_lossy(&out.stderr).trim().to_string())
-                }
-                Err(e) => NodeCopy::Unreachable(e.to_string()),
-            };
-            (outcome.host.name, copy)
+            let name = outcome.host.name.clone();
+            match outcome.result {
+                Ok(read) => read
+                    .into_iter()
+                    .map(|(dest, out)| {
+                        let copy = if out.status.success() {
+                            NodeCopy::Content(out.stdout)
+                        } else if out.status == crate::ssh::ExitStatus::Code(3) {
+                            NodeCopy::Missing
+                        } else {
+                            NodeCopy::Unreadable(
+                                String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                            )
+                        };
+                        ((name.clone(), dest), copy)
+                    })
+                    .collect::<Vec<_>>(),
+                // Unreachable: every file of the node says so (compare_all asks for each).
+                Err(e) => vec![((name, String::new()), NodeCopy::Unreachable(e.to_string()))],
+            }
         })
-        .collect()
-        .await;
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
 
-    let drifts = compare_all(&by_cluster, &copies)?;
+    let drifts = compare_all(&rendered, &copies)?;
     let any = drifts.iter().any(Drift::drifted);
     if a.json {
-        let doc = json!({
-            "drift": any,
-            "clusters": drifts.iter().map(|d| (d.cluster.clone(), d.json())).collect::<serde_json::Map<_, _>>(),
-        });
+        let mut clusters = serde_json::Map::new();
+        for d in &drifts {
+            let entry = clusters
+                .entry(d.cluster.clone())
+                .or_insert_with(|| json!({"drift": false, "files": {}}));
+            if d.drifted() {
+                entry["drift"] = true.into();
+            }
+            entry["files"][d.dest()] = d.json();
+        }
+        let doc = json!({"drift": any, "clusters": clusters});
         println!("{doc}");
     } else {
         for d in &drifts {
@@ -169,24 +191,29 @@ async fn diff(a: ConfigTargetArgs) -> Result<ExitCode, Error> {
     })
 }
 
-/// Each cluster's comparison; a node of a rendered config with no answer at all is an internal
-/// error (leaving it out would compare the others only and could report "in sync").
+/// Each file's comparison, per cluster; a node of a rendered config with no answer at all is
+/// an internal error (leaving it out would compare the others only and could report "in
+/// sync"). An unreachable node is recorded once, under an empty path: it stands for every file.
 fn compare_all(
-    rendered: &BTreeMap<String, Rendered>,
-    copies: &BTreeMap<String, NodeCopy>,
+    rendered: &[Rendered],
+    copies: &BTreeMap<(String, String), NodeCopy>,
 ) -> Result<Vec<Drift>, Error> {
     let mut drifts = Vec::new();
-    for (cluster, r) in rendered {
+    for r in rendered {
         let mut nodes = Vec::with_capacity(r.nodes.len());
         for node in &r.nodes {
-            let Some(copy) = copies.get(node) else {
+            let copy = copies
+                .get(&(node.clone(), r.dest.clone()))
+                .or_else(|| copies.get(&(node.clone(), String::new())));
+            let Some(copy) = copy else {
                 return Err(Error::internal(format!(
-                    "no answer was recorded for node {node} of cluster {cluster}"
+                    "no answer was recorded for node {node} of cluster {} ({})",
+                    r.cluster, r.dest
                 )));
             };
             nodes.push((node.clone(), copy.clone()));
         }
-        drifts.push(Drift::compare(cluster, r, nodes));
+        drifts.push(Drift::compare(&r.cluster, r, nodes));
     }
     Ok(drifts)
 }
@@ -197,18 +224,16 @@ mod tests {
 
     #[test]
     fn a_node_without_an_answer_is_an_internal_error_not_in_sync() {
-        let rendered: BTreeMap<String, Rendered> = [(
-            "pair1".to_string(),
-            Rendered {
-                cluster: "pair1".into(),
-                dest: "/etc/opensvc/web.conf".into(),
-                content: b"[DEFAULT]\n".to_vec(),
-                nodes: vec!["node1".into(), "node2".into()],
-            },
-        )]
-        .into();
-        let mut copies: BTreeMap<String, NodeCopy> = [(
-            "node1".to_string(),
+        let dest = "/etc/opensvc/web.conf".to_string();
+        let rendered = vec![Rendered {
+            cluster: "pair1".into(),
+            dest: dest.clone(),
+            content: b"[DEFAULT]\n".to_vec(),
+            nodes: vec!["node1".into(), "node2".into()],
+            secret: false,
+        }];
+        let mut copies: BTreeMap<(String, String), NodeCopy> = [(
+            ("node1".to_string(), dest.clone()),
             NodeCopy::Content(b"[DEFAULT]\n".to_vec()),
         )]
         .into();
@@ -222,8 +247,18 @@ mod tests {
             ),
             "{err}"
         );
-        copies.insert("node2".into(), NodeCopy::Content(b"[DEFAULT]\n".to_vec()));
+        copies.insert(
+            ("node2".into(), dest.clone()),
+            NodeCopy::Content(b"[DEFAULT]\n".to_vec()),
+        );
         let drifts = compare_all(&rendered, &copies).unwrap();
         assert!(!drifts[0].drifted());
+        // An unreachable node stands for all its files.
+        copies.remove(&("node2".to_string(), dest));
+        copies.insert(
+            ("node2".into(), String::new()),
+            NodeCopy::Unreachable("timeout".into()),
+        );
+        assert!(compare_all(&rendered, &copies).unwrap()[0].drifted());
     }
 }

@@ -59,13 +59,19 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         } else {
             None
         };
-        Some(crate::rollout::plan(
+        let mut plan = crate::rollout::plan(
             &fleet,
             args.serial.unwrap_or_default(),
             holders.as_ref(),
             args.max_fail_percent,
             health,
-        ))
+        );
+        if args.rolling && !args.check {
+            plan.hooks =
+                crate::rollout_agent::AgentDrain::new(&shared.inventory, &fleet, args.giveback)
+                    .map(|d| Arc::new(d) as Arc<dyn crate::engine::BatchHooks>);
+        }
+        Some(plan)
     } else {
         None
     };

@@ -1,7 +1,7 @@
 //! The variables a step sees on one host, lowest precedence first: playbook defaults, inventory
 //! vars (global < cluster < node), registered results, step vars; then tandem's own names
-//! (`node`, `cluster`, `address`, `vip`, `service_name`, `service_names`, `nodes`, `primary`,
-//! `facts`), which nothing overrides. Declared vars (defaults, inventory, step) that are
+//! (`node`, `cluster`, `address`, `vip`, `service_name`, `service_names`, `nodes`,
+//! `node_addresses`, `primary`, `opensvc_cluster`, `facts`), which nothing overrides. Declared vars (defaults, inventory, step) that are
 //! templates are rendered when read, in this same context (`template::LazyVars`).
 
 use std::sync::Arc;
@@ -122,6 +122,32 @@ impl HostVars {
             })
             .unwrap_or_default();
         magic.insert("service_names".into(), Value::Object(service_names));
+        // Each node's address (as the inventory reaches it), for what every node must know of
+        // its peers: the OpenSVC heartbeat, /etc/hosts.
+        let node_addresses: Map<String, Value> = cluster
+            .map(|c| {
+                c.nodes
+                    .iter()
+                    .map(|n| (n.name.clone(), Value::from(n.address.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        magic.insert("node_addresses".into(), Value::Object(node_addresses));
+        // The OpenSVC cluster's name, id, its service's id and the local file keeping its
+        // secret (the secret
+        // itself is only read by the step that writes cluster.conf: `template`'s `secrets`).
+        if let Some(c) = cluster {
+            let secret_file = c.settings.opensvc_secret_path(&inventory.path, &c.name);
+            magic.insert(
+                "opensvc_cluster".into(),
+                serde_json::json!({
+                    "name": c.name,
+                    "id": c.settings.opensvc_cluster_id(&c.name),
+                    "service_id": c.settings.opensvc_service_id(&c.name),
+                    "secret_file": secret_file.to_string_lossy(),
+                }),
+            );
+        }
         HostVars {
             templates: templates.clone(),
             data,

@@ -101,6 +101,19 @@ pub enum Event {
         ok: bool,
         detail: String,
     },
+    /// A cluster's service moved off a node before its batch (`drain`), or back to it after
+    /// (`giveback`), by the rollout's batch hooks (the OpenSVC agent's switch, waited for).
+    ServiceMoved {
+        cluster: String,
+        service: String,
+        from: String,
+        to: String,
+        /// `drain` or `giveback`.
+        reason: String,
+        ok: bool,
+        detail: String,
+        elapsed_ms: u64,
+    },
     /// The rollout stopped before its end: these hosts were not touched.
     RolloutStopped {
         reason: String,

@@ -635,4 +635,14 @@ impl PlanContext for StepContext<'_> {
             .render_file(path, self.ctx)
             .map_err(|e| e.to_string())
     }
+
+    fn render_file_with(
+        &self,
+        path: &Path,
+        extra: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String, String> {
+        self.templates
+            .render_file_with(path, self.ctx, extra)
+            .map_err(|e| e.to_string())
+    }
 }

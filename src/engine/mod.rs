@@ -181,6 +181,29 @@ pub struct Rollout {
     pub max_fail_percent: Option<u8>,
     /// Per cluster: how to check that its service still answers after one of its nodes went.
     pub health: std::collections::BTreeMap<String, HealthCheck>,
+    /// Work around each batch (moving services off its nodes first); none: batches only.
+    pub hooks: Option<Arc<dyn BatchHooks>>,
+}
+
+/// Work a rollout does around each batch, for what the engine does not know (a cluster
+/// manager's services). Reports through `events`.
+pub trait BatchHooks: Send + Sync {
+    /// Before the batch: makes its hosts safe to change; returns what it did, for
+    /// [`BatchHooks::after_batch`]. `Err`: the batch must not run (why).
+    fn before_batch<'a>(
+        &'a self,
+        batch: &'a [String],
+        events: &'a UnboundedSender<Event>,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<String>, String>>;
+
+    /// After the batch: undoes `before`'s work on the hosts of `succeeded` it concerns.
+    /// `Err`: the rollout stops (why).
+    fn after_batch<'a>(
+        &'a self,
+        before: &'a [String],
+        succeeded: &'a [String],
+        events: &'a UnboundedSender<Event>,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>>;
 }
 
 pub struct HealthCheck {
@@ -203,15 +226,40 @@ pub async fn rollout(
             of: total,
             hosts: batch.clone(),
         });
+        let rest: Vec<String> = plan.batches[i + 1..].concat();
+        let mut prepared = Vec::new();
+        if let Some(hooks) = &plan.hooks {
+            match hooks.before_batch(batch, &events).await {
+                Ok(done) => prepared = done,
+                Err(reason) => {
+                    // Nothing of this batch was changed: it and the rest are untouched.
+                    let untouched: Vec<String> = plan.batches[i..].concat();
+                    stop_rollout(reason, untouched, &mut results, &events);
+                    break;
+                }
+            }
+        }
         let ran = deploy(shared.clone(), &fleet.subset(batch), events.clone()).await;
         let failed = ran.iter().filter(|(_, s)| !s.succeeded()).count();
+        let succeeded: Vec<String> = ran
+            .iter()
+            .filter(|(_, s)| s.succeeded())
+            .map(|(n, _)| n.clone())
+            .collect();
         results.extend(ran);
-        let rest: Vec<String> = plan.batches[i + 1..].concat();
+        let mut stop = None;
+        if let Some(hooks) = &plan.hooks
+            && let Err(reason) = hooks.after_batch(&prepared, &succeeded, &events).await
+        {
+            stop = Some(reason);
+        }
         if rest.is_empty() {
+            if let Some(reason) = stop {
+                stop_rollout(reason, rest, &mut results, &events);
+            }
             break;
         }
-        let mut stop = None;
-        if shared.interrupt.stopping() {
+        if stop.is_none() && shared.interrupt.stopping() {
             stop = Some("interrupted (Ctrl-C)".to_string());
         }
         if stop.is_none()
@@ -228,23 +276,33 @@ pub async fn rollout(
             stop = health_checks(shared.as_ref(), batch, plan, &events).await;
         }
         if let Some(reason) = stop {
-            let _ = events.send(Event::RolloutStopped {
-                reason,
-                untouched: rest.clone(),
-            });
-            results.extend(rest.into_iter().map(|name| {
-                let stats = HostStats {
-                    untouched: true,
-                    ..Default::default()
-                };
-                (name, stats)
-            }));
+            stop_rollout(reason, rest, &mut results, &events);
             break;
         }
     }
     let order: Vec<&str> = fleet.hosts().iter().map(|h| h.name.as_str()).collect();
     results.sort_by_key(|(name, _)| order.iter().position(|n| n == name));
     results
+}
+
+/// Reports the rollout stopped, the hosts of `untouched` with it.
+fn stop_rollout(
+    reason: String,
+    untouched: Vec<String>,
+    results: &mut Vec<(String, HostStats)>,
+    events: &UnboundedSender<Event>,
+) {
+    let _ = events.send(Event::RolloutStopped {
+        reason,
+        untouched: untouched.clone(),
+    });
+    results.extend(untouched.into_iter().map(|name| {
+        let stats = HostStats {
+            untouched: true,
+            ..Default::default()
+        };
+        (name, stats)
+    }));
 }
 
 /// The health checks of the clusters the batch touched; the first failure, worded.
@@ -413,22 +471,33 @@ pub fn check_var_loops(shared: &Shared, hosts: &[Host]) -> Result<(), String> {
 }
 
 /// What the engine would send for step `index` of the playbook on `node`, rendered exactly as
-/// a deploy renders it (`when` is not evaluated, and there are no facts: a template that reads
-/// them fails here). `tandem config` uses it so that it and `deploy` write the same bytes.
-/// Returns the step's rendered arguments and its remote step.
+/// a deploy renders it (there are no facts: a template or `when` that reads them fails here).
+/// `tandem config` uses it so that it and `deploy` write the same bytes. Returns the step's
+/// rendered arguments and its remote step, or `None` when its `when` skips it on this node.
 pub fn plan_step_offline(
     shared: &Shared,
     node: &crate::inventory::Node,
     index: usize,
-) -> Result<(serde_json::Value, crate::modules::RemoteStep), String> {
+) -> Result<Option<(serde_json::Value, crate::modules::RemoteStep)>, String> {
     let step = &shared.playbook.steps[index];
     let origin = step.location.to_string();
     let vars = context::HostVars::new(&shared.templates, &shared.inventory, node, &shared.playbook);
     let ctx = vars.context(step, &serde_json::Map::new(), &serde_json::Map::new());
+    // `when` decides here as in a run (without facts or registered results: a condition that
+    // reads them is an error, said as such).
+    for condition in &step.when {
+        if !shared
+            .templates
+            .eval_bool(condition, &ctx, &origin)
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(None);
+        }
+    }
     let args = shared
         .templates
         .render_args(&step.args, &ctx, &origin)
         .map_err(|e| e.to_string())?;
     let remote = host::plan_with(&shared.templates, step, &origin, &ctx)?;
-    Ok((args, remote))
+    Ok(Some((args, remote)))
 }

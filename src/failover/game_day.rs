@@ -1,6 +1,7 @@
 //! The game day, start to end: lock, preflight, the flip (and the flip back), the restore when
 //! anything goes wrong, and the final check that the VIP's node really serves. Commands on
-//! nodes are the scripts of [`super::node_ops`]; the OVH calls are `ovh::Client`'s; everything
+//! nodes are the scripts of [`super::node_ops`] (`--direct`) or go through the OpenSVC agent
+//! ([`super::agent_switch`]); the OVH calls are `ovh::Client`'s; everything
 //! seen goes through the [`Recorder`] into the timeline the report is measured from.
 
 use std::net::Ipv4Addr;
@@ -151,14 +152,24 @@ fn refused(mut rec: Recorder, settings: &Settings, why: String) -> Ending {
 }
 
 /// Runs a script on a node, as root; `Err` carries the last lines it printed.
-async fn exec(side: &Side, script: &Script) -> Result<String, (Option<u32>, String)> {
+pub(super) async fn exec(side: &Side, script: &Script) -> Result<String, (Option<u32>, String)> {
+    exec_as_root(&side.session, side.sudo, script).await
+}
+
+/// Runs a script as root over `session` (through `sudo -n` when `sudo`); `Err` carries the
+/// exit code, if any, and the last lines it printed.
+pub async fn exec_as_root(
+    session: &Session,
+    sudo: bool,
+    script: &Script,
+) -> Result<String, (Option<u32>, String)> {
     let script = ShellWord::quote(script);
-    let command = if side.sudo {
+    let command = if sudo {
         format!("sudo -n sh -c {script}")
     } else {
         format!("sh -c {script}")
     };
-    match side.session.exec(&command, b"").await {
+    match session.exec(&command, b"").await {
         Ok(out) => {
             let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
             match out.status {
@@ -185,7 +196,12 @@ fn last_words(stderr: &[u8], stdout: &str) -> String {
 }
 
 /// A command on a node, on the timeline: started, then finished with its outcome.
-async fn command(side: &Side, what: &str, script: &Script, sink: &Sink) -> Result<(), String> {
+pub(super) async fn command(
+    side: &Side,
+    what: &str,
+    script: &Script,
+    sink: &Sink,
+) -> Result<(), String> {
     let _ = sink.send((
         std::time::Instant::now(),
         EventKind::CommandStarted {
@@ -380,6 +396,9 @@ async fn preflight(
             sides[to].name, target.container
         ),
     );
+    if !settings.direct {
+        super::agent_switch::preflight(settings, sides, from, rec).await?;
+    }
 
     // The service must answer on the VIP before anything moves.
     let answered = rec
@@ -412,6 +431,7 @@ async fn flip(
     alarms: &mut Vec<String>,
 ) -> bool {
     let (source, target) = (&sides[from], &sides[to]);
+    let flip_started = rec.clock.offset();
     rec.record(EventKind::FlipStarted {
         label: label.to_string(),
         from: source.name.clone(),
@@ -425,7 +445,7 @@ async fn flip(
         if settings.direct {
             switch_direct(settings, source, target, client, &sink, &started_task).await
         } else {
-            switch_with_command(settings, source, target, client, &sink).await
+            super::agent_switch::switch(settings, source, target, client, &sink, ANSWER_GRACE).await
         }
     };
     let interrupted = async {
@@ -439,10 +459,14 @@ async fn flip(
             }
         })
         .await;
+    if !settings.direct {
+        // Where the agent spent the time, from its own log, while it is fresh.
+        super::agent_switch::record_phases(settings, sides, flip_started, rec).await;
+    }
     if let Err(why) = result {
         rec.note(NoteLevel::Warning, format!("{label} failed: {why}"));
         let known = *started_task.lock().unwrap_or_else(|e| e.into_inner());
-        restore(settings, sides, client, rec, prober, known, alarms).await;
+        restore(settings, sides, from, client, rec, prober, known, alarms).await;
         return false;
     }
     // The move is done: wait for the target's answer (within the budget and a grace period).
@@ -458,7 +482,7 @@ async fn flip(
             format!("{} did not answer on the VIP after the move", target.name),
         );
         let known = *started_task.lock().unwrap_or_else(|e| e.into_inner());
-        restore(settings, sides, client, rec, prober, known, alarms).await;
+        restore(settings, sides, from, client, rec, prober, known, alarms).await;
         return false;
     }
     rec.probes_until(prober, TAIL, |_| false).await;
@@ -504,64 +528,17 @@ async fn switch_direct(
     handed
 }
 
-/// The cluster's switch command (OpenSVC: `om SERVICE switch --to NODE`, whose triggers move
-/// the VIP), run on the source; OVH is asked where the VIP is routed while it runs.
-async fn switch_with_command(
-    settings: &Settings,
-    source: &Side,
-    target: &Side,
-    client: &Client,
-    sink: &Sink,
-) -> Result<(), String> {
-    let cmd = node_ops::switch_command(
-        &settings.switch_template,
-        &settings.spec.service,
-        &target.name,
-    )
-    .map_err(|e| format!("switch_command: {e}"))?;
-    let watching = async {
-        let mut last = None;
-        loop {
-            if let Ok(now) = client.vip_status(settings.vip).await
-                && now != last
-            {
-                let _ = sink.send((
-                    std::time::Instant::now(),
-                    EventKind::Note {
-                        level: NoteLevel::Info,
-                        text: format!(
-                            "OVH routes the VIP to {}",
-                            now.as_deref().unwrap_or("nowhere")
-                        ),
-                    },
-                ));
-                last = now;
-            }
-            tokio::time::sleep(settings.move_options.poll_interval).await;
-        }
-    };
-    let switching = command(source, &cmd, &cmd, sink);
-    let result = tokio::select! {
-        r = switching => r,
-        _ = watching => unreachable!("the watch loop never ends"),
-    };
-    result?;
-    match client.vip_status(settings.vip).await {
-        Ok(Some(routed)) if routed == target.service_name => Ok(()),
-        Ok(other) => Err(format!(
-            "the switch command ended but OVH routes the VIP to {}",
-            other.as_deref().unwrap_or("nowhere")
-        )),
-        Err(e) => Err(format!("asking OVH where the VIP is: {e}")),
-    }
-}
-
-/// Puts the service where the VIP is routed (after waiting for a move still under way: ours,
-/// `known_task`, or any other), stops it on the other node, and checks that it answers. A move
-/// that is still pending after the move timeout is an alarm: it may re-route the VIP later.
+/// Puts the service back after a failed flip from `source`. `--direct`: where the VIP is
+/// routed (after waiting for a move still under way: ours, `known_task`, or any other), stopped
+/// on the other node. Through the agent: once the agent has settled (finished, aborted,
+/// cleared), on the source, which served before the flip (the target may be the node that
+/// failed); its failover trigger routes the VIP back. A move that is still pending after the
+/// move timeout is an alarm: it may re-route the VIP later.
+#[allow(clippy::too_many_arguments)]
 async fn restore(
     settings: &Settings,
     sides: &[Side; 2],
+    source: usize,
     client: &Client,
     rec: &mut Recorder,
     prober: &mut Prober,
@@ -571,6 +548,9 @@ async fn restore(
     rec.record(EventKind::Phase {
         name: "restore".into(),
     });
+    if !settings.direct {
+        super::agent_switch::settle(settings, sides, rec, prober).await;
+    }
     let sink = rec.sink();
     let waited = rec
         .drive(
@@ -589,6 +569,10 @@ async fn restore(
         );
         rec.note(NoteLevel::Warning, alarm.clone());
         alarms.push(alarm);
+    }
+    if !settings.direct {
+        put_service(settings, sides, source, rec, prober, "where it ran before").await;
+        return;
     }
     let routed = rec.drive(prober, client.vip_status(settings.vip)).await;
     let serving = match &routed {
@@ -629,6 +613,9 @@ async fn put_service(
     prober: &mut Prober,
     why: &str,
 ) {
+    if !settings.direct {
+        return super::agent_switch::put_service(settings, sides, serving, rec, prober, why).await;
+    }
     let sink = rec.sink();
     let other = 1 - serving;
     let (stop_script, start_script) = (

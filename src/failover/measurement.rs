@@ -90,6 +90,17 @@ pub struct Span {
     pub end: Duration,
 }
 
+/// A phase of the OpenSVC agent's work during a flip (from its log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentPhaseFigure {
+    pub node: String,
+    /// `stop: container#1`, `start: trigger ovh_failover`, ...
+    pub name: String,
+    /// When it began and ended, on the game day's clock.
+    pub span: Span,
+    pub ok: bool,
+}
+
 /// The longest run of consecutive failed probes (in start order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedRun {
@@ -186,6 +197,10 @@ pub struct FlipMeasurement {
     pub attribution: Attribution,
     /// Facts worth a sentence in the report (e.g. "the target never answered").
     pub notes: Vec<String>,
+    /// The OpenSVC agent's phases during this flip, in time order: where a switch through
+    /// the agent spent its time (none for `--direct`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agent_phases: Vec<AgentPhaseFigure>,
 }
 
 /// A whole game day: the `--json` document (DESIGN.md section 7 fixes `verdict`, `from`, `to`,
@@ -397,11 +412,26 @@ fn measure_flip(
         }),
         _ => None,
     };
+    let longest = longest_failed_run(&window);
+    // A flip restored on its source ends with the source answering again: the target never
+    // answered and no probe failed after the last answer, yet the service was out; the
+    // outage is then the longest run of failures, not nothing.
+    let outage = match (outage, first_target_answer, longest) {
+        (None, None, Some(run)) => Some(run.span),
+        (outage, _, _) => outage,
+    };
     let downtime = outage.map_or(Duration::ZERO, |s| s.end - s.start);
 
     let mut notes = Vec::new();
     let target_answered = first_target_answer.is_some();
-    if !target_answered {
+    if !target_answered
+        && last_ok.is_some_and(|ok| failed_after_last_ok.is_empty() && ok.at > start.at)
+    {
+        notes.push(format!(
+            "{} never answered; the service answered again from {} (restored): the downtime is the longest run of failed probes",
+            start.to, start.from
+        ));
+    } else if !target_answered {
         notes.push(format!(
             "{} never answered: the downtime is a lower bound (the outage had not ended when probing stopped)",
             start.to
@@ -441,7 +471,7 @@ fn measure_flip(
     });
     if restored {
         notes.push(
-            "the switch failed and the service was restored where OVH routes the VIP".to_string(),
+            "the switch failed and the service was restored (see the restore events)".to_string(),
         );
     }
     let verdict = if target_answered && downtime <= rto_budget && !restored {
@@ -453,7 +483,30 @@ fn measure_flip(
         (Some(answer), Some(done)) => Some(answer.at.as_millis() as i64 - done.as_millis() as i64),
         _ => None,
     };
+    let agent_phases = timeline
+        .events
+        .iter()
+        .filter(|e| e.at >= start.at && e.at < window_end)
+        .filter_map(|e| match &e.kind {
+            EventKind::AgentPhase {
+                node,
+                name,
+                duration,
+                ok,
+            } => Some(AgentPhaseFigure {
+                node: node.clone(),
+                name: name.clone(),
+                span: Span {
+                    start: e.at,
+                    end: e.at + *duration,
+                },
+                ok: *ok,
+            }),
+            _ => None,
+        })
+        .collect();
     FlipMeasurement {
+        agent_phases,
         label: start.label.to_string(),
         from: start.from.to_string(),
         to: start.to.to_string(),
@@ -465,7 +518,7 @@ fn measure_flip(
         last_ok_before_outage: last_ok.map(ProbeMark::of),
         first_failed_probe: first_failed.map(ProbeMark::of),
         first_target_answer: first_target_answer.map(ProbeMark::of),
-        longest_failed_run: longest_failed_run(&window),
+        longest_failed_run: longest,
         task,
         reaction_ms,
         probes: ProbeCounts::of(window.iter().copied().filter(|p| p.at >= counted_from)),

@@ -103,6 +103,69 @@ fn normal_flip() -> Day {
         .task(6500, 42, "done")
 }
 
+/// Issue 13: a switch the agent failed, restored on the source, reported "node2 never
+/// answered (outage of at least 0 ms)": the source's answers after the restore hid the outage.
+#[test]
+fn a_flip_restored_on_its_source_counts_its_outage() {
+    let report = Day::new()
+        .node(0, 3000, "node1")
+        .refused(3000, 9000)
+        .node(9000, 12_000, "node1")
+        .flip(2000, "switch", "node1", "node2")
+        .restore(8500)
+        .measure(5000);
+    let flip = &report.flips[0];
+    assert_eq!(flip.verdict, Verdict::Fail);
+    assert!(!flip.target_answered);
+    assert_eq!(flip.downtime, ms(5902), "{flip:?}");
+    assert!(
+        flip.notes[0].contains("longest run of failed probes"),
+        "{:?}",
+        flip.notes
+    );
+    assert_eq!(agent_phases_of(&report), 0);
+}
+
+fn agent_phases_of(report: &GameDayReport) -> usize {
+    report.flips.iter().map(|f| f.agent_phases.len()).sum()
+}
+
+/// The agent's phases recorded during a flip are the flip's, in time order, with their spans.
+#[test]
+fn agent_phases_belong_to_their_flip() {
+    let mut day =
+        normal_flip()
+            .node(10_000, 12_000, "node2")
+            .flip(11_000, "flip-back", "node2", "node1");
+    for (at, node, name) in [
+        (2300, "node1", "stop: container#1"),
+        (11_500, "node2", "stop: trigger ovh_routes"),
+    ] {
+        day.timeline.record(
+            ms(at),
+            EventKind::AgentPhase {
+                node: node.into(),
+                name: name.into(),
+                duration: ms(700),
+                ok: true,
+            },
+        );
+    }
+    let report = day.measure(5000);
+    assert_eq!(report.flips[0].agent_phases.len(), 1);
+    assert_eq!(report.flips[0].agent_phases[0].name, "stop: container#1");
+    assert_eq!(
+        report.flips[0].agent_phases[0].span,
+        Span {
+            start: ms(2300),
+            end: ms(3000)
+        }
+    );
+    assert_eq!(report.flips[1].agent_phases[0].node, "node2");
+    let text = crate::report::failover_text::summary(&report, false);
+    assert!(text.contains("node1  stop: container#1"), "{text}");
+}
+
 #[test]
 fn a_flip_that_needed_a_restore_fails_even_when_the_target_answers() {
     let report = normal_flip().restore(6800).measure(5000);

@@ -6,6 +6,9 @@
 //! - [`probe`]: probes of the service through the VIP, streamed as they complete.
 //! - [`timeline`]: what happened, in order (events and probe results).
 //! - [`measurement`]: the figures and the verdict, computed from a timeline.
+//! - [`agent`], [`agent_wait`], [`agent_switch`]: the OpenSVC agent: its status and log read
+//!   (pure), the bounded waits for a switch's real end, and the game day's switch, phases and
+//!   restore through it (`deploy --rolling` drains with the first two).
 //!
 //! How a command drives them (the renderers are `report::failover_text` and
 //! `report::failover_html`):
@@ -38,6 +41,9 @@
 //! # }
 //! ```
 
+pub mod agent;
+pub mod agent_switch;
+pub mod agent_wait;
 pub mod clock;
 pub mod game_day;
 pub mod measurement;

@@ -70,6 +70,16 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ok: Option<bool>,
     },
+    /// A stretch of the OpenSVC agent's own work on a node (`stop: container#1`, `start:
+    /// trigger ovh_failover`), read from its service log after the switch and recorded at the
+    /// time it began: where a switch through the agent spent its time.
+    AgentPhase {
+        node: String,
+        name: String,
+        #[serde(rename = "duration_ms", with = "millis::whole")]
+        duration: Duration,
+        ok: bool,
+    },
     /// Free text for the report.
     Note { level: NoteLevel, text: String },
 }
@@ -95,6 +105,7 @@ impl EventKind {
             EventKind::FirstFailedProbe { .. } => "probe",
             EventKind::FirstAnswer { .. } => "probe",
             EventKind::Restore { .. } => "restore",
+            EventKind::AgentPhase { .. } => "agent",
             EventKind::Note {
                 level: NoteLevel::Info,
                 ..
@@ -147,6 +158,16 @@ impl EventKind {
                 Some(false) => format!("{action}: FAILED"),
                 None => action.clone(),
             },
+            EventKind::AgentPhase {
+                node,
+                name,
+                duration,
+                ok,
+            } => format!(
+                "{node}: agent {name}, {:.1} s{}",
+                duration.as_secs_f64(),
+                if *ok { "" } else { ": ERROR" }
+            ),
             EventKind::Note { text, .. } => text.clone(),
         }
     }
@@ -158,6 +179,7 @@ impl EventKind {
             EventKind::TaskStatus { status, .. } => is_task_failure(status),
             EventKind::CommandFinished { ok, .. } => !ok,
             EventKind::Restore { ok, .. } => *ok == Some(false),
+            EventKind::AgentPhase { ok, .. } => !ok,
             EventKind::Note { level, .. } => *level == NoteLevel::Warning,
             _ => false,
         }

@@ -26,6 +26,8 @@ pub const SETTING_KEYS: &[&str] = &[
     "container_address",
     "container_dev",
     "opensvc_etc",
+    "opensvc_secret_file",
+    "opensvc_cluster_id",
     "switch_command",
     "rto_seconds",
     "ovh_poll_seconds",
@@ -61,6 +63,13 @@ pub struct ClusterSettings {
     pub container_dev: String,
     /// `opensvc_etc` (default /etc/opensvc): an absolute path.
     pub opensvc_etc: String,
+    /// `opensvc_secret_file`: the local file (root only) keeping the OpenSVC cluster's secret,
+    /// relative to the inventory's directory; made once by the first deploy that needs it.
+    /// Default: CLUSTER.opensvc-secret beside the inventory (see [`Self::opensvc_secret_path`]).
+    pub opensvc_secret_file: Option<String>,
+    /// `opensvc_cluster_id`: the OpenSVC cluster's id (a UUID); default derived from the
+    /// cluster's name (see [`Self::opensvc_cluster_id`]).
+    pub opensvc_cluster_id: Option<String>,
     /// `switch_command` (default `om {service} switch --to {to}`).
     pub switch_command: SwitchCommand,
     /// `rto_seconds` (default 120): the game day's outage budget.
@@ -82,6 +91,8 @@ impl Default for ClusterSettings {
             container_address: None,
             container_dev: "eth0".to_string(),
             opensvc_etc: "/etc/opensvc".to_string(),
+            opensvc_secret_file: None,
+            opensvc_cluster_id: None,
             switch_command: SwitchCommand::default(),
             rto: Duration::from_secs(120),
             ovh_poll: Duration::from_secs(3),
@@ -89,6 +100,62 @@ impl Default for ClusterSettings {
             probe: ProbeSettings::default(),
         }
     }
+}
+
+impl ClusterSettings {
+    /// Where cluster CLUSTER of the inventory at INVENTORY keeps its OpenSVC secret: the
+    /// setting, relative to the inventory's directory, or CLUSTER.opensvc-secret beside it.
+    pub fn opensvc_secret_path(&self, inventory: &Path, cluster: &str) -> std::path::PathBuf {
+        let dir = inventory
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        match &self.opensvc_secret_file {
+            Some(file) => dir.join(file),
+            None => dir.join(format!("{cluster}.opensvc-secret")),
+        }
+    }
+
+    /// The OpenSVC cluster id: the setting, or a UUID made from the cluster's name (stable
+    /// from one run to the next, and the same on every node).
+    pub fn opensvc_cluster_id(&self, cluster: &str) -> String {
+        match &self.opensvc_cluster_id {
+            Some(id) => id.clone(),
+            None => derived_uuid(&format!("tandem opensvc cluster {cluster}")),
+        }
+    }
+
+    /// The OpenSVC service's id (`[DEFAULT] id`, which the agent would otherwise add to the
+    /// file itself, making every deploy rewrite it): a UUID made from the cluster's and the
+    /// service's names. `None` without a `service` setting.
+    pub fn opensvc_service_id(&self, cluster: &str) -> Option<String> {
+        let service = self.service.as_ref()?;
+        Some(derived_uuid(&format!(
+            "tandem opensvc service {cluster} {service}"
+        )))
+    }
+}
+
+/// A version 4 (random-looking), RFC 4122 variant UUID made from SEED's SHA-256: the same seed
+/// always gives the same UUID.
+fn derived_uuid(seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(seed.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&hash[..16]);
+    // A version 4 (random-looking), RFC 4122 variant UUID, as OpenSVC makes its own.
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// How the service is probed through its VIP.
@@ -271,6 +338,8 @@ fn read(values: &IndexMap<&'static str, &Spanned<YamlValue>>) -> Result<ClusterS
     if let Some(etc) = get!("opensvc_etc", |v| absolute_path("opensvc_etc", v)) {
         settings.opensvc_etc = etc;
     }
+    settings.opensvc_secret_file = get!("opensvc_secret_file", relative_file);
+    settings.opensvc_cluster_id = get!("opensvc_cluster_id", uuid);
     if let Some(command) = get!("switch_command", |v| {
         let text = text("switch_command", v, "om {service} switch --to {to}")?;
         SwitchCommand::parse(&text)
@@ -515,6 +584,40 @@ fn absolute_path(key: &str, value: &YamlValue) -> Result<String, String> {
         ));
     }
     Ok(path)
+}
+
+/// A local file, absolute or relative to the inventory's directory.
+fn relative_file(value: &YamlValue) -> Result<String, String> {
+    let path = text("opensvc_secret_file", value, "secrets/pair1.opensvc-secret")?;
+    if path.trim().is_empty() || path.ends_with('/') || path.chars().any(char::is_control) {
+        return Err(format!(
+            "opensvc_secret_file {} is not a file name: give a path relative to the inventory, e.g. secrets/pair1.opensvc-secret",
+            value.shown()
+        ));
+    }
+    Ok(path)
+}
+
+/// A UUID in its usual text form, lower case.
+fn uuid(value: &YamlValue) -> Result<String, String> {
+    let id = text(
+        "opensvc_cluster_id",
+        value,
+        "0b6c3f5e-8d7a-4c1e-9f2b-3a4d5e6f7a8b",
+    )?;
+    let groups: Vec<&str> = id.split('-').collect();
+    let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    let hex = groups.iter().all(|g| {
+        g.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    });
+    if lengths != [8, 4, 4, 4, 12] || !hex {
+        return Err(format!(
+            "opensvc_cluster_id {} is not a UUID: give e.g. 0b6c3f5e-8d7a-4c1e-9f2b-3a4d5e6f7a8b (lower case), or leave it out",
+            value.shown()
+        ));
+    }
+    Ok(id)
 }
 
 /// `192.168.0.10` or `192.168.0.10/24`.

@@ -854,6 +854,18 @@ fn bad_settings_are_refused_at_their_value() {
             "opensvc_etc 'etc/opensvc' is not an absolute path: give e.g. /etc/opensvc",
         ),
         (
+            "opensvc_cluster_id: 'not-a-uuid'",
+            "'not",
+            "opensvc_cluster_id 'not-a-uuid' is not a UUID: give e.g. \
+             0b6c3f5e-8d7a-4c1e-9f2b-3a4d5e6f7a8b (lower case), or leave it out",
+        ),
+        (
+            "opensvc_secret_file: 'secrets/'",
+            "'secrets",
+            "opensvc_secret_file 'secrets/' is not a file name: give a path relative to the \
+             inventory, e.g. secrets/pair1.opensvc-secret",
+        ),
+        (
             "container_address: 192.168.0.10/33",
             "192.168",
             "container_address '192.168.0.10/33' is not an IPv4 address with an optional \
@@ -939,5 +951,32 @@ fn ssh_durations_are_bounded() {
             "{PATH}:1:27: keepalive_interval 9223372036854775807 is too long: use 1 to 3600 \
              seconds (e.g. 15)"
         )
+    );
+}
+
+#[test]
+fn the_opensvc_secret_lives_beside_the_inventory_and_the_cluster_id_is_stable() {
+    let s = settings_of("", "");
+    let inventory = std::path::Path::new("/srv/inv/inventory.yml");
+    assert_eq!(
+        s.opensvc_secret_path(inventory, "pair1"),
+        std::path::Path::new("/srv/inv/pair1.opensvc-secret")
+    );
+    let id = s.opensvc_cluster_id("pair1");
+    assert_eq!(id, s.opensvc_cluster_id("pair1"), "the same on every run");
+    assert_ne!(id, s.opensvc_cluster_id("pair2"));
+    let groups: Vec<usize> = id.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+    let s = settings_of(
+        "opensvc_secret_file: keys/all.secret",
+        "opensvc_cluster_id: 0b6c3f5e-8d7a-4c1e-9f2b-3a4d5e6f7a8b",
+    );
+    assert_eq!(
+        s.opensvc_secret_path(inventory, "pair1"),
+        std::path::Path::new("/srv/inv/keys/all.secret")
+    );
+    assert_eq!(
+        s.opensvc_cluster_id("pair1"),
+        "0b6c3f5e-8d7a-4c1e-9f2b-3a4d5e6f7a8b"
     );
 }

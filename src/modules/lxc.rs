@@ -533,6 +533,12 @@ mod shipped {
             "opensvc_orchestrate": "ha", "ovh_conf_path": "/etc/ovh.conf", "ovh_poll_seconds": 3,
             "ovh_move_timeout": 300,
             "service_names": {"node1": "ns1.ip-1-2-3.eu", "node2": "ns2.ip-4-5-6.eu"},
+            "node_addresses": {"node1": "198.51.100.11", "node2": "198.51.100.12"},
+            "opensvc_cluster": {
+                "name": "pair1", "id": "0b6c3f5e-8d7a-4c1e-9f2b-3a4d5e6f7a8b",
+                "service_id": "1c7d4a6f-9e8b-4d2f-a03c-4b5e6f7a8b9c", "secret_file": "/x/pair1.opensvc-secret",
+            },
+            "cluster_secret": "0123456789abcdef0123456789abcdef",
             "facts": {"cgroup": cgroup, "os_id": "debian", "os_version": "12"},
         })))
     }
@@ -557,6 +563,7 @@ mod shipped {
                 "container-rcS.j2",
                 "container-resolv.conf.j2",
                 "opensvc-service.conf.j2",
+                "opensvc-cluster.conf.j2",
                 "ovh_routes.j2",
                 "ovh_failover.j2",
             ] {

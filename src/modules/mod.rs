@@ -22,6 +22,7 @@ mod lxc;
 mod mount;
 mod package;
 mod rewrite;
+mod secret_file;
 mod size;
 mod sysctl;
 mod tagged_lines;
@@ -54,6 +55,22 @@ pub trait PlanContext {
     fn base_dir(&self) -> &Path;
     /// Renders a local template file with the host's variables (strict: undefined is an error).
     fn render_file(&self, path: &Path) -> Result<String, String>;
+    /// `render_file`, with `extra` names (a template step's secrets) seen by this one rendering
+    /// only: they never become variables other steps, errors or reports could show.
+    fn render_file_with(
+        &self,
+        path: &Path,
+        extra: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String, String> {
+        if extra.is_empty() {
+            self.render_file(path)
+        } else {
+            Err(format!(
+                "{}: this context cannot render with secrets",
+                path.display()
+            ))
+        }
+    }
 }
 
 pub trait Module: fmt::Debug + Send + Sync {

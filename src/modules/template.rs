@@ -3,7 +3,12 @@
 //! atomic install, diff). Rendering happens here so nodes need no template engine. Symlinks
 //! at `dest` are handled as `copy` handles them (`follow`, default false: the link is replaced
 //! by a file that keeps the mode and owner of the file it led to).
+//!
+//! `secrets: {NAME: LOCAL_FILE}` gives this one rendering the secret kept in each local file
+//! (made once, random, root only: see `secret_file`); such a step never shows a diff, only
+//! that the file changed.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -22,6 +27,8 @@ struct Args {
     group: Option<String>,
     #[serde(default)]
     follow: bool,
+    #[serde(default)]
+    secrets: BTreeMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -32,6 +39,8 @@ pub struct Template {
     owner: Option<String>,
     group: Option<String>,
     follow: bool,
+    /// Name in the template -> the local file holding that secret.
+    secrets: BTreeMap<String, String>,
 }
 
 impl Template {
@@ -44,6 +53,21 @@ impl Template {
             );
         }
         let mode = a.mode.as_deref().map(|m| mode("template", m)).transpose()?;
+        for (name, file) in &a.secrets {
+            let word = !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !word {
+                return Err(format!(
+                    "template: secrets: {name:?} is not a variable name (letters, digits, _)"
+                ));
+            }
+            if !Path::new(file).is_absolute() {
+                return Err(format!(
+                    "template: secrets.{name}: {file:?} is not an absolute path (the local file holding the secret)"
+                ));
+            }
+        }
         Ok(Template {
             src: a.src,
             dest: a.dest,
@@ -51,6 +75,7 @@ impl Template {
             owner: a.owner,
             group: a.group,
             follow: a.follow,
+            secrets: a.secrets,
         })
     }
 }
@@ -61,7 +86,13 @@ impl Module for Template {
         let path = cx.base_dir().join(Path::new(&self.src));
         // minijinja's error already names the template, the line and the undefined variable:
         // passed through unchanged (DESIGN.md section 3).
-        let payload = cx.render_file(&path)?.into_bytes();
+        let mut secrets = BTreeMap::new();
+        for (name, file) in &self.secrets {
+            let value = super::secret_file::load_or_create(Path::new(file))
+                .map_err(|e| format!("template: secrets.{name}: {e}"))?;
+            secrets.insert(name.clone(), value);
+        }
+        let payload = cx.render_file_with(&path, &secrets)?.into_bytes();
         Ok(RemoteStep {
             script: Content {
                 dest: &self.dest,
@@ -69,7 +100,7 @@ impl Module for Template {
                 mode: self.mode.as_deref(),
                 owner: self.owner.as_deref(),
                 group: self.group.as_deref(),
-                show_diff: true,
+                show_diff: self.secrets.is_empty(),
                 follow: self.follow,
             }
             .script(),

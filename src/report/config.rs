@@ -1,11 +1,13 @@
-//! What `tandem config diff` shows: per cluster, each node's copy of the service config against
-//! the rendered one and against its peers, with unified diffs.
+//! What `tandem config diff` shows: per cluster and config file, each node's copy against the
+//! rendered one and against its peers, with unified diffs. A file rendered with secrets (the
+//! cluster config) is compared whole but shown masked: its diff never holds a secret, and a
+//! changed secret is said in words.
 
 use serde_json::{Value, json};
 
 use super::diff::unified;
 use crate::modules::FileDiff;
-use crate::service_config::Rendered;
+use crate::service_config::{Rendered, mask_secrets};
 
 /// What a node holds at the config's path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +25,8 @@ pub struct Drift {
     dest: String,
     wanted: Vec<u8>,
     nodes: Vec<(String, NodeCopy)>,
+    /// Shown only masked (see `service_config::mask_secrets`).
+    secret: bool,
 }
 
 impl Drift {
@@ -32,7 +36,34 @@ impl Drift {
             dest: rendered.dest.clone(),
             wanted: rendered.content.clone(),
             nodes,
+            secret: rendered.secret,
         }
+    }
+
+    /// The file's path on the nodes.
+    pub fn dest(&self) -> &str {
+        &self.dest
+    }
+
+    /// A unified diff of two versions as it may be shown, and a word when the only change is
+    /// a masked secret.
+    fn shown_diff(&self, label: String, old: &[u8], new: &[u8]) -> String {
+        let (old_shown, new_shown) = (
+            mask_secrets(old, self.secret),
+            mask_secrets(new, self.secret),
+        );
+        let mut out = String::new();
+        if old_shown != new_shown {
+            out.push_str(&unified(&FileDiff {
+                label: label.clone(),
+                old: old_shown.clone(),
+                new: new_shown.clone(),
+            }));
+        }
+        if self.secret && old != new && secret_lines(old) != secret_lines(new) {
+            out.push_str(&format!("  {label}: the secret differs (not shown)\n"));
+        }
+        out
     }
 
     fn state(&self, copy: &NodeCopy) -> &'static str {
@@ -99,11 +130,7 @@ impl Drift {
             if let NodeCopy::Content(have) = copy
                 && *have != self.wanted
             {
-                out.push_str(&unified(&FileDiff {
-                    label: format!("{name}:{}", self.dest),
-                    old: have.clone(),
-                    new: self.wanted.clone(),
-                }));
+                out.push_str(&self.shown_diff(format!("{name}:{}", self.dest), have, &self.wanted));
             }
         }
         // Peers against each other, when both drifted differently: what a switch-over would
@@ -119,11 +146,11 @@ impl Drift {
         if let [(a, first), rest @ ..] = readable.as_slice() {
             for (b, other) in rest {
                 if first != other && **first != self.wanted && **other != self.wanted {
-                    out.push_str(&unified(&FileDiff {
-                        label: format!("{a} vs {b}:{}", self.dest),
-                        old: (*first).clone(),
-                        new: (*other).clone(),
-                    }));
+                    out.push_str(&self.shown_diff(
+                        format!("{a} vs {b}:{}", self.dest),
+                        first,
+                        other,
+                    ));
                 }
             }
         }
@@ -144,6 +171,17 @@ impl Drift {
     }
 }
 
+/// The `secret = ...` lines of a file, to tell a changed secret from other changes.
+fn secret_lines(content: &[u8]) -> Vec<&[u8]> {
+    content
+        .split(|&b| b == b'\n')
+        .filter(|line| {
+            let text = String::from_utf8_lossy(line);
+            text.contains('=') && text.split('=').next().is_some_and(|k| k.trim() == "secret")
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,7 +192,44 @@ mod tests {
             dest: "/etc/opensvc/web.conf".into(),
             content: b"[DEFAULT]\nnodes = node1 node2\n".to_vec(),
             nodes: vec!["node1".into(), "node2".into()],
+            secret: false,
         }
+    }
+
+    #[test]
+    fn a_cluster_config_drift_never_shows_the_secret() {
+        let r = Rendered {
+            cluster: "pair1".into(),
+            dest: "/etc/opensvc/cluster.conf".into(),
+            content: b"[cluster]\nname = pair1\nsecret = 0123456789abcdef0123456789abcdef\n"
+                .to_vec(),
+            nodes: vec!["node1".into(), "node2".into()],
+            secret: true,
+        };
+        let d = Drift::compare(
+            "pair1",
+            &r,
+            vec![
+                (
+                    "node1".into(),
+                    NodeCopy::Content(
+                        b"[cluster]\nname = old\nsecret = fedcba9876543210fedcba9876543210\n"
+                            .to_vec(),
+                    ),
+                ),
+                ("node2".into(), NodeCopy::Content(r.content.clone())),
+            ],
+        );
+        let text = d.text();
+        assert!(d.drifted());
+        assert!(!text.contains("0123456789abcdef"), "{text}");
+        assert!(!text.contains("fedcba9876543210"), "{text}");
+        assert!(text.contains("-name = old\n+name = pair1"), "{text}");
+        assert!(
+            text.contains("node1:/etc/opensvc/cluster.conf: the secret differs (not shown)"),
+            "{text}"
+        );
+        assert!(!d.json().to_string().contains("0123456789abcdef"));
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct DeployReport {
     /// `--serial`/`--rolling`: each batch's hosts, in order.
     batches: Vec<Vec<String>>,
     health: Vec<Value>,
+    /// Services drained and given back by `--rolling`.
+    moves: Vec<Value>,
     stopped: Option<(String, Vec<String>)>,
     /// Ctrl-C: "stop" (no new step) or "abandon" (second Ctrl-C).
     interrupted: Option<&'static str>,
@@ -90,6 +92,7 @@ impl DeployReport {
             started: Instant::now(),
             batches: Vec::new(),
             health: Vec::new(),
+            moves: Vec::new(),
             stopped: None,
             interrupted: None,
         }
@@ -104,6 +107,7 @@ impl DeployReport {
         match event {
             Event::BatchStarted { .. }
             | Event::HealthChecked { .. }
+            | Event::ServiceMoved { .. }
             | Event::RolloutStopped { .. } => self.rollout_event(event),
             Event::HostStarted { host, steps } => {
                 if let Some(ui) = &mut self.ui {
@@ -208,6 +212,26 @@ impl DeployReport {
                 ));
                 self.health
                     .push(json!({"cluster": cluster, "ok": ok, "detail": detail}));
+            }
+            Event::ServiceMoved {
+                cluster,
+                service,
+                from,
+                to,
+                reason,
+                ok,
+                detail,
+                elapsed_ms,
+            } => {
+                self.line(&format!(
+                    "{cluster} | {reason} {service} {from} -> {to} {} in {:.1} s | {detail}",
+                    if ok { "ok" } else { "FAILED" },
+                    elapsed_ms as f64 / 1000.0
+                ));
+                self.moves.push(json!({
+                    "cluster": cluster, "service": service, "from": from, "to": to,
+                    "reason": reason, "ok": ok, "detail": detail, "elapsed_ms": elapsed_ms,
+                }));
             }
             Event::RolloutStopped { reason, untouched } => {
                 self.line(&format!(
@@ -409,6 +433,7 @@ impl DeployReport {
             "interrupted": self.interrupted,
             "batches": self.batches,
             "health_checks": self.health,
+            "service_moves": self.moves,
             "stopped": stopped,
             "untouched": untouched,
             "hosts": hosts,

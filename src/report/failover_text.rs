@@ -170,6 +170,32 @@ pub fn summary(report: &GameDayReport, color: bool) -> String {
     ];
     rows.extend(report.flips.iter().map(flip_row));
     text.push_str(&align(&rows));
+    let phases: Vec<Vec<String>> = report
+        .flips
+        .iter()
+        .flat_map(|f| {
+            f.agent_phases.iter().map(move |p| {
+                vec![
+                    format!("  {}", f.label),
+                    format!(
+                        "+{:.1} s",
+                        (p.span.start.saturating_sub(f.started_at)).as_secs_f64()
+                    ),
+                    p.node.clone(),
+                    p.name.clone(),
+                    format!(
+                        "{}{}",
+                        human_duration(p.span.end - p.span.start),
+                        if p.ok { "" } else { " ERROR" }
+                    ),
+                ]
+            })
+        })
+        .collect();
+    if !phases.is_empty() {
+        text.push_str("\nthe OpenSVC agent's phases (from its log; the rest is its daemons' orchestration):\n");
+        text.push_str(&align(&phases));
+    }
     let notes: Vec<String> = report
         .flips
         .iter()

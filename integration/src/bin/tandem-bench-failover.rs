@@ -20,6 +20,10 @@ struct Args {
     /// Game days to run (each switches and flips back).
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Also through the OpenSVC agent (no --direct) on a lab pair with the agent, and compare:
+    /// downtime per way, and the agent's phases (from its log) per flip.
+    #[arg(long)]
+    agent: bool,
 }
 
 fn tandem() -> PathBuf {
@@ -48,6 +52,15 @@ fn median(mut values: Vec<i64>) -> i64 {
 
 fn main() {
     let args = Args::parse();
+    let direct = direct_game_days(args.runs);
+    if args.agent {
+        println!();
+        agent::compare(args.runs, &direct);
+    }
+}
+
+/// The `--direct` table; returns the downtimes (ms).
+fn direct_game_days(runs: usize) -> Vec<i64> {
     let lab = TempLab::new(2);
     let inventory = lab.inventory();
     let inventory = inventory.to_str().expect("UTF-8 path");
@@ -60,7 +73,7 @@ fn main() {
     println!("| game day | flip | downtime | OVH task | downtime - task | reaction | probes ok |");
     println!("|---:|---|---:|---:|---:|---:|---:|");
     let (mut downtimes, mut margins, mut reactions) = (Vec::new(), Vec::new(), Vec::new());
-    for run in 1..=args.runs {
+    for run in 1..=runs {
         let out = tandem_ok(&[
             "failover-test",
             "-i",
@@ -92,7 +105,7 @@ fn main() {
     }
     println!(
         "| median | | {} ms | | {} ms | {} ms | |",
-        median(downtimes),
+        median(downtimes.clone()),
         median(margins.clone()),
         median(reactions.clone())
     );
@@ -113,4 +126,8 @@ fn main() {
         },
     );
     let _ = lab.close();
+    downtimes
 }
+
+#[path = "tandem-bench-failover/agent.rs"]
+mod agent;

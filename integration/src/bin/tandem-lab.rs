@@ -32,6 +32,14 @@ enum Cmd {
         /// (one port per node) stands in front of each sshd, and the inventory points there.
         #[arg(long, value_name = "MS")]
         latency_ms: Option<u32>,
+        /// Leave the OpenSVC agent out: no agent in the nodes, `opensvc: false` in the inventory.
+        #[arg(long, conflicts_with = "opensvc_tarball")]
+        no_opensvc: bool,
+        /// The OpenSVC v2 agent's source tarball installed in every node [default:
+        /// $TANDEM_LAB_OPENSVC_TARBALL, else ../shared/opensvc/opensvc-agent-*.tar.gz beside the
+        /// repository].
+        #[arg(long, value_name = "PATH")]
+        opensvc_tarball: Option<PathBuf>,
     },
     /// Remove every namespace, interface, mount, process and file of the lab in DIR.
     Down {
@@ -83,6 +91,9 @@ enum Cmd {
         name: String,
         #[arg(long)]
         node_dir: PathBuf,
+        /// The lab's OpenSVC agent tree, mounted read-only at /usr/share/opensvc.
+        #[arg(long)]
+        opensvc: Option<PathBuf>,
     },
 }
 
@@ -103,8 +114,15 @@ fn run(cmd: Cmd) -> Result<ExitCode, LabError> {
             dir,
             nodes,
             latency_ms,
+            no_opensvc,
+            opensvc_tarball,
         } => {
-            let lab = Lab::up_with_latency(&dir, nodes, latency_ms)?;
+            let options = lab::UpOptions {
+                latency_ms,
+                opensvc: !no_opensvc,
+                opensvc_tarball,
+            };
+            let lab = Lab::up_with(&dir, nodes, &options)?;
             print!("{}", lab.summary());
         }
         Cmd::Down { dir } => {
@@ -167,8 +185,14 @@ fn run(cmd: Cmd) -> Result<ExitCode, LabError> {
                 tandem_integration::ovh_sim::serve(config) as u8
             ));
         }
-        Cmd::NodeInit { name, node_dir } => {
-            return Ok(ExitCode::from(lab::init::run(&name, &node_dir) as u8));
+        Cmd::NodeInit {
+            name,
+            node_dir,
+            opensvc,
+        } => {
+            return Ok(ExitCode::from(
+                lab::init::run(&name, &node_dir, opensvc.as_deref()) as u8,
+            ));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -9,7 +9,7 @@ use nix::mount::{MntFlags, umount2};
 
 use super::error::LabError;
 use super::sys::{self, Programs};
-use super::{Lab, delay, net, node, ovh_api, slot, state, vip};
+use super::{Lab, delay, net, node, opensvc, ovh_api, slot, state, vip};
 
 /// A lab runs while its slot is still its own and its bridge exists, or while one of its nodes'
 /// init is alive.
@@ -60,13 +60,26 @@ pub fn down_dir(dir: &Path) -> Result<bool, LabError> {
         )));
     }
 
+    // The agent's cgroups outlive its processes (the nodes share the host's cgroup tree).
+    opensvc::remove_cgroups();
     sys::remove_tree(&state::nodes_dir(&dir))?;
+    sys::remove_tree(&opensvc::tree(&dir))?;
     sys::trace("down: files removed");
     for file in state::top_files(&dir) {
         match fs::remove_file(&file) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(LabError::io(format!("removing {}", file.display()), e)),
+        }
+    }
+    // The secrets of the lab's OpenSVC clusters, which a deploy made beside the inventory.
+    for file in fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if file
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".opensvc-secret")
+        {
+            let _ = fs::remove_file(file.path());
         }
     }
     for &s in &owned {

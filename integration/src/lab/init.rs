@@ -2,7 +2,8 @@
 //! network namespace and fresh mount, uts and pid namespaces (mounts already private). It
 //!
 //! 1. records its host PID (read through the host's /proc, before a fresh one hides it),
-//! 2. sets the hostname, mounts the overlay root and the node's /proc, /sys, /dev, /run, /tmp,
+//! 2. sets the hostname, mounts the overlay root and the node's /proc, /sys, /dev, /run, /tmp
+//!    (and, in a lab with the OpenSVC agent, the lab's agent tree read-only at /usr/share/opensvc),
 //! 3. pivots into that root, so the node sees nothing of the host's mounts,
 //! 4. runs `/usr/sbin/sshd -D -e` with its stderr in DIR/nodes/NAME/sshd.log, and then
 //! 5. reaps every child (orphans of the namespace land here) until SIGTERM.
@@ -24,8 +25,8 @@ use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, kill, sig
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, chdir, pivot_root, sethostname};
 
-use super::node;
 use super::sys::SAFE_PATH;
+use super::{node, opensvc};
 
 const SIGNALS: [Signal; 6] = [
     Signal::SIGCHLD,
@@ -37,7 +38,8 @@ const SIGNALS: [Signal; 6] = [
 ];
 
 /// Runs the init; returns the exit status (only on error or SIGTERM).
-pub fn run(name: &str, node_dir: &Path) -> i32 {
+/// `opensvc`: the lab's extracted agent tree, for a lab with the agent.
+pub fn run(name: &str, node_dir: &Path, opensvc: Option<&Path>) -> i32 {
     let mask = match block_signals() {
         Ok(mask) => mask,
         Err(e) => {
@@ -45,7 +47,7 @@ pub fn run(name: &str, node_dir: &Path) -> i32 {
             return 1;
         }
     };
-    match setup(name, node_dir) {
+    match setup(name, node_dir, opensvc) {
         Ok(sshd_log) => supervise(name, &mask, &sshd_log),
         Err(e) => {
             eprintln!("tandem-lab init {name}: {e}");
@@ -72,7 +74,7 @@ fn block_signals() -> nix::Result<SigSet> {
     Ok(mask)
 }
 
-fn setup(name: &str, node_dir: &Path) -> Result<File, String> {
+fn setup(name: &str, node_dir: &Path, opensvc: Option<&Path>) -> Result<File, String> {
     if std::process::id() != 1 {
         return Err("must run as PID 1 of a new pid namespace (tandem-lab up starts it)".into());
     }
@@ -99,6 +101,25 @@ fn setup(name: &str, node_dir: &Path) -> Result<File, String> {
         MsFlags::empty(),
         Some(&overlay),
     )?;
+
+    // The agent, shared by every node of the lab: read-only, so no node can change another's.
+    if let Some(tree) = opensvc {
+        let target = root.join(opensvc::NODE_ROOT);
+        mnt(
+            Some(&*tree.to_string_lossy()),
+            &target,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )?;
+        mnt(
+            None,
+            &target,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None,
+        )?;
+    }
 
     let hidden = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let rbind = MsFlags::MS_BIND | MsFlags::MS_REC;

@@ -22,6 +22,7 @@ pub fn inventory_yaml(
     clusters: &[LabCluster],
     ovh_endpoint: Option<&str>,
     ovh_conf: Option<&std::path::Path>,
+    opensvc: bool,
 ) -> String {
     let mut y = String::new();
     // Writing into a String cannot fail.
@@ -41,15 +42,27 @@ pub fn inventory_yaml(
         );
     }
     // What playbooks/ovh-lxc-cluster.yml needs here: the kernel has no dummy interface driver
-    // (br0 stands alone), device-mapper does not work (a loop device stands in for the LVM
-    // volume; its link lives in the node's own files, /dev being the host's), and the container
-    // serves a page the failover probes read.
-    y.push_str("vars:\n  lab: true\n  bridge_ports: none\n  container_httpd: true\n");
-    // No OpenSVC agent can be installed here: the game day switches with --direct, and the
+    // (the lab made a veth for br0's port), device-mapper does not work (a loop device stands in
+    // for the LVM volume; its link lives in the node's own files, /dev being the host's), and the
+    // container serves a page the failover probes read.
+    let _ = writeln!(
+        y,
+        "vars:\n  lab: true\n  bridge_ports: {}\n  container_httpd: true",
+        super::net::BRIDGE_PORT
+    );
+    // With the agent (installed by `up` from its tarball), it starts the service and game days
+    // switch through it. Without (`--no-opensvc`), game days switch with --direct, and the
     // cookbook starts the service (VIP on the container, route trigger) the way `om start` would.
     // The failover trigger reads the simulator's keys; the simulator's task takes 2 s, so it is
     // polled every second and the RTO budget is a few seconds.
-    y.push_str("  opensvc: false\n  ovh_poll_seconds: 1\n  rto_seconds: 5\n");
+    let _ = writeln!(
+        y,
+        "  opensvc: {opensvc}\n  ovh_poll_seconds: 1\n  rto_seconds: 5"
+    );
+    if opensvc {
+        // The lab installed the agent from its tarball: the playbook only checks `om` is there.
+        y.push_str("  opensvc_source: preinstalled\n");
+    }
     if let Some(conf) = ovh_conf {
         let _ = writeln!(y, "  ovh_credentials: {}", conf.display());
     }

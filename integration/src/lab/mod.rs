@@ -16,6 +16,7 @@ mod inventory;
 mod net;
 mod no_route;
 mod node;
+pub mod opensvc;
 pub mod ovh_api;
 mod slot;
 pub(crate) mod state;
@@ -63,8 +64,25 @@ pub struct Lab {
     /// The OVH API simulator (every complete lab has one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ovh_api: Option<OvhApi>,
+    /// Whether the OpenSVC agent is installed (DIR/opensvc) and its daemon started in every node.
+    #[serde(default)]
+    opensvc: bool,
     nodes: Vec<LabNode>,
     clusters: Vec<LabCluster>,
+}
+
+/// How `up` builds a lab, beyond its directory and node count. The default is the lab without
+/// the OpenSVC agent (what most tests want: the agent costs 70 MB and CPU per node).
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Add this round-trip time to every ssh connection (`--latency-ms`).
+    pub latency_ms: Option<u32>,
+    /// Install the OpenSVC agent in every node and start its daemon (`tandem-lab up` does by
+    /// default; `--no-opensvc` turns it off).
+    pub opensvc: bool,
+    /// The agent's source tarball (`--opensvc-tarball`); by default $TANDEM_LAB_OPENSVC_TARBALL,
+    /// else ../shared/opensvc/opensvc-agent-*.tar.gz beside the repository.
+    pub opensvc_tarball: Option<PathBuf>,
 }
 
 /// A process, named by PID and start time (a PID alone may be recycled).
@@ -159,6 +177,11 @@ impl Lab {
         up::up_with(dir, nodes, false, latency_ms)
     }
 
+    /// `up` with every option (same as `tandem-lab up` with its flags).
+    pub fn up_with(dir: &Path, nodes: usize, options: &UpOptions) -> Result<Lab, LabError> {
+        up::up_with_options(dir, nodes, false, options)
+    }
+
     /// The running lab recorded in DIR/lab.json.
     pub fn load(dir: &Path) -> Result<Lab, LabError> {
         let dir = std::fs::canonicalize(dir).map_err(|e| LabError::NoLab {
@@ -227,6 +250,11 @@ impl Lab {
     /// DIR/ovh.conf (0600): the simulator's endpoint and keys, as the inventory names it.
     pub fn ovh_conf(&self) -> PathBuf {
         ovh_api::ovh_conf(&self.dir)
+    }
+
+    /// Whether the OpenSVC agent runs in the nodes (the inventory then says `opensvc: true`).
+    pub fn has_opensvc(&self) -> bool {
+        self.opensvc
     }
 
     pub fn nodes(&self) -> &[LabNode] {
@@ -350,8 +378,13 @@ impl Lab {
             ),
             None => String::new(),
         };
+        let agent = if self.opensvc {
+            "  opensvc:   agent v2 in every node, daemon running (`om mon` in a node)\n"
+        } else {
+            ""
+        };
         format!(
-            "lab slot {} up: {} nodes in {} clusters\n  nodes:     {} at {}\n  bridge:    {} {}/24\n{latency}{ovh}  inventory: {}\n",
+            "lab slot {} up: {} nodes in {} clusters\n  nodes:     {} at {}\n  bridge:    {} {}/24\n{latency}{ovh}{agent}  inventory: {}\n",
             self.slot,
             self.nodes.len(),
             self.clusters.len(),

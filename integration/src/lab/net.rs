@@ -38,6 +38,9 @@ pub fn create_netns(p: &Programs, name: &str) -> Result<(), LabError> {
     .map(|_| ())
 }
 
+/// The interface each node offers the cookbook's bridge as its port (`bridge_ports`).
+pub const BRIDGE_PORT: &str = "brport0";
+
 /// Joins a node's namespace to the bridge: the veth's node end becomes eth0 with the node address,
 /// lo comes up, and the default route goes through the bridge address.
 pub fn wire_node(
@@ -69,6 +72,11 @@ pub fn wire_node(
         "link set lo up".to_string(),
         "link set eth0 up".to_string(),
         format!("route add default via {}", slot::bridge_address(slot)),
+        // A port for the cookbook's bridge (the inventory's `bridge_ports`): this kernel has no
+        // dummy driver, and a bridge without a port reports no carrier, which the OpenSVC ip
+        // resource checks. A veth whose peer is up has carrier.
+        format!("link add {BRIDGE_PORT} type veth peer name {BRIDGE_PORT}p"),
+        format!("link set {BRIDGE_PORT}p up"),
     ];
     sys::ip_batch(
         &p.ip,

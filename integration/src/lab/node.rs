@@ -99,6 +99,13 @@ pub fn prepare(p: &Programs, node: &LabNode, client_pub: &str) -> Result<String,
         0o644,
     )?;
 
+    // The host's /.dockerenv (this machine may be a container) must not show in a node: the
+    // OpenSVC agent turns its cgroup driver off when it sees it, and its LXC driver then fails.
+    // A 0:0 character device is overlayfs's whiteout: the file is deleted in the node's view.
+    if Path::new("/.dockerenv").exists() {
+        whiteout(&upper.join(".dockerenv"))?;
+    }
+
     let pub_path = host_key.with_extension("pub");
     let line = fs::read_to_string(&pub_path)
         .map_err(|e| LabError::io(format!("reading {}", pub_path.display()), e))?;
@@ -110,6 +117,18 @@ pub fn prepare(p: &Programs, node: &LabNode, client_pub: &str) -> Result<String,
             node: node.name.clone(),
             detail: format!("unexpected host key file {}", pub_path.display()),
         }),
+    }
+}
+
+/// Hides PATH's lower file in the overlay (an upper 0:0 character device).
+fn whiteout(path: &Path) -> Result<(), LabError> {
+    use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+    match mknod(path, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => Ok(()),
+        Err(e) => Err(LabError::io(
+            format!("hiding {} (overlay whiteout)", path.display()),
+            e.into(),
+        )),
     }
 }
 
@@ -138,7 +157,13 @@ fn sshd_config(address: Ipv4Addr) -> String {
 /// namespaces, and there `tandem-lab __node-init` as PID 1 (it sets up the root and runs sshd).
 /// The returned child is the `unshare` process, which waits for the init; `--kill-child` makes the
 /// init die with it.
-pub fn start(p: &Programs, lab_bin: &Path, node: &LabNode) -> Result<Child, LabError> {
+/// `opensvc`: the lab's agent tree, which the init mounts at /usr/share/opensvc.
+pub fn start(
+    p: &Programs,
+    lab_bin: &Path,
+    node: &LabNode,
+    opensvc: Option<&Path>,
+) -> Result<Child, LabError> {
     let log_path = init_log(&node.node_dir);
     let log = fs::File::create(&log_path)
         .map_err(|e| LabError::io(format!("creating {}", log_path.display()), e))?;
@@ -161,8 +186,11 @@ pub fn start(p: &Programs, lab_bin: &Path, node: &LabNode) -> Result<Child, LabE
         ])
         .arg(lab_bin)
         .args(["__node-init", "--name", &node.name, "--node-dir"])
-        .arg(&node.node_dir)
-        .stdout(Stdio::from(log))
+        .arg(&node.node_dir);
+    if let Some(tree) = opensvc {
+        cmd.arg("--opensvc").arg(tree);
+    }
+    cmd.stdout(Stdio::from(log))
         .stderr(Stdio::from(log2))
         // Its own process group: a Ctrl-C meant for `tandem-lab up` or a test runner must not
         // take the node down; only `down` does.

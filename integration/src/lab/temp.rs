@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::error::LabError;
-use super::{Lab, sys};
+use super::{Lab, UpOptions, sys};
 
 pub const TEMP_ROOT: &str = "/tmp/tandem-lab-tests";
 
@@ -35,8 +35,26 @@ impl TempLab {
     }
 
     pub fn try_with_latency(nodes: usize, latency_ms: Option<u32>) -> Result<TempLab, LabError> {
+        let options = UpOptions {
+            latency_ms,
+            ..UpOptions::default()
+        };
+        TempLab::try_with(nodes, &options)
+    }
+
+    /// A lab with the OpenSVC agent in every node, its daemon running (the inventory says
+    /// `opensvc: true`); the tarball as `tandem-lab up` finds it.
+    pub fn with_opensvc(nodes: usize) -> TempLab {
+        let options = UpOptions {
+            opensvc: true,
+            ..UpOptions::default()
+        };
+        TempLab::try_with(nodes, &options).unwrap_or_else(|e| panic!("tandem-lab up failed: {e}"))
+    }
+
+    pub fn try_with(nodes: usize, options: &UpOptions) -> Result<TempLab, LabError> {
         let dir = fresh_dir()?;
-        match super::up::up_with(&dir, nodes, true, latency_ms) {
+        match super::up::up_with_options(&dir, nodes, true, options) {
             Ok(lab) => Ok(TempLab { lab, closed: false }),
             Err(e) => {
                 let _ = sys::remove_tree(&dir);

@@ -10,8 +10,8 @@ use std::thread;
 use super::error::LabError;
 use super::sys::{self, Programs};
 use super::{
-    Holder, Lab, LabCluster, LabNode, MAX_NODES, delay, down, inventory, net, no_route, node,
-    ovh_api, slot, state, vip,
+    Holder, Lab, LabCluster, LabNode, MAX_NODES, UpOptions, delay, down, inventory, net, no_route,
+    node, opensvc, ovh_api, slot, state, vip,
 };
 
 /// Nodes set up at once. Each costs a few short processes (ssh-keygen, ip, nsenter, sshd); more
@@ -33,6 +33,21 @@ pub fn up_with(
     held: bool,
     latency_ms: Option<u32>,
 ) -> Result<Lab, LabError> {
+    let options = UpOptions {
+        latency_ms,
+        ..UpOptions::default()
+    };
+    up_with_options(dir, nodes, held, &options)
+}
+
+/// `up` with every option: the delay proxy, the OpenSVC agent.
+pub fn up_with_options(
+    dir: &Path,
+    nodes: usize,
+    held: bool,
+    options: &UpOptions,
+) -> Result<Lab, LabError> {
+    let latency_ms = options.latency_ms;
     sys::require_root()?;
     let programs = Programs::find()?;
     let lab_bin = sys::lab_binary()?;
@@ -47,6 +62,12 @@ pub fn up_with(
             delay::MAX_LATENCY_MS
         )));
     }
+    // Before anything is made: a missing tarball is a usage error, not a half-built lab.
+    let tarball = if options.opensvc {
+        Some(opensvc::find_tarball(options.opensvc_tarball.as_deref())?)
+    } else {
+        None
+    };
     let dir = lab_dir(dir)?;
 
     if let Some(old) = state::read(&dir)? {
@@ -67,6 +88,7 @@ pub fn up_with(
         let made = vip::allocate(&lock, &programs, slot, nodes.div_ceil(2)).and_then(|vips| {
             let mut lab = plan(&dir, slot, nodes, &vips);
             lab.held_by = if held { Holder::me() } else { None };
+            lab.opensvc = tarball.is_some();
             // Recorded before anything else exists, so that `down` can always clean up after us.
             state::save(&lab)?;
             net::create_bridge(&programs, slot)?;
@@ -82,7 +104,13 @@ pub fn up_with(
         }
     };
 
-    match build(&programs, &lab_bin, &mut lab, latency_ms) {
+    match build(
+        &programs,
+        &lab_bin,
+        &mut lab,
+        latency_ms,
+        tarball.as_deref(),
+    ) {
         Ok(()) => Ok(lab),
         Err(e) => {
             if let Err(cleanup) = down::down_dir(&dir) {
@@ -153,6 +181,7 @@ fn plan(dir: &Path, slot: u16, count: usize, vips: &[std::net::Ipv4Addr]) -> Lab
         held_by: None,
         delay_proxy: None,
         ovh_api: None,
+        opensvc: false,
         nodes,
         clusters,
     }
@@ -163,8 +192,16 @@ fn build(
     lab_bin: &Path,
     lab: &mut Lab,
     latency_ms: Option<u32>,
+    tarball: Option<&Path>,
 ) -> Result<(), LabError> {
     let dir = lab.dir.clone();
+    // The agent's tree exists before any node starts: each node's init mounts it.
+    if let Some(tarball) = tarball {
+        opensvc::extract(tarball, &dir)?;
+        sys::trace("up: OpenSVC agent extracted");
+    }
+    let agent_tree = tarball.map(|_| opensvc::tree(&dir));
+    let agent_tree = agent_tree.as_deref();
     let identity = state::identity(&dir);
     for path in [&identity, &state::identity_pub(&dir)] {
         let _ = fs::remove_file(path);
@@ -194,7 +231,7 @@ fn build(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(n) = lab.nodes.get(i) else { break };
-                    let result = bring_up(p, lab_bin, slot, n, &client_pub);
+                    let result = bring_up(p, lab_bin, slot, n, &client_pub, agent_tree);
                     if let Ok(mut r) = results[i].lock() {
                         *r = Some(result);
                     }
@@ -214,6 +251,10 @@ fn build(
         let (pid, key) = result?;
         n.init_pid = pid;
         host_keys.push(key);
+    }
+    if agent_tree.is_some() {
+        start_daemons(p, &lab.nodes)?;
+        sys::trace("up: OpenSVC daemons running");
     }
     if let Some(ms) = latency_ms {
         delay::start(lab_bin, lab, ms)?;
@@ -237,6 +278,7 @@ fn build(
                 .as_ref()
                 .map(|_| ovh_api::ovh_conf(&dir))
                 .as_deref(),
+            lab.opensvc,
         )
         .as_bytes(),
         0o644,
@@ -245,13 +287,46 @@ fn build(
     state::save(lab)
 }
 
+/// The agent's daemon in every node, started in parallel (each start is 2 s of Python start-up).
+fn start_daemons(p: &Programs, nodes: &[LabNode]) -> Result<(), LabError> {
+    thread::scope(|s| {
+        let starts: Vec<_> = nodes
+            .iter()
+            .map(|n| s.spawn(move || opensvc::start_daemon(p, n)))
+            .collect();
+        starts
+            .into_iter()
+            .zip(nodes)
+            .map(|(start, n)| {
+                start.join().unwrap_or_else(|_| {
+                    Err(LabError::Node {
+                        node: n.name.clone(),
+                        detail: "the thread starting its OpenSVC daemon died".into(),
+                    })
+                })
+            })
+            .collect::<Result<Vec<()>, LabError>>()
+    })
+    .map(|_| ())
+}
+
 /// One node, start to finish: files, namespace, wiring, init, and the wait for its sshd.
-fn bring_up(p: &Programs, lab_bin: &Path, slot: u16, n: &LabNode, client_pub: &str) -> NodeResult {
+fn bring_up(
+    p: &Programs,
+    lab_bin: &Path,
+    slot: u16,
+    n: &LabNode,
+    client_pub: &str,
+    agent_tree: Option<&Path>,
+) -> NodeResult {
     let host_key = node::prepare(p, n, client_pub)?;
     no_route::apply(&n.upper_dir)?;
+    if agent_tree.is_some() {
+        opensvc::prepare_node(n)?;
+    }
     net::create_netns(p, &n.netns)?;
     net::wire_node(p, slot, &n.veth, &n.netns, n.address)?;
-    let mut child = node::start(p, lab_bin, n)?;
+    let mut child = node::start(p, lab_bin, n, agent_tree)?;
     let ready = node::wait_ready(n, &mut child);
     // The `unshare` process waits for the init until `down`; reap it whenever that is, so that no
     // zombie lingers in a long-lived caller (a test binary).

@@ -8,6 +8,9 @@ use tandem_integration::lab::TempLab;
 use crate::cli::Tandem;
 use crate::support::exec_ok;
 
+/// The service config: the only config file of a lab without the agent.
+const WEB_CONF: &str = "/etc/opensvc/web.conf";
+
 fn playbook() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../playbooks/ovh-lxc-cluster.yml")
 }
@@ -69,7 +72,10 @@ fn rendered_config_is_ini_with_every_keyword_the_service_needs() {
         ("fs#1", "mnt", "/srv/web".into()),
         ("ip#1", "ipname", vip.clone()),
         ("ip#1", "ipdev", "br0".into()),
-        ("ip#1", "container_rid", "container#1".into()),
+        // The netns form: the VIP in the container (`container_rid` would be ignored by the
+        // agent's host driver, the VIP landing on the node's br0).
+        ("ip#1", "type", "netns".into()),
+        ("ip#1", "netns", "container#1".into()),
         (
             "ip#1",
             "blocking_pre_start",
@@ -91,6 +97,12 @@ fn rendered_config_is_ini_with_every_keyword_the_service_needs() {
         ("sync#1", "src", "/srv/web/".into()),
         ("sync#1", "target", "nodes".into()),
     ];
+    assert!(
+        ini.get("ip#1")
+            .is_some_and(|s| !s.contains_key("container_rid")),
+        "{}",
+        run.stdout()
+    );
     for (section, key, value) in expect {
         assert_eq!(
             ini.get(section).and_then(|s| s.get(key)),
@@ -111,7 +123,7 @@ fn diff_reports_drift_and_push_heals_it() {
     let before = config("diff", &lab, &["--json"]);
     before.expect_code(1);
     assert_eq!(
-        before.json()["clusters"]["pair1"]["nodes"]["node1"]["state"],
+        before.json()["clusters"]["pair1"]["files"][WEB_CONF]["nodes"]["node1"]["state"],
         "missing"
     );
 
@@ -140,7 +152,11 @@ fn diff_reports_drift_and_push_heals_it() {
     );
     let json = config("diff", &lab, &["--json"]).json();
     assert_eq!(json["drift"], true);
-    assert_eq!(json["clusters"]["pair1"]["peers_agree"], false);
+    assert_eq!(json["clusters"]["pair1"]["drift"], true);
+    assert_eq!(
+        json["clusters"]["pair1"]["files"][WEB_CONF]["peers_agree"],
+        false
+    );
 
     // --check changes nothing; push heals node2 only.
     config("push", &lab, &["--check"]).expect_code(0);
@@ -157,7 +173,7 @@ fn diff_reports_drift_and_push_heals_it() {
     let down = config("diff", &lab, &["--json"]);
     down.expect_code(1);
     assert_eq!(
-        down.json()["clusters"]["pair1"]["nodes"]["node2"]["state"],
+        down.json()["clusters"]["pair1"]["files"][WEB_CONF]["nodes"]["node2"]["state"],
         "unreachable"
     );
 }

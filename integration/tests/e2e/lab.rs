@@ -77,7 +77,8 @@ fn node_root_is_clean_and_its_own() {
     assert!(addr.contains(&format!("{}/24", node.address)), "{addr}");
     assert_eq!(
         exec_ok(&lab, "node1", "ls /sys/class/net | sort | tr '\\n' ' '"),
-        "eth0 lo"
+        // brport0 and its peer: the port the cookbook's br0 gets (a bridge needs one for carrier).
+        "brport0 brport0p eth0 lo"
     );
     let init = exec_ok(&lab, "node1", "tr '\\0' ' ' < /proc/1/cmdline");
     assert!(init.contains("__node-init"), "{init}");
@@ -186,7 +187,7 @@ fn cli_up_status_down_and_errors() {
     let dir = Path::new("/tmp/tandem-lab-tests").join(format!("cli-{}", std::process::id()));
     let dir_s = dir.to_str().unwrap();
     let up = tandem_lab()
-        .args(["up", "--dir", dir_s, "--nodes", "3"])
+        .args(["up", "--no-opensvc", "--dir", dir_s, "--nodes", "3"])
         .output()
         .unwrap();
     assert!(up.status.success(), "{}", stderr(&up));
@@ -275,7 +276,14 @@ fn down_cleans_up_after_an_interrupted_up() {
     let dir =
         Path::new("/tmp/tandem-lab-tests").join(format!("interrupted-{}", std::process::id()));
     let mut up = tandem_lab()
-        .args(["up", "--dir", dir.to_str().unwrap(), "--nodes", "12"])
+        .args([
+            "up",
+            "--no-opensvc",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--nodes",
+            "12",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -103,7 +103,15 @@ fn down_stops_the_proxy_and_a_plain_lab_has_none() {
         Path::new("/tmp/tandem-lab-tests").join(format!("latency-cli-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let up = tandem_lab()
-        .args(["up", "--nodes", "1", "--latency-ms", "10", "--dir"])
+        .args([
+            "up",
+            "--no-opensvc",
+            "--nodes",
+            "1",
+            "--latency-ms",
+            "10",
+            "--dir",
+        ])
         .arg(&dir)
         .output()
         .unwrap();

@@ -19,17 +19,17 @@ use crate::cli::{Run, Tandem, tandem_bin};
 use crate::game_day_faults::write_count;
 
 /// Where a secret was seen in a process: (pid, command name, `cmdline` or `environ`, which).
-type Sighting = (u32, String, &'static str, String);
+pub(crate) type Sighting = (u32, String, &'static str, String);
 
 /// Watches every process's cmdline and environ for the secrets until stopped (or `limit`).
-struct ProcScanner {
+pub(crate) struct ProcScanner {
     stop: Arc<AtomicBool>,
     /// What it saw, how many scans of all processes, one every so many ms on average.
     thread: JoinHandle<(Vec<Sighting>, u64, u64)>,
 }
 
 impl ProcScanner {
-    fn start(secrets: Vec<(String, String)>, limit: Duration) -> ProcScanner {
+    pub(crate) fn start(secrets: Vec<(String, String)>, limit: Duration) -> ProcScanner {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -49,7 +49,7 @@ impl ProcScanner {
         ProcScanner { stop, thread }
     }
 
-    fn finish(self) -> (Vec<Sighting>, u64, u64) {
+    pub(crate) fn finish(self) -> (Vec<Sighting>, u64, u64) {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().unwrap()
     }
@@ -57,7 +57,7 @@ impl ProcScanner {
 
 /// A short-lived process holding `secret` in its environment: the scanner must see it, which
 /// proves that it would see a real leak.
-fn canary(secret: &str) -> u32 {
+pub(crate) fn canary(secret: &str) -> u32 {
     let mut child = Command::new("sleep")
         .arg("0.5")
         .env("TRUST_SCANNER_CANARY", secret)
@@ -69,7 +69,7 @@ fn canary(secret: &str) -> u32 {
 }
 
 /// The canary's sighting is removed; it must have been there.
-fn without_canary(mut sightings: Vec<Sighting>, canary: u32) -> Vec<Sighting> {
+pub(crate) fn without_canary(mut sightings: Vec<Sighting>, canary: u32) -> Vec<Sighting> {
     let before = sightings.len();
     sightings.retain(|(pid, _, _, _)| *pid != canary);
     assert!(

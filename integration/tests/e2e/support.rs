@@ -54,3 +54,12 @@ pub fn exec_ok(lab: &Lab, node: &str, script: &str) -> String {
     );
     stdout(&out)
 }
+
+/// The agent's LXC driver puts a service's container in a cgroup named after the service only
+/// (`opensvc.slice/web.slice/...`), and lab nodes share the host's cgroup tree: two labs whose
+/// agent runs `web` at the same time break each other's containers (a start fails, a stop
+/// hangs). Tests that let the agent start the service take turns with this.
+pub fn agent_lab_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
