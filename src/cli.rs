@@ -14,6 +14,10 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Colour: `auto` (on a terminal, unless NO_COLOR is set), `always` or `never`.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    pub color: crate::report::color::ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +82,15 @@ pub struct ConnectArgs {
     /// many seconds (overrides the inventory's ssh.connect_timeout).
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub connect_timeout: Option<u64>,
+
+    /// Log in as this user on every node (over the inventory's `ssh.user` and nodes' `user`).
+    #[arg(short = 'u', long, value_name = "USER", value_parser = crate::cli_values::login_user)]
+    pub user: Option<String>,
+
+    /// Private key (identity file) for every node (over the inventory's `ssh.identity` and
+    /// nodes' `identity`).
+    #[arg(long, value_name = "FILE", value_parser = crate::cli_values::private_key)]
+    pub private_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -173,6 +186,16 @@ pub struct DeployArgs {
     /// touched in an earlier run, read from its `--json` output.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
+
+    /// Vars over every other var: NAME=VALUE (text), a YAML/JSON map ('{"port": 8080}'), or
+    /// @FILE (a YAML map). Repeatable; a later one wins.
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+
+    /// Show what each step printed on the node (a command's stdout and stderr) under its line,
+    /// ok steps included. (`--json` always has them.)
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 /// What `--check`, `--diff` and `--json` mean for every command that changes nodes.

@@ -5,6 +5,7 @@
 //! is what the user sees; `commands` ties one subcommand's pieces together.
 
 pub mod cli;
+mod cli_values;
 pub mod commands;
 pub mod engine;
 pub mod error;
@@ -35,6 +36,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    report::color::init(cli.color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

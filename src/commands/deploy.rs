@@ -16,7 +16,8 @@ use crate::fleet::{Fleet, Selection};
 use crate::report::deploy::DeployReport;
 
 pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
-    let playbook = crate::playbook::load(&args.playbook)?;
+    let mut playbook = crate::playbook::load(&args.playbook)?;
+    playbook.extra_vars = super::extra_vars::parse(&args.extra_vars)?;
     let (inventory, mut fleet) = Fleet::prepare(
         &args.connect,
         Selection::Limit(args.select.limit.as_deref()),
@@ -74,6 +75,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         json: args.json,
         diff: args.diff,
         check: args.check,
+        verbose: args.verbose,
     };
     match &rollout {
         Some(plan) => {
@@ -96,6 +98,8 @@ pub struct View {
     pub json: bool,
     pub diff: bool,
     pub check: bool,
+    /// `-v`: every step's output under its line.
+    pub verbose: u8,
 }
 
 /// Runs `work` (anything that drives the engine) with deploy's report: progress, diffs, recap
@@ -130,6 +134,7 @@ where
     let order: Vec<String> = fleet.hosts().iter().map(|h| h.name.clone()).collect();
     let (events, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     let mut report = DeployReport::new(view.json, view.diff, view.check, order.len());
+    report.verbose(view.verbose);
     let reporter = tokio::spawn(async move {
         while let Some(event) = receiver.recv().await {
             report.handle(event);

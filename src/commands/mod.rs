@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod deploy;
+pub mod extra_vars;
 pub mod failover_test;
 pub mod keys;
 pub mod ping;

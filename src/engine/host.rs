@@ -22,6 +22,8 @@ use crate::playbook::Step;
 use crate::ssh::{Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell, Session, SshError};
 use crate::template::Templates;
 
+mod controlled;
+
 /// A step sent and not answered yet, or a result decided locally (skipped, or failed before
 /// sending), kept in the same queue so results come out in step order.
 enum InFlight<'a> {
@@ -29,10 +31,12 @@ enum InFlight<'a> {
     Step {
         planned: &'a PlannedStep,
         step: &'a Step,
+        /// The step's name as shown (rendered when it is a template).
+        name: String,
         answer: PendingAnswer,
         sent: Instant,
     },
-    Local(StepResult, Option<(String, Value)>),
+    Local(Box<StepResult>, Option<(String, Value)>),
 }
 
 struct HostRun<'a> {
@@ -187,6 +191,16 @@ impl<'a> HostRun<'a> {
                     || self.pending_registers().contains(name.as_str())
             });
             let other_shell = self.queued_on_root.is_some_and(|r| r != as_root);
+            // `loop`, `until`, `failed_when`, `ignore_errors`: what comes after depends on the
+            // step's answers, so it runs alone, one attempt at a time.
+            if !step.control.is_plain() {
+                self.drain(session).await?;
+                if self.stopped.is_some() {
+                    break;
+                }
+                self.run_controlled(session, planned, step, as_root).await?;
+                continue;
+            }
             if reads_pending || other_shell {
                 self.drain(session).await?;
                 if self.stopped.is_some() {
@@ -243,26 +257,31 @@ impl<'a> HostRun<'a> {
         let templates = &self.shared.templates;
         let facts = self.facts.clone().unwrap_or_else(Self::empty_facts);
         let ctx = self.vars.context(step, &facts, &self.registered);
+        let name = match self.display_name(step, &ctx, &planned.origin) {
+            Ok(name) => name,
+            Err(message) => return self.fail_locally(planned, step, &step.name, message),
+        };
         for condition in &step.when {
             match templates.eval_bool(condition, &ctx, &planned.origin) {
                 Ok(true) => {}
                 Ok(false) => {
-                    let result = self.local_result(planned, step, StepStatus::Skipped, None);
+                    let result = self.local_result(planned, &name, StepStatus::Skipped, None);
                     let registered = step.register.clone().map(|r| {
                         (
                             r,
                             json_result(false, false, true, 0, &StepReport::default(), ""),
                         )
                     });
-                    self.queue.push_back(InFlight::Local(result, registered));
+                    self.queue
+                        .push_back(InFlight::Local(Box::new(result), registered));
                     return Ok(());
                 }
-                Err(e) => return self.fail_locally(planned, step, e.to_string()),
+                Err(e) => return self.fail_locally(planned, step, &name, e.to_string()),
             }
         }
         let remote = match self.plan_step(planned, step, &ctx) {
             Ok(remote) => remote,
-            Err(message) => return self.fail_locally(planned, step, message),
+            Err(message) => return self.fail_locally(planned, step, &name, message),
         };
         let shell = self.shell(session, as_root).await?;
         let answer = shell
@@ -272,10 +291,27 @@ impl<'a> HostRun<'a> {
         self.queue.push_back(InFlight::Step {
             planned,
             step,
+            name,
             answer,
             sent: Instant::now(),
         });
         Ok(())
+    }
+
+    /// The step's name on this host: a template name is rendered in the step's context.
+    fn display_name(
+        &self,
+        step: &Step,
+        ctx: &minijinja::Value,
+        origin: &str,
+    ) -> Result<String, String> {
+        if !step.name_is_template {
+            return Ok(step.name.clone());
+        }
+        self.shared
+            .templates
+            .render_str(&step.name, ctx, origin)
+            .map_err(|e| e.to_string())
     }
 
     fn plan_step(
@@ -293,26 +329,32 @@ impl<'a> HostRun<'a> {
         &mut self,
         planned: &'a PlannedStep,
         step: &'a Step,
+        name: &str,
         message: String,
     ) -> Result<(), SshError> {
-        let result = self.local_result(planned, step, StepStatus::Failed, Some(message));
-        self.queue.push_back(InFlight::Local(result, None));
+        let ignored = step.control.ignore_errors;
+        let mut result = self.local_result(planned, name, StepStatus::Failed, Some(message));
+        result.ignored = ignored;
+        self.queue
+            .push_back(InFlight::Local(Box::new(result), None));
         // Nothing after this step may be sent; `drain` records the failure in order.
-        self.stopped = Some(format!("step '{}' failed", step.name));
+        if !ignored {
+            self.stopped = Some(format!("step '{name}' failed"));
+        }
         Ok(())
     }
 
     fn local_result(
         &self,
         planned: &PlannedStep,
-        step: &Step,
+        name: &str,
         status: StepStatus,
         error: Option<String>,
     ) -> StepResult {
         StepResult {
             host: self.host.name.clone(),
             index: planned.index,
-            name: step.name.clone(),
+            name: name.to_string(),
             location: planned.origin.clone(),
             handler: planned.handler,
             status,
@@ -320,6 +362,11 @@ impl<'a> HostRun<'a> {
             diffs: Vec::new(),
             error,
             elapsed_ms: 0,
+            items: Vec::new(),
+            attempts: 0,
+            ignored: false,
+            stdout: String::new(),
+            stderr: String::new(),
         }
     }
 
@@ -408,16 +455,17 @@ impl<'a> HostRun<'a> {
                     if let Some((name, value)) = registered {
                         self.registered.insert(name, value);
                     }
-                    self.emit(result);
+                    self.emit(*result);
                 }
                 InFlight::Step {
                     planned,
                     step,
+                    name,
                     answer,
                     sent,
                 } => {
                     let answer = self.answer(session, answer).await?;
-                    self.handle_answer(planned, step, answer, sent);
+                    self.handle_answer(planned, step, name, answer, sent);
                 }
             }
         }
@@ -425,10 +473,19 @@ impl<'a> HostRun<'a> {
         Ok(())
     }
 
-    fn handle_answer(&mut self, planned: &PlannedStep, step: &Step, answer: Answer, sent: Instant) {
-        let mut result = self.local_result(planned, step, StepStatus::Ok, None);
+    fn handle_answer(
+        &mut self,
+        planned: &PlannedStep,
+        step: &Step,
+        name: String,
+        answer: Answer,
+        sent: Instant,
+    ) {
+        let mut result = self.local_result(planned, &name, StepStatus::Ok, None);
         result.elapsed_ms = sent.elapsed().as_millis() as u64;
+        result.attempts = 1;
         let stderr = String::from_utf8_lossy(&answer.stderr).into_owned();
+        result.stderr = stderr.clone();
         match answer.status {
             // Not run because an earlier step failed here or Ctrl-C halted the host: no event,
             // it never happened (counted as not run).
@@ -469,6 +526,7 @@ impl<'a> HostRun<'a> {
                 }
                 result.changes = report.changes.clone();
                 result.diffs = report.diffs.clone();
+                result.stdout = String::from_utf8_lossy(&report.output).into_owned();
                 if let Some(name) = &step.register {
                     self.registered.insert(name.clone(), registered);
                 }
@@ -477,6 +535,7 @@ impl<'a> HostRun<'a> {
                 let report = answer::parse(&answer.stdout, &self.shared.mark);
                 result.status = StepStatus::Failed;
                 result.changes = report.changes.clone();
+                result.stdout = String::from_utf8_lossy(&report.output).into_owned();
                 let detail = last_lines(&stderr, 6)
                     .or_else(|| last_lines(&String::from_utf8_lossy(&report.output), 6));
                 result.error = Some(match detail {
@@ -492,13 +551,13 @@ impl<'a> HostRun<'a> {
             }
         }
         if result.status == StepStatus::Failed && self.stopped.is_none() {
-            self.stopped = Some(format!("step '{}' failed", step.name));
+            self.stopped = Some(format!("step '{name}' failed"));
         }
         self.emit(result);
     }
 
     fn emit(&mut self, result: StepResult) {
-        self.stats.add(result.status);
+        self.stats.record(&result);
         if result.handler {
             self.handlers_ran += 1;
         } else {

@@ -16,7 +16,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use context::DATA_VARS;
-pub use events::{Event, HostStats, StepResult, StepStatus};
+pub use events::{Event, HostStats, ItemResult, StepResult, StepStatus};
 pub use interrupt::Interrupt;
 pub use plan::TagFilter;
 

@@ -31,6 +31,13 @@ const STEP_KEYS: &[&str] = &[
     "changed_when",
     "become",
     "vars",
+    "loop",
+    "loop_control",
+    "until",
+    "retries",
+    "delay",
+    "failed_when",
+    "ignore_errors",
 ];
 
 /// The keywords of an `include` step.
@@ -99,6 +106,7 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
         path: path.to_path_buf(),
         vars,
         vars_line,
+        extra_vars: Vars::new(),
         steps,
         handlers: loader.handlers,
     })
@@ -581,6 +589,46 @@ impl Loader {
                 step_vars.insert(key, value);
             }
         }
+        let control = super::control::parse(
+            &self.templates,
+            file,
+            &label,
+            |key| keys.get(key),
+            |entry| self.conditions(file, &label, entry),
+        )?;
+        let name_is_template = explicit_name
+            .as_deref()
+            .is_some_and(crate::template::has_template_syntax);
+        if let (Some(name), Some(entry)) = (&explicit_name, keys.get("name")) {
+            let looped = control.loop_spec.is_some();
+            super::control::check_name(&self.templates, name, looped).map_err(|message| {
+                PlaybookError::invalid(
+                    file,
+                    pos(&entry.1.referenced),
+                    format!("{label}: {message}"),
+                )
+            })?;
+            if name_is_template && what == "handler" {
+                return Err(PlaybookError::invalid(
+                    file,
+                    pos(&entry.1.referenced),
+                    format!(
+                        "{label}: a handler's name cannot be a template: `notify` finds \
+                         handlers by the name as written"
+                    ),
+                ));
+            }
+        }
+        if control.loop_spec.is_some() && step_vars.contains_key("item") {
+            return Err(PlaybookError::invalid(
+                file,
+                here,
+                format!(
+                    "{label}: a var named `item` on a step with `loop`: `loop` sets `item` to \
+                     each element; rename the var"
+                ),
+            ));
+        }
         let named = explicit_name.is_some();
         let name = explicit_name.or(default_name).unwrap_or_default();
 
@@ -595,6 +643,8 @@ impl Loader {
             changed_when,
             become_root,
             vars: step_vars,
+            name_is_template,
+            control,
             location: Location {
                 file: file.to_path_buf(),
                 line: here.0,

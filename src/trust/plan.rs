@@ -174,6 +174,7 @@ pub fn playbook(container_names: &BTreeSet<String>) -> Playbook {
         path: PathBuf::from(ORIGIN),
         vars: Vars::default(),
         vars_line: None,
+        extra_vars: Vars::default(),
         steps,
         handlers: Vec::new(),
     }
@@ -197,6 +198,8 @@ fn step(
         changed_when: changed_when.map(str::to_string),
         become_root: true,
         vars: Vars::default(),
+        name_is_template: false,
+        control: Default::default(),
         location: Location {
             file: PathBuf::from(ORIGIN),
             line: 0,

@@ -15,6 +15,7 @@ mod lab_steps;
 mod latency;
 mod modules_lab;
 mod packages;
+mod playbook_control;
 mod report_html;
 mod rollout;
 mod run;
