@@ -1,0 +1,134 @@
+//! The flags an Ansible user types first, on lab nodes: `-e/--extra-vars` above every var,
+//! `-u/--user` and `--private-key` over the inventory's login, `--color`/`NO_COLOR`.
+
+use std::path::{Path, PathBuf};
+
+use tandem_integration::lab::TempLab;
+
+use crate::cli::{Tandem, keygen};
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn cat(lab: &TempLab, node: &str, path: &str) -> String {
+    let out = lab.exec(node, &format!("cat {path}")).unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn extra_vars_win_over_every_other_var_and_keep_their_type_from_a_map_or_file() {
+    let lab = TempLab::new(2);
+    let playbook = write(
+        lab.dir(),
+        "site.yml",
+        r#"
+vars: {site: from-playbook, port: 80, debug: false}
+steps:
+  - name: probe
+    command: {cmd: "echo registered"}
+    register: probe
+  - name: "config of {{ site }}"
+    copy:
+      dest: /srv/extra
+      content: "{{ site }} {{ port + 1 }} {{ debug }} {{ probe }}\n"
+    vars: {site: from-step}
+"#,
+    );
+    let file = write(lab.dir(), "extra.yml", "port: 8080\nprobe: from-file\n");
+    let extra = format!("@{}", file.display());
+    let run = Tandem::new(["deploy", "-i"]).run_with(
+        &lab.inventory(),
+        &[
+            playbook.to_str().unwrap(),
+            "--json",
+            "-e",
+            "site=from-flag",
+            "--extra-vars",
+            &extra,
+            "-e",
+            "{\"debug\": true}",
+        ],
+    );
+    run.expect_code(0);
+    let report = run.json();
+    for node in ["node1", "node2"] {
+        // Over the step's vars, the playbook's and a registered result; a number stays one.
+        assert_eq!(
+            cat(&lab, node, "/srv/extra"),
+            "from-flag 8081 True from-file\n"
+        );
+        assert_eq!(
+            report["hosts"][node]["steps"][1]["name"], "config of from-flag",
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn user_and_private_key_flags_replace_the_inventorys_login() {
+    let lab = TempLab::new(1);
+    let stranger = keygen(lab.dir(), "not_authorized");
+    let playbook = write(
+        lab.dir(),
+        "who.yml",
+        "steps:\n  - command: {cmd: \"id -un > /tmp/login\"}\n",
+    );
+    let deploy = |extra: &[&str]| {
+        let mut args = vec![playbook.to_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        Tandem::new(["deploy", "-i"]).run_with(&lab.inventory(), &args)
+    };
+    // The inventory's key works; a key the node does not know, given on the command line, is
+    // the one offered, so the login fails.
+    deploy(&[]).expect_code(0);
+    assert_eq!(cat(&lab, "node1", "/tmp/login"), "root\n");
+    let run = deploy(&["--private-key", stranger.to_str().unwrap()]);
+    run.expect_code(1);
+    assert_eq!(run.json()["hosts"]["node1"]["unreachable"], true);
+    // The right key by flag works whatever the inventory says.
+    let right = lab.dir().join("id_ed25519");
+    deploy(&["--private-key", right.to_str().unwrap()]).expect_code(0);
+    // A user the node has no key for: refused at login, so `-u` is what was sent.
+    let run = deploy(&["-u", "nobody"]);
+    run.expect_code(1);
+    let error = run.json()["hosts"]["node1"]["error"].to_string();
+    assert!(error.contains("nobody"), "{error}");
+}
+
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    let lab = TempLab::new(1);
+    let playbook = write(
+        lab.dir(),
+        "fail.yml",
+        "steps:\n  - name: breaks\n    command: {cmd: \"echo boom >&2; exit 3\"}\n",
+    );
+    let text = |flag: Option<&str>, no_color: bool| {
+        let mut tandem = Tandem::new(["deploy", "-i"]);
+        if no_color {
+            tandem = tandem.env("NO_COLOR", "1");
+        }
+        let mut args = vec![playbook.to_str().unwrap()];
+        if let Some(flag) = flag {
+            args.extend(["--color", flag]);
+        }
+        let run = tandem.run_with(&lab.inventory(), &args);
+        run.expect_code(1);
+        run.stdout()
+    };
+    // Not a terminal: no colour unless asked for.
+    let plain = text(None, false);
+    assert!(!plain.contains('\x1b'), "{plain}");
+    assert!(plain.contains("node1 | failed | breaks: boom"), "{plain}");
+    // The reason again under the recap line.
+    assert!(plain.contains("failed at 'breaks' ("), "{plain}");
+    let always = text(Some("always"), true);
+    assert!(
+        always.contains("\x1b[31mfailed\x1b[0m"),
+        "the flag wins over NO_COLOR: {always}"
+    );
+    assert!(!text(Some("never"), false).contains('\x1b'));
+}
