@@ -18,6 +18,15 @@ pub struct Cli {
     /// Colour: `auto` (on a terminal, unless NO_COLOR is set), `always` or `never`.
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
     pub color: crate::report::color::ColorChoice,
+
+    /// More detail: -v each step's output, -vv also the scripts sent, -vvv also the SSH
+    /// conversation (on stderr).
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Append everything -vvv shows to FILE (with timestamps), whatever -v says.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,11 +200,6 @@ pub struct DeployArgs {
     /// @FILE (a YAML map). Repeatable; a later one wins.
     #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
     pub extra_vars: Vec<String>,
-
-    /// Show what each step printed on the node (a command's stdout and stderr) under its line,
-    /// ok steps included. (`--json` always has them.)
-    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
-    pub verbose: u8,
 }
 
 /// What `--check`, `--diff` and `--json` mean for every command that changes nodes.

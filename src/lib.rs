@@ -12,6 +12,7 @@ pub mod error;
 pub mod failover;
 pub mod fleet;
 pub mod inventory;
+pub mod logging;
 pub mod modules;
 pub mod ovh;
 pub mod playbook;
@@ -37,6 +38,10 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     report::color::init(cli.color);
+    if let Err(e) = logging::init(cli.verbose, cli.log_file.as_deref()) {
+        eprintln!("tandem: error: {e}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

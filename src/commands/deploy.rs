@@ -75,7 +75,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         json: args.json,
         diff: args.diff,
         check: args.check,
-        verbose: args.verbose,
+        verbose: crate::logging::verbosity(),
     };
     match &rollout {
         Some(plan) => {

@@ -103,8 +103,10 @@ pub async fn run_host(
     let interrupt = shared.interrupt.clone();
     // A second Ctrl-C drops the host's work wherever it waits; its shells are dropped unclosed
     // (closing waits on the node) and the session goes with the caller.
+    // Every event of this node's work (-vv, -vvv, --log-file) names the node.
+    let span = tracing::info_span!(target: "tandem::script", "node", name = %host.name);
     let outcome = tokio::select! {
-        r = run.run(session) => Some(r),
+        r = tracing::Instrument::instrument(run.run(session), span) => Some(r),
         _ = interrupt.reached(Level::Abandon) => None,
     };
     match outcome {
@@ -557,6 +559,16 @@ impl<'a> HostRun<'a> {
     }
 
     fn emit(&mut self, result: StepResult) {
+        if !result.stdout.is_empty() || !result.stderr.is_empty() {
+            tracing::info!(
+                target: "tandem::output",
+                node = %result.host,
+                step = %result.name,
+                "stdout {:?}, stderr {:?}",
+                result.stdout,
+                result.stderr
+            );
+        }
         self.stats.record(&result);
         if result.handler {
             self.handlers_ran += 1;

@@ -68,7 +68,8 @@ impl Bars {
 
 impl DeployReport {
     pub fn new(json: bool, diff: bool, check: bool, total_hosts: usize) -> DeployReport {
-        let tty = std::io::stderr().is_terminal() && !json;
+        // From -vv on, stderr carries the scripts sent: plain lines, no bars drawn over them.
+        let tty = std::io::stderr().is_terminal() && !json && crate::logging::verbosity() < 2;
         let ui = tty.then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
             let overall = multi.add(ProgressBar::new(0));

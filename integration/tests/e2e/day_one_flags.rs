@@ -132,3 +132,60 @@ fn colour_follows_the_flag_and_no_color() {
     );
     assert!(!text(Some("never"), false).contains('\x1b'));
 }
+
+#[test]
+fn each_v_shows_more_and_the_log_file_keeps_it_all() {
+    let lab = TempLab::new(1);
+    let playbook = write(
+        lab.dir(),
+        "say.yml",
+        "steps:\n  - name: say\n    command: {cmd: \"echo said-on-the-node; echo warned >&2\"}\n",
+    );
+    let deploy = |extra: &[&str]| {
+        let mut args = vec![playbook.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let run = Tandem::new(["deploy", "-i"]).run_with(&lab.inventory(), &args);
+        run.expect_code(0);
+        (run.stdout(), run.stderr.clone())
+    };
+    let (out, err) = deploy(&[]);
+    assert!(!out.contains("stdout: said-on-the-node"), "{out}");
+    assert!(!err.contains("script sent"), "{err}");
+    // -v: the step's output under its line.
+    let (out, _) = deploy(&["-v"]);
+    assert!(out.contains("    stdout: said-on-the-node"), "{out}");
+    assert!(out.contains("    stderr: warned"), "{out}");
+    // -vv: the script, named by node.
+    let (_, err) = deploy(&["-vv"]);
+    assert!(err.contains("node{name=node1}"), "{err}");
+    assert!(err.contains("script sent:"), "{err}");
+    assert!(err.contains("echo said-on-the-node"), "{err}");
+    assert!(!err.contains("answer: stdout"), "{err}");
+    // -vvv: the conversation, tandem's frames and russh's own log.
+    let (_, err) = deploy(&["-vvv"]);
+    assert!(err.contains("answer: stdout"), "{err}");
+    assert!(err.contains("russh"), "{err}");
+    // --log-file: all of it, without -v, and nothing on stderr.
+    let log = lab.dir().join("tandem.log");
+    let (_, err) = deploy(&["--log-file", log.to_str().unwrap()]);
+    assert!(!err.contains("script sent"), "{err}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("script sent:"), "{text}");
+    assert!(text.contains("said-on-the-node"), "{text}");
+    assert!(!text.contains('\x1b'), "no colour in a file");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // --json always has a command's output.
+    let run = Tandem::new(["deploy", "-i"])
+        .run_with(&lab.inventory(), &[playbook.to_str().unwrap(), "--json"]);
+    let report = run.json();
+    let step = &report["hosts"]["node1"]["steps"][0];
+    assert_eq!(step["stdout"], "said-on-the-node\n", "{report}");
+    assert!(
+        step["stderr"].as_str().unwrap().starts_with("warned\n"),
+        "{report}"
+    );
+}
