@@ -200,6 +200,24 @@ pub struct DeployArgs {
     /// @FILE (a YAML map). Repeatable; a later one wins.
     #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
     pub extra_vars: Vec<String>,
+
+    /// Print the nodes --limit selects, then exit without connecting.
+    #[arg(long)]
+    pub list_hosts: bool,
+
+    /// Print the steps --tags/--skip-tags select (name, tags, file:line) and the handlers,
+    /// then exit without connecting.
+    #[arg(long)]
+    pub list_tasks: bool,
+
+    /// Print every tag the playbook uses, then exit without connecting.
+    #[arg(long)]
+    pub list_tags: bool,
+
+    /// Check the playbook, the inventory and -e (templates, `when`, names nothing defines,
+    /// vars that read each other) and exit 0 or 2 without connecting.
+    #[arg(long)]
+    pub syntax_check: bool,
 }
 
 /// What `--check`, `--diff` and `--json` mean for every command that changes nodes.

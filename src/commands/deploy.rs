@@ -18,6 +18,9 @@ use crate::report::deploy::DeployReport;
 pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     let mut playbook = crate::playbook::load(&args.playbook)?;
     playbook.extra_vars = super::extra_vars::parse(&args.extra_vars)?;
+    if super::deploy_listing::wanted(&args) {
+        return super::deploy_listing::run(&args, playbook);
+    }
     let (inventory, mut fleet) = Fleet::prepare(
         &args.connect,
         Selection::Limit(args.select.limit.as_deref()),
@@ -45,6 +48,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     let shared = Shared::new(inventory, playbook, options);
     // Vars that read each other in a loop are bad input, refused before anything connects.
     engine::check_var_loops(&shared, fleet.hosts()).map_err(Error::Usage)?;
+    engine::check_undefined_names(&shared).map_err(Error::Usage)?;
     let batched = args.serial.is_some() || args.rolling || args.max_fail_percent.is_some();
     let rollout = if batched {
         // The health checks were checked with the inventory: a bad one is bad input, found

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod deploy;
+mod deploy_listing;
 pub mod extra_vars;
 pub mod failover_test;
 pub mod keys;

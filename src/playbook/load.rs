@@ -11,6 +11,7 @@ use serde_saphyr::{Location as YamlLocation, Spanned};
 use super::error::{PlaybookError, PlaybookErrorKind};
 use super::model::{Location, Playbook, Step};
 use super::raw::{RawFile, RawStep, RawSteps};
+use super::suggest::{ansible_play_hint, suggestion};
 use crate::inventory::Vars;
 use crate::modules;
 use crate::template::{Templates, has_template_syntax, single_expression};
@@ -430,6 +431,14 @@ impl Loader {
         };
 
         if let Some(key) = keys.unknown.first() {
+            let unknown = keys.unknown.iter().map(|k| k.value.as_str());
+            if let Some(hint) = ansible_play_hint(unknown) {
+                return Err(PlaybookError::invalid(
+                    file,
+                    pos(&key.referenced),
+                    format!("{label}: {hint}"),
+                ));
+            }
             let message = if keys.modules.is_empty() {
                 format!(
                     "unknown module or key `{}` in {label} (modules: {}){}",
@@ -1001,38 +1010,6 @@ fn default_name(module: &str, args: &serde_json::Value) -> String {
     } else {
         format!("{module} {shown}")
     }
-}
-
-/// "; did you mean `when`?" when one candidate is close (a typo), else nothing.
-fn suggestion<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> String {
-    let best = candidates
-        .map(|candidate| (edit_distance(word, candidate), candidate))
-        .filter(|&(distance, candidate)| {
-            distance <= 2 && distance < candidate.chars().count().max(2)
-        })
-        .min_by_key(|&(distance, _)| distance);
-    match best {
-        Some((_, candidate)) => format!("; did you mean `{candidate}`?"),
-        None => String::new(),
-    }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            current.push(
-                (previous[j] + cost)
-                    .min(previous[j + 1] + 1)
-                    .min(current[j] + 1),
-            );
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// Reads and parses one file (the playbook or an included one).

@@ -13,6 +13,7 @@ mod error;
 mod load;
 pub mod model;
 mod raw;
+mod suggest;
 #[cfg(test)]
 mod tests;
 

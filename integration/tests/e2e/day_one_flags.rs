@@ -189,3 +189,69 @@ fn each_v_shows_more_and_the_log_file_keeps_it_all() {
         "{report}"
     );
 }
+
+#[test]
+fn listings_and_syntax_check_print_without_connecting() {
+    // Nodes on a closed port, without known_hosts or key: any connection attempt (or even
+    // preparing one) would fail the command.
+    let dir = std::env::temp_dir().join(format!("tandem-listing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let inventory = write(
+        &dir,
+        "inventory.yml",
+        "ssh: {port: 1, identity: missing_key, known_hosts: missing_known_hosts}
+clusters:
+  pair1:
+    nodes:
+      node1: {address: 127.0.0.1}
+      node2: {address: 127.0.0.1}
+",
+    );
+    let playbook = write(
+        &dir,
+        "site.yml",
+        "steps:\n  - name: net\n    command: {cmd: \"true\"}\n    tags: [network]\n  - name: disk\n    command: {cmd: \"true\"}\n    tags: [disk, node]\nhandlers:\n  - name: reload\n    command: {cmd: \"true\"}\n",
+    );
+    let run = Tandem::new(["deploy", "-i"]).run_with(
+        &inventory,
+        &[
+            playbook.to_str().unwrap(),
+            "--syntax-check",
+            "--list-hosts",
+            "--list-tasks",
+            "--list-tags",
+            "--tags",
+            "disk",
+            "--limit",
+            "node2",
+        ],
+    );
+    run.expect_code(0);
+    let out = run.stdout();
+    assert!(out.starts_with("syntax ok: "), "{out}");
+    assert!(
+        out.contains("hosts (1):\n  node2  (cluster pair1)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("steps (1):\n  disk  TAGS: [disk, node]  ("),
+        "{out}"
+    );
+    assert!(out.contains("handlers (1):\n  reload  ("), "{out}");
+    assert!(out.contains("tags: [disk, network, node]\n"), "{out}");
+    // A name nothing defines: exit 2.
+    let broken = write(
+        &dir,
+        "broken.yml",
+        "steps:\n  - command: {cmd: \"echo {{ sevrice }}\"}\n",
+    );
+    let run = Tandem::new(["deploy", "-i"])
+        .run_with(&inventory, &[broken.to_str().unwrap(), "--syntax-check"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("reads `sevrice`, which nothing defines"),
+        "{}",
+        run.stderr
+    );
+}
