@@ -47,6 +47,24 @@ pub enum Command {
     /// The game day: switch a cluster's service to its other node (VIP moved through OVH's
     /// API), probe it all along, measure the outage, report it; optionally switch back.
     FailoverTest(FailoverTestArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = "Examples:
+  tandem completions bash > /etc/bash_completion.d/tandem
+  tandem completions zsh > \"${fpath[1]}/_tandem\"
+  tandem completions fish > ~/.config/fish/completions/tandem.fish
+
+Exit status: 0; 2 for an unknown shell.")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout, generated from these same flags.
+    #[command(after_help = "Examples:
+  tandem man > /usr/local/share/man/man1/tandem.1
+  tandem man | man -l -
+
+Exit status: 0.")]
+    Man,
 }
 
 /// Which nodes, for the subcommands that work node by node.
@@ -103,6 +121,13 @@ pub struct ConnectArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tandem run -i inventory.yml -- uptime
+  tandem run -i inventory.yml --limit pair1 --json -- 'df -h /'
+  tandem run -i inventory.yml --output-dir out/ -- journalctl -u lxc -n 50
+
+Exit status: 0 when every node ran the command with status 0; 1 otherwise (a node failed or was \
+unreachable); 2 bad input or flags (nothing was sent); 70 internal error.")]
 pub struct RunArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -125,6 +150,12 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tandem ping -i inventory.yml
+  tandem ping -i inventory.yml --limit 'pair*:!node3' --json
+
+Exit status: 0 when every node answered; 1 when one did not; 2 bad input or flags (nothing was \
+sent); 70 internal error.")]
 pub struct PingArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -143,7 +174,15 @@ pub struct PingArgs {
 skipped there); the running ones finish, then the recap is printed and tandem exits with 130. \
 A second Ctrl-C abandons the running steps at once (connections closed), still with a recap, \
 exit 130; a third exits at once. No handler starts after Ctrl-C (a re-run does not notify it again: do its work by hand); \
-finish the steps with --resume."
+finish the steps with --resume.
+
+Examples:
+  tandem deploy -i inventory.yml playbooks/ovh-lxc-cluster.yml --check --diff
+  tandem deploy -i inventory.yml site.yml --limit pair1 --tags network -e site=paris -v
+  tandem deploy -i inventory.yml site.yml --syntax-check --list-tasks
+
+Exit status: 0 when no node failed or was unreachable; 1 otherwise; 2 bad input or flags \
+(nothing was sent); 70 internal error (a node left without a result); 130 Ctrl-C."
 )]
 pub struct DeployArgs {
     #[command(flatten)]
@@ -237,6 +276,12 @@ pub struct ChangeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tandem keys -i inventory.yml --check --diff
+  tandem keys -i inventory.yml --cluster pair1
+
+Exit status: 0 when no node failed or was unreachable; 1 otherwise; 2 bad input or flags \
+(nothing was sent); 70 internal error; 130 Ctrl-C.")]
 pub struct KeysArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -249,6 +294,13 @@ pub struct KeysArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tandem config render -i inventory.yml --cluster pair1
+  tandem config diff -i inventory.yml
+  tandem config push -i inventory.yml --check --diff
+
+Exit status: 0 success (diff: in sync); 1 drift (diff), or a node failed or was unreachable; \
+2 bad input or flags (nothing was sent); 70 internal error.")]
 pub struct ConfigArgs {
     #[command(subcommand)]
     pub action: ConfigAction,
@@ -323,6 +375,12 @@ pub struct ConfigPushArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tandem vip status -i inventory.yml
+  tandem vip move -i inventory.yml --cluster pair1 --to node2
+
+Exit status: 0 success; 1 OVH's API refused or the move did not complete; 2 bad input, flags or \
+credentials (nothing was sent); 70 internal error.")]
 pub struct VipArgs {
     #[command(subcommand)]
     pub command: VipCommand,
@@ -414,6 +472,12 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tandem failover-test -i inventory.yml --cluster pair1
+  tandem failover-test -i inventory.yml --cluster pair1 --to node2 --flip-back --report day.html
+
+Exit status: 0 when the verdict is pass; 1 when it fails (or an ALARM was raised); 2 bad input \
+or flags (nothing was sent); 70 internal error; 130 Ctrl-C.")]
 pub struct FailoverTestArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
