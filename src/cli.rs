@@ -14,6 +14,19 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Colour: `auto` (on a terminal, unless NO_COLOR is set), `always` or `never`.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    pub color: crate::report::color::ColorChoice,
+
+    /// More detail: -v each step's output, -vv also the scripts sent, -vvv also the SSH
+    /// conversation (on stderr).
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Append everything -vvv shows to FILE (with timestamps), whatever -v says.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +47,24 @@ pub enum Command {
     /// The game day: switch a cluster's service to its other node (VIP moved through OVH's
     /// API), probe it all along, measure the outage, report it; optionally switch back.
     FailoverTest(FailoverTestArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = "Examples:
+  tandem completions bash > /etc/bash_completion.d/tandem
+  tandem completions zsh > \"${fpath[1]}/_tandem\"
+  tandem completions fish > ~/.config/fish/completions/tandem.fish
+
+Exit status: 0; 2 for an unknown shell.")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout, generated from these same flags.
+    #[command(after_help = "Examples:
+  tandem man > /usr/local/share/man/man1/tandem.1
+  tandem man | man -l -
+
+Exit status: 0.")]
+    Man,
 }
 
 /// Which nodes, for the subcommands that work node by node.
@@ -78,9 +109,25 @@ pub struct ConnectArgs {
     /// many seconds (overrides the inventory's ssh.connect_timeout).
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub connect_timeout: Option<u64>,
+
+    /// Log in as this user on every node (over the inventory's `ssh.user` and nodes' `user`).
+    #[arg(short = 'u', long, value_name = "USER", value_parser = crate::cli_values::login_user)]
+    pub user: Option<String>,
+
+    /// Private key (identity file) for every node (over the inventory's `ssh.identity` and
+    /// nodes' `identity`).
+    #[arg(long, value_name = "FILE", value_parser = crate::cli_values::private_key)]
+    pub private_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tandem run -i inventory.yml -- uptime
+  tandem run -i inventory.yml --limit pair1 --json -- 'df -h /'
+  tandem run -i inventory.yml --output-dir out/ -- journalctl -u lxc -n 50
+
+Exit status: 0 when every node ran the command with status 0; 1 otherwise (a node failed or was \
+unreachable); 2 bad input or flags (nothing was sent); 70 internal error.")]
 pub struct RunArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -103,6 +150,12 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tandem ping -i inventory.yml
+  tandem ping -i inventory.yml --limit 'pair*:!node3' --json
+
+Exit status: 0 when every node answered; 1 when one did not; 2 bad input or flags (nothing was \
+sent); 70 internal error.")]
 pub struct PingArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -121,7 +174,15 @@ pub struct PingArgs {
 skipped there); the running ones finish, then the recap is printed and tandem exits with 130. \
 A second Ctrl-C abandons the running steps at once (connections closed), still with a recap, \
 exit 130; a third exits at once. No handler starts after Ctrl-C (a re-run does not notify it again: do its work by hand); \
-finish the steps with --resume."
+finish the steps with --resume.
+
+Examples:
+  tandem deploy -i inventory.yml playbooks/ovh-lxc-cluster.yml --check --diff
+  tandem deploy -i inventory.yml site.yml --limit pair1 --tags network -e site=paris -v
+  tandem deploy -i inventory.yml site.yml --syntax-check --list-tasks
+
+Exit status: 0 when no node failed or was unreachable; 1 otherwise; 2 bad input or flags \
+(nothing was sent); 70 internal error (a node left without a result); 130 Ctrl-C."
 )]
 pub struct DeployArgs {
     #[command(flatten)]
@@ -186,6 +247,29 @@ pub struct DeployArgs {
     /// touched in an earlier run, read from its `--json` output.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
+
+    /// Vars over every other var: NAME=VALUE (text), a YAML/JSON map ('{"port": 8080}'), or
+    /// @FILE (a YAML map). Repeatable; a later one wins.
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+
+    /// Print the nodes --limit selects, then exit without connecting.
+    #[arg(long)]
+    pub list_hosts: bool,
+
+    /// Print the steps --tags/--skip-tags select (name, tags, file:line) and the handlers,
+    /// then exit without connecting.
+    #[arg(long)]
+    pub list_tasks: bool,
+
+    /// Print every tag the playbook uses, then exit without connecting.
+    #[arg(long)]
+    pub list_tags: bool,
+
+    /// Check the playbook, the inventory and -e (templates, `when`, names nothing defines,
+    /// vars that read each other) and exit 0 or 2 without connecting.
+    #[arg(long)]
+    pub syntax_check: bool,
 }
 
 /// What `--check`, `--diff` and `--json` mean for every command that changes nodes.
@@ -205,6 +289,12 @@ pub struct ChangeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tandem keys -i inventory.yml --check --diff
+  tandem keys -i inventory.yml --cluster pair1
+
+Exit status: 0 when no node failed or was unreachable; 1 otherwise; 2 bad input or flags \
+(nothing was sent); 70 internal error; 130 Ctrl-C.")]
 pub struct KeysArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -217,6 +307,13 @@ pub struct KeysArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tandem config render -i inventory.yml --cluster pair1
+  tandem config diff -i inventory.yml
+  tandem config push -i inventory.yml --check --diff
+
+Exit status: 0 success (diff: in sync); 1 drift (diff), or a node failed or was unreachable; \
+2 bad input or flags (nothing was sent); 70 internal error.")]
 pub struct ConfigArgs {
     #[command(subcommand)]
     pub action: ConfigAction,
@@ -291,6 +388,12 @@ pub struct ConfigPushArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tandem vip status -i inventory.yml
+  tandem vip move -i inventory.yml --cluster pair1 --to node2
+
+Exit status: 0 success; 1 OVH's API refused or the move did not complete; 2 bad input, flags or \
+credentials (nothing was sent); 70 internal error.")]
 pub struct VipArgs {
     #[command(subcommand)]
     pub command: VipCommand,
@@ -382,6 +485,12 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tandem failover-test -i inventory.yml --cluster pair1
+  tandem failover-test -i inventory.yml --cluster pair1 --to node2 --flip-back --report day.html
+
+Exit status: 0 when the verdict is pass; 1 when it fails (or an ALARM was raised); 2 bad input \
+or flags (nothing was sent); 70 internal error; 130 Ctrl-C.")]
 pub struct FailoverTestArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,

@@ -78,10 +78,15 @@ impl Fleet {
                 label: node.name.clone(),
                 address: node.address.clone(),
                 port: node.port.or(inventory.ssh.port),
-                user: node.user.clone().or_else(|| inventory.ssh.user.clone()),
-                identity: node
-                    .identity
+                user: args
+                    .user
                     .clone()
+                    .or_else(|| node.user.clone())
+                    .or_else(|| inventory.ssh.user.clone()),
+                identity: args
+                    .private_key
+                    .clone()
+                    .or_else(|| node.identity.clone())
                     .or_else(|| inventory.ssh.identity.clone()),
                 connect_timeout,
                 keepalive_interval: inventory.ssh.keepalive_interval,

@@ -5,12 +5,14 @@
 //! is what the user sees; `commands` ties one subcommand's pieces together.
 
 pub mod cli;
+mod cli_values;
 pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod failover;
 pub mod fleet;
 pub mod inventory;
+pub mod logging;
 pub mod modules;
 pub mod ovh;
 pub mod playbook;
@@ -36,6 +38,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    report::color::init(cli.color);
+    if let Err(e) = logging::init(cli.verbose, cli.log_file.as_deref()) {
+        eprintln!("tandem: error: {e}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

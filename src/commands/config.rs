@@ -54,6 +54,7 @@ pub async fn config(args: ConfigArgs) -> Result<ExitCode, Error> {
                 json: a.change.json,
                 diff: a.change.diff,
                 check: a.change.check,
+                verbose: 0,
             };
             let interrupt = Some(shared.interrupt.clone());
             reported_interruptible(view, &fleet, interrupt, |events| {

@@ -16,7 +16,11 @@ use crate::fleet::{Fleet, Selection};
 use crate::report::deploy::DeployReport;
 
 pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
-    let playbook = crate::playbook::load(&args.playbook)?;
+    let mut playbook = crate::playbook::load(&args.playbook)?;
+    playbook.extra_vars = super::extra_vars::parse(&args.extra_vars)?;
+    if super::deploy_listing::wanted(&args) {
+        return super::deploy_listing::run(&args, playbook);
+    }
     let (inventory, mut fleet) = Fleet::prepare(
         &args.connect,
         Selection::Limit(args.select.limit.as_deref()),
@@ -45,6 +49,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     let shared = Shared::new(inventory, playbook, options);
     // Vars that read each other in a loop are bad input, refused before anything connects.
     engine::check_var_loops(&shared, fleet.hosts()).map_err(Error::Usage)?;
+    engine::check_undefined_names(&shared).map_err(Error::Usage)?;
     let batched = args.serial.is_some() || args.rolling || args.max_fail_percent.is_some();
     let rollout = if batched {
         // The health checks were checked with the inventory: a bad one is bad input, found
@@ -81,6 +86,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         json: args.json,
         diff: args.diff,
         check: args.check,
+        verbose: crate::logging::verbosity(),
     };
     match &rollout {
         Some(plan) => {
@@ -103,6 +109,8 @@ pub struct View {
     pub json: bool,
     pub diff: bool,
     pub check: bool,
+    /// `-v`: every step's output under its line.
+    pub verbose: u8,
 }
 
 /// Runs `work` (anything that drives the engine) with deploy's report: progress, diffs, recap
@@ -137,6 +145,7 @@ where
     let order: Vec<String> = fleet.hosts().iter().map(|h| h.name.clone()).collect();
     let (events, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     let mut report = DeployReport::new(view.json, view.diff, view.check, order.len());
+    report.verbose(view.verbose);
     let reporter = tokio::spawn(async move {
         while let Some(event) = receiver.recv().await {
             report.handle(event);

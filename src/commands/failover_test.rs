@@ -105,7 +105,7 @@ pub async fn failover_test(args: FailoverTestArgs) -> Result<ExitCode, Error> {
     } else {
         print!(
             "{}",
-            failover_text::summary(report, std::io::stdout().is_terminal())
+            failover_text::summary(report, crate::report::color::stdout())
         );
         if let Some(path) = &args.report {
             println!("report: {}", path.display());

@@ -25,6 +25,7 @@ pub async fn keys(args: KeysArgs) -> Result<ExitCode, Error> {
         json: args.change.json,
         diff: args.change.diff,
         check: args.change.check,
+        verbose: 0,
     };
     let interrupt = Interrupt::default();
     reported_interruptible(view, &fleet, Some(interrupt.clone()), |events| {

@@ -2,7 +2,10 @@
 
 pub mod config;
 pub mod deploy;
+mod deploy_listing;
+pub mod extra_vars;
 pub mod failover_test;
+mod generated;
 pub mod keys;
 pub mod ping;
 pub mod run;
@@ -45,5 +48,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
         Command::Config(args) => config::config(args).await,
         Command::Vip(args) => vip::vip(args).await,
         Command::FailoverTest(args) => failover_test::failover_test(args).await,
+        Command::Completions { shell } => generated::completions(shell),
+        Command::Man => generated::man_page(),
     }
 }

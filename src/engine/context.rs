@@ -1,5 +1,5 @@
 //! The variables a step sees on one host, lowest precedence first: playbook defaults, inventory
-//! vars (global < cluster < node), registered results, step vars; then tandem's own names
+//! vars (global < cluster < node), registered results, step vars, `-e/--extra-vars`; then tandem's own names
 //! (`node`, `cluster`, `address`, `vip`, `service_name`, `service_names`, `nodes`,
 //! `node_addresses`, `primary`, `opensvc_cluster`, `facts`), which nothing overrides. Declared vars (defaults, inventory, step) that are
 //! templates are rendered when read, in this same context (`template::LazyVars`).
@@ -26,6 +26,8 @@ pub struct HostVars {
     base: Arc<IndexMap<String, Declared>>,
     /// tandem's names for this host.
     magic: Map<String, Value>,
+    /// `-e/--extra-vars`: over the step's own vars.
+    extra: IndexMap<String, Declared>,
 }
 
 impl HostVars {
@@ -148,11 +150,24 @@ impl HostVars {
                 }),
             );
         }
+        let extra_origin: Arc<str> = "--extra-vars".into();
+        let extra = playbook
+            .extra_vars
+            .iter()
+            .map(|(k, v)| {
+                let declared = Declared {
+                    value: v.clone(),
+                    origin: extra_origin.clone(),
+                };
+                (k.clone(), declared)
+            })
+            .collect();
         HostVars {
             templates: templates.clone(),
             data,
             base: Arc::new(base),
             magic,
+            extra,
         }
     }
 
@@ -163,8 +178,20 @@ impl HostVars {
         facts: &Map<String, Value>,
         registered: &Map<String, Value>,
     ) -> minijinja::Value {
+        self.context_with(step, facts, registered, &Map::new())
+    }
+
+    /// [`HostVars::context`] with names set for this one evaluation (`item` of a `loop`),
+    /// which nothing overrides, as tandem's own names.
+    pub fn context_with(
+        &self,
+        step: &Step,
+        facts: &Map<String, Value>,
+        registered: &Map<String, Value>,
+        extra: &Map<String, Value>,
+    ) -> minijinja::Value {
         let origin: Arc<str> = format!("{} (vars of step '{}')", step.location, step.name).into();
-        let step_vars = step
+        let mut step_vars: IndexMap<String, Declared> = step
             .vars
             .iter()
             .map(|(k, v)| {
@@ -175,8 +202,10 @@ impl HostVars {
                 (k.clone(), declared)
             })
             .collect();
+        step_vars.extend(self.extra.iter().map(|(k, d)| (k.clone(), d.clone())));
         let mut fixed = self.magic.clone();
         fixed.insert("facts".into(), Value::Object(facts.clone()));
+        fixed.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut data = self.data.clone();
         data.extend(registered.iter().map(|(k, v)| (k.clone(), v.clone())));
         let scope = VarScope {
@@ -202,6 +231,7 @@ impl HostVars {
         let base: IndexMap<&str, (Vec<String>, String)> = self
             .base
             .iter()
+            .chain(self.extra.iter())
             .filter(|(_, d)| holds_template(&d.value))
             .map(|(name, d)| (name.as_str(), (refs(&d.value), d.origin.to_string())))
             .collect();
@@ -213,7 +243,9 @@ impl HostVars {
             let mut graph = base.clone();
             let origin = format!("{} (vars of step '{}')", step.location, step.name);
             for (name, value) in &step.vars {
-                graph.insert(name.as_str(), (refs(value), origin.clone()));
+                if !self.extra.contains_key(name) {
+                    graph.insert(name.as_str(), (refs(value), origin.clone()));
+                }
             }
             find_loop(&graph)?;
         }
@@ -304,6 +336,7 @@ clusters:
             path: PathBuf::from("/srv/site.yml"),
             vars: serde_json::from_value(vars).unwrap(),
             vars_line: Some(2),
+            extra_vars: Vars::new(),
             steps: Vec::new(),
             handlers: Vec::new(),
             timeout: None,
@@ -324,6 +357,8 @@ clusters:
             become_root: false,
             timeout: None,
             vars,
+            name_is_template: false,
+            control: Default::default(),
             location: Location {
                 file: PathBuf::from("/srv/site.yml"),
                 line: 7,

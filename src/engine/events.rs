@@ -40,6 +40,27 @@ pub struct StepResult {
     /// Why it failed, for the user.
     pub error: Option<String>,
     pub elapsed_ms: u64,
+    /// `loop`: each item's outcome, in order (empty for a step without `loop`).
+    pub items: Vec<ItemResult>,
+    /// How many times the step ran (`until`/`retries`); 1 for most, 0 when it never did.
+    pub attempts: u32,
+    /// Failed with `ignore_errors: true`: reported, counted as `ignored`, the host went on.
+    pub ignored: bool,
+    /// What the step printed on the node (a `command`'s output; other modules print nothing
+    /// there), the last attempt's under `until`, every item's under `loop`.
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// One item of a step with `loop`.
+#[derive(Debug, Clone)]
+pub struct ItemResult {
+    /// `loop_control.label` rendered, or the item itself.
+    pub label: String,
+    pub status: StepStatus,
+    pub changes: Vec<String>,
+    pub error: Option<String>,
+    pub attempts: u32,
 }
 
 /// Counters per host, Ansible's recap.
@@ -49,6 +70,8 @@ pub struct HostStats {
     pub changed: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Failed steps with `ignore_errors: true` (not in `failed`: the host went on).
+    pub ignored: usize,
     pub unreachable: bool,
     /// Not run at all: a rollout stopped before its batch.
     pub untouched: bool,
@@ -60,6 +83,15 @@ pub struct HostStats {
 }
 
 impl HostStats {
+    /// Counts one step's result.
+    pub fn record(&mut self, result: &StepResult) {
+        if result.ignored {
+            self.ignored += 1;
+        } else {
+            self.add(result.status);
+        }
+    }
+
     pub fn add(&mut self, status: StepStatus) {
         match status {
             StepStatus::Ok => self.ok += 1,

@@ -22,6 +22,8 @@ use crate::playbook::Step;
 use crate::ssh::{Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell, Session, SshError};
 use crate::template::Templates;
 
+mod controlled;
+
 /// A step sent and not answered yet, or a result decided locally (skipped, or failed before
 /// sending), kept in the same queue so results come out in step order.
 enum InFlight<'a> {
@@ -29,12 +31,14 @@ enum InFlight<'a> {
     Step {
         planned: &'a PlannedStep,
         step: &'a Step,
+        /// The step's name as shown (rendered when it is a template).
+        name: String,
         answer: PendingAnswer,
         sent: Instant,
         /// Its time limit on the node, in seconds, for the "timed out" message.
         limit: Option<u32>,
     },
-    Local(StepResult, Option<(String, Value)>),
+    Local(Box<StepResult>, Option<(String, Value)>),
 }
 
 struct HostRun<'a> {
@@ -101,8 +105,10 @@ pub async fn run_host(
     let interrupt = shared.interrupt.clone();
     // A second Ctrl-C drops the host's work wherever it waits; its shells are dropped unclosed
     // (closing waits on the node) and the session goes with the caller.
+    // Every event of this node's work (-vv, -vvv, --log-file) names the node.
+    let span = tracing::info_span!(target: "tandem::script", "node", name = %host.name);
     let outcome = tokio::select! {
-        r = run.run(session) => Some(r),
+        r = tracing::Instrument::instrument(run.run(session), span) => Some(r),
         _ = interrupt.reached(Level::Abandon) => None,
     };
     match outcome {
@@ -189,6 +195,16 @@ impl<'a> HostRun<'a> {
                     || self.pending_registers().contains(name.as_str())
             });
             let other_shell = self.queued_on_root.is_some_and(|r| r != as_root);
+            // `loop`, `until`, `failed_when`, `ignore_errors`: what comes after depends on the
+            // step's answers, so it runs alone, one attempt at a time.
+            if !step.control.is_plain() {
+                self.drain(session).await?;
+                if self.stopped.is_some() {
+                    break;
+                }
+                self.run_controlled(session, planned, step, as_root).await?;
+                continue;
+            }
             if reads_pending || other_shell {
                 self.drain(session).await?;
                 if self.stopped.is_some() {
@@ -245,26 +261,31 @@ impl<'a> HostRun<'a> {
         let templates = &self.shared.templates;
         let facts = self.facts.clone().unwrap_or_else(Self::empty_facts);
         let ctx = self.vars.context(step, &facts, &self.registered);
+        let name = match self.display_name(step, &ctx, &planned.origin) {
+            Ok(name) => name,
+            Err(message) => return self.fail_locally(planned, step, &step.name, message),
+        };
         for condition in &step.when {
             match templates.eval_bool(condition, &ctx, &planned.origin) {
                 Ok(true) => {}
                 Ok(false) => {
-                    let result = self.local_result(planned, step, StepStatus::Skipped, None);
+                    let result = self.local_result(planned, &name, StepStatus::Skipped, None);
                     let registered = step.register.clone().map(|r| {
                         (
                             r,
                             json_result(false, false, true, 0, &StepReport::default(), ""),
                         )
                     });
-                    self.queue.push_back(InFlight::Local(result, registered));
+                    self.queue
+                        .push_back(InFlight::Local(Box::new(result), registered));
                     return Ok(());
                 }
-                Err(e) => return self.fail_locally(planned, step, e.to_string()),
+                Err(e) => return self.fail_locally(planned, step, &name, e.to_string()),
             }
         }
         let remote = match self.plan_step(planned, step, &ctx) {
             Ok(remote) => remote,
-            Err(message) => return self.fail_locally(planned, step, message),
+            Err(message) => return self.fail_locally(planned, step, &name, message),
         };
         let limit = step_timeout::effective(
             step,
@@ -284,11 +305,28 @@ impl<'a> HostRun<'a> {
         self.queue.push_back(InFlight::Step {
             planned,
             step,
+            name,
             answer,
             sent: Instant::now(),
             limit,
         });
         Ok(())
+    }
+
+    /// The step's name on this host: a template name is rendered in the step's context.
+    fn display_name(
+        &self,
+        step: &Step,
+        ctx: &minijinja::Value,
+        origin: &str,
+    ) -> Result<String, String> {
+        if !step.name_is_template {
+            return Ok(step.name.clone());
+        }
+        self.shared
+            .templates
+            .render_str(&step.name, ctx, origin)
+            .map_err(|e| e.to_string())
     }
 
     fn plan_step(
@@ -306,26 +344,32 @@ impl<'a> HostRun<'a> {
         &mut self,
         planned: &'a PlannedStep,
         step: &'a Step,
+        name: &str,
         message: String,
     ) -> Result<(), SshError> {
-        let result = self.local_result(planned, step, StepStatus::Failed, Some(message));
-        self.queue.push_back(InFlight::Local(result, None));
+        let ignored = step.control.ignore_errors;
+        let mut result = self.local_result(planned, name, StepStatus::Failed, Some(message));
+        result.ignored = ignored;
+        self.queue
+            .push_back(InFlight::Local(Box::new(result), None));
         // Nothing after this step may be sent; `drain` records the failure in order.
-        self.stopped = Some(format!("step '{}' failed", step.name));
+        if !ignored {
+            self.stopped = Some(format!("step '{name}' failed"));
+        }
         Ok(())
     }
 
     fn local_result(
         &self,
         planned: &PlannedStep,
-        step: &Step,
+        name: &str,
         status: StepStatus,
         error: Option<String>,
     ) -> StepResult {
         StepResult {
             host: self.host.name.clone(),
             index: planned.index,
-            name: step.name.clone(),
+            name: name.to_string(),
             location: planned.origin.clone(),
             handler: planned.handler,
             status,
@@ -333,6 +377,11 @@ impl<'a> HostRun<'a> {
             diffs: Vec::new(),
             error,
             elapsed_ms: 0,
+            items: Vec::new(),
+            attempts: 0,
+            ignored: false,
+            stdout: String::new(),
+            stderr: String::new(),
         }
     }
 
@@ -421,17 +470,18 @@ impl<'a> HostRun<'a> {
                     if let Some((name, value)) = registered {
                         self.registered.insert(name, value);
                     }
-                    self.emit(result);
+                    self.emit(*result);
                 }
                 InFlight::Step {
                     planned,
                     step,
+                    name,
                     answer,
                     sent,
                     limit,
                 } => {
                     let answer = self.answer(session, answer).await?;
-                    self.handle_answer(planned, step, answer, sent, limit);
+                    self.handle_answer(planned, step, name, answer, sent, limit);
                 }
             }
         }
@@ -443,13 +493,16 @@ impl<'a> HostRun<'a> {
         &mut self,
         planned: &PlannedStep,
         step: &Step,
+        name: String,
         answer: Answer,
         sent: Instant,
         limit: Option<u32>,
     ) {
-        let mut result = self.local_result(planned, step, StepStatus::Ok, None);
+        let mut result = self.local_result(planned, &name, StepStatus::Ok, None);
         result.elapsed_ms = sent.elapsed().as_millis() as u64;
+        result.attempts = 1;
         let stderr = String::from_utf8_lossy(&answer.stderr).into_owned();
+        result.stderr = stderr.clone();
         match answer.status {
             // Not run because an earlier step failed here or Ctrl-C halted the host: no event,
             // it never happened (counted as not run).
@@ -490,6 +543,7 @@ impl<'a> HostRun<'a> {
                 }
                 result.changes = report.changes.clone();
                 result.diffs = report.diffs.clone();
+                result.stdout = String::from_utf8_lossy(&report.output).into_owned();
                 if let Some(name) = &step.register {
                     self.registered.insert(name.clone(), registered);
                 }
@@ -501,19 +555,7 @@ impl<'a> HostRun<'a> {
                 let report = answer::parse(&answer.stdout, &self.shared.mark);
                 result.status = StepStatus::Failed;
                 result.changes = report.changes.clone();
-                let limit = limit.unwrap_or_default();
-                let detail = last_lines(&stderr, 3)
-                    .or_else(|| last_lines(&String::from_utf8_lossy(&report.output), 3));
-                result.error = Some(match detail {
-                    Some(text) => format!(
-                        "timed out after {limit} s (its processes on the node were stopped): {text}"
-                    ),
-                    None => {
-                        format!(
-                            "timed out after {limit} s (its processes on the node were stopped)"
-                        )
-                    }
-                });
+                result.error = Some(timed_out_error(limit, &stderr, &report.output));
                 if let Some(name) = &step.register {
                     self.registered.insert(
                         name.clone(),
@@ -525,6 +567,7 @@ impl<'a> HostRun<'a> {
                 let report = answer::parse(&answer.stdout, &self.shared.mark);
                 result.status = StepStatus::Failed;
                 result.changes = report.changes.clone();
+                result.stdout = String::from_utf8_lossy(&report.output).into_owned();
                 let detail = last_lines(&stderr, 6)
                     .or_else(|| last_lines(&String::from_utf8_lossy(&report.output), 6));
                 result.error = Some(match detail {
@@ -540,13 +583,23 @@ impl<'a> HostRun<'a> {
             }
         }
         if result.status == StepStatus::Failed && self.stopped.is_none() {
-            self.stopped = Some(format!("step '{}' failed", step.name));
+            self.stopped = Some(format!("step '{name}' failed"));
         }
         self.emit(result);
     }
 
     fn emit(&mut self, result: StepResult) {
-        self.stats.add(result.status);
+        if !result.stdout.is_empty() || !result.stderr.is_empty() {
+            tracing::info!(
+                target: "tandem::output",
+                node = %result.host,
+                step = %result.name,
+                "stdout {:?}, stderr {:?}",
+                result.stdout,
+                result.stderr
+            );
+        }
+        self.stats.record(&result);
         if result.handler {
             self.handlers_ran += 1;
         } else {
@@ -608,6 +661,16 @@ fn json_result(
         "changes": report.changes,
         "facts": facts,
     })
+}
+
+/// Why a step stopped past its limit failed, with the last lines it printed (where it hung).
+fn timed_out_error(limit: Option<u32>, stderr: &str, output: &[u8]) -> String {
+    let limit = limit.unwrap_or_default();
+    let stopped = format!("timed out after {limit} s (its processes on the node were stopped)");
+    match last_lines(stderr, 3).or_else(|| last_lines(&String::from_utf8_lossy(output), 3)) {
+        Some(text) => format!("{stopped}: {text}"),
+        None => stopped,
+    }
 }
 
 fn last_lines(text: &str, n: usize) -> Option<String> {

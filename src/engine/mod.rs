@@ -10,6 +10,7 @@ pub mod interrupt;
 mod plan;
 pub mod rollout;
 mod step_timeout;
+mod undefined;
 
 use std::sync::Arc;
 
@@ -17,9 +18,10 @@ use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use context::DATA_VARS;
-pub use events::{Event, HostStats, StepResult, StepStatus};
+pub use events::{Event, HostStats, ItemResult, StepResult, StepStatus};
 pub use interrupt::Interrupt;
 pub use plan::TagFilter;
+pub use undefined::check as check_undefined_names;
 
 use std::time::{Duration, Instant};
 
@@ -446,6 +448,16 @@ fn finish(
 /// Vars that read each other in a loop, on any of `hosts`, for the steps this run selected:
 /// bad input, found before anything connects.
 pub fn check_var_loops(shared: &Shared, hosts: &[Host]) -> Result<(), String> {
+    for host in hosts {
+        if let Some(node) = shared.inventory.node(&host.name) {
+            check_node_var_loops(shared, node)?;
+        }
+    }
+    Ok(())
+}
+
+/// [`check_var_loops`] for one node of the inventory.
+pub fn check_node_var_loops(shared: &Shared, node: &crate::inventory::Node) -> Result<(), String> {
     let playbook = &shared.playbook;
     let steps: Vec<&crate::playbook::Step> = shared
         .plan
@@ -460,14 +472,8 @@ pub fn check_var_loops(shared: &Shared, hosts: &[Host]) -> Result<(), String> {
                 .map(|p| &playbook.handlers[p.index]),
         )
         .collect();
-    for host in hosts {
-        let Some(node) = shared.inventory.node(&host.name) else {
-            continue;
-        };
-        context::HostVars::new(&shared.templates, &shared.inventory, node, playbook)
-            .check_loops(steps.iter().copied())?;
-    }
-    Ok(())
+    context::HostVars::new(&shared.templates, &shared.inventory, node, playbook)
+        .check_loops(steps.iter().copied())
 }
 
 /// What the engine would send for step `index` of the playbook on `node`, rendered exactly as

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::inventory::{Inventory, Vars};
+use crate::playbook::control::TemplateText;
 use crate::playbook::{Playbook, Step};
 use crate::template::Templates;
 
@@ -18,6 +19,7 @@ pub fn var_references(
 ) -> BTreeMap<String, BTreeSet<String>> {
     let mut refs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let levels = std::iter::once(&playbook.vars)
+        .chain(std::iter::once(&playbook.extra_vars))
         .chain(std::iter::once(&inventory.vars))
         .chain(inventory.clusters.iter().map(|c| &c.vars))
         .chain(inventory.nodes().map(|n| &n.vars));
@@ -111,6 +113,16 @@ impl Plan {
             let mut reads = templates.references_in_args(&step.args);
             for when in &step.when {
                 reads.extend(templates.references_in_expr(when));
+            }
+            if step.name_is_template {
+                reads.extend(templates.references_in_str(&step.name));
+            }
+            for text in step.control.templates() {
+                reads.extend(match text {
+                    TemplateText::Args(value) => templates.references_in_args(value),
+                    TemplateText::Str(text) => templates.references_in_str(text),
+                    TemplateText::Expr(expr) => templates.references_in_expr(expr),
+                });
             }
             let mut step_vars = BTreeMap::new();
             add_references(&mut step_vars, &step.vars, templates);

@@ -3,7 +3,7 @@
 //! channel; [`Recorder::drive`] runs such work while it records its events and the probes.
 
 use std::future::Future;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -34,7 +34,7 @@ impl Recorder {
             clock,
             timeline,
             live,
-            color: live && std::io::stderr().is_terminal(),
+            color: live && crate::report::color::stderr(),
             probe_lines: ProbeStateLines::new(),
             sink,
             inbox,

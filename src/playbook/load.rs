@@ -11,6 +11,7 @@ use serde_saphyr::{Location as YamlLocation, Spanned};
 use super::error::{PlaybookError, PlaybookErrorKind};
 use super::model::{Location, Playbook, Step};
 use super::raw::{RawFile, RawStep, RawSteps};
+use super::suggest::{ansible_play_hint, suggestion};
 use super::timeout::parse_timeout;
 use crate::inventory::Vars;
 use crate::modules;
@@ -32,6 +33,13 @@ const STEP_KEYS: &[&str] = &[
     "changed_when",
     "become",
     "vars",
+    "loop",
+    "loop_control",
+    "until",
+    "retries",
+    "delay",
+    "failed_when",
+    "ignore_errors",
     "timeout",
 ];
 
@@ -110,6 +118,7 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
         path: path.to_path_buf(),
         vars,
         vars_line,
+        extra_vars: Vars::new(),
         steps,
         handlers: loader.handlers,
         timeout,
@@ -450,6 +459,14 @@ impl Loader {
         };
 
         if let Some(key) = keys.unknown.first() {
+            let unknown = keys.unknown.iter().map(|k| k.value.as_str());
+            if let Some(hint) = ansible_play_hint(unknown) {
+                return Err(PlaybookError::invalid(
+                    file,
+                    pos(&key.referenced),
+                    format!("{label}: {hint}"),
+                ));
+            }
             let message = if keys.modules.is_empty() {
                 format!(
                     "unknown module or key `{}` in {label} (modules: {}){}",
@@ -615,6 +632,46 @@ impl Loader {
             })?),
             None => scope.timeout,
         };
+        let control = super::control::parse(
+            &self.templates,
+            file,
+            &label,
+            |key| keys.get(key),
+            |entry| self.conditions(file, &label, entry),
+        )?;
+        let name_is_template = explicit_name
+            .as_deref()
+            .is_some_and(crate::template::has_template_syntax);
+        if let (Some(name), Some(entry)) = (&explicit_name, keys.get("name")) {
+            let looped = control.loop_spec.is_some();
+            super::control::check_name(&self.templates, name, looped).map_err(|message| {
+                PlaybookError::invalid(
+                    file,
+                    pos(&entry.1.referenced),
+                    format!("{label}: {message}"),
+                )
+            })?;
+            if name_is_template && what == "handler" {
+                return Err(PlaybookError::invalid(
+                    file,
+                    pos(&entry.1.referenced),
+                    format!(
+                        "{label}: a handler's name cannot be a template: `notify` finds \
+                         handlers by the name as written"
+                    ),
+                ));
+            }
+        }
+        if control.loop_spec.is_some() && step_vars.contains_key("item") {
+            return Err(PlaybookError::invalid(
+                file,
+                here,
+                format!(
+                    "{label}: a var named `item` on a step with `loop`: `loop` sets `item` to \
+                     each element; rename the var"
+                ),
+            ));
+        }
         let named = explicit_name.is_some();
         let name = explicit_name.or(default_name).unwrap_or_default();
 
@@ -630,6 +687,8 @@ impl Loader {
             become_root,
             timeout,
             vars: step_vars,
+            name_is_template,
+            control,
             location: Location {
                 file: file.to_path_buf(),
                 line: here.0,
@@ -986,38 +1045,6 @@ fn default_name(module: &str, args: &serde_json::Value) -> String {
     } else {
         format!("{module} {shown}")
     }
-}
-
-/// "; did you mean `when`?" when one candidate is close (a typo), else nothing.
-fn suggestion<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> String {
-    let best = candidates
-        .map(|candidate| (edit_distance(word, candidate), candidate))
-        .filter(|&(distance, candidate)| {
-            distance <= 2 && distance < candidate.chars().count().max(2)
-        })
-        .min_by_key(|&(distance, _)| distance);
-    match best {
-        Some((_, candidate)) => format!("; did you mean `{candidate}`?"),
-        None => String::new(),
-    }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            current.push(
-                (previous[j] + cost)
-                    .min(previous[j + 1] + 1)
-                    .min(current[j] + 1),
-            );
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// Reads and parses one file (the playbook or an included one).

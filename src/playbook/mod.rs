@@ -6,10 +6,14 @@
 //! (checked by the module itself), template and `when` syntax, includes flattened, handlers and
 //! `notify`. Every error is one line starting with `PATH:LINE:COL: `.
 
+pub mod control;
+#[cfg(test)]
+mod control_tests;
 mod error;
 mod load;
 pub mod model;
 mod raw;
+mod suggest;
 #[cfg(test)]
 mod tests;
 mod timeout;

@@ -12,6 +12,8 @@ pub struct Playbook {
     pub vars: Vars,
     /// The line the `vars:` mapping starts on, for errors about a var.
     pub vars_line: Option<usize>,
+    /// `-e/--extra-vars`: above every other var (set by the command, empty from `load`).
+    pub extra_vars: Vars,
     pub steps: Vec<Step>,
     /// Run once at the end, on hosts where a step that notified them changed something.
     pub handlers: Vec<Step>,
@@ -34,7 +36,10 @@ impl std::fmt::Display for Location {
 
 #[derive(Debug, Clone)]
 pub struct Step {
+    /// As written: when `name_is_template`, rendered per host before the step runs.
     pub name: String,
+    /// The name was given and holds template code (`name: "site {{ site }}"`).
+    pub name_is_template: bool,
     /// One of `modules::NAMES`.
     pub module: String,
     /// The module's arguments as written; string leaves may hold templates, rendered per host.
@@ -57,5 +62,7 @@ pub struct Step {
     pub timeout: Option<u32>,
     /// Step vars, including those of enclosing includes (inner wins).
     pub vars: crate::inventory::Vars,
+    /// `loop`, `until`/`retries`/`delay`, `failed_when`, `ignore_errors`.
+    pub control: super::control::Control,
     pub location: Location,
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
+use super::color::{Style, paint, paint_diff};
 use super::diff::unified;
 use super::human_duration;
 use crate::engine::{Event, HostStats, StepResult, StepStatus};
@@ -31,6 +32,10 @@ pub struct DeployReport {
     stopped: Option<(String, Vec<String>)>,
     /// Ctrl-C: "stop" (no new step) or "abandon" (second Ctrl-C).
     interrupted: Option<&'static str>,
+    /// Colour on the step lines (stderr under progress bars, else stdout).
+    color: bool,
+    /// `-v`: step output shown.
+    verbose: u8,
 }
 
 #[derive(Default)]
@@ -65,7 +70,8 @@ impl Bars {
 
 impl DeployReport {
     pub fn new(json: bool, diff: bool, check: bool, total_hosts: usize) -> DeployReport {
-        let tty = std::io::stderr().is_terminal() && !json;
+        // From -vv on, stderr carries the scripts sent: plain lines, no bars drawn over them.
+        let tty = std::io::stderr().is_terminal() && !json && crate::logging::verbosity() < 2;
         let ui = tty.then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
             let overall = multi.add(ProgressBar::new(0));
@@ -95,7 +101,18 @@ impl DeployReport {
             moves: Vec::new(),
             stopped: None,
             interrupted: None,
+            color: if tty {
+                super::color::stderr()
+            } else {
+                super::color::stdout()
+            },
+            verbose: 0,
         }
+    }
+
+    /// `-v` and more: each step's output under its line, ok steps included.
+    pub fn verbose(&mut self, level: u8) {
+        self.verbose = level;
     }
 
     /// The run was cut short by Ctrl-C (`how`: "stop" or "abandon"); the recap and JSON say so.
@@ -256,29 +273,82 @@ impl DeployReport {
         }
     }
 
-    /// Changed and failed steps get a line (and a diff with --diff); ok ones only count.
+    /// Changed and failed steps get a line (and a diff with --diff); ok ones only count. A
+    /// step with `loop` gets a line per changed or failed item instead.
     fn print_step(&self, r: &StepResult) {
-        if self.json || !matches!(r.status, StepStatus::Changed | StepStatus::Failed) {
+        if self.json {
             return;
+        }
+        let text = self.step_text(r);
+        if !text.is_empty() {
+            self.line(&text);
+        }
+    }
+
+    /// The lines [`DeployReport::print_step`] prints for a step, or nothing.
+    fn step_text(&self, r: &StepResult) -> String {
+        let has_output = !r.stdout.is_empty() || !r.stderr.is_empty();
+        let shown = matches!(r.status, StepStatus::Changed | StepStatus::Failed)
+            || (self.verbose > 0 && has_output);
+        if !shown {
+            return String::new();
         }
         let what = if r.handler {
             format!("handler {}", r.name)
         } else {
             r.name.clone()
         };
-        let mut text = format!("{} | {} | {}", r.host, r.status.as_str(), what);
-        if let Some(e) = &r.error {
-            text.push_str(&format!(": {e}"));
-        } else if !r.changes.is_empty() {
-            text.push_str(&format!(" ({})", r.changes.join("; ")));
+        let status = if r.ignored {
+            "failed (ignored)"
+        } else {
+            r.status.as_str()
+        };
+        let status = &paint_status(status, r.status, self.color);
+        let mut text = String::new();
+        if r.items.is_empty() || self.verbose > 0 {
+            text = step_line(&r.host, status, &what, &r.changes, r.error.as_deref());
+            if r.attempts > 1 {
+                text.push_str(&format!(" [{} attempts]", r.attempts));
+            }
+        }
+        for item in &r.items {
+            if !matches!(item.status, StepStatus::Changed | StepStatus::Failed) {
+                continue;
+            }
+            let item_status = match (item.status, r.ignored) {
+                (StepStatus::Failed, true) => "failed (ignored)",
+                (other, _) => other.as_str(),
+            };
+            let item_status = &paint_status(item_status, item.status, self.color);
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            let what = format!("{what} (item={})", item.label);
+            text.push_str(&step_line(
+                &r.host,
+                item_status,
+                &what,
+                &item.changes,
+                item.error.as_deref(),
+            ));
+            if item.attempts > 1 {
+                text.push_str(&format!(" [{} attempts]", item.attempts));
+            }
+        }
+        if self.verbose > 0 {
+            for (stream, output) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
+                for line in output.lines() {
+                    text.push_str(&format!("\n    {stream}: {line}"));
+                }
+            }
         }
         if self.diff {
             for d in &r.diffs {
                 text.push('\n');
-                text.push_str(unified(d).trim_end());
+                text.push_str(&paint_diff(unified(d).trim_end(), self.color));
             }
         }
-        self.line(&text);
+        text
     }
 
     /// Ends the display and prints the recap or the JSON document; `order` is inventory order.
@@ -292,12 +362,13 @@ impl DeployReport {
         if self.json {
             println!("{doc}");
         } else {
-            print!("{}", self.recap(order, elapsed));
+            print!("{}", self.recap(order, elapsed, super::color::stdout()));
         }
         doc
     }
 
-    fn recap(&self, order: &[String], elapsed: Duration) -> String {
+    /// The recap; with `color`, the counts that matter and the failed hosts' lines stand out.
+    fn recap(&self, order: &[String], elapsed: Duration, color: bool) -> String {
         let width = order.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
         let mut text = String::from("\nRECAP\n");
         let (mut good, mut failed, mut unreachable, mut interrupted) = (0, 0, 0, 0);
@@ -312,19 +383,39 @@ impl DeployReport {
                 continue;
             };
             let s = h.stats;
-            let not_run = if s.not_run > 0 {
+            let mut not_run = if s.not_run > 0 {
                 format!("  not_run={}", s.not_run)
             } else {
                 String::new()
             };
-            text.push_str(&format!(
-                "{name:<width$}  ok={:<3} changed={:<3} failed={:<3} skipped={:<3} unreachable={}{not_run}\n",
+            if s.ignored > 0 {
+                not_run.push_str(&format!("  ignored={}", s.ignored));
+            }
+            let line = format!(
+                "{name:<width$}  ok={:<3} changed={:<3} failed={:<3} skipped={:<3} unreachable={}{not_run}",
                 s.ok,
                 s.changed,
                 s.failed,
                 s.skipped,
                 u8::from(s.unreachable)
-            ));
+            );
+            let style = if s.unreachable || s.failed > 0 {
+                Style::Failed
+            } else if s.changed > 0 {
+                Style::Changed
+            } else {
+                Style::Ok
+            };
+            text.push_str(&paint(&line, style, color));
+            text.push('\n');
+            // Why a host failed, again here: among hundreds of lines, the step line scrolled by.
+            if let Some(reason) = failure_reason(h) {
+                text.push_str(&format!(
+                    "{:width$}  {}\n",
+                    "",
+                    paint(&reason, Style::Failed, color)
+                ));
+            }
             if s.unreachable {
                 unreachable += 1;
             } else if s.interrupted && s.failed == 0 {
@@ -406,6 +497,22 @@ impl DeployReport {
                         "name": s.name, "location": s.location, "status": s.status.as_str(),
                         "handler": s.handler, "changes": s.changes, "error": s.error, "elapsed_ms": s.elapsed_ms,
                     });
+                    if s.attempts > 1 {
+                        v["attempts"] = Value::from(s.attempts);
+                    }
+                    if !s.stdout.is_empty() || !s.stderr.is_empty() {
+                        v["stdout"] = Value::from(s.stdout.clone());
+                        v["stderr"] = Value::from(s.stderr.clone());
+                    }
+                    if s.ignored {
+                        v["ignored"] = Value::Bool(true);
+                    }
+                    if !s.items.is_empty() {
+                        v["items"] = s.items.iter().map(|i| json!({
+                            "label": i.label, "status": i.status.as_str(), "changes": i.changes,
+                            "error": i.error, "attempts": i.attempts,
+                        })).collect();
+                    }
                     if self.diff && !s.diffs.is_empty() {
                         v["diff"] = Value::from(s.diffs.iter().map(unified).collect::<Vec<_>>().join(""));
                     }
@@ -416,7 +523,8 @@ impl DeployReport {
                 name.clone(),
                 json!({
                     "ok": h.stats.ok, "changed": h.stats.changed, "failed": h.stats.failed,
-                    "skipped": h.stats.skipped, "unreachable": h.stats.unreachable, "error": h.error,
+                    "skipped": h.stats.skipped, "ignored": h.stats.ignored,
+                    "unreachable": h.stats.unreachable, "error": h.error,
                     "interrupted": h.stats.interrupted, "not_run": h.stats.not_run,
                     "steps": steps,
                 }),
@@ -450,9 +558,60 @@ impl DeployReport {
     }
 }
 
+/// Why a host failed or was unreachable, in one line: the failed step and its error.
+fn failure_reason(h: &HostRecord) -> Option<String> {
+    if h.stats.unreachable {
+        return Some(format!(
+            "unreachable: {}",
+            h.error.as_deref().unwrap_or("no reason given")
+        ));
+    }
+    if h.stats.failed == 0 {
+        return None;
+    }
+    let step = h
+        .steps
+        .iter()
+        .find(|s| s.status == StepStatus::Failed && !s.ignored)?;
+    Some(format!(
+        "failed at '{}' ({}): {}",
+        step.name,
+        step.location,
+        step.error.as_deref().unwrap_or("no reason given")
+    ))
+}
+
+fn paint_status(text: &str, status: StepStatus, on: bool) -> String {
+    let style = match status {
+        StepStatus::Ok => Style::Ok,
+        StepStatus::Changed => Style::Changed,
+        StepStatus::Failed => Style::Failed,
+        StepStatus::Skipped => Style::Skipped,
+    };
+    paint(text, style, on)
+}
+
+/// `HOST | STATUS | WHAT: error` or `HOST | STATUS | WHAT (changes)`.
+fn step_line(
+    host: &str,
+    status: &str,
+    what: &str,
+    changes: &[String],
+    error: Option<&str>,
+) -> String {
+    let mut text = format!("{host} | {status} | {what}");
+    if let Some(e) = error {
+        text.push_str(&format!(": {e}"));
+    } else if !changes.is_empty() {
+        text.push_str(&format!(" ({})", changes.join("; ")));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ItemResult;
 
     fn step(host: &str, index: usize, status: StepStatus) -> Event {
         Event::StepFinished(StepResult {
@@ -466,6 +625,11 @@ mod tests {
             diffs: Vec::new(),
             error: (status == StepStatus::Failed).then(|| "boom".to_string()),
             elapsed_ms: 1,
+            items: Vec::new(),
+            attempts: 1,
+            ignored: false,
+            stdout: String::new(),
+            stderr: String::new(),
         })
     }
 
@@ -510,7 +674,7 @@ mod tests {
     fn a_failed_host_shows_its_steps_not_run_in_the_recap_and_json() {
         let order = vec!["node1".to_string(), "node2".to_string()];
         let report = report();
-        let recap = report.recap(&order, Duration::from_millis(20));
+        let recap = report.recap(&order, Duration::from_millis(20), false);
         let node1 = recap.lines().find(|l| l.starts_with("node1")).unwrap();
         assert!(node1.ends_with("not_run=3"), "{recap}");
         let node2 = recap.lines().find(|l| l.starts_with("node2")).unwrap();
@@ -533,7 +697,7 @@ mod tests {
             "node3".to_string(),
         ];
         let report = report();
-        let recap = report.recap(&order, Duration::from_millis(20));
+        let recap = report.recap(&order, Duration::from_millis(20), false);
         assert!(
             recap.contains("node3  NO RESULT (internal error"),
             "{recap}"
@@ -542,5 +706,88 @@ mod tests {
         let doc = report.json_doc(&order, Duration::from_millis(20));
         assert_eq!(doc["hosts"]["node3"]["no_result"], true);
         assert_eq!(doc["summary"]["ok"], 1);
+    }
+
+    #[test]
+    fn the_recap_repeats_why_a_host_failed_and_counts_what_was_ignored() {
+        let order = vec!["node1".to_string(), "node2".to_string()];
+        let mut report = report();
+        let mut ignored = match step("node2", 5, StepStatus::Failed) {
+            Event::StepFinished(r) => r,
+            _ => unreachable!(),
+        };
+        ignored.ignored = true;
+        report.handle(Event::StepFinished(ignored));
+        report.hosts.get_mut("node2").unwrap().stats.ignored = 1;
+        let recap = report.recap(&order, Duration::from_millis(20), false);
+        let lines: Vec<&str> = recap.lines().collect();
+        let at = lines.iter().position(|l| l.starts_with("node1")).unwrap();
+        assert_eq!(
+            lines[at + 1].trim(),
+            "failed at 'step 1' (site.yml:4): boom",
+            "{recap}"
+        );
+        let node2 = lines.iter().position(|l| l.starts_with("node2")).unwrap();
+        assert!(lines[node2].ends_with("ignored=1"), "{recap}");
+        assert!(
+            !lines[node2 + 1].contains("failed at"),
+            "an ignored failure is no reason: {recap}"
+        );
+        // Colour only when asked: the failed host's line is red.
+        let coloured = report.recap(&order, Duration::from_millis(20), true);
+        assert!(coloured.contains("\x1b[31mnode1 "), "{coloured}");
+        assert!(!recap.contains('\x1b'));
+    }
+
+    #[test]
+    fn a_looped_step_gets_a_line_per_changed_or_failed_item_and_json_has_them() {
+        let mut report = DeployReport::new(true, false, false, 1);
+        let mut looped = match step("node1", 0, StepStatus::Failed) {
+            Event::StepFinished(r) => r,
+            _ => unreachable!(),
+        };
+        looped.items = vec![
+            ItemResult {
+                label: "alice".into(),
+                status: StepStatus::Changed,
+                changes: vec!["created".into()],
+                error: None,
+                attempts: 1,
+            },
+            ItemResult {
+                label: "bob".into(),
+                status: StepStatus::Failed,
+                changes: Vec::new(),
+                error: Some("no such group".into()),
+                attempts: 3,
+            },
+            ItemResult {
+                label: "carol".into(),
+                status: StepStatus::Ok,
+                changes: Vec::new(),
+                error: None,
+                attempts: 1,
+            },
+        ];
+        looped.stdout = "hello\n".into();
+        report.handle(Event::HostStarted {
+            host: "node1".into(),
+            steps: 1,
+        });
+        report.handle(Event::StepFinished(looped.clone()));
+        let order = vec!["node1".to_string()];
+        let doc = report.json_doc(&order, Duration::from_millis(1));
+        let step = &doc["hosts"]["node1"]["steps"][0];
+        assert_eq!(step["items"][1]["label"], "bob");
+        assert_eq!(step["items"][1]["attempts"], 3);
+        assert_eq!(step["stdout"], "hello\n");
+        // Text: through the same function the terminal uses.
+        let text = DeployReport::new(false, false, false, 1);
+        let lines = text.step_text(&looped);
+        assert_eq!(
+            lines,
+            "node1 | changed | step 0 (item=alice) (created)\n\
+             node1 | failed | step 0 (item=bob): no such group [3 attempts]"
+        );
     }
 }

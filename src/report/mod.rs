@@ -1,5 +1,6 @@
 //! What the user sees: text for people, JSON for scripts. Nothing here touches the network.
 
+pub mod color;
 pub mod config;
 pub mod deploy;
 pub mod diff;

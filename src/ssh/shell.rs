@@ -196,6 +196,16 @@ pub struct PendingAnswer(oneshot::Receiver<Result<Answer, SshError>>, String);
 impl PendingAnswer {
     pub async fn wait(self) -> Result<Answer, SshError> {
         match self.0.await {
+            Ok(Ok(answer)) => {
+                tracing::trace!(
+                    target: "tandem::ssh",
+                    status = ?answer.status,
+                    "answer: stdout {:?}, stderr {:?}",
+                    String::from_utf8_lossy(&answer.stdout),
+                    String::from_utf8_lossy(&answer.stderr)
+                );
+                Ok(answer)
+            }
             Ok(result) => result,
             Err(_) => Err(SshError::Disconnected {
                 addr: self.1,
@@ -338,6 +348,17 @@ impl RemoteShell {
         frame.extend_from_slice(script.as_bytes());
         frame.extend_from_slice(payload);
         frame.extend_from_slice(b".\n");
+        // -vv shows the scripts of steps; the prelude (the init frame) only at -vvv.
+        if mode == FrameMode::Init {
+            tracing::trace!(target: "tandem::ssh", frame = id, "init frame sent:\n{script}");
+        } else {
+            tracing::debug!(
+                target: "tandem::script",
+                frame = id,
+                payload_bytes = payload.len(),
+                "script sent:\n{script}"
+            );
+        }
         let mut gone = self.gone.clone();
         let sent = tokio::select! {
             sent = writer.data(&frame[..]) => sent.map_err(|e| e.to_string()),

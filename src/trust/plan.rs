@@ -174,6 +174,7 @@ pub fn playbook(container_names: &BTreeSet<String>) -> Playbook {
         path: PathBuf::from(ORIGIN),
         vars: Vars::default(),
         vars_line: None,
+        extra_vars: Vars::default(),
         steps,
         handlers: Vec::new(),
         timeout: None,
@@ -199,6 +200,8 @@ fn step(
         become_root: true,
         timeout: None,
         vars: Vars::default(),
+        name_is_template: false,
+        control: Default::default(),
         location: Location {
             file: PathBuf::from(ORIGIN),
             line: 0,

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod day_one_flags;
 mod deploy;
 mod failover;
 mod faults;
@@ -20,6 +21,7 @@ mod opensvc_cluster;
 mod opensvc_game_day;
 mod opensvc_lab;
 mod packages;
+mod playbook_control;
 mod report_html;
 mod rollout;
 mod run;

@@ -197,3 +197,50 @@ fn the_remote_shell_stops_a_limited_frame_and_stays_usable() {
         shell.close().await;
     });
 }
+
+/// Steps with `loop` or `retries` take the controlled path (one attempt at a time); each
+/// attempt still runs under the step's limit, and a timed-out attempt fails the step.
+const CONTROLLED: &str = r#"steps:
+  - name: each item hangs
+    command: {cmd: 'sleep 30'}
+    loop: [a, b]
+    timeout: 1
+    ignore_errors: true
+  - name: retried while it hangs
+    command: {cmd: 'sleep 30'}
+    retries: 1
+    delay: 0
+    timeout: 1
+"#;
+
+#[test]
+fn looped_and_retried_steps_are_stopped_at_their_limit_too() {
+    let lab = TempLab::new(1);
+    let dir = lab.dir().join("playbooks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let playbook = write(&dir, "controlled.yml", CONTROLLED);
+
+    let started = Instant::now();
+    let run = Tandem::new(["deploy", "-i"])
+        .run_with(&lab.inventory(), &[playbook.to_str().unwrap(), "--json"]);
+    let elapsed = started.elapsed();
+    run.expect_code(1);
+    let report = run.json();
+    let step = &report["hosts"]["node1"]["steps"][0];
+    assert_eq!(step["status"], "failed", "{report}");
+    let items = step["items"].as_array().expect("per-item results");
+    assert_eq!(items.len(), 2, "{report}");
+    for item in items {
+        let error = item["error"].as_str().unwrap_or_default();
+        assert!(error.starts_with("timed out after 1 s"), "{report}");
+    }
+    let retried = &report["hosts"]["node1"]["steps"][1];
+    assert_eq!(retried["status"], "failed", "{report}");
+    assert_eq!(retried["attempts"], 2, "{report}");
+    let error = retried["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("timed out after 1 s"), "{report}");
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "the deploy took {elapsed:?}: the 30 s sleeps were not stopped at 1 s"
+    );
+}
