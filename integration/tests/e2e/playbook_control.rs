@@ -158,6 +158,16 @@ steps:
             );
         }
     });
+    // --check: nothing really ran, so no retrying and no `until` verdict.
+    let run = Tandem::new(["deploy", "-i"]).run_with(
+        &lab.inventory(),
+        &[playbook.to_str().unwrap(), "--json", "--check"],
+    );
+    run.expect_code(0);
+    let report = run.json();
+    let steps = &report["hosts"]["node1"]["steps"];
+    assert_eq!(steps[2]["status"], "changed", "{report}");
+    assert_eq!(steps[2]["attempts"], serde_json::Value::Null, "{report}");
 }
 
 #[test]

@@ -213,7 +213,11 @@ impl<'a> HostRun<'a> {
                 }
             }
         }
-        let attempts = control.attempts();
+        // In check mode nothing really ran: the result says nothing `until` could wait for, so
+        // one attempt, and the condition is not asked.
+        let check = self.shared.options.check;
+        let until = if check { None } else { control.until.as_ref() };
+        let attempts = if check { 1 } else { control.attempts() };
         let mut attempt = 0;
         let mut outcome = loop {
             attempt += 1;
@@ -240,7 +244,7 @@ impl<'a> HostRun<'a> {
             let mut outcome = self.judge(step, origin, facts, &extra, answer, limit);
             outcome.label = label.clone();
             outcome.attempts = attempt;
-            let done = match &control.until {
+            let done = match until {
                 Some(expr) => {
                     let ctx = self.result_context(step, facts, &extra, &outcome.registered);
                     match templates.eval_bool(expr, &ctx, origin) {
@@ -258,7 +262,7 @@ impl<'a> HostRun<'a> {
                 break outcome;
             }
             if attempt >= attempts {
-                if let Some(expr) = &control.until {
+                if let Some(expr) = until {
                     let last = outcome
                         .error
                         .as_deref()
