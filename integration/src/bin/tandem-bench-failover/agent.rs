@@ -82,6 +82,8 @@ fn game_days(inventory: &str, runs: usize) -> Vec<BTreeMap<String, i64>> {
             "--cluster",
             "pair1",
             "--flip-back",
+            "--rto",
+            "90",
             "--yes",
             "--json",
         ]);
