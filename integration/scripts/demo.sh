@@ -11,10 +11,15 @@ echo "== building tandem (release)"
 cargo build --release --workspace --bins --quiet
 bin=target/release
 dir=${TANDEM_DEMO_DIR:-/tmp/tandem-demo}
+# The lab without the OpenSVC agent for now: the game day below switches with --direct (tandem
+# does the switch itself), which would race the agent's own orchestrator. Once the game day
+# switches through the agent, drop --no-opensvc: the lab then has the agent in every node and
+# the cookbook deploys the OpenSVC cluster and lets the agent start the service.
+lab_flags=(--no-opensvc)
 
 "$bin/tandem-lab" down --dir "$dir" >/dev/null 2>&1 || true
-echo "== tandem-lab up --dir $dir --nodes 2 --no-opensvc"
-"$bin/tandem-lab" up --dir "$dir" --nodes 2 --no-opensvc
+echo "== tandem-lab up --dir $dir --nodes 2 ${lab_flags[*]}"
+"$bin/tandem-lab" up --dir "$dir" --nodes 2 "${lab_flags[@]}"
 inv="$dir/inventory.yml"
 
 echo
