@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . integration/scripts/lib.sh
+# The lab's nodes run the OpenSVC agent from its tarball (or the one TANDEM_LAB_OPENSVC_TARBALL names).
+[ -n "${TANDEM_LAB_OPENSVC_TARBALL:-}" ] || need_shared "$shared_opensvc_tarball" "the OpenSVC agent's tarball"
 budget=${TANDEM_DEMO_BUDGET:-180}
 trap stages_report EXIT
 

@@ -3,6 +3,9 @@
 # formatting and lints, then runs unit tests and the end-to-end tests against real lab nodes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. integration/scripts/lib.sh
+# The lab's nodes run the OpenSVC agent from its tarball (or the one TANDEM_LAB_OPENSVC_TARBALL names).
+[ -n "${TANDEM_LAB_OPENSVC_TARBALL:-}" ] || need_shared "$shared_opensvc_tarball" "the OpenSVC agent's tarball"
 bash integration/scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 

@@ -65,7 +65,9 @@ pub struct Lab {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ovh_api: Option<OvhApi>,
     /// Whether the OpenSVC agent is installed (DIR/opensvc) and its daemon started in every node.
-    #[serde(default)]
+    /// Left out when false: a tandem-lab without this field (another checkout's, running labs
+    /// at the same time) then still reads this lab.json, and so still sees its slot and VIPs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     opensvc: bool,
     nodes: Vec<LabNode>,
     clusters: Vec<LabCluster>,

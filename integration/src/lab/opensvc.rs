@@ -13,9 +13,9 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use super::LabNode;
 use super::error::LabError;
 use super::sys::{self, Programs};
+use super::{LabNode, node};
 
 /// The environment variable naming the tarball when `--opensvc-tarball` is not given.
 pub const TARBALL_ENV: &str = "TANDEM_LAB_OPENSVC_TARBALL";
@@ -200,7 +200,7 @@ pub fn start_daemon(p: &Programs, n: &LabNode) -> Result<(), LabError> {
         .output()
         .map_err(|e| LabError::io(format!("starting the OpenSVC daemon on {}", n.name), e))?;
     if out.status.success() {
-        return Ok(());
+        return wait_for_own_cluster_config(n);
     }
     let log = n.upper_dir.join("var/log/opensvc/lab-daemon-start.log");
     Err(LabError::Node {
@@ -209,6 +209,32 @@ pub fn start_daemon(p: &Programs, n: &LabNode) -> Result<(), LabError> {
             "the OpenSVC daemon did not start ({}); {}",
             out.status,
             sys::tail(&log, 5)
+        ),
+    })
+}
+
+/// How long a started daemon may take to write its first cluster settings.
+const FIRST_CONFIG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits (bounded) until the daemon has written its own cluster secret to cluster.conf, which
+/// it does once, early in its start: a cluster config a deploy writes before that moment could
+/// be overwritten by the agent's own (it rewrites the whole file).
+fn wait_for_own_cluster_config(n: &LabNode) -> Result<(), LabError> {
+    let conf = n.upper_dir.join("etc/opensvc/cluster.conf");
+    let written = || {
+        fs::read_to_string(&conf)
+            .map(|text| text.lines().any(|l| l.trim_start().starts_with("secret")))
+            .unwrap_or(false)
+    };
+    if node::poll_until(FIRST_CONFIG_TIMEOUT, written) {
+        return Ok(());
+    }
+    Err(LabError::Node {
+        node: n.name.clone(),
+        detail: format!(
+            "the OpenSVC daemon wrote no cluster secret to /etc/opensvc/cluster.conf within {} s; {}",
+            FIRST_CONFIG_TIMEOUT.as_secs(),
+            sys::tail(&n.upper_dir.join("var/log/opensvc/node.log"), 5)
         ),
     })
 }

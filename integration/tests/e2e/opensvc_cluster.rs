@@ -128,15 +128,17 @@ fn a_deploy_with_the_agent_forms_the_cluster_and_the_agent_starts_the_service() 
     }
 
     // The agent starts the service on node1 (the playbook did not: no container of its own).
+    // It takes 20 to 40 s on an idle machine (the daemons join, the orchestrator waits its
+    // ready period, the ip resource pings for 5 s); the bound leaves room for a loaded one.
     let up = lab
         .exec(
             "node1",
-            "om node wait --filter \"monitor.nodes.'node1'.services.status.'web'.avail=up\" --duration 90",
+            "om node wait --filter \"monitor.nodes.'node1'.services.status.'web'.avail=up\" --duration 180",
         )
         .unwrap();
     assert!(
         up.status.success(),
-        "the agent did not bring web up on node1 within 90 s: {}{}",
+        "the agent did not bring web up on node1 within 180 s: {}{}",
         String::from_utf8_lossy(&up.stdout),
         String::from_utf8_lossy(&up.stderr)
     );
@@ -205,6 +207,14 @@ fn a_deploy_with_the_agent_forms_the_cluster_and_the_agent_starts_the_service() 
         "{text}"
     );
     assert!(text.contains("-name = other\n+name = pair1"), "{text}");
+    let render = Tandem::new(["config", "render", "-i"])
+        .run_with(&inventory, &["--playbook", playbook().to_str().unwrap()]);
+    render.expect_code(0);
+    assert!(
+        render.stdout().contains("\nsecret = <secret: not shown>\n"),
+        "{}",
+        render.stdout()
+    );
     let check = Tandem::new(["deploy", "-i"]).run_with(
         &inventory,
         &[playbook().to_str().unwrap(), "--check", "--diff"],
@@ -223,6 +233,7 @@ fn a_deploy_with_the_agent_forms_the_cluster_and_the_agent_starts_the_service() 
     );
     assert!(rounds > 5, "the scanner hardly ran ({rounds} rounds)");
     for (what, run) in [
+        ("config render", &render),
         ("config diff", &diff),
         ("deploy --check --diff", &check),
         ("config push --diff", &push),
