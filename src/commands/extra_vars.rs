@@ -9,20 +9,9 @@ use crate::error::Error;
 use crate::inventory::Vars;
 use crate::playbook::PlaybookError;
 
-/// Names tandem sets itself for every step: an extra var by one of these names would never be
-/// seen, so it is refused.
-pub const TANDEM_NAMES: &[&str] = &[
-    "node",
-    "cluster",
-    "address",
-    "vip",
-    "service_name",
-    "service_names",
-    "nodes",
-    "primary",
-    "facts",
-    "item",
-];
+/// `item`, which `loop` sets, is refused too, with tandem's own names (engine::TANDEM_NAMES): an
+/// extra var by one of these names would never be seen.
+const LOOP_NAME: &str = "item";
 
 /// What `-e` values mean, merged in order. A problem is one line naming the value or the file.
 pub fn parse(values: &[String]) -> Result<Vars, Error> {
@@ -112,7 +101,10 @@ fn check_name(name: &str) -> Result<(), String> {
              digit"
         ));
     }
-    if TANDEM_NAMES.contains(&name) || crate::engine::DATA_VARS.contains(&name) {
+    if name == LOOP_NAME
+        || crate::engine::TANDEM_NAMES.contains(&name)
+        || crate::engine::DATA_VARS.contains(&name)
+    {
         return Err(format!(
             "`{name}` is set by tandem for every step and cannot be overridden: pick another \
              name"

@@ -18,6 +18,23 @@ use crate::template::{Declared, LazyVars, Templates, VarScope, holds_template, l
 /// rendered as a template whatever text a node sent.
 pub const DATA_VARS: &[&str] = &["tandem_keys"];
 
+/// The names tandem itself sets for every step, which nothing overrides: one list for the
+/// context that fills them, `-e` that refuses them and the check for undefined names (a name
+/// added to the context and not here made every step reading it "undefined").
+pub const TANDEM_NAMES: &[&str] = &[
+    "node",
+    "cluster",
+    "address",
+    "vip",
+    "service_name",
+    "service_names",
+    "nodes",
+    "node_addresses",
+    "primary",
+    "opensvc_cluster",
+    "facts",
+];
+
 pub struct HostVars {
     templates: Templates,
     /// [`DATA_VARS`] this host has.
@@ -379,6 +396,26 @@ clusters:
         templates
             .render_str(text, &ctx, "/srv/site.yml:7")
             .map_err(|e| e.to_string())
+    }
+
+    /// Every name the context fills is in TANDEM_NAMES (what -e refuses and the undefined-name
+    /// check accepts), and every name there is filled.
+    #[test]
+    fn tandem_names_lists_exactly_what_the_context_sets() {
+        let inventory = Inventory::parse(INVENTORY, Path::new("/srv/inventory.yml")).unwrap();
+        let templates = Templates::new();
+        let host = HostVars::new(
+            &templates,
+            &inventory,
+            inventory.node("node1").unwrap(),
+            &playbook(json!({})),
+        );
+        let mut set: Vec<&str> = host.magic.keys().map(String::as_str).collect();
+        set.push("facts");
+        set.sort_unstable();
+        let mut listed = TANDEM_NAMES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(set, listed);
     }
 
     /// The README's own example: a var that is one expression gives its value, typed (a bool

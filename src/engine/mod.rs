@@ -17,7 +17,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
-pub use context::DATA_VARS;
+pub use context::{DATA_VARS, TANDEM_NAMES};
 pub use events::{Event, HostStats, ItemResult, StepResult, StepStatus};
 pub use interrupt::Interrupt;
 pub use plan::TagFilter;

@@ -12,19 +12,6 @@ use super::Shared;
 use crate::playbook::Step;
 use crate::playbook::control::TemplateText;
 
-/// tandem's own names for every step.
-const TANDEM_NAMES: &[&str] = &[
-    "node",
-    "cluster",
-    "address",
-    "vip",
-    "service_name",
-    "service_names",
-    "nodes",
-    "primary",
-    "facts",
-];
-
 /// minijinja's global functions, which read as names.
 const GLOBALS: &[&str] = &[
     "range",
@@ -50,7 +37,7 @@ pub fn check(shared: &Shared) -> Result<(), String> {
         .cloned()
         .collect();
     defined.extend(
-        TANDEM_NAMES
+        super::TANDEM_NAMES
             .iter()
             .chain(GLOBALS)
             .chain(super::DATA_VARS)
