@@ -58,12 +58,15 @@ fn read(path: &Path) -> Result<String, String> {
 fn create(path: &Path) -> Result<(), String> {
     let shown = path.display();
     let secret = format!("{:032x}", rand::random::<u128>());
+    // Unique per call, not per process: both nodes' steps run in this one process, and a shared
+    // temporary name let one remove or link the other's half-written file.
     let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
+        ".{}.{}.{:016x}.tmp",
         path.file_name()
             .map(|n| n.to_string_lossy())
             .unwrap_or_default(),
-        std::process::id()
+        std::process::id(),
+        rand::random::<u64>()
     ));
     let write = || -> std::io::Result<()> {
         let mut f = fs::OpenOptions::new()
