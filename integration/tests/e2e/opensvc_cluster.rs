@@ -92,18 +92,14 @@ fn a_deploy_with_the_agent_forms_the_cluster_and_the_agent_starts_the_service() 
         })
         .collect();
     assert_eq!(sums[0], sums[1], "cluster.conf differs between the nodes");
-    // KNOWN DEFECT (issue 13 stays open): in about half the runs here the agent's daemons end
-    // with a cluster.conf whose secret is not the kept one (identical on both nodes, so the
-    // cluster still forms); the cause is not found yet. The secret must be there, one word.
-    let on_node = exec_ok(
-        &lab,
-        "node1",
-        "sed -n 's/^secret = //p' /etc/opensvc/cluster.conf",
+    assert_eq!(
+        exec_ok(
+            &lab,
+            "node1",
+            "sed -n 's/^secret = //p' /etc/opensvc/cluster.conf"
+        ),
+        secret
     );
-    assert_eq!(on_node.len(), 32, "{on_node}");
-    if on_node != secret {
-        eprintln!("known defect: cluster.conf's secret is not the kept one");
-    }
     // Each node resolves its peer.
     assert_eq!(
         exec_ok(&lab, "node1", "getent hosts node2 | cut -d' ' -f1"),
