@@ -12,7 +12,7 @@ use tandem_integration::lab::TempLab;
 
 use crate::cli::Tandem;
 use crate::secrets::{ProcScanner, canary, without_canary};
-use crate::support::exec_ok;
+use crate::support::{agent_state, exec_ok};
 
 fn playbook() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../playbooks/ovh-lxc-cluster.yml")
@@ -91,14 +91,22 @@ fn a_deploy_with_the_agent_forms_the_cluster_and_the_agent_starts_the_service() 
             )
         })
         .collect();
-    assert_eq!(sums[0], sums[1], "cluster.conf differs between the nodes");
     assert_eq!(
-        exec_ok(
-            &lab,
-            "node1",
-            "sed -n 's/^secret = //p' /etc/opensvc/cluster.conf"
-        ),
-        secret
+        sums[0],
+        sums[1],
+        "cluster.conf differs between the nodes{}",
+        agent_state(&lab)
+    );
+    let on_node = exec_ok(
+        &lab,
+        "node1",
+        "sed -n 's/^secret = //p' /etc/opensvc/cluster.conf",
+    );
+    assert!(
+        on_node == secret,
+        "node1's cluster secret is not the kept one ({}...){}",
+        &secret[..6],
+        agent_state(&lab)
     );
     // Each node resolves its peer.
     assert_eq!(
@@ -123,7 +131,8 @@ fn a_deploy_with_the_agent_forms_the_cluster_and_the_agent_starts_the_service() 
         });
         assert!(
             joined.is_some(),
-            "{node} did not see both nodes in cluster pair1 within 60 s"
+            "{node} did not see both nodes in cluster pair1 within 60 s{}",
+            agent_state(&lab)
         );
     }
 
@@ -138,9 +147,10 @@ fn a_deploy_with_the_agent_forms_the_cluster_and_the_agent_starts_the_service() 
         .unwrap();
     assert!(
         up.status.success(),
-        "the agent did not bring web up on node1 within 180 s: {}{}",
+        "the agent did not bring web up on node1 within 180 s: {}{}{}",
         String::from_utf8_lossy(&up.stdout),
-        String::from_utf8_lossy(&up.stderr)
+        String::from_utf8_lossy(&up.stderr),
+        agent_state(&lab)
     );
     let answered = wait_for(Duration::from_secs(20), || probe(&vip).ok());
     assert_eq!(

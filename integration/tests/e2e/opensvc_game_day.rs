@@ -14,7 +14,7 @@ use tandem_integration::lab::TempLab;
 
 use crate::cli::{Run, Tandem};
 use crate::failover::{node_address, vip, who_serves};
-use crate::support::{agent_lab_turn, exec_ok};
+use crate::support::{agent_lab_turn, agent_state, exec_ok};
 use crate::vip::route_via;
 
 fn playbook() -> String {
@@ -41,10 +41,16 @@ fn agent_lab() -> TempLab {
         .run_with(&lab.inventory(), &[&playbook(), "--json"])
         .expect_code(0);
     // The agent's orchestrator starts it (on node1, first of its nodes): bounded wait.
-    exec_ok(
-        &lab,
-        "node1",
-        "om node wait --filter \"monitor.nodes.'node1'.services.status.'web'.avail=up\" --duration 90",
+    let up = lab
+        .exec(
+            "node1",
+            "om node wait --filter \"monitor.nodes.'node1'.services.status.'web'.avail=up\" --duration 90",
+        )
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "the agent did not bring web up on node1 within 90 s{}",
+        agent_state(&lab)
     );
     let mut answered = String::new();
     for _ in 0..50 {

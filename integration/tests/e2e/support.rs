@@ -63,3 +63,22 @@ pub fn agent_lab_turn() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// What the agents of a lab pair say of themselves, for a failed test's message: each node's
+/// cluster.conf (its secret cut to 6 characters), the daemon's view of the cluster, and the last
+/// lines of its log that speak of config, cluster or join.
+pub fn agent_state(lab: &Lab) -> String {
+    let script = "sed 's/^\\(secret = ......\\).*/\\1.../' /etc/opensvc/cluster.conf; \
+                  echo '-- om daemon status'; om daemon status 2>&1 | head -30; \
+                  echo '-- node.log'; grep -E -i 'config|cluster|join|secret|rejoin|frozen' \
+                  /var/log/opensvc/node.log 2>&1 | tail -40";
+    let mut out = String::new();
+    for node in ["node1", "node2"] {
+        let text = match lab.exec(node, script) {
+            Ok(o) => format!("{}{}", stdout(&o), stderr(&o)),
+            Err(e) => format!("(no answer: {e})"),
+        };
+        out.push_str(&format!("\n==== {node}\n{text}\n"));
+    }
+    out
+}
