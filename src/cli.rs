@@ -27,6 +27,11 @@ pub struct Cli {
     /// Append everything -vvv shows to FILE (with timestamps), whatever -v says.
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+
+    /// Read the flags' defaults from FILE instead of ./tandem.toml or
+    /// ~/.config/tandem/tandem.toml (the command line and TANDEM_<KEY> variables still win).
+    #[arg(long, global = true, value_name = "FILE", env = "TANDEM_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -334,13 +339,11 @@ pub enum ConfigAction {
 #[derive(Debug, Args)]
 pub struct ConfigSourceArgs {
     /// The playbook holding the step tagged `service-config` (its template, destination and
-    /// variable defaults are used).
-    #[arg(
-        long,
-        value_name = "PLAYBOOK",
-        default_value = "playbooks/ovh-lxc-cluster.yml"
-    )]
-    pub playbook: PathBuf,
+    /// variable defaults are used). Default: the `playbook` key of tandem.toml, else
+    /// playbooks/ovh-lxc-cluster.yml beside the inventory or in its parent directory (the
+    /// checkout's layout), else in the current directory.
+    #[arg(long, value_name = "PLAYBOOK")]
+    pub playbook: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 pub mod cli;
 mod cli_values;
 pub mod commands;
+pub mod defaults;
 pub mod engine;
 pub mod error;
 pub mod failover;
@@ -29,12 +30,26 @@ pub mod trust;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, FromArgMatches};
 
 /// The whole program: parse flags, run the subcommand, turn errors into one line and exit 2.
 pub fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // tandem.toml and TANDEM_* become the flags' defaults before clap parses the command line.
+    let command = match defaults::Sources::from_process(&args)
+        .and_then(|sources| defaults::resolve(&cli::Cli::command(), &sources))
+    {
+        Ok(found) => defaults::apply(cli::Cli::command(), &found),
+        Err(e) => {
+            eprintln!("tandem: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = match command
+        .try_get_matches_from(args)
+        .and_then(|matches| cli::Cli::from_arg_matches(&matches))
+    {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };

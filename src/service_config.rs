@@ -9,8 +9,6 @@
 //! with secrets (the cluster's) is never shown: its `secret` lines are masked in `render` and
 //! `diff` output.
 
-use std::path::Path;
-
 use crate::sh::{Script, ShellWord};
 
 use crate::engine::{self, Shared};
@@ -187,11 +185,6 @@ pub fn read_command(dest: &str, sudo: bool) -> Script {
     } else {
         read
     }
-}
-
-/// Whether a path is the playbook's default and does not exist, for a friendlier error.
-pub fn missing_default_playbook(path: &Path) -> bool {
-    !path.exists() && path == Path::new("playbooks/ovh-lxc-cluster.yml")
 }
 
 #[cfg(test)]

@@ -71,13 +71,8 @@ fn render(
     select: &ClusterArgs,
     source: &ConfigSourceArgs,
 ) -> Result<(Playbook, Vec<Rendered>), Error> {
-    if service_config::missing_default_playbook(&source.playbook) {
-        return Err(Error::Usage(format!(
-            "{}: no such file: run tandem from its checkout (where playbooks/ is) or pass --playbook",
-            source.playbook.display()
-        )));
-    }
-    let playbook = crate::playbook::load(&source.playbook)?;
+    let path = super::cookbook_path::find(source.playbook.as_deref(), &inventory.path)?;
+    let playbook = crate::playbook::load(&path)?;
     let indexes = service_config::config_steps(&playbook)?;
     let clusters: Vec<Cluster> = match &select.cluster {
         None => inventory.clusters.clone(),

@@ -1,6 +1,7 @@
 //! One file per subcommand: each turns its arguments into work and an exit status.
 
 pub mod config;
+mod cookbook_path;
 pub mod deploy;
 mod deploy_listing;
 pub mod extra_vars;

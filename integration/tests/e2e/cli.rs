@@ -20,6 +20,7 @@ pub fn tandem_bin() -> PathBuf {
 pub struct Tandem {
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
+    dir: Option<PathBuf>,
 }
 
 /// What one invocation did.
@@ -38,7 +39,14 @@ impl Tandem {
         Tandem {
             args: args.into_iter().map(Into::into).collect(),
             env: Vec::new(),
+            dir: None,
         }
+    }
+
+    /// Run from this directory (default: the test's own), as a user who `cd`ed there.
+    pub fn dir(mut self, dir: &Path) -> Tandem {
+        self.dir = Some(dir.to_path_buf());
+        self
     }
 
     pub fn env(mut self, key: &str, value: impl Into<OsString>) -> Tandem {
@@ -60,6 +68,9 @@ impl Tandem {
         cmd.env_remove("SSH_AUTH_SOCK");
         for (k, v) in &self.env {
             cmd.env(k, v);
+        }
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
         }
         let out = cmd.output().expect("tandem runs");
         Run {

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod config_file;
 mod day_one_flags;
 mod deploy;
 mod failover;
