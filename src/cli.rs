@@ -275,6 +275,15 @@ pub struct DeployArgs {
     /// vars that read each other) and exit 0 or 2 without connecting.
     #[arg(long)]
     pub syntax_check: bool,
+
+    /// The password sudo asks for on `become`/`become_user` steps: the first line of FILE. It
+    /// reaches the node only on sudo's stdin (never a command line or an environment).
+    #[arg(long, value_name = "FILE", conflicts_with = "ask_become_pass")]
+    pub become_password_file: Option<PathBuf>,
+
+    /// Ask for the become password on the terminal (see --become-password-file).
+    #[arg(short = 'K', long)]
+    pub ask_become_pass: bool,
 }
 
 /// What `--check`, `--diff` and `--json` mean for every command that changes nodes.

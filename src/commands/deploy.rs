@@ -37,6 +37,8 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
             )));
         }
     }
+    let become_password =
+        super::become_password::read(args.become_password_file.as_deref(), args.ask_become_pass)?;
     let options = RunOptions {
         check: args.check,
         diff: args.diff,
@@ -45,6 +47,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
             skip_tags: args.skip_tags.clone(),
         },
         step_timeout: args.step_timeout,
+        become_password,
     };
     let shared = Shared::new(inventory, playbook, options);
     // Vars that read each other in a loop are bad input, refused before anything connects.

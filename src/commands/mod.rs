@@ -1,5 +1,6 @@
 //! One file per subcommand: each turns its arguments into work and an exit status.
 
+mod become_password;
 pub mod config;
 mod cookbook_path;
 pub mod deploy;

@@ -31,6 +31,7 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("verbose", Kind::Value),
     ("log_file", Kind::Path),
     ("playbook", Kind::Path),
+    ("become_password_file", Kind::Path),
     ("request_timeout", Kind::Value),
     ("retry_base_ms", Kind::Value),
     ("poll_interval", Kind::Value),

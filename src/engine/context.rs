@@ -372,6 +372,7 @@ clusters:
             register: None,
             changed_when: None,
             become_root: false,
+            become_user: None,
             timeout: None,
             vars,
             name_is_template: false,

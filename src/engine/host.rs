@@ -19,7 +19,9 @@ use super::{FACTS_SCRIPT, Shared, step_timeout};
 use crate::fleet::Host;
 use crate::modules::{self, PlanContext, StepReport, answer};
 use crate::playbook::Step;
-use crate::ssh::{Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell, Session, SshError};
+use crate::ssh::{
+    Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell, Session, SshError, Sudo,
+};
 use crate::template::Templates;
 
 mod controlled;
@@ -54,10 +56,13 @@ struct HostRun<'a> {
     /// Why the host stopped early.
     stopped: Option<String>,
     plain: Option<RemoteShell>,
-    root: Option<RemoteShell>,
-    /// Which shell the queued frames went to (true = root), to keep order across shells.
-    queued_on_root: Option<bool>,
-    login_is_root: bool,
+    /// Shells through sudo, by the user they run as (`become`: root; `become_user`).
+    sudo: Vec<(String, RemoteShell)>,
+    /// Which shell the queued frames went to (`Some(None)`: the login's), to keep order
+    /// across shells.
+    queued_on: Option<Option<String>>,
+    /// The login user: a step that becomes this user needs no sudo.
+    login: String,
     /// Steps (not handlers) with a result: after an interruption, the rest were not run.
     ran: usize,
     /// Handlers with a result: after an interruption, the notified ones without one were not
@@ -95,9 +100,9 @@ pub async fn run_host(
         queue: VecDeque::new(),
         stopped: None,
         plain: None,
-        root: None,
-        queued_on_root: None,
-        login_is_root: host.target.user == "root",
+        sudo: Vec::new(),
+        queued_on: None,
+        login: host.target.user.clone(),
         ran: 0,
         handlers_ran: 0,
         halted: false,
@@ -139,7 +144,8 @@ pub async fn run_host(
         }
     }
     if outcome.is_some() {
-        for shell in [run.plain.take(), run.root.take()].into_iter().flatten() {
+        let sudo = std::mem::take(&mut run.sudo).into_iter().map(|(_, s)| s);
+        for shell in run.plain.take().into_iter().chain(sudo) {
             shell.close().await;
         }
     }
@@ -187,14 +193,17 @@ impl<'a> HostRun<'a> {
                 break;
             }
             let step = self.step(planned);
-            let as_root = step.become_root && !self.login_is_root;
+            let as_user = self.run_as(step);
             // Wait for earlier answers when this step reads what they produce, or when it goes
             // to the other shell (frames on two shells would run in no defined order).
             let reads_pending = planned.reads.iter().any(|name| {
                 (name == "facts" && self.facts.is_none())
                     || self.pending_registers().contains(name.as_str())
             });
-            let other_shell = self.queued_on_root.is_some_and(|r| r != as_root);
+            let other_shell = self
+                .queued_on
+                .as_ref()
+                .is_some_and(|q| q.as_deref() != as_user);
             // `loop`, `until`, `failed_when`, `ignore_errors`: what comes after depends on the
             // step's answers, so it runs alone, one attempt at a time.
             if !step.control.is_plain() {
@@ -202,7 +211,7 @@ impl<'a> HostRun<'a> {
                 if self.stopped.is_some() {
                     break;
                 }
-                self.run_controlled(session, planned, step, as_root).await?;
+                self.run_controlled(session, planned, step, as_user).await?;
                 continue;
             }
             if reads_pending || other_shell {
@@ -211,7 +220,7 @@ impl<'a> HostRun<'a> {
                     break;
                 }
             }
-            self.dispatch(session, planned, step, as_root).await?;
+            self.dispatch(session, planned, step, as_user).await?;
         }
         Ok(())
     }
@@ -256,7 +265,7 @@ impl<'a> HostRun<'a> {
         session: &Session,
         planned: &'a PlannedStep,
         step: &'a Step,
-        as_root: bool,
+        as_user: Option<&str>,
     ) -> Result<(), SshError> {
         let templates = &self.shared.templates;
         let facts = self.facts.clone().unwrap_or_else(Self::empty_facts);
@@ -292,7 +301,7 @@ impl<'a> HostRun<'a> {
             &self.shared.playbook,
             self.shared.options.step_timeout,
         );
-        let shell = self.shell(session, as_root).await?;
+        let shell = self.shell(session, as_user).await?;
         let answer = shell
             .send_limited(
                 &remote.script,
@@ -301,7 +310,7 @@ impl<'a> HostRun<'a> {
                 limit,
             )
             .await?;
-        self.queued_on_root = Some(as_root);
+        self.queued_on = Some(as_user.map(str::to_string));
         self.queue.push_back(InFlight::Step {
             planned,
             step,
@@ -385,14 +394,30 @@ impl<'a> HostRun<'a> {
         }
     }
 
-    async fn shell(&mut self, session: &Session, as_root: bool) -> Result<&RemoteShell, SshError> {
-        let slot = if as_root {
-            &mut self.root
-        } else {
-            &mut self.plain
+    /// Whom `step` runs as: `None` the login user; `Some(user)` through sudo.
+    fn run_as(&self, step: &'a Step) -> Option<&'a str> {
+        if !step.become_root {
+            return None;
+        }
+        let user = step.become_user.as_deref().unwrap_or("root");
+        (user != self.login).then_some(user)
+    }
+
+    async fn shell(
+        &mut self,
+        session: &Session,
+        as_user: Option<&str>,
+    ) -> Result<&RemoteShell, SshError> {
+        let open = match as_user {
+            None => self.plain.is_some(),
+            Some(user) => self.sudo.iter().any(|(u, _)| u == user),
         };
-        if slot.is_none() {
-            let shell = session.shell(as_root).await?;
+        if !open {
+            let sudo = as_user.map(|user| Sudo {
+                user: (user != "root").then(|| user.to_string()),
+                password: self.shared.options.become_password.clone(),
+            });
+            let shell = session.shell_as(sudo).await?;
             let init = format!(
                 "TANDEM_MARK='{}' TANDEM_CHECK='{}' TANDEM_DIFF='{}'\n{}",
                 self.shared.mark,
@@ -406,10 +431,16 @@ impl<'a> HostRun<'a> {
                 let facts = shell.send(FACTS_SCRIPT, b"", FrameMode::Continue).await?;
                 self.queue.push_back(InFlight::Facts(facts));
             }
-            *slot = Some(shell);
+            match as_user {
+                None => self.plain = Some(shell),
+                Some(user) => self.sudo.push((user.to_string(), shell)),
+            }
         }
-        let slot = if as_root { &self.root } else { &self.plain };
-        Ok(slot.as_ref().expect("shell was just opened"))
+        let shell = match as_user {
+            None => self.plain.as_ref(),
+            Some(user) => self.sudo.iter().find(|(u, _)| u == user).map(|(_, s)| s),
+        };
+        Ok(shell.expect("shell was just opened"))
     }
 
     /// After Ctrl-C: nothing new is sent, and the open shells skip the frames already sent
@@ -422,7 +453,7 @@ impl<'a> HostRun<'a> {
         if self.stopped.is_none() {
             self.stopped = Some(STOPPED_BY_CTRL_C.to_string());
         }
-        for shell in [&self.plain, &self.root].into_iter().flatten() {
+        for shell in self.plain.iter().chain(self.sudo.iter().map(|(_, s)| s)) {
             // A failed halt (connection already gone) shows in the answers themselves.
             let _ = shell.halt(session).await;
         }
@@ -485,7 +516,7 @@ impl<'a> HostRun<'a> {
                 }
             }
         }
-        self.queued_on_root = None;
+        self.queued_on = None;
         Ok(())
     }
 

@@ -40,6 +40,9 @@ pub struct RunOptions {
     pub filter: TagFilter,
     /// `--step-timeout`: seconds any step may run, unless it or its include says otherwise.
     pub step_timeout: Option<u32>,
+    /// `--become-password-file`/`-K`: what sudo is told for `become` steps (written to sudo's
+    /// stdin on the node, never on a command line).
+    pub become_password: Option<crate::ssh::BecomePassword>,
 }
 
 /// Facts every host reports at the start, in the same round trip as the first steps. Only

@@ -170,7 +170,7 @@ fn bad_values_are_one_line_errors_at_their_place() {
         (
             "steps:\n  - command: {cmd: x}\n    lopo: [a]\n",
             "site.yml:3:5: unknown key `lopo` in step 'command x'; expected one of name, when, \
-             tags, notify, register, changed_when, become, vars, loop, loop_control, until, \
+             tags, notify, register, changed_when, become, become_user, vars, loop, loop_control, until, \
              retries, delay, failed_when, ignore_errors, timeout; did you mean `loop`?",
         ),
         (

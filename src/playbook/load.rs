@@ -32,6 +32,7 @@ const STEP_KEYS: &[&str] = &[
     "register",
     "changed_when",
     "become",
+    "become_user",
     "vars",
     "loop",
     "loop_control",
@@ -620,6 +621,24 @@ impl Loader {
             },
             None => false,
         };
+        let become_user = match keys.get("become_user") {
+            Some((_, value)) => match &value.value {
+                serde_json::Value::String(user) if is_user_name(user) => Some(user.clone()),
+                _ => {
+                    return Err(PlaybookError::invalid(
+                        file,
+                        pos(&value.referenced),
+                        format!(
+                            "{label}: `become_user` is a user name (letters, digits, '_', '-', \
+                             '.', at most 32, not starting with '-')"
+                        ),
+                    ));
+                }
+            },
+            None => None,
+        };
+        // `become_user` alone means becoming that user, as in Ansible with `become: true`.
+        let become_root = become_root || become_user.is_some();
         let mut step_vars = scope.vars.clone();
         if let Some(entry) = keys.get("vars") {
             for (key, value) in vars(file, &label, entry)? {
@@ -685,6 +704,7 @@ impl Loader {
             register,
             changed_when,
             become_root,
+            become_user,
             timeout,
             vars: step_vars,
             name_is_template,
@@ -1118,4 +1138,14 @@ fn position_of(prefix: &[u8]) -> (usize, usize) {
 
 fn pos(location: &YamlLocation) -> (usize, usize) {
     (location.line() as usize, location.column() as usize)
+}
+
+/// A user name sudo's `-u` takes as one word and never as an option.
+fn is_user_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }

@@ -55,8 +55,11 @@ pub struct Step {
     pub register: Option<String>,
     /// A minijinja expression over `result` deciding "changed" instead of the module.
     pub changed_when: Option<String>,
-    /// Run as root through `sudo -n` (for non-root logins).
+    /// Run through sudo (for a login that is not the user to become): `-n`, or `-S` with the
+    /// become password. Also set by `become_user`.
     pub become_root: bool,
+    /// `become_user`: the user to become instead of root.
+    pub become_user: Option<String>,
     /// Seconds the step may run on a node: its own `timeout`, else its innermost enclosing
     /// include's. Above `--step-timeout`, the playbook's and the module's default.
     pub timeout: Option<u32>,

@@ -28,7 +28,6 @@ const ANSIBLE_KEYS: &[(&str, &str)] = &[
     ("with_list", "loop"),
     ("include_tasks", "include"),
     ("import_tasks", "include"),
-    ("become_user", "become"),
 ];
 
 /// "; did you mean `when`?" when one candidate is close (a typo) or `word` is an Ansible name

@@ -218,8 +218,8 @@ fn unknown_key_in_a_step() {
     assert_eq!(
         error("steps:\n  - name: X\n    command: uptime\n    whn: x\n"),
         "site.yml:4:5: unknown key `whn` in step 'X'; expected one of name, when, tags, notify, \
-         register, changed_when, become, vars, loop, loop_control, until, retries, delay, failed_when, \
-         ignore_errors, timeout; did you mean `when`?"
+         register, changed_when, become, become_user, vars, loop, loop_control, until, retries, delay, \
+         failed_when, ignore_errors, timeout; did you mean `when`?"
     );
 }
 

@@ -16,6 +16,7 @@ mod shell;
 mod shell_timeout_tests;
 mod startups;
 mod stream;
+mod sudo;
 mod target;
 
 pub use auth::PASSPHRASE_ENV;
@@ -27,4 +28,5 @@ pub use shell::{Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell, demu
 #[cfg(test)]
 pub(crate) use shell::{HALT, LOOP};
 pub use startups::HANDSHAKES_PER_SSHD;
+pub use sudo::{BecomePassword, Sudo};
 pub use target::{DEFAULT_CONNECT_TIMEOUT, Identity, SshConfigFile, Target, Wanted};

@@ -30,6 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
 use super::error::SshError;
 use super::session::Session;
+use super::sudo::Sudo;
 use crate::sh::ShellWord;
 
 /// How a frame is run, see the module docs.
@@ -185,7 +186,7 @@ pub struct RemoteShell {
     addr: String,
     /// The loop's private directory (where `halt` leaves its marker), once it has said.
     loop_dir: tokio::sync::watch::Receiver<Option<String>>,
-    sudo: bool,
+    sudo: Option<Sudo>,
     reader: tokio::task::JoinHandle<()>,
     _permit: OwnedSemaphorePermit,
 }
@@ -218,19 +219,31 @@ impl PendingAnswer {
 impl Session {
     /// Starts the frame loop under `sh` (under `sudo -n` when `sudo`, for non-root logins).
     pub async fn shell(&self, sudo: bool) -> Result<RemoteShell, SshError> {
+        self.shell_as(sudo.then(Sudo::root)).await
+    }
+
+    /// Starts the frame loop under `sh`, as `sudo` says (see `sudo`): `None` as the login user.
+    pub async fn shell_as(&self, sudo: Option<Sudo>) -> Result<RemoteShell, SshError> {
         let permit = self.channel_permit().await?;
-        let channel = self.open_channel().await?;
+        let mut channel = self.open_channel().await?;
         let token = format!("@tandem-{:032x}", rand::random::<u128>());
         let quoted_loop = ShellWord::quote(LOOP);
-        let command = if sudo {
-            format!("sudo -n -- sh -c {quoted_loop} tandem {token}")
-        } else {
-            format!("sh -c {quoted_loop} tandem {token}")
+        // What sudo prints when it wants the password: unique to this shell, so nothing else
+        // on stderr can pass for it.
+        let prompt = format!("[tandem become {token}]");
+        let command = match &sudo {
+            Some(s) => format!("{} sh -c {quoted_loop} tandem {token}", s.command(&prompt)),
+            None => format!("sh -c {quoted_loop} tandem {token}"),
         };
         channel
             .exec(true, command)
             .await
             .map_err(|e| self.channel_failed(e))?;
+        let first_bytes = match &sudo {
+            Some(s) => super::sudo::handshake(&mut channel, s, &prompt, self.addr()).await?,
+            None => Vec::new(),
+        };
+        let with_password = sudo.as_ref().is_some_and(|s| s.password.is_some());
         let (mut read, write) = channel.split();
         let demux = Arc::new(Mutex::new(Demux::default()));
         let reader_demux = demux.clone();
@@ -240,10 +253,20 @@ impl Session {
         let reader_addr = addr.clone();
         let reader_token = token.clone();
         let why_lost = self.disconnect_note();
+        let is_sudo = sudo.is_some();
         let reader = tokio::spawn(async move {
             let token = reader_token;
             let marker = format!("\n{token} ").into_bytes();
             let mut exit = None;
+            if !first_bytes.is_empty() {
+                let mut d = reader_demux.lock().unwrap_or_else(|p| p.into_inner());
+                d.stdout.extend_from_slice(&first_bytes);
+                d.split_stdout(&marker);
+                if let Some(dir) = d.loop_dir.take() {
+                    let _ = loop_dir_tx.send(Some(dir));
+                }
+                d.deliver();
+            }
             while let Some(msg) = read.wait().await {
                 let mut d = reader_demux.lock().unwrap_or_else(|p| p.into_inner());
                 match msg {
@@ -279,7 +302,8 @@ impl Session {
                     "cannot create a temporary directory on the node (is /tmp full or read-only?)"
                         .to_string()
                 }
-                Some(1) if sudo => {
+                Some(1) if with_password => format!("sudo failed: {tail}"),
+                Some(1) if is_sudo => {
                     format!("sudo refused (is passwordless sudo configured for this user?): {tail}")
                 }
                 Some(code) => format!("the remote shell exited with status {code}: {tail}"),
@@ -413,12 +437,14 @@ impl RemoteShell {
             ShellWord::quote(HALT),
             ShellWord::quote(&dir)
         );
-        let command = if self.sudo {
-            format!("sudo -n -- sh -c {script}")
-        } else {
-            format!("sh -c {script}")
+        let (command, stdin) = match &self.sudo {
+            Some(sudo) => (
+                format!("{} sh -c {script}", sudo.one_shot_command()),
+                sudo.stdin(),
+            ),
+            None => (format!("sh -c {script}"), Vec::new()),
         };
-        let out = session.exec(&command, b"").await?;
+        let out = session.exec(&command, &stdin).await?;
         if out.status.success() {
             Ok(())
         } else {

@@ -198,6 +198,7 @@ fn step(
         register: None,
         changed_when: changed_when.map(str::to_string),
         become_root: true,
+        become_user: None,
         timeout: None,
         vars: Vars::default(),
         name_is_template: false,

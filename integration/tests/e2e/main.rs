@@ -1,6 +1,7 @@
 //! The end-to-end test binary: every test that needs a lab (root, namespaces, real sshd) lives in a
 //! module here, so cargo builds one binary and nextest runs each test in its own process.
 
+mod become_password;
 mod cli;
 mod config;
 mod config_file;

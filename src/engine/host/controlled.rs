@@ -64,12 +64,12 @@ impl<'a> HostRun<'a> {
         session: &Session,
         planned: &'a PlannedStep,
         step: &'a Step,
-        as_root: bool,
+        as_user: Option<&str>,
     ) -> Result<(), SshError> {
         let started = Instant::now();
         let origin = planned.origin.as_str();
         // The shell first, and its facts probe answered: the step may read facts.
-        self.shell(session, as_root).await?;
+        self.shell(session, as_user).await?;
         self.drain(session).await?;
         if self.stopped.is_some() {
             return Ok(());
@@ -114,7 +114,7 @@ impl<'a> HostRun<'a> {
                 return Ok(());
             }
             match self
-                .run_item(session, planned, step, as_root, &facts, item)
+                .run_item(session, planned, step, as_user, &facts, item)
                 .await?
             {
                 Some(outcome) => outcomes.push(outcome),
@@ -163,7 +163,7 @@ impl<'a> HostRun<'a> {
         session: &Session,
         planned: &PlannedStep,
         step: &Step,
-        as_root: bool,
+        as_user: Option<&str>,
         facts: &Map<String, Value>,
         item: Option<Value>,
     ) -> Result<Option<Outcome>, SshError> {
@@ -233,7 +233,7 @@ impl<'a> HostRun<'a> {
                 &self.shared.playbook,
                 self.shared.options.step_timeout,
             );
-            let shell = self.shell(session, as_root).await?;
+            let shell = self.shell(session, as_user).await?;
             let pending = shell
                 .send_limited(&remote.script, &remote.payload, FrameMode::Continue, limit)
                 .await?;
