@@ -61,6 +61,7 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
         handlers: Vec::new(),
         handler_places: HashMap::new(),
         notifies: Vec::new(),
+        become_default: (false, None),
     };
     let raw = parse_file(path)?;
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -77,6 +78,15 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
         },
         _ => None,
     };
+    if let RawFile::Playbook(playbook) = &raw {
+        let label = "the playbook";
+        if let Some(value) = &playbook.r#become {
+            loader.become_default.0 = parse_become(path, label, value)?;
+        }
+        if let Some(value) = &playbook.become_user {
+            loader.become_default = (true, Some(parse_become_user(path, label, value)?));
+        }
+    }
     let (vars, raw_steps, raw_handlers) = match raw {
         RawFile::Playbook(playbook) => (
             playbook
@@ -152,6 +162,9 @@ struct Loader {
     /// Handler name -> where it was first defined.
     handler_places: HashMap<String, Location>,
     notifies: Vec<Notify>,
+    /// The playbook's own `become` and `become_user`: what a step or handler that says
+    /// neither does.
+    become_default: (bool, Option<String>),
 }
 
 /// The keys of one step, sorted by kind.
@@ -411,6 +424,15 @@ impl Loader {
                             .to_string(),
                     ));
                 }
+                if let Some(value) = playbook.r#become.as_ref().or(playbook.become_user.as_ref()) {
+                    return Err(PlaybookError::invalid(
+                        path,
+                        pos(&value.referenced),
+                        "`become`/`become_user` at the top of an included file: put them on the \
+                         included steps or at the top of the playbook"
+                            .to_string(),
+                    ));
+                }
                 if let Some(timeout) = &playbook.timeout {
                     return Err(PlaybookError::invalid(
                         path,
@@ -608,37 +630,22 @@ impl Loader {
             }
             None => None,
         };
-        let become_root = match keys.get("become") {
-            Some((_, value)) => match value.value {
-                serde_json::Value::Bool(flag) => flag,
-                _ => {
-                    return Err(PlaybookError::invalid(
-                        file,
-                        pos(&value.referenced),
-                        format!("{label}: `become` is true or false"),
-                    ));
-                }
-            },
-            None => false,
-        };
-        let become_user = match keys.get("become_user") {
-            Some((_, value)) => match &value.value {
-                serde_json::Value::String(user) if is_user_name(user) => Some(user.clone()),
-                _ => {
-                    return Err(PlaybookError::invalid(
-                        file,
-                        pos(&value.referenced),
-                        format!(
-                            "{label}: `become_user` is a user name (letters, digits, '_', '-', \
-                             '.', at most 32, not starting with '-')"
-                        ),
-                    ));
-                }
-            },
+        let own_become = match keys.get("become") {
+            Some((_, value)) => Some(parse_become(file, &label, value)?),
             None => None,
         };
-        // `become_user` alone means becoming that user, as in Ansible with `become: true`.
-        let become_root = become_root || become_user.is_some();
+        let own_user = match keys.get("become_user") {
+            Some((_, value)) => Some(parse_become_user(file, &label, value)?),
+            None => None,
+        };
+        // A step's own keys win over the playbook's; `become_user` alone means becoming that
+        // user, as in Ansible with `become: true`.
+        let (become_root, become_user) = match (own_become, own_user) {
+            (_, Some(user)) => (true, Some(user)),
+            (Some(false), None) => (false, None),
+            (Some(true), None) => (true, self.become_default.1.clone()),
+            (None, None) => self.become_default.clone(),
+        };
         let mut step_vars = scope.vars.clone();
         if let Some(entry) = keys.get("vars") {
             for (key, value) in vars(file, &label, entry)? {
@@ -1148,4 +1155,37 @@ fn is_user_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn parse_become(
+    file: &Path,
+    label: &str,
+    value: &Spanned<serde_json::Value>,
+) -> Result<bool, PlaybookError> {
+    match value.value {
+        serde_json::Value::Bool(flag) => Ok(flag),
+        _ => Err(PlaybookError::invalid(
+            file,
+            pos(&value.referenced),
+            format!("{label}: `become` is true or false"),
+        )),
+    }
+}
+
+fn parse_become_user(
+    file: &Path,
+    label: &str,
+    value: &Spanned<serde_json::Value>,
+) -> Result<String, PlaybookError> {
+    match &value.value {
+        serde_json::Value::String(user) if is_user_name(user) => Ok(user.clone()),
+        _ => Err(PlaybookError::invalid(
+            file,
+            pos(&value.referenced),
+            format!(
+                "{label}: `become_user` is a user name (letters, digits, '_', '-', '.', at most \
+                 32, not starting with '-')"
+            ),
+        )),
+    }
 }

@@ -29,6 +29,11 @@ pub(super) struct RawPlaybook {
     pub handlers: Option<Spanned<RawSteps>>,
     #[serde(default)]
     pub timeout: Option<Spanned<serde_json::Value>>,
+    /// Every step's and handler's `become`, unless it says otherwise.
+    #[serde(default, rename = "become")]
+    pub r#become: Option<Spanned<serde_json::Value>>,
+    #[serde(default)]
+    pub become_user: Option<Spanned<serde_json::Value>>,
 }
 
 /// A whole file: a map with `steps:`, a bare list of steps, or nothing at all.

@@ -590,3 +590,38 @@ fn bad_timeouts_name_the_place_and_the_range() {
         "{message}"
     );
 }
+
+#[test]
+fn become_user_on_a_step_or_the_playbook_and_a_steps_own_keys_win() {
+    let playbook = load_text(
+        "become_user: app\nsteps:\n  - command: a\n  - command: b\n    become: false\n  \
+         - command: c\n    become_user: web\n  - command: d\n    become: true\n\
+         handlers:\n  - name: h\n    command: e\n",
+    )
+    .unwrap();
+    let who: Vec<(bool, Option<&str>)> = playbook
+        .steps
+        .iter()
+        .chain(&playbook.handlers)
+        .map(|s| (s.become_root, s.become_user.as_deref()))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            (true, Some("app")),
+            (false, None),
+            (true, Some("web")),
+            (true, Some("app")),
+            (true, Some("app")),
+        ]
+    );
+    // `become: true` at the top: root for every step that says nothing.
+    let playbook = load_text("become: true\nsteps:\n  - command: a\n").unwrap();
+    assert!(playbook.steps[0].become_root && playbook.steps[0].become_user.is_none());
+
+    let message = error("become_user: \"-s\"\nsteps:\n  - command: a\n");
+    assert!(
+        message.starts_with("site.yml:1:14: the playbook: `become_user` is a user name"),
+        "{message}"
+    );
+}
