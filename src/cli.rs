@@ -276,6 +276,13 @@ pub struct DeployArgs {
     #[arg(long)]
     pub syntax_check: bool,
 
+    #[command(flatten)]
+    pub become_password: BecomePasswordArgs,
+}
+
+/// Where sudo's password comes from, for the commands that run steps with `become`.
+#[derive(Debug, Args)]
+pub struct BecomePasswordArgs {
     /// The password sudo asks for on `become`/`become_user` steps: the first line of FILE. It
     /// reaches the node only on sudo's stdin (never a command line or an environment).
     #[arg(long, value_name = "FILE", conflicts_with = "ask_become_pass")]
@@ -388,6 +395,9 @@ pub struct ConfigTargetArgs {
 pub struct ConfigPushArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
+
+    #[command(flatten)]
+    pub become_password: BecomePasswordArgs,
 
     #[command(flatten)]
     pub select: ClusterArgs,

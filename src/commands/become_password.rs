@@ -2,13 +2,18 @@
 
 use std::path::Path;
 
+use crate::cli::BecomePasswordArgs;
 use crate::error::Error;
 use crate::ssh::BecomePassword;
 
 /// Files over this are not a password file (a wrong path, most likely).
 const MAX_FILE: u64 = 4096;
 
-pub fn read(file: Option<&Path>, ask: bool) -> Result<Option<BecomePassword>, Error> {
+pub fn read(args: &BecomePasswordArgs) -> Result<Option<BecomePassword>, Error> {
+    read_from(args.become_password_file.as_deref(), args.ask_become_pass)
+}
+
+fn read_from(file: Option<&Path>, ask: bool) -> Result<Option<BecomePassword>, Error> {
     if let Some(path) = file {
         return from_file(path).map(Some).map_err(Error::Usage);
     }
@@ -73,23 +78,23 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("pw");
         std::fs::write(&file, "s3cret word\r\nignored\n").unwrap();
-        let got = read(Some(&file), false).unwrap().unwrap();
+        let got = read_from(Some(&file), false).unwrap().unwrap();
         assert_eq!(got.as_str(), "s3cret word");
         assert_eq!(format!("{got:?}"), "BecomePassword(hidden)");
         std::fs::write(&file, "\nx\n").unwrap();
-        let err = read(Some(&file), false).unwrap_err().to_string();
+        let err = read_from(Some(&file), false).unwrap_err().to_string();
         assert!(
             err.contains(":1:1: the become password file's first line is empty"),
             "{err}"
         );
-        let err = read(Some(&dir.join("missing")), false)
+        let err = read_from(Some(&dir.join("missing")), false)
             .unwrap_err()
             .to_string();
         assert!(
             err.contains("cannot read the become password file"),
             "{err}"
         );
-        assert!(read(None, false).unwrap().is_none());
+        assert!(read_from(None, false).unwrap().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -42,12 +42,13 @@ pub async fn config(args: ConfigArgs) -> Result<ExitCode, Error> {
             let (inventory, fleet) =
                 Fleet::prepare(&a.connect, Selection::Cluster(a.select.cluster.as_deref()))?;
             let (playbook, _) = render(inventory.clone(), &a.select, &a.source)?;
+            let become_password = super::become_password::read(&a.become_password)?;
             let options = RunOptions {
                 check: a.change.check,
                 diff: a.change.diff,
                 filter: Default::default(),
                 step_timeout: None,
-                become_password: None,
+                become_password,
             };
             let push = service_config::push_playbook(&playbook);
             let shared = Arc::new(Shared::new(inventory, push, options));

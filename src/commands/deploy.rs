@@ -37,8 +37,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
             )));
         }
     }
-    let become_password =
-        super::become_password::read(args.become_password_file.as_deref(), args.ask_become_pass)?;
+    let become_password = super::become_password::read(&args.become_password)?;
     let options = RunOptions {
         check: args.check,
         diff: args.diff,
