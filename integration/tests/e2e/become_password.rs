@@ -137,3 +137,65 @@ fn a_wrong_become_password_fails_the_node_with_the_reason_in_bounded_time() {
     let root = lab.exec("node1", "test -e /tmp/who-root; echo $?").unwrap();
     assert_eq!(String::from_utf8_lossy(&root.stdout).trim(), "1");
 }
+
+/// Ctrl-C halts a shell that runs through `sudo -S` too: its halt asks sudo with the password
+/// on stdin (never `-n`, which would be refused), so the step queued behind the running one is
+/// skipped there, and the password is still never in a process's cmdline or environ.
+#[test]
+fn ctrl_c_halts_a_shell_become_with_a_password() {
+    let lab = TempLab::new(1);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let password = format!("pw-halt-{nanos:x}");
+    let inventory = password_sudo_login(&lab, &password);
+    let file = write(lab.dir(), "become.pw", &format!("{password}\n"));
+    let playbook = write(
+        lab.dir(),
+        "slow.yml",
+        r#"
+steps:
+  - name: slow as root
+    command: {cmd: "touch /tmp/slow.started; sleep 3; echo done > /tmp/slow.done"}
+    become: true
+  - name: queued behind it
+    command: {cmd: "touch /tmp/after"}
+    become: true
+"#,
+    );
+    let scanner = ProcScanner::start(
+        vec![("become password".to_string(), password.clone())],
+        Duration::from_secs(60),
+    );
+    let canary = canary(&password);
+    let started = |path: &str| {
+        lab.exec("node1", &format!("test -e {path}"))
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let faulted = crate::faults::deploy_with_fault(
+        &inventory,
+        &playbook,
+        &["--become-password-file", file.to_str().unwrap()],
+        || started("/tmp/slow.started"),
+        |pid| {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGINT,
+            )
+            .unwrap()
+        },
+        Duration::from_secs(30),
+    );
+    let (sightings, _, _) = scanner.finish();
+    faulted.run.expect_code(130);
+    assert!(started("/tmp/slow.done"), "the running step did not finish");
+    assert!(
+        !started("/tmp/after"),
+        "the queued step ran after Ctrl-C: the halt did not reach the sudo shell\n{}",
+        faulted.run.stdout()
+    );
+    let sightings = without_canary(sightings, canary);
+    assert!(sightings.is_empty(), "{sightings:?}");
+}
