@@ -199,3 +199,55 @@ steps:
     let sightings = without_canary(sightings, canary);
     assert!(sightings.is_empty(), "{sightings:?}");
 }
+
+/// `-K` asks on the terminal (a pseudo-terminal made by `script` here, fed the password as a
+/// user would type it), and the run becomes root with what was typed.
+#[test]
+fn ask_become_pass_reads_the_password_from_the_terminal() {
+    let lab = TempLab::new(1);
+    let password = "typed-at-the-prompt";
+    let inventory = password_sudo_login(&lab, password);
+    let playbook = write(
+        lab.dir(),
+        "root.yml",
+        "steps:\n  - command: {cmd: \"id -un > /tmp/who-k\"}\n    become: true\n",
+    );
+    let command = format!(
+        "{} deploy -i {} {} -K",
+        crate::cli::tandem_bin().display(),
+        inventory.display(),
+        playbook.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        // After the prompt is up: typed ahead, a terminal keeps it for the reader anyway.
+        std::thread::sleep(Duration::from_millis(500));
+        stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
+        // Kept open until tandem is done: EOF on a terminal is a keypress too.
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    if child.try_wait().unwrap().is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("BECOME password:"), "{shown}");
+    assert!(
+        !shown.contains(password),
+        "the typed password was echoed: {shown}"
+    );
+    assert_eq!(cat(&lab, "node1", "/tmp/who-k"), "root\n");
+}
