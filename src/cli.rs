@@ -278,6 +278,11 @@ pub struct DeployArgs {
 
     #[command(flatten)]
     pub become_password: BecomePasswordArgs,
+
+    /// With --rolling: the ovh.conf holding OVH's API credentials, instead of the inventory's
+    /// `ovh.config` or the usual search.
+    #[arg(long, value_name = "FILE")]
+    pub ovh_config: Option<PathBuf>,
 }
 
 /// Where sudo's password comes from, for the commands that run steps with `become`.
@@ -441,6 +446,11 @@ pub struct OvhApiArgs {
     /// doubled before each further attempt.
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub retry_base_ms: u64,
+
+    /// The ovh.conf holding OVH's API credentials, instead of the inventory's `ovh.config` or
+    /// the usual search.
+    #[arg(long, value_name = "FILE")]
+    pub ovh_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -21,10 +21,11 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     if super::deploy_listing::wanted(&args) {
         return super::deploy_listing::run(&args, playbook);
     }
-    let (inventory, mut fleet) = Fleet::prepare(
+    let (mut inventory, mut fleet) = Fleet::prepare(
         &args.connect,
         Selection::Limit(args.select.limit.as_deref()),
     )?;
+    inventory.ovh = super::vip::with_ovh_config(&inventory.ovh, args.ovh_config.as_deref());
     if let Some(path) = &args.resume {
         let names = crate::rollout::resume_hosts(path)?;
         fleet = fleet.subset(&names);

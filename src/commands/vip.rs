@@ -151,7 +151,8 @@ async fn move_vip(args: VipMoveArgs) -> Result<ExitCode, Error> {
 
 /// The OVH client the flags and the inventory's `ovh:` section describe.
 pub(crate) fn client(inventory: &Inventory, api: &OvhApiArgs) -> Result<Client, Error> {
-    let credentials = Credentials::load(&inventory.ovh)?;
+    let settings = with_ovh_config(&inventory.ovh, api.ovh_config.as_deref());
+    let credentials = Credentials::load(&settings)?;
     let options = ClientOptions {
         request_timeout: Duration::from_secs(api.request_timeout),
         retry: RetryPolicy {
@@ -198,4 +199,18 @@ pub(crate) fn node_of_service(
         .chain(inventory.nodes())
         .find(|n| n.service_name.as_deref() == Some(service))
         .map(|n| n.name.clone())
+}
+
+/// The inventory's `ovh:` settings, with `--ovh-config` (or tandem.toml's `ovh_config`) over
+/// its `config`.
+pub(crate) fn with_ovh_config(
+    settings: &crate::ovh::OvhSettings,
+    flag: Option<&std::path::Path>,
+) -> crate::ovh::OvhSettings {
+    let mut settings = settings.clone();
+    if let Some(path) = flag {
+        // Absolute, like the inventory's: the search must not depend on where it runs later.
+        settings.config = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
+    }
+    settings
 }

@@ -32,6 +32,7 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("log_file", Kind::Path),
     ("playbook", Kind::Path),
     ("become_password_file", Kind::Path),
+    ("ovh_config", Kind::Path),
     ("request_timeout", Kind::Value),
     ("retry_base_ms", Kind::Value),
     ("poll_interval", Kind::Value),
