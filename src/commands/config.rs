@@ -55,6 +55,7 @@ pub async fn config(args: ConfigArgs) -> Result<ExitCode, Error> {
                 diff: a.change.diff,
                 check: a.change.check,
                 verbose: 0,
+                steps: Some(shared.planned_steps()),
             };
             let interrupt = Some(shared.interrupt.clone());
             reported_interruptible(view, &fleet, interrupt, |events| {

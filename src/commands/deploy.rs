@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -87,6 +88,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         diff: args.diff,
         check: args.check,
         verbose: crate::logging::verbosity(),
+        steps: Some(shared.planned_steps()),
     };
     match &rollout {
         Some(plan) => {
@@ -111,7 +113,13 @@ pub struct View {
     pub check: bool,
     /// `-v`: every step's output under its line.
     pub verbose: u8,
+    /// The steps each host is planned to run, when known before the run starts: the live
+    /// view's total is then right from its first draw.
+    pub steps: Option<usize>,
 }
+
+/// How often the live view is redrawn without events: its spinners and times move.
+const TICK: Duration = Duration::from_millis(100);
 
 /// Runs `work` (anything that drives the engine) with deploy's report: progress, diffs, recap
 /// or JSON. Exit status 0 only when no host failed or was unreachable.
@@ -146,9 +154,20 @@ where
     let (events, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     let mut report = DeployReport::new(view.json, view.diff, view.check, order.len());
     report.verbose(view.verbose);
+    if let Some(steps) = view.steps {
+        report.plan(&order, steps);
+    }
     let reporter = tokio::spawn(async move {
-        while let Some(event) = receiver.recv().await {
-            report.handle(event);
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                event = receiver.recv() => match event {
+                    Some(event) => report.handle(event),
+                    None => break,
+                },
+                _ = tick.tick() => report.tick(),
+            }
         }
         report
     });

@@ -26,6 +26,8 @@ pub async fn keys(args: KeysArgs) -> Result<ExitCode, Error> {
         diff: args.change.diff,
         check: args.change.check,
         verbose: 0,
+        // Known once every node's keys are read.
+        steps: None,
     };
     let interrupt = Interrupt::default();
     reported_interruptible(view, &fleet, Some(interrupt.clone()), |events| {

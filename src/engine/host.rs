@@ -34,7 +34,6 @@ enum InFlight<'a> {
         /// The step's name as shown (rendered when it is a template).
         name: String,
         answer: PendingAnswer,
-        sent: Instant,
         /// Its time limit on the node, in seconds, for the "timed out" message.
         limit: Option<u32>,
     },
@@ -307,7 +306,6 @@ impl<'a> HostRun<'a> {
             step,
             name,
             answer,
-            sent: Instant::now(),
             limit,
         });
         Ok(())
@@ -477,11 +475,10 @@ impl<'a> HostRun<'a> {
                     step,
                     name,
                     answer,
-                    sent,
                     limit,
                 } => {
                     let answer = self.answer(session, answer).await?;
-                    self.handle_answer(planned, step, name, answer, sent, limit);
+                    self.handle_answer(planned, step, name, answer, limit);
                 }
             }
         }
@@ -495,11 +492,12 @@ impl<'a> HostRun<'a> {
         step: &Step,
         name: String,
         answer: Answer,
-        sent: Instant,
         limit: Option<u32>,
     ) {
         let mut result = self.local_result(planned, &name, StepStatus::Ok, None);
-        result.elapsed_ms = sent.elapsed().as_millis() as u64;
+        // From when the step started on the node, not when it was sent: pipelined behind a
+        // slow step, it waited there without running.
+        result.elapsed_ms = answer.ran_for.as_millis() as u64;
         result.attempts = 1;
         let stderr = String::from_utf8_lossy(&answer.stderr).into_owned();
         result.stderr = stderr.clone();

@@ -157,7 +157,9 @@ struct Loader {
 struct Keys {
     keywords: Vec<(Spanned<String>, Spanned<serde_json::Value>)>,
     modules: Vec<(Spanned<String>, Spanned<serde_json::Value>)>,
-    unknown: Vec<Spanned<String>>,
+    /// Keys neither tandem's nor a module, with their values (an Ansible play's `tasks:` say
+    /// how to translate it).
+    unknown: Vec<(Spanned<String>, Spanned<serde_json::Value>)>,
     include: Option<(Spanned<String>, Spanned<serde_json::Value>)>,
 }
 
@@ -276,7 +278,7 @@ impl Loader {
                 ),
             ));
         }
-        if let Some(key) = keys.unknown.first() {
+        if let Some((key, _)) = keys.unknown.first() {
             return Err(PlaybookError::invalid(
                 file,
                 pos(&key.referenced),
@@ -458,9 +460,15 @@ impl Loader {
             (None, None) => format!("{what} #{index}"),
         };
 
-        if let Some(key) = keys.unknown.first() {
-            let unknown = keys.unknown.iter().map(|k| k.value.as_str());
-            if let Some(hint) = ansible_play_hint(unknown) {
+        if let Some((key, _)) = keys.unknown.first() {
+            // The play's own `become:` is one of our keys: the hint reads it too.
+            let all: Vec<(&str, &serde_json::Value)> = keys
+                .keywords
+                .iter()
+                .chain(&keys.unknown)
+                .map(|(k, v)| (k.value.as_str(), &v.value))
+                .collect();
+            if let Some(hint) = ansible_play_hint(&all) {
                 return Err(PlaybookError::invalid(
                     file,
                     pos(&key.referenced),
@@ -836,7 +844,7 @@ fn sort_keys(raw: RawStep) -> Keys {
         } else if modules::NAMES.contains(&name) {
             keys.modules.push((key, value));
         } else {
-            keys.unknown.push(key);
+            keys.unknown.push((key, value));
         }
     }
     keys

@@ -15,6 +15,7 @@ mod keys;
 mod lab;
 mod lab_steps;
 mod latency;
+mod live_view;
 mod modules_lab;
 mod no_route;
 mod opensvc_cluster;
