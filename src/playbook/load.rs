@@ -48,6 +48,9 @@ const STEP_KEYS: &[&str] = &[
 /// message, and not listed with the step keys.
 const HANDLER_KEY: &str = "listen";
 
+/// What a step may be instead of a module, for "did you mean" (`include_tasks` -> `include`).
+const OTHER_STEP_KINDS: &[&str] = &["include", "role", "include_role", "meta"];
+
 /// The keywords of an `include` step.
 const INCLUDE_KEYS: &[&str] = &["include", "name", "vars", "when", "tags", "timeout"];
 
@@ -661,7 +664,14 @@ impl Loader {
                     "unknown module or key `{}` in {label} (modules: {}){}",
                     key.value,
                     modules::NAMES.join(", "),
-                    suggestion(&key.value, modules::NAMES.iter().chain(STEP_KEYS).copied())
+                    suggestion(
+                        &key.value,
+                        modules::NAMES
+                            .iter()
+                            .chain(STEP_KEYS)
+                            .chain(OTHER_STEP_KINDS)
+                            .copied()
+                    )
                 )
             } else {
                 format!(
