@@ -47,6 +47,7 @@ pub async fn config(args: ConfigArgs) -> Result<ExitCode, Error> {
                 diff: a.change.diff,
                 filter: Default::default(),
                 step_timeout: None,
+                force_handlers: false,
             };
             let push = service_config::push_playbook(&playbook);
             let shared = Arc::new(Shared::new(inventory, push, options));

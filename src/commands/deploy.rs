@@ -17,8 +17,10 @@ use crate::fleet::{Fleet, Selection};
 use crate::report::deploy::DeployReport;
 
 pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
-    let mut playbook = crate::playbook::load(&args.playbook)?;
-    playbook.extra_vars = super::extra_vars::parse(&args.extra_vars)?;
+    let extra_vars = super::extra_vars::parse(&args.extra_vars)?;
+    let known = include_vars(&args, &extra_vars);
+    let mut playbook = crate::playbook::load_with(&args.playbook, &known)?;
+    playbook.extra_vars = extra_vars;
     if super::deploy_listing::wanted(&args) {
         return super::deploy_listing::run(&args, playbook);
     }
@@ -46,6 +48,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
             skip_tags: args.skip_tags.clone(),
         },
         step_timeout: args.step_timeout,
+        force_handlers: args.force_handlers,
     };
     let shared = Shared::new(inventory, playbook, options);
     // Vars that read each other in a loop are bad input, refused before anything connects.
@@ -104,6 +107,29 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
             .await
         }
     }
+}
+
+/// What a templated `include` path may read on each node `--limit` selects. An inventory that
+/// does not load gives none: its own error comes next, after the playbook's.
+fn include_vars(args: &DeployArgs, extra: &crate::inventory::Vars) -> crate::playbook::IncludeVars {
+    let mut known = crate::playbook::IncludeVars {
+        extra: extra.clone(),
+        nodes: Vec::new(),
+    };
+    let Ok(inventory) = crate::inventory::Inventory::load(&args.connect.inventory) else {
+        return known;
+    };
+    if let Ok(nodes) = inventory.select(args.select.limit.as_deref()) {
+        known.nodes = nodes
+            .into_iter()
+            .map(|node| crate::playbook::NodeVars {
+                node: node.name.clone(),
+                cluster: node.cluster.clone(),
+                vars: inventory.node_vars(node),
+            })
+            .collect();
+    }
+    known
 }
 
 /// How a run that changes nodes is shown.

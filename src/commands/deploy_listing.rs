@@ -31,6 +31,7 @@ pub fn run(args: &DeployArgs, playbook: Playbook) -> Result<ExitCode, Error> {
         diff: false,
         filter: filter.clone(),
         step_timeout: args.step_timeout,
+        force_handlers: args.force_handlers,
     };
     let shared = Shared::new(inventory, playbook, options);
     check(&shared, &names)?;

@@ -20,6 +20,7 @@ pub async fn keys(args: KeysArgs) -> Result<ExitCode, Error> {
         diff: args.change.diff,
         filter: Default::default(),
         step_timeout: None,
+        force_handlers: false,
     };
     let view = View {
         json: args.change.json,

@@ -225,8 +225,29 @@ impl HostVars {
         fixed.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut data = self.data.clone();
         data.extend(registered.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // A role's defaults are below every other var: under the playbook's and the inventory's.
+        let base = if step.defaults.is_empty() {
+            self.base.clone()
+        } else {
+            let origin: Arc<str> = format!("{} (role defaults)", step.location).into();
+            let mut merged: IndexMap<String, Declared> = step
+                .defaults
+                .iter()
+                .map(|(k, v)| {
+                    let declared = Declared {
+                        value: v.clone(),
+                        origin: origin.clone(),
+                    };
+                    (k.clone(), declared)
+                })
+                .collect();
+            for (k, d) in self.base.iter() {
+                merged.insert(k.clone(), d.clone());
+            }
+            Arc::new(merged)
+        };
         let scope = VarScope {
-            base: self.base.clone(),
+            base,
             registered: data,
             step: step_vars,
             fixed,
@@ -369,11 +390,13 @@ clusters:
             when: Vec::new(),
             tags: Vec::new(),
             notify: Vec::new(),
+            listen: Vec::new(),
             register: None,
             changed_when: None,
             become_root: false,
             timeout: None,
             vars,
+            defaults: Vars::new(),
             name_is_template: false,
             control: Default::default(),
             location: Location {

@@ -30,6 +30,7 @@ const ANSIBLE_KEYS: &[(&str, &str)] = &[
     ("with_list", "loop"),
     ("include_tasks", "include"),
     ("import_tasks", "include"),
+    ("import_role", "role"),
     ("become_user", "become"),
 ];
 

@@ -195,11 +195,13 @@ fn step(
         when: when.to_vec(),
         tags: Vec::new(),
         notify: Vec::new(),
+        listen: Vec::new(),
         register: None,
         changed_when: changed_when.map(str::to_string),
         become_root: true,
         timeout: None,
         vars: Vars::default(),
+        defaults: Vars::default(),
         name_is_template: false,
         control: Default::default(),
         location: Location {
