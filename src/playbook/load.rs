@@ -1101,7 +1101,7 @@ fn meta_step(
         .modules
         .first()
         .map(|(k, _)| k)
-        .or(keys.unknown.first())
+        .or(keys.unknown.first().map(|(k, _)| k))
         .or_else(|| {
             keys.keywords
                 .iter()
