@@ -59,17 +59,7 @@ impl HostVars {
             None => format!("{} (playbook vars)", playbook.path.display()),
         }
         .into();
-        let mut base: IndexMap<String, Declared> = playbook
-            .vars
-            .iter()
-            .map(|(k, v)| {
-                let declared = Declared {
-                    value: v.clone(),
-                    origin: defaults.clone(),
-                };
-                (k.clone(), declared)
-            })
-            .collect();
+        let mut base: IndexMap<String, Declared> = Declared::all(&playbook.vars, &defaults);
         let lines = inventory.node_var_lines(node);
         let shown = inventory.path.display().to_string();
         let mut data = Map::new();
@@ -168,17 +158,7 @@ impl HostVars {
             );
         }
         let extra_origin: Arc<str> = "--extra-vars".into();
-        let extra = playbook
-            .extra_vars
-            .iter()
-            .map(|(k, v)| {
-                let declared = Declared {
-                    value: v.clone(),
-                    origin: extra_origin.clone(),
-                };
-                (k.clone(), declared)
-            })
-            .collect();
+        let extra = Declared::all(&playbook.extra_vars, &extra_origin);
         HostVars {
             templates: templates.clone(),
             data,
@@ -208,17 +188,7 @@ impl HostVars {
         extra: &Map<String, Value>,
     ) -> minijinja::Value {
         let origin: Arc<str> = format!("{} (vars of step '{}')", step.location, step.name).into();
-        let mut step_vars: IndexMap<String, Declared> = step
-            .vars
-            .iter()
-            .map(|(k, v)| {
-                let declared = Declared {
-                    value: v.clone(),
-                    origin: origin.clone(),
-                };
-                (k.clone(), declared)
-            })
-            .collect();
+        let mut step_vars: IndexMap<String, Declared> = Declared::all(&step.vars, &origin);
         step_vars.extend(self.extra.iter().map(|(k, d)| (k.clone(), d.clone())));
         let mut fixed = self.magic.clone();
         fixed.insert("facts".into(), Value::Object(facts.clone()));
@@ -230,17 +200,7 @@ impl HostVars {
             self.base.clone()
         } else {
             let origin: Arc<str> = format!("{} (role defaults)", step.location).into();
-            let mut merged: IndexMap<String, Declared> = step
-                .defaults
-                .iter()
-                .map(|(k, v)| {
-                    let declared = Declared {
-                        value: v.clone(),
-                        origin: origin.clone(),
-                    };
-                    (k.clone(), declared)
-                })
-                .collect();
+            let mut merged: IndexMap<String, Declared> = Declared::all(&step.defaults, &origin);
             for (k, d) in self.base.iter() {
                 merged.insert(k.clone(), d.clone());
             }

@@ -83,16 +83,7 @@ fn context(
     node: Option<&NodeVars>,
 ) -> minijinja::Value {
     let declared = |vars: &Vars, origin: &str| -> IndexMap<String, Declared> {
-        let origin: Arc<str> = origin.into();
-        vars.iter()
-            .map(|(k, v)| {
-                let d = Declared {
-                    value: v.clone(),
-                    origin: origin.clone(),
-                };
-                (k.clone(), d)
-            })
-            .collect()
+        Declared::all(vars, &Arc::from(origin))
     };
     let mut base = declared(playbook_vars, "playbook vars");
     let mut fixed = Map::new();

@@ -3,18 +3,12 @@
 //! each step's time counted from when it started on its node. Terminals are pseudo-terminals
 //! made by util-linux's `script`, sized with `stty`.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tandem_integration::lab::TempLab;
 
 use crate::cli::{Tandem, tandem_bin};
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use crate::support::write;
 
 fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))

@@ -2,27 +2,17 @@
 //! at a `meta: flush_handlers` step and again at the end when notified again, and with
 //! `--force-handlers` after a failed step.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tandem_integration::lab::TempLab;
 
 use crate::cli::{Run, Tandem};
+use crate::support::{cat, write};
 
 fn deploy_json(lab: &TempLab, playbook: &Path, extra: &[&str]) -> Run {
     let mut args = vec![playbook.to_str().unwrap(), "--json"];
     args.extend_from_slice(extra);
     Tandem::new(["deploy", "-i"]).run_with(&lab.inventory(), &args)
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn cat(lab: &TempLab, node: &str, path: &str) -> String {
-    let out = lab.exec(node, &format!("cat {path}")).unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn exists(lab: &TempLab, node: &str, path: &str) -> bool {

@@ -6,6 +6,7 @@ use std::path::Path;
 use tandem_integration::lab::TempLab;
 
 use crate::cli::{Run, Tandem};
+use crate::support::cat;
 
 fn deploy_json(lab: &TempLab, playbook: &Path, extra: &[&str]) -> Run {
     let mut args = vec![playbook.to_str().unwrap(), "--json"];
@@ -17,11 +18,6 @@ fn write(dir: &Path, name: &str, text: &str) {
     let path = dir.join(name);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, text).unwrap();
-}
-
-fn cat(lab: &TempLab, node: &str, path: &str) -> String {
-    let out = lab.exec(node, &format!("cat {path}")).unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
