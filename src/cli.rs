@@ -227,6 +227,11 @@ pub struct DeployArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Run the handlers notified so far on a node even after one of its steps failed (as
+    /// Ansible's flag): the change that notified them is finished, the node still counts failed.
+    #[arg(long)]
+    pub force_handlers: bool,
+
     /// Roll out in batches of N hosts, or N% of them, one batch after the other.
     #[arg(long, value_name = "N|N%")]
     pub serial: Option<crate::engine::rollout::Serial>,

@@ -46,10 +46,12 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let cli = match command
+    // clap draws --help while it parses: it learns --color first, so the help follows it too.
+    let parsed = command
+        .color(help_color(args.iter().cloned()))
         .try_get_matches_from(args)
-        .and_then(|matches| cli::Cli::from_arg_matches(&matches))
-    {
+        .and_then(|matches| cli::Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
@@ -93,6 +95,29 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// `--color` as given on the command line, read before clap parses, for clap's own output
+/// (help). `auto` leaves it to clap, which honours NO_COLOR and TERM=dumb as we do.
+fn help_color(args: impl IntoIterator<Item = std::ffi::OsString>) -> clap::ColorChoice {
+    let mut args = args.into_iter().skip(1);
+    let mut choice = None;
+    while let Some(arg) = args.next() {
+        let arg = arg.to_string_lossy().into_owned();
+        if arg == "--" {
+            break;
+        }
+        if let Some(value) = arg.strip_prefix("--color=") {
+            choice = Some(value.to_string());
+        } else if arg == "--color" {
+            choice = args.next().map(|v| v.to_string_lossy().into_owned());
+        }
+    }
+    match choice.as_deref() {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
+    }
+}
+
 fn one_line_usage(e: &clap::Error) -> String {
     let rendered = e.render().to_string();
     // clap's first paragraph is "error: WHAT" (and, for missing arguments, one per line); then
@@ -121,5 +146,29 @@ fn one_line_usage(e: &clap::Error) -> String {
     match usage {
         Some(usage) => format!("{what}; usage: {usage} (see --help)"),
         None => format!("{what}; see --help"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_follows_the_color_flag_wherever_it_is() {
+        let choice = |line: &str| help_color(line.split(' ').map(std::ffi::OsString::from));
+        assert_eq!(
+            choice("tandem --color never deploy --help"),
+            clap::ColorChoice::Never
+        );
+        assert_eq!(
+            choice("tandem deploy --help --color=always"),
+            clap::ColorChoice::Always
+        );
+        assert_eq!(choice("tandem deploy --help"), clap::ColorChoice::Auto);
+        assert_eq!(
+            choice("tandem run -- echo --color never"),
+            clap::ColorChoice::Auto,
+            "after --, words belong to the command"
+        );
     }
 }

@@ -352,6 +352,37 @@ impl Templates {
         names
     }
 
+    /// Dotted names a template string reads (`facts.memory_mb`, or `facts` when it is read as
+    /// a whole): what [`Templates::references_in_str`] gives, with the attributes read.
+    pub fn nested_references_in_str(&self, text: &str) -> BTreeSet<String> {
+        if !has_template_syntax(text) {
+            return BTreeSet::new();
+        }
+        match self.env.template_from_str(text) {
+            Ok(template) => template.undeclared_variables(true).into_iter().collect(),
+            Err(_) => BTreeSet::new(),
+        }
+    }
+
+    /// Dotted names an expression reads.
+    pub fn nested_references_in_expr(&self, expr: &str) -> BTreeSet<String> {
+        match self.env.compile_expression(expr) {
+            Ok(compiled) => compiled.undeclared_variables(true).into_iter().collect(),
+            Err(_) => BTreeSet::new(),
+        }
+    }
+
+    /// Dotted names any string leaf of `args` reads.
+    pub fn nested_references_in_args(&self, args: &serde_json::Value) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        let mut strings = Vec::new();
+        collect_strings(args, &mut strings);
+        for text in strings {
+            names.extend(self.nested_references_in_str(text));
+        }
+        names
+    }
+
     /// A syntax check for a template string from the playbook, without rendering. The message
     /// says where inside a multi-line string the error is (`... (template line 3)`).
     pub fn check_str(&self, text: &str) -> Result<(), String> {
@@ -380,6 +411,16 @@ fn checked<T>(ctx: &Value, result: Result<T, TemplateError>) -> Result<T, Templa
     {
         Some(cause) => Err(TemplateError(cause)),
         None => result,
+    }
+}
+
+fn collect_strings<'v>(value: &'v serde_json::Value, out: &mut Vec<&'v str>) {
+    use serde_json::Value as J;
+    match value {
+        J::String(text) => out.push(text),
+        J::Array(items) => items.iter().for_each(|item| collect_strings(item, out)),
+        J::Object(map) => map.values().for_each(|item| collect_strings(item, out)),
+        _ => {}
     }
 }
 

@@ -49,6 +49,7 @@ pub async fn config(args: ConfigArgs) -> Result<ExitCode, Error> {
                 filter: Default::default(),
                 step_timeout: None,
                 become_password,
+                force_handlers: false,
             };
             let push = service_config::push_playbook(&playbook);
             let shared = Arc::new(Shared::new(inventory, push, options));
@@ -57,6 +58,7 @@ pub async fn config(args: ConfigArgs) -> Result<ExitCode, Error> {
                 diff: a.change.diff,
                 check: a.change.check,
                 verbose: 0,
+                steps: Some(shared.planned_steps()),
             };
             let interrupt = Some(shared.interrupt.clone());
             reported_interruptible(view, &fleet, interrupt, |events| {

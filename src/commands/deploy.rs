@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -16,8 +17,10 @@ use crate::fleet::{Fleet, Selection};
 use crate::report::deploy::DeployReport;
 
 pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
-    let mut playbook = crate::playbook::load(&args.playbook)?;
-    playbook.extra_vars = super::extra_vars::parse(&args.extra_vars)?;
+    let extra_vars = super::extra_vars::parse(&args.extra_vars)?;
+    let known = include_vars(&args, &extra_vars);
+    let mut playbook = crate::playbook::load_with(&args.playbook, &known)?;
+    playbook.extra_vars = extra_vars;
     if super::deploy_listing::wanted(&args) {
         return super::deploy_listing::run(&args, playbook);
     }
@@ -48,6 +51,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         },
         step_timeout: args.step_timeout,
         become_password,
+        force_handlers: args.force_handlers,
     };
     let shared = Shared::new(inventory, playbook, options);
     // Vars that read each other in a loop are bad input, refused before anything connects.
@@ -90,6 +94,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         diff: args.diff,
         check: args.check,
         verbose: crate::logging::verbosity(),
+        steps: Some(shared.planned_steps()),
     };
     match &rollout {
         Some(plan) => {
@@ -107,6 +112,29 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     }
 }
 
+/// What a templated `include` path may read on each node `--limit` selects. An inventory that
+/// does not load gives none: its own error comes next, after the playbook's.
+fn include_vars(args: &DeployArgs, extra: &crate::inventory::Vars) -> crate::playbook::IncludeVars {
+    let mut known = crate::playbook::IncludeVars {
+        extra: extra.clone(),
+        nodes: Vec::new(),
+    };
+    let Ok(inventory) = crate::inventory::Inventory::load(&args.connect.inventory) else {
+        return known;
+    };
+    if let Ok(nodes) = inventory.select(args.select.limit.as_deref()) {
+        known.nodes = nodes
+            .into_iter()
+            .map(|node| crate::playbook::NodeVars {
+                node: node.name.clone(),
+                cluster: node.cluster.clone(),
+                vars: inventory.node_vars(node),
+            })
+            .collect();
+    }
+    known
+}
+
 /// How a run that changes nodes is shown.
 pub struct View {
     pub json: bool,
@@ -114,7 +142,13 @@ pub struct View {
     pub check: bool,
     /// `-v`: every step's output under its line.
     pub verbose: u8,
+    /// The steps each host is planned to run, when known before the run starts: the live
+    /// view's total is then right from its first draw.
+    pub steps: Option<usize>,
 }
+
+/// How often the live view is redrawn without events: its spinners and times move.
+const TICK: Duration = Duration::from_millis(100);
 
 /// Runs `work` (anything that drives the engine) with deploy's report: progress, diffs, recap
 /// or JSON. Exit status 0 only when no host failed or was unreachable.
@@ -149,9 +183,20 @@ where
     let (events, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     let mut report = DeployReport::new(view.json, view.diff, view.check, order.len());
     report.verbose(view.verbose);
+    if let Some(steps) = view.steps {
+        report.plan(&order, steps);
+    }
     let reporter = tokio::spawn(async move {
-        while let Some(event) = receiver.recv().await {
-            report.handle(event);
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                event = receiver.recv() => match event {
+                    Some(event) => report.handle(event),
+                    None => break,
+                },
+                _ = tick.tick() => report.tick(),
+            }
         }
         report
     });

@@ -32,6 +32,7 @@ pub fn run(args: &DeployArgs, playbook: Playbook) -> Result<ExitCode, Error> {
         filter: filter.clone(),
         step_timeout: args.step_timeout,
         become_password: None,
+        force_handlers: args.force_handlers,
     };
     let shared = Shared::new(inventory, playbook, options);
     check(&shared, &names)?;

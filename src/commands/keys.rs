@@ -21,12 +21,15 @@ pub async fn keys(args: KeysArgs) -> Result<ExitCode, Error> {
         filter: Default::default(),
         step_timeout: None,
         become_password: None,
+        force_handlers: false,
     };
     let view = View {
         json: args.change.json,
         diff: args.change.diff,
         check: args.change.check,
         verbose: 0,
+        // Known once every node's keys are read.
+        steps: None,
     };
     let interrupt = Interrupt::default();
     reported_interruptible(view, &fleet, Some(interrupt.clone()), |events| {

@@ -59,17 +59,7 @@ impl HostVars {
             None => format!("{} (playbook vars)", playbook.path.display()),
         }
         .into();
-        let mut base: IndexMap<String, Declared> = playbook
-            .vars
-            .iter()
-            .map(|(k, v)| {
-                let declared = Declared {
-                    value: v.clone(),
-                    origin: defaults.clone(),
-                };
-                (k.clone(), declared)
-            })
-            .collect();
+        let mut base: IndexMap<String, Declared> = Declared::all(&playbook.vars, &defaults);
         let lines = inventory.node_var_lines(node);
         let shown = inventory.path.display().to_string();
         let mut data = Map::new();
@@ -168,17 +158,7 @@ impl HostVars {
             );
         }
         let extra_origin: Arc<str> = "--extra-vars".into();
-        let extra = playbook
-            .extra_vars
-            .iter()
-            .map(|(k, v)| {
-                let declared = Declared {
-                    value: v.clone(),
-                    origin: extra_origin.clone(),
-                };
-                (k.clone(), declared)
-            })
-            .collect();
+        let extra = Declared::all(&playbook.extra_vars, &extra_origin);
         HostVars {
             templates: templates.clone(),
             data,
@@ -208,25 +188,26 @@ impl HostVars {
         extra: &Map<String, Value>,
     ) -> minijinja::Value {
         let origin: Arc<str> = format!("{} (vars of step '{}')", step.location, step.name).into();
-        let mut step_vars: IndexMap<String, Declared> = step
-            .vars
-            .iter()
-            .map(|(k, v)| {
-                let declared = Declared {
-                    value: v.clone(),
-                    origin: origin.clone(),
-                };
-                (k.clone(), declared)
-            })
-            .collect();
+        let mut step_vars: IndexMap<String, Declared> = Declared::all(&step.vars, &origin);
         step_vars.extend(self.extra.iter().map(|(k, d)| (k.clone(), d.clone())));
         let mut fixed = self.magic.clone();
         fixed.insert("facts".into(), Value::Object(facts.clone()));
         fixed.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut data = self.data.clone();
         data.extend(registered.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // A role's defaults are below every other var: under the playbook's and the inventory's.
+        let base = if step.defaults.is_empty() {
+            self.base.clone()
+        } else {
+            let origin: Arc<str> = format!("{} (role defaults)", step.location).into();
+            let mut merged: IndexMap<String, Declared> = Declared::all(&step.defaults, &origin);
+            for (k, d) in self.base.iter() {
+                merged.insert(k.clone(), d.clone());
+            }
+            Arc::new(merged)
+        };
         let scope = VarScope {
-            base: self.base.clone(),
+            base,
             registered: data,
             step: step_vars,
             fixed,
@@ -369,12 +350,14 @@ clusters:
             when: Vec::new(),
             tags: Vec::new(),
             notify: Vec::new(),
+            listen: Vec::new(),
             register: None,
             changed_when: None,
             become_root: false,
             become_user: None,
             timeout: None,
             vars,
+            defaults: Vars::new(),
             name_is_template: false,
             control: Default::default(),
             location: Location {

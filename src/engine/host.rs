@@ -15,7 +15,7 @@ use super::context::HostVars;
 use super::events::{Event, HostStats, StepResult, StepStatus};
 use super::interrupt::Level;
 use super::plan::PlannedStep;
-use super::{FACTS_SCRIPT, Shared, step_timeout};
+use super::{Shared, facts, step_timeout};
 use crate::fleet::Host;
 use crate::modules::{self, PlanContext, StepReport, answer};
 use crate::playbook::Step;
@@ -36,7 +36,6 @@ enum InFlight<'a> {
         /// The step's name as shown (rendered when it is a template).
         name: String,
         answer: PendingAnswer,
-        sent: Instant,
         /// Its time limit on the node, in seconds, for the "timed out" message.
         limit: Option<u32>,
     },
@@ -51,7 +50,13 @@ struct HostRun<'a> {
     stats: HostStats,
     facts: Option<Map<String, Value>>,
     registered: Map<String, Value>,
+    /// Handler names and `listen` topics notified since the last flush.
     notified: BTreeSet<String>,
+    /// Handlers a flush (a `meta: flush_handlers` step or the end) set out to run.
+    handlers_owed: usize,
+    /// Failures before `--force-handlers` ran the handlers anyway: results decided before a
+    /// later failure are dropped only for failures after these.
+    failures_before: usize,
     queue: VecDeque<InFlight<'a>>,
     /// Why the host stopped early.
     stopped: Option<String>,
@@ -97,6 +102,8 @@ pub async fn run_host(
         facts: None,
         registered: Map::new(),
         notified: BTreeSet::new(),
+        handlers_owed: 0,
+        failures_before: 0,
         queue: VecDeque::new(),
         stopped: None,
         plain: None,
@@ -133,7 +140,8 @@ pub async fn run_host(
     // Whatever stopped the host (a failed step, a lost connection, Ctrl-C), the steps it never
     // got to and the handlers its changes notified but that never ran are counted: a host that
     // failed at its second step of ten has eight steps not run, not zero.
-    let handlers_left = run.handlers_due().saturating_sub(run.handlers_ran);
+    let handlers_left =
+        (run.handlers_owed + run.handlers_due().len()).saturating_sub(run.handlers_ran);
     run.stats.not_run = shared.planned_steps().saturating_sub(run.ran) + handlers_left;
     if run.stats.interrupted || run.halted {
         if run.stats.not_run > 0 {
@@ -163,21 +171,44 @@ impl<'a> HostRun<'a> {
         let plan = &self.shared.plan;
         let steps: Vec<&PlannedStep> = plan.steps.iter().collect();
         self.run_steps(session, &steps).await?;
+        self.flush(session).await
+    }
+
+    /// Runs the handlers notified so far, in handler order, each once; a later notify runs
+    /// them again at the next flush (as Ansible's `meta: flush_handlers`). After a failed
+    /// step they run only with `--force-handlers`; after Ctrl-C never (they are new steps too).
+    async fn flush(&mut self, session: &Session) -> Result<(), SshError> {
         // Handlers depend on what changed: every answer must be in first.
         self.drain(session).await?;
-        // After Ctrl-C no handler starts either: they are new steps too.
-        if self.stopped.is_none() && !self.halted {
-            let handlers: Vec<&PlannedStep> = plan
-                .handlers
-                .iter()
-                .filter(|h| {
-                    self.notified
-                        .contains(&self.shared.playbook.handlers[h.index].name)
-                })
-                .collect();
-            self.run_steps(session, &handlers).await?;
+        if self.halted {
+            return Ok(());
         }
-        self.drain(session).await
+        let failed = self.stopped.take();
+        if failed.is_some() && !self.shared.options.force_handlers {
+            self.stopped = failed;
+            return Ok(());
+        }
+        let due = self.handlers_due();
+        self.notified.clear();
+        if !due.is_empty() {
+            self.handlers_owed += due.len();
+            if failed.is_some() {
+                // The failed step halted its shells (frames behind a failure are skipped
+                // there): the handlers get fresh ones.
+                self.failures_before = self.stats.failed;
+                let sudo = std::mem::take(&mut self.sudo).into_iter().map(|(_, s)| s);
+                for shell in self.plain.take().into_iter().chain(sudo) {
+                    shell.close().await;
+                }
+            }
+            Box::pin(self.run_steps(session, &due)).await?;
+            self.drain(session).await?;
+        }
+        // The step that failed first stays the host's reason.
+        if failed.is_some() {
+            self.stopped = failed;
+        }
+        Ok(())
     }
 
     async fn run_steps(
@@ -193,7 +224,20 @@ impl<'a> HostRun<'a> {
                 break;
             }
             let step = self.step(planned);
+            if step.is_flush() {
+                self.flush(session).await?;
+                // Not a step of its own in the report: it only counts as done.
+                if self.stopped.is_none() {
+                    self.ran += 1;
+                }
+                continue;
+            }
             let as_user = self.run_as(step);
+            // A step that reads the facts before any shell is open: opening one sends the facts
+            // frame, which the wait below then answers (else the step saw no facts at all).
+            if self.facts.is_none() && planned.reads.contains("facts") {
+                self.shell(session, as_user).await?;
+            }
             // Wait for earlier answers when this step reads what they produce, or when it goes
             // to the other shell (frames on two shells would run in no defined order).
             let reads_pending = planned.reads.iter().any(|name| {
@@ -225,15 +269,16 @@ impl<'a> HostRun<'a> {
         Ok(())
     }
 
-    /// How many handlers the changes so far have notified.
-    fn handlers_due(&self) -> usize {
+    /// The handlers the changes since the last flush have notified, by name or topic, in
+    /// handler order.
+    fn handlers_due(&self) -> Vec<&'a PlannedStep> {
         let handlers = &self.shared.playbook.handlers;
         self.shared
             .plan
             .handlers
             .iter()
-            .filter(|h| self.notified.contains(&handlers[h.index].name))
-            .count()
+            .filter(|h| self.notified.iter().any(|n| handlers[h.index].answers(n)))
+            .collect()
     }
 
     fn step(&self, planned: &PlannedStep) -> &'a Step {
@@ -316,7 +361,6 @@ impl<'a> HostRun<'a> {
             step,
             name,
             answer,
-            sent: Instant::now(),
             limit,
         });
         Ok(())
@@ -428,7 +472,9 @@ impl<'a> HostRun<'a> {
             // The init frame and the facts probe are pipelined with the first steps.
             let _ = shell.send(&init, b"", FrameMode::Init).await?;
             if self.facts.is_none() && !self.queue.iter().any(|f| matches!(f, InFlight::Facts(_))) {
-                let facts = shell.send(FACTS_SCRIPT, b"", FrameMode::Continue).await?;
+                let facts = shell
+                    .send(&self.shared.facts_script, b"", FrameMode::Continue)
+                    .await?;
                 self.queue.push_back(InFlight::Facts(facts));
             }
             match as_user {
@@ -485,17 +531,11 @@ impl<'a> HostRun<'a> {
                 InFlight::Facts(answer) => {
                     let answer = self.answer(session, answer).await?;
                     let report = answer::parse(&answer.stdout, &self.shared.mark);
-                    self.facts = Some(
-                        report
-                            .facts
-                            .into_iter()
-                            .map(|(k, v)| (k, Value::from(v)))
-                            .collect(),
-                    );
+                    self.facts = Some(facts::shape(report.facts));
                 }
                 InFlight::Local(result, registered) => {
                     // Decided before an earlier step's failure was known: it never ran.
-                    if self.stats.failed > 0 {
+                    if self.stats.failed > self.failures_before {
                         continue;
                     }
                     if let Some((name, value)) = registered {
@@ -508,11 +548,10 @@ impl<'a> HostRun<'a> {
                     step,
                     name,
                     answer,
-                    sent,
                     limit,
                 } => {
                     let answer = self.answer(session, answer).await?;
-                    self.handle_answer(planned, step, name, answer, sent, limit);
+                    self.handle_answer(planned, step, name, answer, limit);
                 }
             }
         }
@@ -526,18 +565,21 @@ impl<'a> HostRun<'a> {
         step: &Step,
         name: String,
         answer: Answer,
-        sent: Instant,
         limit: Option<u32>,
     ) {
         let mut result = self.local_result(planned, &name, StepStatus::Ok, None);
-        result.elapsed_ms = sent.elapsed().as_millis() as u64;
+        // From when the step started on the node, not when it was sent: pipelined behind a
+        // slow step, it waited there without running.
+        result.elapsed_ms = answer.ran_for.as_millis() as u64;
         result.attempts = 1;
         let stderr = String::from_utf8_lossy(&answer.stderr).into_owned();
         result.stderr = stderr.clone();
         match answer.status {
             // Not run because an earlier step failed here or Ctrl-C halted the host: no event,
             // it never happened (counted as not run).
-            FrameStatus::Skipped if self.halted || self.stats.failed > 0 => return,
+            FrameStatus::Skipped if self.halted || self.stats.failed > self.failures_before => {
+                return;
+            }
             // Skipped with neither cause: the node did not run a step tandem asked for, and
             // reporting nothing would pass that off as success.
             FrameStatus::Skipped => {

@@ -5,6 +5,7 @@
 
 mod context;
 pub mod events;
+pub mod facts;
 mod host;
 pub mod interrupt;
 mod plan;
@@ -19,6 +20,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 pub use context::{DATA_VARS, TANDEM_NAMES};
 pub use events::{Event, HostStats, ItemResult, StepResult, StepStatus};
+pub use facts::FACTS_SCRIPT;
 pub use interrupt::Interrupt;
 pub use plan::TagFilter;
 pub use undefined::check as check_undefined_names;
@@ -43,18 +45,9 @@ pub struct RunOptions {
     /// `--become-password-file`/`-K`: what sudo is told for `become` steps (written to sudo's
     /// stdin on the node, never on a command line).
     pub become_password: Option<crate::ssh::BecomePassword>,
+    /// `--force-handlers`: a host whose step failed still runs the handlers notified so far.
+    pub force_handlers: bool,
 }
-
-/// Facts every host reports at the start, in the same round trip as the first steps. Only
-/// shell builtins and /proc reads: no process is started for them.
-pub const FACTS_SCRIPT: &str = r#"if [ -r /etc/os-release ]; then . /etc/os-release; fi
-tandem_fact os_id "${ID:-unknown}"
-tandem_fact os_version "${VERSION_ID:-}"
-tandem_fact os_codename "${VERSION_CODENAME:-}"
-read -r k </proc/sys/kernel/osrelease; tandem_fact kernel "$k"
-read -r h </proc/sys/kernel/hostname; tandem_fact hostname "$h"
-if [ -e /sys/fs/cgroup/cgroup.controllers ]; then tandem_fact cgroup 2; else tandem_fact cgroup 1; fi
-"#;
 
 /// Everything hosts share, built once.
 pub struct Shared {
@@ -67,6 +60,8 @@ pub struct Shared {
     pub mark: String,
     /// Raised by Ctrl-C (the command decides); nothing raises it by default.
     pub interrupt: Interrupt,
+    /// The facts frame: the base facts and the groups the run reads.
+    pub facts_script: String,
 }
 
 impl Shared {
@@ -75,6 +70,7 @@ impl Shared {
         let declared = plan::var_references(&inventory, &playbook, &templates);
         let plan = plan::Plan::new(&playbook, &templates, &options.filter, &declared);
         let mark = format!("@tandem-record-{:016x}", rand::random::<u64>());
+        let facts_script = facts::script(&facts::wanted(&inventory, &playbook, &templates));
         Shared {
             inventory,
             playbook,
@@ -83,6 +79,7 @@ impl Shared {
             options,
             mark,
             interrupt: Interrupt::default(),
+            facts_script,
         }
     }
 

@@ -125,6 +125,7 @@ impl Plan {
                 });
             }
             let mut step_vars = BTreeMap::new();
+            add_references(&mut step_vars, &step.defaults, templates);
             add_references(&mut step_vars, &step.vars, templates);
             PlannedStep {
                 index,

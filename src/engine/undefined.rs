@@ -114,8 +114,8 @@ fn check_step(
             TemplateText::Expr(expr) => result_reads.extend(templates.references_in_expr(expr)),
         }
     }
-    // Step vars: their own reads count as the step's.
-    for value in step.vars.values() {
+    // Step vars and role defaults: their own reads count as the step's.
+    for value in step.vars.values().chain(step.defaults.values()) {
         reads.extend(templates.references_in_args(value));
     }
     let looped = step.control.loop_spec.is_some();
@@ -124,6 +124,7 @@ fn check_step(
         defined.contains(name)
             || guarded.contains(name)
             || step.vars.contains_key(name)
+            || step.defaults.contains_key(name)
             || (looped && name == "item")
             // `register: x` with `until: x.rc == 0` reads this very attempt's result.
             || step.register.as_deref() == Some(name)
@@ -132,6 +133,9 @@ fn check_step(
         .iter()
         .find(|n| !own(n))
         .or_else(|| result_reads.iter().find(|n| !own(n) && *n != "result"));
+    if undefined.is_none() {
+        check_fact_names(shared, step, what)?;
+    }
     match undefined {
         None => Ok(()),
         Some(name) => Err(format!(
@@ -147,6 +151,47 @@ fn check_step(
             }
         )),
     }
+}
+
+/// `facts.NAME` where no fact has that name: a typo every node would fail on.
+fn check_fact_names(shared: &Shared, step: &Step, what: &str) -> Result<(), String> {
+    let templates = &shared.templates;
+    let mut paths = templates.nested_references_in_args(&step.args);
+    for expr in step.when.iter().chain(&step.changed_when) {
+        paths.extend(templates.nested_references_in_expr(expr));
+    }
+    if step.name_is_template {
+        paths.extend(templates.nested_references_in_str(&step.name));
+    }
+    for value in step.vars.values() {
+        paths.extend(templates.nested_references_in_args(value));
+    }
+    for text in step.control.templates() {
+        paths.extend(match text {
+            TemplateText::Args(value) => templates.nested_references_in_args(value),
+            TemplateText::Str(text) => templates.nested_references_in_str(text),
+            TemplateText::Expr(expr) => templates.nested_references_in_expr(expr),
+        });
+    }
+    let known = super::facts::known_names();
+    for path in paths {
+        let mut parts = path.split('.');
+        if parts.next() != Some("facts") || step.vars.contains_key("facts") {
+            continue;
+        }
+        let Some(name) = parts.next() else { continue };
+        if known.contains(&name) {
+            continue;
+        }
+        return Err(format!(
+            "{}: {what} '{}' reads `facts.{name}`, which is not a fact (facts: {}){}",
+            step.location,
+            step.name,
+            known.join(", "),
+            crate::playbook::suggestion(name, known.iter().copied())
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -179,6 +224,21 @@ clusters:
         let inventory = Inventory::parse(INVENTORY, Path::new("/srv/inventory.yml")).unwrap();
         let shared = Shared::new(inventory, playbook, RunOptions::default());
         check(&shared).map_err(|e| e.replace(&format!("{}/", dir.display()), ""))
+    }
+
+    #[test]
+    fn a_fact_name_that_is_no_fact_is_caught_with_a_suggestion() {
+        check_text(
+            "steps:\n  - command: {cmd: \"echo {{ facts.memory_mb }} {{ facts.interfaces.eth0.ipv4 }}\"}\n    when: facts.opensvc_installed and facts.init_system == 'systemd'\n",
+        )
+        .unwrap();
+        let err = check_text("steps:\n  - command: {cmd: x}\n    when: facts.memroy_mb > 512\n")
+            .unwrap_err();
+        assert!(
+            err.starts_with("site.yml:2: step 'command x' reads `facts.memroy_mb`, which is not a fact (facts: os_id,"),
+            "{err}"
+        );
+        assert!(err.ends_with("did you mean `memory_mb`?"), "{err}");
     }
 
     #[test]

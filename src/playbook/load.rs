@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde_saphyr::{Location as YamlLocation, Spanned};
 
-use super::error::{PlaybookError, PlaybookErrorKind};
-use super::model::{Location, Playbook, Step};
+use super::error::{PlaybookError, PlaybookErrorKind, one_line};
+use super::include_path::{self, IncludeVars};
+use super::model::{FLUSH_HANDLERS, Location, Playbook, Step};
 use super::raw::{RawFile, RawStep, RawSteps};
 use super::suggest::{ansible_play_hint, suggestion};
 use super::timeout::parse_timeout;
@@ -44,6 +45,13 @@ const STEP_KEYS: &[&str] = &[
     "timeout",
 ];
 
+/// The keyword of handlers only (topics a `notify` may name), refused on steps with its own
+/// message, and not listed with the step keys.
+const HANDLER_KEY: &str = "listen";
+
+/// What a step may be instead of a module, for "did you mean" (`include_tasks` -> `include`).
+const OTHER_STEP_KINDS: &[&str] = &["include", "role", "include_role", "meta"];
+
 /// The keywords of an `include` step.
 const INCLUDE_KEYS: &[&str] = &["include", "name", "vars", "when", "tags", "timeout"];
 
@@ -53,15 +61,25 @@ const RESERVED: &[&str] = &[
     "loop", "self",
 ];
 
-/// Reads, parses and validates the playbook at `path` and every file it includes.
+/// Reads, parses and validates the playbook at `path` and every file it includes, without an
+/// inventory: a templated include path may read the playbook's vars only.
 pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
+    load_with(path, &IncludeVars::default())
+}
+
+/// [`load`], with the vars a templated include path may read on each selected node.
+pub fn load_with(path: &Path, known: &IncludeVars) -> Result<Playbook, PlaybookError> {
     let mut loader = Loader {
         templates: Templates::new(),
         stack: Vec::new(),
         handlers: Vec::new(),
         handler_places: HashMap::new(),
+        topics: Default::default(),
         notifies: Vec::new(),
         become_default: (false, None),
+        playbook_vars: Vars::new(),
+        known: known.clone(),
+        roles_loaded: Default::default(),
     };
     let raw = parse_file(path)?;
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -106,13 +124,14 @@ pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
         RawFile::Empty => (Vars::new(), None, None),
     };
 
+    loader.playbook_vars = vars.clone();
     let mut steps = Vec::new();
     let steps_position = raw_steps.as_ref().map(|s| pos(&s.referenced));
     if let Some(raw_steps) = raw_steps {
         loader.steps(path, raw_steps.value, &Scope::default(), &mut steps)?;
     }
     if let Some(handlers) = raw_handlers {
-        loader.handlers(path, handlers.value)?;
+        loader.handlers(path, handlers.value, &Scope::default())?;
     }
     if steps.is_empty() {
         let message = "the playbook has no steps: add a `steps:` list with at least one step \
@@ -144,6 +163,11 @@ struct Scope {
     vars: Vars,
     /// The innermost enclosing include's `timeout`.
     timeout: Option<u32>,
+    /// The enclosing roles' `defaults.yml`: below every other var (inner role wins).
+    defaults: Vars,
+    /// The innermost enclosing role's `templates/` (absolute): a `template` src found there
+    /// is read from there.
+    template_dir: Option<PathBuf>,
 }
 
 /// A `notify` to check once every handler is known.
@@ -161,18 +185,29 @@ struct Loader {
     handlers: Vec<Step>,
     /// Handler name -> where it was first defined.
     handler_places: HashMap<String, Location>,
+    /// `listen` topics of the handlers so far.
+    topics: std::collections::HashSet<String>,
     notifies: Vec<Notify>,
     /// The playbook's own `become` and `become_user`: what a step or handler that says
     /// neither does.
     become_default: (bool, Option<String>),
+    /// The main playbook's `vars`: what a templated include path may read, with `known`.
+    playbook_vars: Vars,
+    known: IncludeVars,
+    /// Roles whose `handlers.yml` is read (once, whatever the number of uses).
+    roles_loaded: std::collections::HashSet<String>,
 }
 
 /// The keys of one step, sorted by kind.
 struct Keys {
     keywords: Vec<(Spanned<String>, Spanned<serde_json::Value>)>,
     modules: Vec<(Spanned<String>, Spanned<serde_json::Value>)>,
-    unknown: Vec<Spanned<String>>,
+    /// Keys neither tandem's nor a module, with their values (an Ansible play's `tasks:` say
+    /// how to translate it).
+    unknown: Vec<(Spanned<String>, Spanned<serde_json::Value>)>,
     include: Option<(Spanned<String>, Spanned<serde_json::Value>)>,
+    /// `meta: flush_handlers`.
+    meta: Option<(Spanned<String>, Spanned<serde_json::Value>)>,
 }
 
 impl Keys {
@@ -195,7 +230,7 @@ impl Loader {
         Ok(())
     }
 
-    fn handlers(&mut self, file: &Path, raw: RawSteps) -> Result<(), PlaybookError> {
+    fn handlers(&mut self, file: &Path, raw: RawSteps, scope: &Scope) -> Result<(), PlaybookError> {
         for (index, raw_step) in raw.into_iter().enumerate() {
             let here = pos(&raw_step.referenced);
             let keys = sort_keys(raw_step.value);
@@ -208,8 +243,15 @@ impl Loader {
                         .to_string(),
                 ));
             }
-            let (step, named) =
-                self.build_step(file, index + 1, here, keys, &Scope::default(), "handler")?;
+            if let Some((key, _)) = &keys.meta {
+                return Err(PlaybookError::invalid(
+                    file,
+                    pos(&key.referenced),
+                    "`meta` is not allowed in handlers: put `- meta: flush_handlers` in `steps:`"
+                        .to_string(),
+                ));
+            }
+            let (step, named) = self.build_step(file, index + 1, here, keys, scope, "handler")?;
             if !named {
                 return Err(PlaybookError::invalid(
                     file,
@@ -233,6 +275,7 @@ impl Loader {
             }
             self.handler_places
                 .insert(step.name.clone(), step.location.clone());
+            self.topics.extend(step.listen.iter().cloned());
             self.handlers.push(step);
         }
         Ok(())
@@ -251,6 +294,10 @@ impl Loader {
         if keys.include.is_some() {
             return self.include(file, keys, scope, out);
         }
+        if keys.meta.is_some() {
+            out.push(meta_step(file, here, keys, scope)?);
+            return Ok(());
+        }
         let (step, _) = self.build_step(file, index, here, keys, scope, "step")?;
         out.push(step);
         Ok(())
@@ -263,21 +310,38 @@ impl Loader {
         scope: &Scope,
         out: &mut Vec<Step>,
     ) -> Result<(), PlaybookError> {
-        let (_, include_value) = keys.include.as_ref().expect("checked by the caller");
-        let target = match &include_value.value {
-            serde_json::Value::String(target) if !target.trim().is_empty() => target.clone(),
+        let (include_key, include_value) = keys.include.as_ref().expect("checked by the caller");
+        let role = include_key.value != "include";
+        let target = match (&include_value.value, role) {
+            (serde_json::Value::String(target), _) if !target.trim().is_empty() => target.clone(),
+            // Ansible's `include_role: {name: web}`.
+            (serde_json::Value::Object(map), true)
+                if map.len() == 1 && map.get("name").and_then(|n| n.as_str()).is_some() =>
+            {
+                map["name"].as_str().unwrap_or_default().to_string()
+            }
             _ => {
+                let message = if role {
+                    format!(
+                        "`{}` takes the name of a role (a directory roles/NAME/ beside the \
+                         playbook), e.g. `role: web`",
+                        include_key.value
+                    )
+                } else {
+                    "`include` takes the path of a steps file, e.g. `include: node-prep.yml`"
+                        .to_string()
+                };
                 return Err(PlaybookError::invalid(
                     file,
                     pos(&include_value.referenced),
-                    "`include` takes the path of a steps file, e.g. `include: node-prep.yml`"
-                        .to_string(),
+                    message,
                 ));
             }
         };
+        let what = if role { "role" } else { "include" };
         let label = match keys.get("name").map(|(_, v)| &v.value) {
-            Some(serde_json::Value::String(name)) => format!("include '{name}'"),
-            _ => format!("include '{target}'"),
+            Some(serde_json::Value::String(name)) => format!("{what} '{name}'"),
+            _ => format!("{what} '{target}'"),
         };
         if let Some((module, _)) = keys.modules.first() {
             return Err(PlaybookError::invalid(
@@ -290,7 +354,12 @@ impl Loader {
                 ),
             ));
         }
-        if let Some(key) = keys.unknown.first() {
+        if let Some(key) = keys
+            .unknown
+            .first()
+            .map(|(k, _)| k)
+            .or(keys.meta.as_ref().map(|(k, _)| k))
+        {
             return Err(PlaybookError::invalid(
                 file,
                 pos(&key.referenced),
@@ -315,16 +384,6 @@ impl Loader {
                      (an include takes {})",
                     key.value,
                     INCLUDE_KEYS.join(", ")
-                ),
-            ));
-        }
-        if has_template_syntax(&target) {
-            return Err(PlaybookError::invalid(
-                file,
-                pos(&include_value.referenced),
-                format!(
-                    "{label}: the path of an include cannot be a template (includes are read \
-                     before any host is known); use `when` to choose between includes"
                 ),
             ));
         }
@@ -353,11 +412,151 @@ impl Loader {
                 PlaybookError::invalid(file, pos(&value.referenced), message)
             })?);
         }
-
-        // Relative to the including file, whatever the working directory.
-        let dir = file.parent().unwrap_or(Path::new(""));
-        let path = dir.join(&target);
         let position = pos(&include_value.referenced);
+        if role {
+            return self.role(file, &label, &target, position, inner, out);
+        }
+        if !has_template_syntax(&target) {
+            return self.include_file(file, &label, &target, position, &inner, out);
+        }
+        self.templates.check_str(&target).map_err(|message| {
+            PlaybookError::invalid(file, position, format!("{label}: {message}"))
+        })?;
+        let rendered = include_path::render(
+            &self.templates,
+            &target,
+            &self.playbook_vars,
+            &inner.vars,
+            &self.known,
+        )
+        .map_err(|message| PlaybookError::invalid(file, position, format!("{label}: {message}")))?;
+        let several = rendered.len() > 1;
+        for (path, nodes) in rendered {
+            let mut only = inner.clone();
+            if several {
+                only.when.push(include_path::only_on(&nodes));
+            }
+            let shown = if nodes.is_empty() {
+                format!("{label} ({path})")
+            } else {
+                format!("{label} ({path} on {})", nodes.join(", "))
+            };
+            self.include_file(file, &shown, &path, position, &only, out)?;
+        }
+        Ok(())
+    }
+
+    /// `role: NAME`: roles/NAME/ beside the playbook; its `steps.yml` pulled in like an
+    /// include, with its `defaults.yml` below every other var, its `templates/` searched first
+    /// for a `template` src, and its `handlers.yml` added to the handlers (once).
+    fn role(
+        &mut self,
+        file: &Path,
+        label: &str,
+        name: &str,
+        position: (usize, usize),
+        mut inner: Scope,
+        out: &mut Vec<Step>,
+    ) -> Result<(), PlaybookError> {
+        let valid = name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            && !name.starts_with('.');
+        if !valid {
+            return Err(PlaybookError::invalid(
+                file,
+                position,
+                format!(
+                    "{label}: a role is named by its directory under roles/ (letters, digits, \
+                     '_', '-', '.'; no path, no template)"
+                ),
+            ));
+        }
+        let playbook_dir = self.stack[0]
+            .1
+            .parent()
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        let dir = playbook_dir.join("roles").join(name);
+        if !dir.is_dir() {
+            return Err(PlaybookError::invalid(
+                file,
+                position,
+                format!(
+                    "{label}: no directory {}: a role is roles/NAME/ beside the playbook, with \
+                     steps.yml (and optional defaults.yml, handlers.yml, templates/)",
+                    dir.display()
+                ),
+            ));
+        }
+        let defaults = dir.join("defaults.yml");
+        if defaults.exists() {
+            for (key, value) in parse_vars_file(&defaults)? {
+                inner.defaults.insert(key, value);
+            }
+        }
+        let templates = dir.join("templates");
+        if templates.is_dir() {
+            inner.template_dir = Some(std::fs::canonicalize(&templates).unwrap_or(templates));
+        }
+        let handlers = dir.join("handlers.yml");
+        if handlers.exists() && self.roles_loaded.insert(name.to_string()) {
+            match parse_file(&handlers)? {
+                RawFile::Steps(list) => {
+                    // Handlers run outside the role's include: only its defaults and templates.
+                    let scope = Scope {
+                        defaults: inner.defaults.clone(),
+                        template_dir: inner.template_dir.clone(),
+                        ..Scope::default()
+                    };
+                    self.handlers(&handlers, list, &scope)?;
+                }
+                RawFile::Empty => {}
+                RawFile::Playbook(_) => {
+                    return Err(PlaybookError::whole(
+                        &handlers,
+                        "a role's handlers.yml is a list of handlers (`- name: ...`), not a map"
+                            .to_string(),
+                    ));
+                }
+            }
+        }
+        let steps = Path::new("roles").join(name).join("steps.yml");
+        let steps = steps.to_string_lossy().into_owned();
+        // Relative to the playbook's directory, not to the file naming the role.
+        let main = self.stack[0].1.clone();
+        self.include_relative(&main, file, label, &steps, position, &inner, out)
+    }
+
+    /// Pulls in the steps of `target`, relative to the including `file`.
+    fn include_file(
+        &mut self,
+        file: &Path,
+        label: &str,
+        target: &str,
+        position: (usize, usize),
+        inner: &Scope,
+        out: &mut Vec<Step>,
+    ) -> Result<(), PlaybookError> {
+        self.include_relative(file, file, label, target, position, inner, out)
+    }
+
+    /// Pulls in the steps of `target`, relative to the directory of `base`; errors go to
+    /// `file` (the file that names the include) at `position`.
+    #[allow(clippy::too_many_arguments)]
+    fn include_relative(
+        &mut self,
+        base: &Path,
+        file: &Path,
+        label: &str,
+        target: &str,
+        position: (usize, usize),
+        inner: &Scope,
+        out: &mut Vec<Step>,
+    ) -> Result<(), PlaybookError> {
+        // Relative to the including file, whatever the working directory.
+        let dir = base.parent().unwrap_or(Path::new(""));
+        let path = dir.join(target);
         let canonical = std::fs::canonicalize(&path).map_err(|err| {
             let text = err.to_string();
             let text = text.split(" (os error ").next().unwrap_or_default();
@@ -399,7 +598,7 @@ impl Loader {
 
         let raw = parse_file(&path)?;
         self.stack.push((canonical, path.clone()));
-        let result = self.included(&path, raw, &inner, out);
+        let result = self.included(&path, raw, inner, out);
         self.stack.pop();
         result
     }
@@ -446,7 +645,7 @@ impl Loader {
                     self.steps(path, steps.value, scope, out)?;
                 }
                 if let Some(handlers) = playbook.handlers {
-                    self.handlers(path, handlers.value)?;
+                    self.handlers(path, handlers.value, scope)?;
                 }
                 Ok(())
             }
@@ -481,9 +680,15 @@ impl Loader {
             (None, None) => format!("{what} #{index}"),
         };
 
-        if let Some(key) = keys.unknown.first() {
-            let unknown = keys.unknown.iter().map(|k| k.value.as_str());
-            if let Some(hint) = ansible_play_hint(unknown) {
+        if let Some((key, _)) = keys.unknown.first() {
+            // The play's own `become:` is one of our keys: the hint reads it too.
+            let all: Vec<(&str, &serde_json::Value)> = keys
+                .keywords
+                .iter()
+                .chain(&keys.unknown)
+                .map(|(k, v)| (k.value.as_str(), &v.value))
+                .collect();
+            if let Some(hint) = ansible_play_hint(&all) {
                 return Err(PlaybookError::invalid(
                     file,
                     pos(&key.referenced),
@@ -495,7 +700,14 @@ impl Loader {
                     "unknown module or key `{}` in {label} (modules: {}){}",
                     key.value,
                     modules::NAMES.join(", "),
-                    suggestion(&key.value, modules::NAMES.iter().chain(STEP_KEYS).copied())
+                    suggestion(
+                        &key.value,
+                        modules::NAMES
+                            .iter()
+                            .chain(STEP_KEYS)
+                            .chain(OTHER_STEP_KINDS)
+                            .copied()
+                    )
                 )
             } else {
                 format!(
@@ -561,8 +773,13 @@ impl Loader {
                 format!("{label}: {message}"),
             ));
         }
+        let mut args_value = args.value.clone();
+        if !templated && module_key.value == "template" {
+            in_template_dir(&mut args_value, scope.template_dir.as_deref());
+        }
         if !templated {
-            self.check_local_source(file, &label, &module_key.value, args)?;
+            let spanned = Spanned::new(args_value.clone(), args.referenced, args.defined);
+            self.check_local_source(file, &label, &module_key.value, &spanned)?;
         }
 
         let mut when = scope.when.clone();
@@ -596,6 +813,31 @@ impl Loader {
                 });
                 if !notify.contains(&name) {
                     notify.push(name);
+                }
+            }
+        }
+        let mut listen = Vec::new();
+        if let Some(entry) = keys.get("listen") {
+            if what != "handler" {
+                return Err(PlaybookError::invalid(
+                    file,
+                    pos(&entry.0.referenced),
+                    format!(
+                        "{label}: `listen` is for handlers (topics a `notify` may name): move \
+                         the step under `handlers:`, or notify the handler by name"
+                    ),
+                ));
+            }
+            for topic in strings(file, &label, entry, "a topic")? {
+                if topic.trim().is_empty() {
+                    return Err(PlaybookError::invalid(
+                        file,
+                        pos(&entry.1.referenced),
+                        format!("{label}: `listen` has an empty topic"),
+                    ));
+                }
+                if !listen.contains(&topic) {
+                    listen.push(topic);
                 }
             }
         }
@@ -704,16 +946,18 @@ impl Loader {
         let step = Step {
             name,
             module: module_key.value.clone(),
-            args: args.value.clone(),
+            args: args_value,
             when,
             tags: step_tags,
             notify,
+            listen,
             register,
             changed_when,
             become_root,
             become_user,
             timeout,
             vars: step_vars,
+            defaults: scope.defaults.clone(),
             name_is_template,
             control,
             location: Location {
@@ -823,26 +1067,129 @@ impl Loader {
 
     fn check_notifies(&self) -> Result<(), PlaybookError> {
         for notify in &self.notifies {
-            if self.handler_places.contains_key(&notify.handler) {
+            if self.handler_places.contains_key(&notify.handler)
+                || self.topics.contains(&notify.handler)
+            {
                 continue;
             }
             let mut names: Vec<&str> = self.handlers.iter().map(|h| h.name.as_str()).collect();
             names.sort_unstable();
+            let mut topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+            topics.sort_unstable();
             let known = if names.is_empty() {
                 "there are no handlers: add a `handlers:` list".to_string()
-            } else {
+            } else if topics.is_empty() {
                 format!("handlers: {}", names.join(", "))
+            } else {
+                format!(
+                    "handlers: {}; listen topics: {}",
+                    names.join(", "),
+                    topics.join(", ")
+                )
             };
             return Err(PlaybookError::invalid(
                 &notify.file,
                 notify.position,
                 format!(
-                    "{} notifies '{}', but no handler has that name ({known})",
+                    "{} notifies '{}', but no handler has that name or `listen` topic ({known})",
                     notify.step, notify.handler
                 ),
             ));
         }
         Ok(())
+    }
+}
+
+/// `- meta: flush_handlers` (with an optional `name`): the one `meta` action tandem has. It
+/// runs whatever the `--tags` (tagged `always`, as Ansible treats it): skipping it would move
+/// handlers past steps that need them done.
+fn meta_step(
+    file: &Path,
+    here: (usize, usize),
+    keys: Keys,
+    scope: &Scope,
+) -> Result<Step, PlaybookError> {
+    let (key, value) = keys.meta.as_ref().expect("checked by the caller");
+    if value.value.as_str() != Some("flush_handlers") {
+        return Err(PlaybookError::invalid(
+            file,
+            pos(&value.referenced),
+            format!(
+                "`meta: {}`: the only `meta` action is `flush_handlers` (run the handlers \
+                 notified so far, here)",
+                one_line(&match &value.value {
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+            ),
+        ));
+    }
+    let other = keys
+        .modules
+        .first()
+        .map(|(k, _)| k)
+        .or(keys.unknown.first().map(|(k, _)| k))
+        .or_else(|| {
+            keys.keywords
+                .iter()
+                .map(|(k, _)| k)
+                .find(|k| k.value != "name")
+        })
+        .or(keys.include.as_ref().map(|(k, _)| k));
+    if let Some(other) = other {
+        return Err(PlaybookError::invalid(
+            file,
+            pos(&other.referenced),
+            format!(
+                "`{}` on a `meta: flush_handlers` step: it takes only `name` (it runs where it \
+                 stands, on every node still running)",
+                other.value
+            ),
+        ));
+    }
+    let name = match keys.get("name") {
+        Some(entry) => string_value("`meta: flush_handlers`", entry)
+            .map_err(|e| e.at(file, pos(&entry.1.referenced)))?,
+        None => "flush handlers".to_string(),
+    };
+    let mut tags = scope.tags.clone();
+    if !tags.iter().any(|t| t == "always") {
+        tags.push("always".to_string());
+    }
+    Ok(Step {
+        name,
+        name_is_template: false,
+        module: FLUSH_HANDLERS.to_string(),
+        args: serde_json::Value::from("flush_handlers"),
+        when: Vec::new(),
+        tags,
+        notify: Vec::new(),
+        listen: Vec::new(),
+        register: None,
+        changed_when: None,
+        become_root: false,
+        become_user: None,
+        timeout: None,
+        vars: Vars::new(),
+        defaults: Vars::new(),
+        control: Default::default(),
+        location: Location {
+            file: file.to_path_buf(),
+            line: pos(&key.referenced).0.max(here.0),
+        },
+    })
+}
+
+/// A role's `template` step: a relative `src` found in the role's `templates/` is read from
+/// there (else it stays relative to the steps file, as anywhere).
+fn in_template_dir(args: &mut serde_json::Value, dir: Option<&Path>) {
+    let Some(dir) = dir else { return };
+    let Some(src) = args.get("src").and_then(|s| s.as_str()) else {
+        return;
+    };
+    let found = dir.join(src);
+    if Path::new(src).is_relative() && found.is_file() {
+        args["src"] = serde_json::Value::from(found.to_string_lossy().into_owned());
     }
 }
 
@@ -853,17 +1200,20 @@ fn sort_keys(raw: RawStep) -> Keys {
         modules: Vec::new(),
         unknown: Vec::new(),
         include: None,
+        meta: None,
     };
     for (key, value) in raw {
         let name = key.value.as_str();
-        if name == "include" {
+        if name == "include" || name == "role" || name == "include_role" {
             keys.include = Some((key, value));
-        } else if STEP_KEYS.contains(&name) {
+        } else if name == "meta" {
+            keys.meta = Some((key, value));
+        } else if STEP_KEYS.contains(&name) || name == HANDLER_KEY {
             keys.keywords.push((key, value));
         } else if modules::NAMES.contains(&name) {
             keys.modules.push((key, value));
         } else {
-            keys.unknown.push(key);
+            keys.unknown.push((key, value));
         }
     }
     keys
@@ -1072,6 +1422,22 @@ fn default_name(module: &str, args: &serde_json::Value) -> String {
     } else {
         format!("{module} {shown}")
     }
+}
+
+/// A role's `defaults.yml`: a map of names to values (empty file: none).
+fn parse_vars_file(path: &Path) -> Result<Vars, PlaybookError> {
+    let bytes = read_limited(path)?;
+    let text = std::str::from_utf8(&bytes).map_err(|err| {
+        let byte = err.valid_up_to();
+        PlaybookError::new(
+            path,
+            Some(position_of(&bytes[..byte])),
+            PlaybookErrorKind::NotUtf8 { byte },
+        )
+    })?;
+    let vars: Option<Vars> = serde_saphyr::from_str_with_options(text, yaml_options())
+        .map_err(|err| PlaybookError::from_yaml(path, &err))?;
+    Ok(vars.unwrap_or_default())
 }
 
 /// Reads and parses one file (the playbook or an included one).

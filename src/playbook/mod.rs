@@ -10,15 +10,22 @@ pub mod control;
 #[cfg(test)]
 mod control_tests;
 mod error;
+#[cfg(test)]
+mod handlers_tests;
+mod include_path;
 mod load;
 pub mod model;
 mod raw;
+#[cfg(test)]
+mod roles_tests;
 mod suggest;
 #[cfg(test)]
 mod tests;
 mod timeout;
 
 pub use error::{PlaybookError, PlaybookErrorKind};
-pub use load::{MAX_INCLUDE_DEPTH, MAX_PLAYBOOK_BYTES, load};
-pub use model::{Location, Playbook, Step};
+pub use include_path::{IncludeVars, NodeVars};
+pub use load::{MAX_INCLUDE_DEPTH, MAX_PLAYBOOK_BYTES, load, load_with};
+pub use model::{FLUSH_HANDLERS, Location, Playbook, Step};
+pub use suggest::suggestion;
 pub use timeout::{MAX_TIMEOUT_SECS, parse_timeout};

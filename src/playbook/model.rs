@@ -15,7 +15,8 @@ pub struct Playbook {
     /// `-e/--extra-vars`: above every other var (set by the command, empty from `load`).
     pub extra_vars: Vars,
     pub steps: Vec<Step>,
-    /// Run once at the end, on hosts where a step that notified them changed something.
+    /// Run once at the end (or at a `meta: flush_handlers` step), in this order, on hosts where
+    /// a step that notified them (by name or `listen` topic) changed something.
     pub handlers: Vec<Step>,
     /// The playbook's `timeout`: seconds any step may run, below `--step-timeout`.
     pub timeout: Option<u32>,
@@ -49,8 +50,11 @@ pub struct Step {
     pub when: Vec<String>,
     /// Tags of the step and of its enclosing includes.
     pub tags: Vec<String>,
-    /// Handler names to notify when this step changes something.
+    /// Handler names (or `listen` topics) to notify when this step changes something.
     pub notify: Vec<String>,
+    /// A handler's `listen` topics: a `notify` naming one of them notifies it too (empty for
+    /// steps).
+    pub listen: Vec<String>,
     /// Store the step's result under this name for later `when`s and templates.
     pub register: Option<String>,
     /// A minijinja expression over `result` deciding "changed" instead of the module.
@@ -65,7 +69,25 @@ pub struct Step {
     pub timeout: Option<u32>,
     /// Step vars, including those of enclosing includes (inner wins).
     pub vars: crate::inventory::Vars,
+    /// The `defaults.yml` of the roles it is in: below every other var (inner role wins).
+    pub defaults: crate::inventory::Vars,
     /// `loop`, `until`/`retries`/`delay`, `failed_when`, `ignore_errors`.
     pub control: super::control::Control,
     pub location: Location,
+}
+
+/// The module name of `meta: flush_handlers`: not a module, a point in the steps where the
+/// handlers notified so far run (the engine handles it; nothing is sent for it).
+pub const FLUSH_HANDLERS: &str = "meta";
+
+impl Step {
+    /// `meta: flush_handlers`.
+    pub fn is_flush(&self) -> bool {
+        self.module == FLUSH_HANDLERS
+    }
+
+    /// Whether a `notify` of `name` reaches this handler: its name or one of its topics.
+    pub fn answers(&self, name: &str) -> bool {
+        self.name == name || self.listen.iter().any(|topic| topic == name)
+    }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::*;
 
 /// A fresh directory per test (tests run in parallel).
-fn scratch_dir() -> PathBuf {
+pub(super) fn scratch_dir() -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "tandem-playbook-{}-{}",
@@ -18,7 +18,7 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(super) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).unwrap();
@@ -34,13 +34,13 @@ fn load_text(text: &str) -> Result<Playbook, PlaybookError> {
 }
 
 /// The message `text` must produce, without the directory; checks the one-line promise.
-fn error(text: &str) -> String {
+pub(super) fn error(text: &str) -> String {
     let dir = scratch_dir();
     let path = write(&dir, "site.yml", text);
     error_at(&path, &dir)
 }
 
-fn error_at(path: &Path, dir: &Path) -> String {
+pub(super) fn error_at(path: &Path, dir: &Path) -> String {
     let message = load(path)
         .expect_err("playbook should be refused")
         .to_string();
@@ -327,7 +327,12 @@ fn include_keys() {
     assert!(message.starts_with("site.yml:3:5: unknown key `tgas` in include 'a.yml'"));
     assert!(message.ends_with("did you mean `tags`?"), "{message}");
     let message = error("steps:\n  - include: \"{{ file }}\"\n");
-    assert!(message.contains("cannot be a template"), "{message}");
+    assert!(
+        message.starts_with(
+            "site.yml:2:14: include '{{ file }}': the include path cannot be rendered"
+        ),
+        "{message}"
+    );
 
     let dir = scratch_dir();
     let site = write(&dir, "site.yml", "steps:\n  - include: inc.yml\n");
@@ -395,13 +400,13 @@ fn notify_without_handler() {
             "steps:\n  - name: X\n    command: uptime\n    notify: [restart fo]\nhandlers:\n  - name: \
              restart foo\n    command: a\n  - name: reload bar\n    command: b\n"
         ),
-        "site.yml:4:5: step 'X' notifies 'restart fo', but no handler has that name (handlers: \
-         reload bar, restart foo)"
+        "site.yml:4:5: step 'X' notifies 'restart fo', but no handler has that name or `listen` \
+         topic (handlers: reload bar, restart foo)"
     );
     assert_eq!(
         error("steps:\n  - name: X\n    command: uptime\n    notify: h\n"),
-        "site.yml:4:5: step 'X' notifies 'h', but no handler has that name (there are no \
-         handlers: add a `handlers:` list)"
+        "site.yml:4:5: step 'X' notifies 'h', but no handler has that name or `listen` topic \
+         (there are no handlers: add a `handlers:` list)"
     );
 }
 

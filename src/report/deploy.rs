@@ -1,20 +1,22 @@
-//! What `tandem deploy` shows: progress bars on a terminal (an overall bar and one line per
-//! active host), plain lines otherwise, diffs with --diff, a recap per host, or one JSON object.
+//! What `tandem deploy` shows: the live view on a terminal (an overall bar and a line per
+//! active host, see `live.rs`), plain lines otherwise, diffs with --diff, a recap per host, or
+//! one JSON object.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
 use super::color::{Style, paint, paint_diff};
 use super::diff::unified;
 use super::human_duration;
+use super::live::Live;
 use crate::engine::{Event, HostStats, StepResult, StepStatus};
 
-/// Hosts shown with their own progress line at once; the rest are counted on the overall bar.
-const MAX_HOST_LINES: usize = 8;
+/// The terminal's size when it cannot be asked.
+const DEFAULT_SIZE: (usize, usize) = (24, 80);
 
 pub struct DeployReport {
     json: bool,
@@ -46,25 +48,22 @@ struct HostRecord {
     finished: bool,
 }
 
+/// The live view and the one indicatif bar it is drawn in (its message is the view's lines).
 struct Bars {
-    multi: MultiProgress,
-    overall: ProgressBar,
-    active: BTreeMap<String, ProgressBar>,
-    planned: BTreeMap<String, usize>,
+    bar: ProgressBar,
+    live: Live,
+    /// Colour in the view (stderr's choice).
+    color: bool,
 }
 
 impl Bars {
-    /// A progress line for one host.
-    fn show(&mut self, host: &str, steps: usize, done: usize, message: &str) {
-        let bar = self.multi.add(ProgressBar::new(steps as u64));
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:>12} {pos:>3}/{len:<3} {wide_msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_prefix(host.to_string());
-        bar.set_position(done as u64);
-        bar.set_message(message.to_string());
-        self.active.insert(host.to_string(), bar);
+    /// Draws the view as it is now, to the terminal's current size.
+    fn draw(&self) {
+        let (height, width) = terminal_size::terminal_size_of(std::io::stderr())
+            .map(|(w, h)| (usize::from(h.0), usize::from(w.0)))
+            .unwrap_or(DEFAULT_SIZE);
+        let lines = self.live.render(Instant::now(), height, width, self.color);
+        self.bar.set_message(lines.join("\n"));
     }
 }
 
@@ -73,21 +72,18 @@ impl DeployReport {
         // From -vv on, stderr carries the scripts sent: plain lines, no bars drawn over them.
         let tty = std::io::stderr().is_terminal() && !json && crate::logging::verbosity() < 2;
         let ui = tty.then(|| {
-            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-            let overall = multi.add(ProgressBar::new(0));
-            overall.set_style(
-                ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} steps  {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
+            bar.set_style(
+                ProgressStyle::with_template("{msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            overall.set_prefix("deploy");
-            overall.set_message(format!("0/{total_hosts} hosts done"));
-            Bars {
-                multi,
-                overall,
-                active: BTreeMap::new(),
-                planned: BTreeMap::new(),
-            }
+            let bars = Bars {
+                bar,
+                live: Live::new("deploy", total_hosts, Instant::now()),
+                color: super::color::stderr(),
+            };
+            bars.draw();
+            bars
         });
         DeployReport {
             json,
@@ -110,6 +106,23 @@ impl DeployReport {
         }
     }
 
+    /// The steps each of `hosts` is planned to run, when known before they start: the overall
+    /// bar shows the whole run's total from its first draw.
+    pub fn plan(&mut self, hosts: &[String], steps: usize) {
+        if let Some(ui) = &mut self.ui {
+            ui.live.plan(hosts, steps);
+            ui.draw();
+        }
+    }
+
+    /// Redraws the live view (the spinners and times move without events); called a few
+    /// times a second.
+    pub fn tick(&self) {
+        if let Some(ui) = &self.ui {
+            ui.draw();
+        }
+    }
+
     /// `-v` and more: each step's output under its line, ok steps included.
     pub fn verbose(&mut self, level: u8) {
         self.verbose = level;
@@ -128,26 +141,22 @@ impl DeployReport {
             | Event::RolloutStopped { .. } => self.rollout_event(event),
             Event::HostStarted { host, steps } => {
                 if let Some(ui) = &mut self.ui {
-                    ui.overall.inc_length(steps as u64);
-                    ui.planned.insert(host.clone(), steps);
-                    if ui.active.len() < MAX_HOST_LINES {
-                        ui.show(&host, steps, 0, "connecting");
-                    }
+                    ui.live.host_started(&host, steps, Instant::now());
+                    ui.draw();
                 }
                 self.hosts.entry(host).or_default();
             }
             Event::StepFinished(result) => {
                 self.print_step(&result);
                 if let Some(ui) = &mut self.ui {
-                    if !result.handler {
-                        ui.overall.inc(1);
-                    }
-                    if let Some(bar) = ui.active.get(&result.host) {
-                        if !result.handler {
-                            bar.inc(1);
-                        }
-                        bar.set_message(format!("{} {}", result.status.as_str(), result.name));
-                    }
+                    ui.live.step_finished(
+                        &result.host,
+                        result.status,
+                        &result.name,
+                        result.handler,
+                        Instant::now(),
+                    );
+                    ui.draw();
                 }
                 self.hosts
                     .entry(result.host.clone())
@@ -170,43 +179,15 @@ impl DeployReport {
                 record.stats = stats;
                 record.error = error;
                 record.finished = true;
-                let done = self.hosts.values().filter(|h| h.finished).count();
-                let total = self.hosts.len();
                 if let Some(ui) = &mut self.ui {
                     // Steps a host will not run (it failed or was unreachable) leave the total.
-                    let planned = ui.planned.get(&host).copied().unwrap_or(0);
                     let ran = self.hosts[&host]
                         .steps
                         .iter()
                         .filter(|s| !s.handler)
                         .count();
-                    ui.overall.set_length(
-                        ui.overall
-                            .length()
-                            .unwrap_or(0)
-                            .saturating_sub(planned.saturating_sub(ran) as u64),
-                    );
-                    ui.overall.set_message(format!("{done}/{total} hosts done"));
-                    if let Some(bar) = ui.active.remove(&host) {
-                        bar.finish_and_clear();
-                        ui.multi.remove(&bar);
-                    }
-                    // The freed line goes to a host still at work: at 100 hosts, the lines
-                    // left at the end are the slowest ones.
-                    let waiting = self
-                        .hosts
-                        .iter()
-                        .find(|(name, h)| !h.finished && !ui.active.contains_key(*name))
-                        .map(|(name, h)| {
-                            let ran = h.steps.iter().filter(|s| !s.handler).count();
-                            (name.clone(), ran)
-                        });
-                    if let Some((name, ran)) = waiting
-                        && ui.active.len() < MAX_HOST_LINES
-                    {
-                        let steps = ui.planned.get(&name).copied().unwrap_or(0);
-                        ui.show(&name, steps, ran, "running");
-                    }
+                    ui.live.host_finished(&host, ran);
+                    ui.draw();
                 }
             }
         }
@@ -266,9 +247,7 @@ impl DeployReport {
             return;
         }
         match &self.ui {
-            Some(ui) => {
-                let _ = ui.multi.println(text);
-            }
+            Some(ui) => ui.bar.println(text),
             None => println!("{text}"),
         }
     }
@@ -354,8 +333,7 @@ impl DeployReport {
     /// Ends the display and prints the recap or the JSON document; `order` is inventory order.
     pub fn finish(self, order: &[String]) -> Value {
         if let Some(ui) = &self.ui {
-            ui.overall.finish_and_clear();
-            let _ = ui.multi.clear();
+            ui.bar.finish_and_clear();
         }
         let elapsed = self.started.elapsed();
         let doc = self.json_doc(order, elapsed);

@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod diff;
 pub mod failover_html;
 pub mod failover_text;
+pub mod live;
 pub mod ping;
 pub mod run;
 pub mod vip;

@@ -25,6 +25,11 @@ fn the_fixed_scripts_are_valid_sh() {
     checked.add("the remote shell's loop", crate::ssh::LOOP);
     checked.add("the remote shell's halt", crate::ssh::HALT);
     checked.add("deploy's facts", crate::engine::FACTS_SCRIPT);
+    let all = crate::engine::facts::Group::ALL.into_iter().collect();
+    checked.add(
+        "deploy's facts, every group",
+        &crate::engine::facts::script(&all),
+    );
     checked.add("ping's facts", crate::commands::ping::FACTS_SCRIPT);
     checked.assert_all_pass();
 }

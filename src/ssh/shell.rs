@@ -23,6 +23,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use russh::ChannelMsg;
 use russh::client::Msg;
@@ -69,6 +70,11 @@ pub struct Answer {
     pub status: FrameStatus,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// How long the frame ran on the node, as seen from here: from when it started there
+    /// (the loop runs frames in order, so when the answer before it arrived, or when it was
+    /// sent if that was later) to when its own answer arrived. A frame pipelined behind a slow
+    /// one does not count the wait: its time is its own (plus at most a round trip).
+    pub ran_for: Duration,
 }
 
 /// The loop, as the `sh -c` argument. `$1` is the boundary token.
@@ -167,8 +173,10 @@ struct Demux {
     /// Answers complete on stdout (id, status, bytes), waiting for their stderr part.
     done_out: VecDeque<(u64, FrameStatus, Vec<u8>)>,
     done_err: VecDeque<(u64, Vec<u8>)>,
-    /// Callers waiting, in frame order.
-    waiting: VecDeque<(u64, Reply)>,
+    /// Callers waiting, in frame order, with when their frame was sent.
+    waiting: VecDeque<(u64, Instant, Reply)>,
+    /// When the last answer arrived: the loop started the next frame then (if it had it).
+    last_answer: Option<Instant>,
     /// Set once the channel is gone: every later request fails with it.
     closed: Option<SshError>,
     /// The loop's private directory, from its answer 0; taken by the reader.
@@ -359,7 +367,7 @@ impl RemoteShell {
             if let Some(e) = &d.closed {
                 return Err(e.clone());
             }
-            d.waiting.push_back((id, reply));
+            d.waiting.push_back((id, Instant::now(), reply));
         }
         let mut frame = format!(
             "{id} {} {} {} {}\n",
@@ -514,20 +522,24 @@ impl Demux {
                     .pop_front()
                     .unwrap_or((0, FrameStatus::Skipped, Vec::new()));
             let (_, stderr) = self.done_err.pop_front().unwrap_or_default();
-            if let Some(pos) = self.waiting.iter().position(|(w, _)| *w == id)
-                && let Some((_, reply)) = self.waiting.remove(pos)
+            let now = Instant::now();
+            let previous = self.last_answer.replace(now);
+            if let Some(pos) = self.waiting.iter().position(|(w, _, _)| *w == id)
+                && let Some((_, sent, reply)) = self.waiting.remove(pos)
             {
+                let started = previous.map_or(sent, |p| p.max(sent));
                 let _ = reply.send(Ok(Answer {
                     status,
                     stdout,
                     stderr,
+                    ran_for: now.saturating_duration_since(started),
                 }));
             }
         }
     }
 
     fn fail_all(&mut self, error: SshError) {
-        for (_, reply) in self.waiting.drain(..) {
+        for (_, _, reply) in self.waiting.drain(..) {
             let _ = reply.send(Err(error.clone()));
         }
         self.closed = Some(error);
@@ -557,7 +569,7 @@ pub fn demux_replay(token: &str, frames: u64, chunks: &[(bool, &[u8])]) -> Vec<(
     let mut receivers = Vec::new();
     for id in 1..=frames {
         let (reply, answer) = oneshot::channel();
-        d.waiting.push_back((id, reply));
+        d.waiting.push_back((id, Instant::now(), reply));
         receivers.push((id, answer));
     }
     for (is_stdout, data) in chunks {
@@ -634,6 +646,42 @@ mod tests {
             vec![(1, FrameStatus::Exited(0), b"body".to_vec())]
         );
         assert_eq!(d.stdout, b"next");
+    }
+
+    #[test]
+    fn a_pipelined_frame_counts_from_the_answer_before_it_not_from_when_it_was_sent() {
+        // Two frames sent together 2 s ago; the first ran all that time, the second ran only
+        // after its answer came.
+        let marker = b"\n@tk ".to_vec();
+        let mut d = Demux::default();
+        let sent = Instant::now() - Duration::from_secs(2);
+        let mut receivers = Vec::new();
+        for id in 1..=2 {
+            let (reply, answer) = oneshot::channel();
+            d.waiting.push_back((id, sent, reply));
+            receivers.push(answer);
+        }
+        let answer = |d: &mut Demux, id: u64| {
+            d.stdout
+                .extend_from_slice(format!("\n@tk {id} 0\n").as_bytes());
+            d.stderr
+                .extend_from_slice(format!("\n@tk {id}\n").as_bytes());
+            d.split_stdout(&marker);
+            d.split_stderr(&marker);
+            d.deliver();
+        };
+        answer(&mut d, 1);
+        std::thread::sleep(Duration::from_millis(50));
+        answer(&mut d, 2);
+        let mut ran = receivers
+            .into_iter()
+            .map(|mut r| r.try_recv().unwrap().unwrap().ran_for);
+        let (first, second) = (ran.next().unwrap(), ran.next().unwrap());
+        assert!(first >= Duration::from_secs(2), "{first:?}");
+        assert!(
+            second >= Duration::from_millis(50) && second < Duration::from_secs(1),
+            "the second frame waited behind the first, it did not run that long: {second:?}"
+        );
     }
 
     #[test]

@@ -28,6 +28,24 @@ pub struct Declared {
     pub origin: Arc<str>,
 }
 
+impl Declared {
+    /// Every var of a map (playbook vars, a step's vars, -e), all declared at one origin.
+    pub fn all<'a>(
+        vars: impl IntoIterator<Item = (&'a String, &'a Json)>,
+        origin: &Arc<str>,
+    ) -> indexmap::IndexMap<String, Declared> {
+        vars.into_iter()
+            .map(|(k, v)| {
+                let declared = Declared {
+                    value: v.clone(),
+                    origin: origin.clone(),
+                };
+                (k.clone(), declared)
+            })
+            .collect()
+    }
+}
+
 /// The names of one step on one host, in precedence order (see [`LazyVars::lookup`]).
 pub struct Scope {
     /// Playbook defaults and inventory vars, merged (a later level replaces a whole key).

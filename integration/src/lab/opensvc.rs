@@ -216,27 +216,61 @@ pub fn start_daemon(p: &Programs, n: &LabNode) -> Result<(), LabError> {
 /// How long a started daemon may take to write its first cluster settings.
 const FIRST_CONFIG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Waits (bounded) until the daemon has written its own cluster secret to cluster.conf, which
-/// it does once, early in its start: a cluster config a deploy writes before that moment could
-/// be overwritten by the agent's own (it rewrites the whole file).
+/// How long cluster.conf must have stayed unchanged for the daemon's first writes to be over.
+const FIRST_CONFIG_REST: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits (bounded) until the daemon has written its own cluster settings to cluster.conf. It
+/// writes each of them (secret, id, nodes) once, early in its start, from whichever of its
+/// threads needs it first, rewriting the whole file each time, for a few seconds: a cluster
+/// config a deploy writes before the last of those writes can get the daemon's secret or id
+/// put into it (seen: the secret already there, the id written 2 s later). So: the three are
+/// there and the file has rested.
 fn wait_for_own_cluster_config(n: &LabNode) -> Result<(), LabError> {
     let conf = n.upper_dir.join("etc/opensvc/cluster.conf");
-    let written = || {
-        fs::read_to_string(&conf)
-            .map(|text| text.lines().any(|l| l.trim_start().starts_with("secret")))
-            .unwrap_or(false)
+    let settled = || {
+        let rested = fs::metadata(&conf)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= FIRST_CONFIG_REST);
+        rested
+            && fs::read_to_string(&conf)
+                .map(|text| has_own_cluster_settings(&text))
+                .unwrap_or(false)
     };
-    if node::poll_until(FIRST_CONFIG_TIMEOUT, written) {
+    if node::poll_until(FIRST_CONFIG_TIMEOUT, settled) {
         return Ok(());
     }
     Err(LabError::Node {
         node: n.name.clone(),
         detail: format!(
-            "the OpenSVC daemon wrote no cluster secret to /etc/opensvc/cluster.conf within {} s; {}",
+            "the OpenSVC daemon did not finish writing its cluster settings (secret, id, nodes) to /etc/opensvc/cluster.conf within {} s; {}",
             FIRST_CONFIG_TIMEOUT.as_secs(),
             sys::tail(&n.upper_dir.join("var/log/opensvc/node.log"), 5)
         ),
     })
+}
+
+/// Whether the `[cluster]` section of a cluster.conf holds the secret, id and nodes that a new
+/// daemon writes.
+fn has_own_cluster_settings(text: &str) -> bool {
+    let mut in_cluster = false;
+    let mut found = [false; 3];
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_cluster = line == "[cluster]";
+            continue;
+        }
+        let Some((key, _)) = line.split_once('=') else {
+            continue;
+        };
+        if in_cluster {
+            for (i, wanted) in ["secret", "id", "nodes"].iter().enumerate() {
+                found[i] |= key.trim() == *wanted;
+            }
+        }
+    }
+    found.iter().all(|f| *f)
 }
 
 /// Removes the cgroups the agent made (`opensvc.slice` and below) in the cgroup tree the nodes
@@ -276,4 +310,21 @@ fn remove_empty_cgroups(dir: &Path) {
         }
     }
     let _ = fs::remove_dir(dir);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_own_cluster_settings;
+
+    #[test]
+    fn own_cluster_settings_are_the_secret_id_and_nodes_of_the_cluster_section() {
+        let whole = "[DEFAULT]\nid = a\n\n[cluster]\nnodes = node2\nsecret = 450a\nid = 452e\n";
+        assert!(has_own_cluster_settings(whole));
+        // Seen between two of the daemon's writes: the secret there, not yet the id (the
+        // DEFAULT section's id is another one).
+        let partial = "[DEFAULT]\nid = a\n\n[cluster]\nnodes = node2\nsecret = 450a\n";
+        assert!(!has_own_cluster_settings(partial));
+        let elsewhere = "[hb#1]\nsecret = x\nid = y\nnodes = z\n[cluster]\n";
+        assert!(!has_own_cluster_settings(elsewhere));
+    }
 }

@@ -3,24 +3,14 @@
 //! only on sudo's stdin (never in any process's cmdline or environ, scanned all along); a wrong
 //! password fails the node with a clear reason in bounded time, not a hang.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tandem_integration::lab::TempLab;
 
 use crate::cli::Tandem;
 use crate::secrets::{ProcScanner, canary, without_canary};
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn cat(lab: &TempLab, node: &str, path: &str) -> String {
-    let out = lab.exec(node, &format!("cat {path}")).unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::support::{cat, write};
 
 /// A login `deploy` whose sudo asks for `password` (no NOPASSWD), and a user `app` to become;
 /// returns an inventory that logs in as `deploy`.

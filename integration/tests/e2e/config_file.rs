@@ -2,17 +2,12 @@
 //! from changes a flag's default, the environment beats it, the command line beats both; and
 //! `tandem config` finds the cookbook beside the inventory from any directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use tandem_integration::lab::TempLab;
 
 use crate::cli::Tandem;
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use crate::support::write;
 
 fn checkout() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -1,22 +1,12 @@
 //! The flags an Ansible user types first, on lab nodes: `-e/--extra-vars` above every var,
 //! `-u/--user` and `--private-key` over the inventory's login, `--color`/`NO_COLOR`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tandem_integration::lab::TempLab;
 
 use crate::cli::{Tandem, keygen};
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn cat(lab: &TempLab, node: &str, path: &str) -> String {
-    let out = lab.exec(node, &format!("cat {path}")).unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::support::{cat, write};
 
 #[test]
 fn extra_vars_win_over_every_other_var_and_keep_their_type_from_a_map_or_file() {

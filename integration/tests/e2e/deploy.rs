@@ -2,25 +2,19 @@
 //! upper directory, diffs, failure isolation, a killed run, template errors.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tandem_integration::lab::TempLab;
 
 use crate::cli::{Run, Tandem};
+use crate::support::write;
 
 /// `tandem deploy -i INVENTORY PLAYBOOK --json EXTRA...`
 fn deploy_json(lab: &TempLab, playbook: &Path, extra: &[&str]) -> Run {
     let mut args = vec![playbook.to_str().unwrap(), "--json"];
     args.extend_from_slice(extra);
     Tandem::new(["deploy", "-i"]).run_with(&lab.inventory(), &args)
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 fn counts(report: &serde_json::Value, node: &str) -> (u64, u64, u64, u64) {

@@ -27,6 +27,7 @@ fn the_fresh_path_scripts_pass_shellcheck() {
             "-x",
             "integration/scripts/lib.sh",
             "integration/scripts/demo.sh",
+            "integration/scripts/demo-live.sh",
             "integration/scripts/test.sh",
             "integration/scripts/setup.sh",
             "integration/scripts/purge-fresh.sh",

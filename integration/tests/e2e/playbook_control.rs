@@ -2,27 +2,17 @@
 //! on lab nodes, through `tandem deploy --json`: what ran on the node, what the report says,
 //! what `register` stored.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use tandem_integration::lab::TempLab;
 
 use crate::cli::{Run, Tandem};
+use crate::support::{cat, write};
 
 fn deploy_json(lab: &TempLab, playbook: &Path) -> Run {
     Tandem::new(["deploy", "-i"])
         .run_with(&lab.inventory(), &[playbook.to_str().unwrap(), "--json"])
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn cat(lab: &TempLab, node: &str, path: &str) -> String {
-    let out = lab.exec(node, &format!("cat {path}")).unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 const LOOP: &str = r#"

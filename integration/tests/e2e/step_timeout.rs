@@ -2,7 +2,6 @@
 //! stopped on the node and the step fails with "timed out after N s", while the other nodes go
 //! on; the node's remote shell stays usable.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tandem::ssh::{
@@ -12,12 +11,7 @@ use tandem_integration::lab::TempLab;
 
 use crate::cli::Tandem;
 use crate::support::exec_ok;
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use crate::support::write;
 
 /// The processes of process group `pgid` left in `node` (its own pid namespace), one per line.
 fn group_members(lab: &TempLab, node: &str, pgid: &str) -> String {

@@ -82,3 +82,17 @@ pub fn agent_state(lab: &Lab) -> String {
     }
     out
 }
+
+/// Writes a test's file (a playbook, an include, a template) into its lab's directory.
+pub fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A file's content in a node, as the node's own `cat` prints it ("" when it is missing).
+pub fn cat(lab: &Lab, node: &str, path: &str) -> String {
+    let out = lab.exec(node, &format!("cat {path}")).unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

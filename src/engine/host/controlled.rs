@@ -66,7 +66,6 @@ impl<'a> HostRun<'a> {
         step: &'a Step,
         as_user: Option<&str>,
     ) -> Result<(), SshError> {
-        let started = Instant::now();
         let origin = planned.origin.as_str();
         // The shell first, and its facts probe answered: the step may read facts.
         self.shell(session, as_user).await?;
@@ -74,6 +73,9 @@ impl<'a> HostRun<'a> {
         if self.stopped.is_some() {
             return Ok(());
         }
+        // Counted from here: the steps before it are answered, so its first frame starts on the
+        // node as it arrives (the wait for them is theirs, not this step's).
+        let started = Instant::now();
         let facts = self.facts.clone().unwrap_or_default();
         let ctx = self.vars.context(step, &facts, &self.registered);
         let name = match self.display_name(step, &ctx, origin) {
