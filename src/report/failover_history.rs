@@ -98,7 +98,7 @@ pub fn chart_svg(this_run: Option<&PastRun>, earlier: &[PastRun]) -> String {
         .max()
         .unwrap_or(0)
         .max(1);
-    let (label_w, bar_w, row_h) = (230.0, 420.0, 22.0);
+    let (label_w, bar_w, row_h) = (300.0, 420.0, 22.0);
     let height = row_h * runs.len() as f64 + 40.0;
     let mut svg = String::new();
     let _ = writeln!(
@@ -210,9 +210,9 @@ mod tests {
         let svg = chart_svg(Some(&now), &earlier);
         assert_eq!(svg.matches("<rect class=\"phase\"").count(), 6, "{svg}");
         assert!(svg.contains("c (this run)"));
-        // The longest run (4.6 s) fills the bar width; its task part is 4000/4600 of it.
+        // The longest run (4.6 s) fills the bar width (after 300 px of labels); its task part is 4000/4600 of it.
         assert!(
-            svg.contains("data-ms=\"4000\" x=\"230.0\" y=\"48.0\" width=\"365.2\""),
+            svg.contains("data-ms=\"4000\" x=\"300.0\" y=\"48.0\" width=\"365.2\""),
             "{svg}"
         );
         assert!(svg.contains("4.60 s ✗"));
