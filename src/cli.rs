@@ -49,9 +49,11 @@ pub enum Command {
     Config(ConfigArgs),
     /// Show or move a cluster's VIP (its OVH failover IP) through OVH's API.
     Vip(VipArgs),
+    /// Write an inventory from what an OVH account holds (`import --from-ovh`).
+    Inventory(InventoryArgs),
     /// The game day: switch a cluster's service to its other node (VIP moved through OVH's
     /// API), probe it all along, measure the outage, report it; optionally switch back.
-    FailoverTest(FailoverTestArgs),
+    FailoverTest(FailoverTestCli),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = "Examples:
   tandem completions bash > /etc/bash_completion.d/tandem
@@ -458,6 +460,147 @@ pub struct OvhApiArgs {
     pub ovh_config: Option<PathBuf>,
 }
 
+/// `failover-test`: a game day (its flags), or `failover-test history`. Written by hand
+/// because clap's derive cannot leave a flattened struct with required flags unset when a
+/// subcommand is given.
+#[derive(Debug)]
+pub enum FailoverTestCli {
+    Run(Box<FailoverTestArgs>),
+    History(FailoverHistoryArgs),
+}
+
+impl clap::FromArgMatches for FailoverTestCli {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        match matches.subcommand() {
+            Some(("history", sub)) => Ok(FailoverTestCli::History(
+                FailoverHistoryArgs::from_arg_matches(sub)?,
+            )),
+            _ => Ok(FailoverTestCli::Run(Box::new(
+                FailoverTestArgs::from_arg_matches(matches)?,
+            ))),
+        }
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for FailoverTestCli {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let cmd = FailoverTestArgs::augment_args(cmd);
+        FailoverTestCommand::augment_subcommands(cmd)
+            .subcommand_negates_reqs(true)
+            .args_conflicts_with_subcommands(true)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FailoverTestCommand {
+    /// List the game days kept (newest last): when, cluster, scenario, verdict, downtime.
+    #[command(after_help = "Examples:
+  tandem failover-test history
+  tandem failover-test history --cluster pair1 --json
+
+Exit status: 0; 2 when the history directory cannot be read.")]
+    History(FailoverHistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FailoverHistoryArgs {
+    /// Only this cluster's game days.
+    #[arg(long, value_name = "CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// Only this scenario's (`switch` for the planned switch).
+    #[arg(long, value_name = "SCENARIO")]
+    pub scenario: Option<String>,
+
+    /// Where the game days are kept (default as for `failover-test --history`).
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
+
+    /// One JSON object on stdout: `{"dir": ..., "runs": [...]}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tandem inventory import --from-ovh
+  tandem inventory import --from-ovh --pair ns3001234,ns3005678 -o inventory.yml
+
+Exit status: 0 when written (or listed); 1 when OVH's API fails; 2 for bad flags.")]
+pub struct InventoryArgs {
+    #[command(subcommand)]
+    pub command: InventoryCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// Write an inventory of the OVH account's dedicated servers and failover IPs. Without
+    /// --pair it lists them (node name, service name, address, failover IPs) and writes nothing.
+    #[command(after_help = "Examples:
+  tandem inventory import --from-ovh
+  tandem inventory import --from-ovh --pair ns3001234,ns3005678 -o inventory.yml
+  tandem inventory import --from-ovh --pair web=ns1,ns2,203.0.113.5 --ovh-conf ~/ovh.conf
+
+Exit status: 0 when written (or listed); 1 when OVH's API fails; 2 for bad flags or a --pair
+that does not fit the account.")]
+    Import(InventoryImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryImportArgs {
+    /// Read the servers and failover IPs from OVH's API (credentials from the environment or
+    /// ovh.conf, as the official clients read them). The only source for now.
+    #[arg(long, required = true)]
+    pub from_ovh: bool,
+
+    /// The ovh.conf to read (default: ./ovh.conf, ~/.ovh.conf, /etc/ovh.conf); written into
+    /// the inventory's `ovh:` section.
+    #[arg(long, value_name = "PATH")]
+    pub ovh_conf: Option<PathBuf>,
+
+    /// The API endpoint (ovh-eu, ovh-ca, ..., or a URL); default: OVH_ENDPOINT or ovh.conf's.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub endpoint: Option<String>,
+
+    /// A cluster of two servers: `NODE1,NODE2`, `NAME=NODE1,NODE2` or `...,VIP` when the two
+    /// hold more than one failover IP. Servers by node name (first label of the service name)
+    /// or service name. Repeat for each pair; clusters are named pair1, pair2, ... by default.
+    #[arg(long, value_name = "[NAME=]A,B[,VIP]")]
+    pub pair: Vec<String>,
+
+    /// Write the inventory here (refused if it exists, unless --force); default: stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Overwrite the -o file.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The `ssh: user:` written.
+    #[arg(long, value_name = "USER", default_value = "root")]
+    pub ssh_user: String,
+
+    /// The `ssh: identity:` written (a private key path).
+    #[arg(long, value_name = "PATH")]
+    pub identity: Option<String>,
+
+    /// The `ssh: known_hosts:` written.
+    #[arg(long, value_name = "PATH")]
+    pub known_hosts: Option<String>,
+
+    #[command(flatten)]
+    pub api: OvhApiArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct VipStatusArgs {
     /// Inventory file (YAML).
@@ -504,6 +647,12 @@ pub struct VipMoveArgs {
     #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
 
+    /// When another move of the VIP is pending, wait for it to end and then move (by default
+    /// the preflight refuses, as it does when OVH says the target cannot take the IP or the
+    /// keys lack a right the move needs).
+    #[arg(long)]
+    pub wait_pending: bool,
+
     #[command(flatten)]
     pub api: OvhApiArgs,
 }
@@ -525,12 +674,19 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
 #[command(after_help = "Examples:
   tandem failover-test -i inventory.yml --cluster pair1
   tandem failover-test -i inventory.yml --cluster pair1 --to node2 --flip-back --report day.html
+  tandem failover-test history --cluster pair1
 
 Exit status: 0 when the verdict is pass; 1 when it fails (or an ALARM was raised); 2 bad input \
 or flags (nothing was sent); 70 internal error; 130 Ctrl-C.")]
 pub struct FailoverTestArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
+
+    /// Keep this game day's JSON in DIR (default: $XDG_STATE_HOME/tandem/game-days, else
+    /// ~/.local/state/tandem/game-days); the HTML report compares it with the previous runs
+    /// of the same cluster and scenario kept there.
+    #[arg(long = "history", id = "history_dir", value_name = "DIR")]
+    pub history: Option<PathBuf>,
 
     /// The cluster whose service is switched over.
     #[arg(long, value_name = "CLUSTER")]

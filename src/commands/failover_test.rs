@@ -6,19 +6,29 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::FailoverTestArgs;
+use crate::cli::{FailoverHistoryArgs, FailoverTestArgs, FailoverTestCli};
 use crate::commands::vip::{client, find_cluster, require_vip};
 use crate::error::Error;
 use crate::failover::game_day::{self, Settings, Side};
+use crate::failover::history::{self, PastRun};
 use crate::failover::measurement::Verdict;
 use crate::failover::node_ops::ServiceSpec;
 use crate::failover::probe_vars::probe_config;
 use crate::fleet::{Fleet, Selection};
 use crate::inventory::{Cluster, Inventory};
 use crate::ovh::MoveOptions;
-use crate::report::{failover_html, failover_text};
+use crate::report::{failover_history, failover_html, failover_text};
 
-pub async fn failover_test(args: FailoverTestArgs) -> Result<ExitCode, Error> {
+/// How many earlier runs the HTML report draws next to this one.
+const CHART_RUNS: usize = 20;
+
+pub async fn failover_test(cli: FailoverTestCli) -> Result<ExitCode, Error> {
+    let args = match cli {
+        FailoverTestCli::History(h) => return list_history(&h),
+        FailoverTestCli::Run(args) => *args,
+    };
+    // Where this run is kept, checked before anything is touched.
+    let history_dir = history_dir(args.history.as_deref())?;
     let (inventory, fleet) =
         Fleet::prepare(&args.connect, Selection::Cluster(Some(&args.cluster)))?;
     let cluster = find_cluster(&inventory, &args.cluster)?;
@@ -94,13 +104,32 @@ pub async fn failover_test(args: FailoverTestArgs) -> Result<ExitCode, Error> {
 
     let ending = game_day::run(&settings, sides, &client).await;
     let report = &ending.report;
+    let doc = crate::report::to_json("game day report", report)?;
+    // Kept whatever the verdict: a refused or failed game day is history too. A directory
+    // that cannot be written costs the history, never the report.
+    let (this_run, earlier) = match history::save(&history_dir, &doc) {
+        Ok(file) => {
+            let this_run = PastRun::from_json(&file, &doc);
+            let scenario = this_run.as_ref().map(|r| r.scenario.clone());
+            let mut earlier =
+                history::load(&history_dir, Some(&report.cluster), scenario.as_deref())
+                    .unwrap_or_default();
+            earlier.retain(|r| r.file != file);
+            let skip = earlier.len().saturating_sub(CHART_RUNS);
+            (this_run, earlier.split_off(skip))
+        }
+        Err(e) => {
+            eprintln!("tandem: warning: this game day is not kept in the history: {e}");
+            (None, Vec::new())
+        }
+    };
     if let Some(path) = &args.report {
-        std::fs::write(path, failover_html::render(report)).map_err(|e| {
+        let page = failover_html::render_with_history(report, this_run.as_ref(), &earlier);
+        std::fs::write(path, page).map_err(|e| {
             Error::Usage(format!("--report {}: cannot write it: {e}", path.display()))
         })?;
     }
     if args.json {
-        let doc = crate::report::to_json("game day report", report)?;
         println!("{doc}");
     } else {
         print!(
@@ -124,6 +153,31 @@ pub async fn failover_test(args: FailoverTestArgs) -> Result<ExitCode, Error> {
             ExitCode::from(1)
         },
     )
+}
+
+/// `--history DIR`, or the user's state directory.
+fn history_dir(flag: Option<&std::path::Path>) -> Result<std::path::PathBuf, Error> {
+    match flag {
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => history::default_dir(|name| std::env::var(name).ok()).ok_or_else(|| {
+            Error::Usage(
+                "no HOME nor XDG_STATE_HOME to keep game days under: pass --history DIR".into(),
+            )
+        }),
+    }
+}
+
+/// `tandem failover-test history`: the kept runs, oldest first.
+fn list_history(args: &FailoverHistoryArgs) -> Result<ExitCode, Error> {
+    let dir = history_dir(args.history.as_deref())?;
+    let runs = history::load(&dir, args.cluster.as_deref(), args.scenario.as_deref())
+        .map_err(|e| Error::Usage(format!("--history: cannot read {e}")))?;
+    if args.json {
+        println!("{}", failover_history::json(&dir, &runs));
+    } else {
+        print!("{}", failover_history::table(&dir, &runs));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The game day's settings: the cluster's (checked when the inventory loaded) and the flags,

@@ -8,6 +8,7 @@ mod deploy_listing;
 pub mod extra_vars;
 pub mod failover_test;
 mod generated;
+pub mod inventory;
 pub mod keys;
 pub mod ping;
 pub mod run;
@@ -49,6 +50,7 @@ pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
         Command::Keys(args) => keys::keys(args).await,
         Command::Config(args) => config::config(args).await,
         Command::Vip(args) => vip::vip(args).await,
+        Command::Inventory(args) => inventory::inventory(args).await,
         Command::FailoverTest(args) => failover_test::failover_test(args).await,
         Command::Completions { shell } => generated::completions(shell),
         Command::Man => generated::man_page(),

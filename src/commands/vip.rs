@@ -112,14 +112,17 @@ async fn move_vip(args: VipMoveArgs) -> Result<ExitCode, Error> {
     let start = Instant::now();
     let mut events: Vec<Event> = Vec::new();
     let json = args.json;
-    let result = client
-        .move_vip(vip, service, &options, |event| {
-            if !json {
-                println!("{}", event_line(start, &event));
-            }
-            events.push(event);
-        })
-        .await;
+    let mut on_event = |event: Event| {
+        if !json {
+            println!("{}", event_line(start, &event));
+        }
+        events.push(event);
+    };
+    // Nothing is asked of a VIP already there; anything else is checked before it moves.
+    let result = match preflight(&client, vip, service, !args.wait_pending, &mut on_event).await {
+        Ok(()) => client.move_vip(vip, service, &options, on_event).await,
+        Err(e) => Err(e),
+    };
     let request = MoveRequest {
         cluster: &cluster.name,
         vip,
@@ -147,6 +150,24 @@ async fn move_vip(args: VipMoveArgs) -> Result<ExitCode, Error> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// The move preflight (`ovh::Client::preflight_move`), unless the VIP already is on `service`;
+/// its findings go to `on_event`'s caller as they happen.
+async fn preflight(
+    client: &Client,
+    vip: std::net::Ipv4Addr,
+    service: &str,
+    refuse_pending: bool,
+    on_event: &mut (dyn FnMut(Event) + Send),
+) -> Result<(), crate::ovh::OvhError> {
+    if client.ip_info(vip, on_event).await?.routed_service() == Some(service) {
+        return Ok(());
+    }
+    client
+        .preflight_move(vip, service, refuse_pending, on_event)
+        .await?;
+    Ok(())
 }
 
 /// The OVH client the flags and the inventory's `ovh:` section describe.

@@ -363,6 +363,19 @@ async fn preflight(
         ),
     );
 
+    // OVH must be able to move the VIP there now (the keys' rights, the target, no move
+    // pending): asked before anything changes, so a refusal leaves the pair as it was.
+    let checked = client
+        .preflight_move(settings.vip, &sides[to].service_name, true, &mut |_| {})
+        .await
+        .map_err(|e| match e {
+            crate::ovh::OvhError::Refused(_) => e.to_string(),
+            other => format!("asking OVH whether {} can move: {other}", settings.vip),
+        })?;
+    for line in checked {
+        rec.note(NoteLevel::Info, line);
+    }
+
     let target = &seen[to];
     if target.container == "ABSENT" || target.container.is_empty() {
         return Err(format!(

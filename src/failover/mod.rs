@@ -46,6 +46,7 @@ pub mod agent_switch;
 pub mod agent_wait;
 pub mod clock;
 pub mod game_day;
+pub mod history;
 pub mod measurement;
 mod millis;
 pub mod node_ops;

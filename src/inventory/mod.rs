@@ -6,6 +6,7 @@
 //! Every error is one line starting with `PATH:LINE:COL: `.
 
 mod error;
+pub mod import;
 mod pattern;
 mod raw;
 pub mod settings;

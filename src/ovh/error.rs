@@ -38,6 +38,9 @@ pub enum OvhError {
         status: String,
         comment: Option<String>,
     },
+    /// The preflight found the move cannot happen now (no rights, a target OVH refuses, a
+    /// move pending); nothing was changed. The message says what to do.
+    Refused(String),
     /// The move task was still running when the time allowed ran out.
     TaskTimedOut {
         task_id: u64,
@@ -143,6 +146,7 @@ impl fmt::Display for OvhError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OvhError::Config(message) => f.write_str(message),
+            OvhError::Refused(message) => write!(f, "OVH preflight refused {message}"),
             OvhError::Api(e) => e.fmt(f),
             OvhError::Transport {
                 method,

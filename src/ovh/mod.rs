@@ -36,6 +36,8 @@
 //!   twice (`vip status` then shows where the IP ended up).
 //! - Secrets never show: [`Secret`]'s `Debug` prints `<redacted>`.
 
+mod access;
+mod account;
 mod client;
 mod credentials;
 mod endpoint;
@@ -44,11 +46,14 @@ mod events;
 mod ini;
 mod ip;
 mod mover;
+mod preflight;
 mod retry;
 mod signature;
 #[cfg(test)]
 mod tests;
 
+pub use access::{AccessRule, Credential, Needed, glob};
+pub use account::{FailoverIp, Server};
 pub use client::{Client, ClientOptions, Observer};
 pub use credentials::{Credentials, OvhSettings, Secret, check_private, default_search_path};
 pub use endpoint::{ENDPOINTS, Endpoint};
@@ -56,5 +61,6 @@ pub use error::{ApiError, OvhError};
 pub use events::{Event, EventKind};
 pub use ip::{IpInfo, MOVE_FUNCTION, RoutedTo, Task, TaskStatus, ip_path};
 pub use mover::{MoveOptions, MoveOutcome};
+pub use preflight::{Checked, needed_calls};
 pub use retry::{RetryPolicy, is_retryable_status};
 pub use signature::sign;

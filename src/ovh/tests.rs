@@ -317,3 +317,97 @@ async fn a_final_answer_after_a_retry_is_not_gave_up() {
         "{err:?}"
     );
 }
+
+const ALL_RIGHTS: &str = r#"{"credentialId":1,"status":"validated","rules":[{"method":"GET","path":"/*"},{"method":"POST","path":"/*"}]}"#;
+
+#[tokio::test]
+async fn preflight_asks_rights_target_and_pending_moves_in_that_order() {
+    let (url, seen) = server(vec![
+        Some((200, ALL_RIGHTS)),
+        Some((200, "null")),
+        Some((200, "[]")),
+        Some((200, "[]")),
+    ])
+    .await;
+    let checked = client(&url, 1)
+        .preflight_move(VIP, "ns2", true, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(checked.len(), 3, "{checked:?}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            "GET /1.0/auth/currentCredential HTTP/1.1",
+            "GET /1.0/dedicated/server/ns2/ipCanBeMovedTo?ip=203.0.113.5%2F32 HTTP/1.1",
+            "GET /1.0/ip/203.0.113.5%2F32/task?function=genericMoveFloatingIp&status=todo HTTP/1.1",
+            "GET /1.0/ip/203.0.113.5%2F32/task?function=genericMoveFloatingIp&status=doing HTTP/1.1",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn preflight_refuses_a_read_only_key_before_asking_anything_else() {
+    let (url, seen) = server(vec![Some((
+        200,
+        r#"{"status":"validated","rules":[{"method":"GET","path":"/*"}]}"#,
+    ))])
+    .await;
+    let e = client(&url, 1)
+        .preflight_move(VIP, "ns2", true, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(e, OvhError::Refused(_)), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "OVH preflight refused moving 203.0.113.5 to ns2: the OVH keys may not call POST \
+         /ip/203.0.113.5/32/move: make a consumer key with these access rules (e.g. GET /ip/*, \
+         POST /ip/*, GET /dedicated/server/*)"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn preflight_refuses_a_target_ovh_refuses_and_a_pending_move() {
+    let (url, _) = server(vec![
+        Some((200, ALL_RIGHTS)),
+        Some((
+            400,
+            r#"{"message":"The IP cannot be moved to this server"}"#,
+        )),
+    ])
+    .await;
+    let e = client(&url, 1)
+        .preflight_move(VIP, "ns2", true, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "OVH preflight refused moving 203.0.113.5 to ns2: OVH says it cannot: The IP cannot be \
+         moved to this server (query id Q400)"
+    );
+
+    let pending = vec![
+        Some((200, ALL_RIGHTS)),
+        Some((200, "null")),
+        Some((200, "[]")),
+        Some((200, "[17]")),
+    ];
+    let (url, _) = server(pending.clone()).await;
+    let e = client(&url, 1)
+        .preflight_move(VIP, "ns2", true, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("a move of 203.0.113.5 is pending (OVH task 17): wait until it ends"),
+        "{e}"
+    );
+    // `vip move --wait-pending`: the mover waits for it instead.
+    let (url, seen) = server(pending).await;
+    client(&url, 1)
+        .preflight_move(VIP, "ns2", false, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}

@@ -5,6 +5,7 @@
 //! Every string from the timeline goes through [`escape`]: node names, API paths and error
 //! messages come from outside.
 
+use crate::failover::history::PastRun;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -37,6 +38,16 @@ pub fn escape(text: &str) -> String {
 
 /// The whole page.
 pub fn render(report: &GameDayReport) -> String {
+    render_with_history(report, None, &[])
+}
+
+/// The page, with a "History" section when earlier runs of the same cluster and scenario were
+/// kept: this run (`this_run`, as kept) against them, downtime per phase.
+pub fn render_with_history(
+    report: &GameDayReport,
+    this_run: Option<&PastRun>,
+    earlier: &[PastRun],
+) -> String {
     let mut page = String::with_capacity(64 * 1024 + report.timeline.probes.len() * 160);
     let route = if report.flips.is_empty() {
         "no flip".to_string()
@@ -55,6 +66,21 @@ pub fn render(report: &GameDayReport) -> String {
     header(&mut page, report, &route);
     for flip in &report.flips {
         figures(&mut page, report, flip);
+    }
+    if !earlier.is_empty() {
+        let _ = writeln!(
+            page,
+            "<section id=\"history\">\n<h2>History</h2>\n<p>Downtime of the first flip, per phase: this run against the {} earlier game days of cluster {} ({}) kept in the history directory.</p>",
+            earlier.len(),
+            escape(&report.cluster),
+            escape(
+                this_run.map_or(crate::failover::history::DEFAULT_SCENARIO, |r| r
+                    .scenario
+                    .as_str())
+            ),
+        );
+        page.push_str(&super::failover_history::chart_svg(this_run, earlier));
+        page.push_str("</section>\n");
     }
     page.push_str("<section>\n<h2>Timeline</h2>\n");
     page.push_str(&timeline_svg(report));

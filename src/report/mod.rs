@@ -4,6 +4,7 @@ pub mod color;
 pub mod config;
 pub mod deploy;
 pub mod diff;
+pub mod failover_history;
 pub mod failover_html;
 pub mod failover_text;
 pub mod live;

@@ -20,6 +20,25 @@ pub enum Fate {
     Stuck,
 }
 
+/// An access rule of the consumer key, as `GET /auth/currentCredential` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub method: String,
+    pub path: String,
+}
+
+/// What a key made with OVH's usual "all rights" request gets: every method on `/*`.
+pub fn all_rights() -> Vec<Rule> {
+    ["GET", "POST", "PUT", "DELETE"]
+        .into_iter()
+        .map(|method| Rule {
+            method: method.to_string(),
+            path: "/*".to_string(),
+        })
+        .collect()
+}
+
 /// The knobs and counters, as `GET /_lab/faults` shows them.
 #[derive(Debug, Clone, Serialize)]
 pub struct Knobs {
@@ -34,6 +53,10 @@ pub struct Knobs {
     pub next_task: Fate,
     pub task_duration_ms: u64,
     pub list_lag_ms: u64,
+    /// The consumer key's access rules: a call none grants is refused (403 NOT_GRANTED_CALL).
+    pub rules: Vec<Rule>,
+    /// Servers `ipCanBeMovedTo` says no for (and a move to them is refused).
+    pub cannot_receive: Vec<String>,
     /// API requests seen (under /1.0, faults included).
     pub requests: u64,
     /// Requests answered with an injected fault.
@@ -60,6 +83,10 @@ pub struct KnobsUpdate {
     pub task_duration_ms: Option<u64>,
     #[serde(default)]
     pub list_lag_ms: Option<u64>,
+    #[serde(default)]
+    pub rules: Option<Vec<Rule>>,
+    #[serde(default)]
+    pub cannot_receive: Option<Vec<String>>,
     /// Ends every unfinished move task now with this status (`cancelled`, `ovhError`, ...), as
     /// OVH's support does with a task stuck for good; the routes stay where they are.
     #[serde(default)]
@@ -75,6 +102,8 @@ impl Knobs {
             next_task: Fate::Normal,
             task_duration_ms: task_duration.as_millis() as u64,
             list_lag_ms: list_lag.as_millis() as u64,
+            rules: all_rights(),
+            cannot_receive: Vec::new(),
             requests: 0,
             faults_served: 0,
             auth_refused: 0,
@@ -110,7 +139,20 @@ impl Knobs {
         if let Some(ms) = update.list_lag_ms {
             self.list_lag_ms = ms;
         }
+        if let Some(rules) = update.rules {
+            self.rules = rules;
+        }
+        if let Some(servers) = update.cannot_receive {
+            self.cannot_receive = servers;
+        }
         Ok(())
+    }
+
+    /// Whether the key's rules grant `method` on `path` (unencoded: `/ip/203.0.113.5/32/move`).
+    pub fn granted(&self, method: &str, path: &str) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.method == method && matches_pattern(r.path.as_bytes(), path.as_bytes()))
     }
 
     /// Whether this request (`METHOD /path?query`) gets an injected fault (and counts it).
@@ -121,5 +163,34 @@ impl Knobs {
         self.fail_next -= 1;
         self.faults_served += 1;
         Some(self.fail_status)
+    }
+}
+
+/// OVH's rule patterns: `*` is any text, slashes included.
+fn matches_pattern(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => (0..=text.len()).any(|skip| matches_pattern(rest, &text[skip..])),
+        Some((c, rest)) => text.first() == Some(c) && matches_pattern(rest, &text[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_grant_by_method_and_pattern() {
+        let mut knobs = Knobs::new(Duration::from_secs(1), Duration::from_secs(1));
+        assert!(knobs.granted("POST", "/ip/203.0.113.5/32/move"));
+        knobs.rules = vec![Rule {
+            method: "GET".into(),
+            path: "/ip/*".into(),
+        }];
+        assert!(knobs.granted("GET", "/ip/203.0.113.5/32/task/3"));
+        assert!(!knobs.granted("POST", "/ip/203.0.113.5/32/move"));
+        assert!(!knobs.granted("GET", "/dedicated/server"));
+        assert!(matches_pattern(b"/a*b*c", b"/aXbYc"));
+        assert!(!matches_pattern(b"/a*b*c", b"/aXcYb"));
     }
 }

@@ -144,7 +144,68 @@ async fn handle(sim: &Sim, request: Request<Incoming>) -> Answer {
         }
         return error(refusal.status, refusal.message, Some(refusal.error_code));
     }
+    // The key's access rules, matched against the unencoded path as OVH does; the credential's
+    // own description is always readable.
+    let plain = format!("/{}", route.replace("%2F", "/").replace("%2f", "/"));
+    if segments != ["auth", "currentCredential"]
+        && let Ok(world) = sim.world.lock()
+        && !world.knobs.granted(method.as_str(), &plain)
+    {
+        return error(
+            403,
+            "This call has not been granted",
+            Some("NOT_GRANTED_CALL"),
+        );
+    }
     api(sim, &method, &segments, query.as_deref(), &body)
+}
+
+/// `GET /auth/currentCredential`: the one credential and its rules.
+fn current_credential(world: &super::world::World) -> Value {
+    json!({
+        "credentialId": 4242,
+        "applicationId": 42,
+        "status": "validated",
+        "creation": "2026-01-01T00:00:00+00:00",
+        "expiration": null,
+        "lastUse": null,
+        "ovhSupport": false,
+        "allowedIPs": null,
+        "rules": world.knobs.rules,
+    })
+}
+
+/// `/dedicated/server...` routes.
+fn dedicated(world: &super::world::World, rest: &[&str], query: Option<&str>) -> Answer {
+    match rest {
+        [] => answer(200, json!(world.services.keys().collect::<Vec<_>>())),
+        [name] => match world.server_json(name) {
+            Some(v) => answer(200, v),
+            None => error(
+                404,
+                &format!("The requested object (serviceName = {name}) does not exist"),
+                None,
+            ),
+        },
+        [name, "ipCanBeMovedTo"] => {
+            let Some(ip) = query_value(query, "ip").and_then(|v| parse_ip(&v)) else {
+                return error(400, "Invalid or missing parameter: ip", None);
+            };
+            match world.can_be_moved_to(ip, name) {
+                Ok(()) => answer(200, Value::Null),
+                Err((status, message)) => error(status, &message, None),
+            }
+        }
+        _ => error(404, "Got an invalid (or empty) URL", None),
+    }
+}
+
+/// One `key=value` of a query string, as sent (values here need no decoding but `%2F`).
+fn query_value(query: Option<&str>, key: &str) -> Option<String> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.split_once('=').filter(|(k, _)| *k == key))
+        .map(|(_, v)| v.to_string())
 }
 
 /// The signed API routes.
@@ -152,6 +213,21 @@ fn api(sim: &Sim, method: &Method, segments: &[&str], query: Option<&str>, body:
     let Ok(mut world) = sim.world.lock() else {
         return error(500, "simulator state poisoned", None);
     };
+    match (method, segments) {
+        (&Method::GET, ["auth", "currentCredential"]) => {
+            return answer(200, current_credential(&world));
+        }
+        (&Method::GET, ["dedicated", "server", rest @ ..]) => {
+            return dedicated(&world, rest, query);
+        }
+        (&Method::GET, ["ip"]) => {
+            return answer(
+                200,
+                world.ip_list_json(query_value(query, "type").as_deref()),
+            );
+        }
+        _ => {}
+    }
     let ["ip", ip, rest @ ..] = segments else {
         return error(404, "Got an invalid (or empty) URL", None);
     };

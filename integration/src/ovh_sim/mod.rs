@@ -7,6 +7,10 @@
 //!   body and an `X-Ovh-Queryid` header (every answer carries one);
 //! - `GET /1.0/ip/{ip}`, `GET|POST /1.0/ip/{ip}/move`, `GET /1.0/ip/{ip}/task?function=&status=`,
 //!   `GET /1.0/ip/{ip}/task/{id}`; `{ip}` is `203.0.113.5` or `203.0.113.5%2F32`;
+//! - `GET /1.0/auth/currentCredential` (the key's access rules; a call no rule grants is refused
+//!   with 403 `NOT_GRANTED_CALL`), `GET /1.0/dedicated/server`, `GET /1.0/dedicated/server/{name}`,
+//!   `GET /1.0/dedicated/server/{name}/ipCanBeMovedTo?ip=` (empty on yes, 400 on no), and
+//!   `GET /1.0/ip?type=failover` (the VIPs; `dedicated`: the servers' own addresses);
 //! - a move task goes `todo -> doing -> done` over the task duration (lab default 2 s), shows in
 //!   the task list only after a lag (the real API's, which Ansible's module tripped on), and on
 //!   `done` really re-routes the VIP: `ip route replace VIP/32 via NODE dev BRIDGE` in the root
@@ -21,6 +25,8 @@
 //!                     {"next_task": "ovhError"}               next move task ends in ovhError
 //!                     {"next_task": "stuck"}                  next move task stays `doing` forever
 //!                     {"task_duration_ms": 500, "list_lag_ms": 200}
+//!                     {"rules": [{"method": "GET", "path": "/*"}]}   a read-only key
+//!                     {"cannot_receive": ["node2.lab.invalid"]}      ipCanBeMovedTo says no
 //! ```
 //!
 //! Bounded: it only routes VIPs in 203.0.113.0/24 to node addresses in 198.18.0.0/15, and it

@@ -119,11 +119,74 @@ impl World {
         }))
     }
 
+    /// `GET /dedicated/server/{name}`: the fields of the real answer tandem or a person reads.
+    pub fn server_json(&self, name: &str) -> Option<Value> {
+        let addr = self.services.get(name)?;
+        let id = self.services.keys().position(|n| n == name).unwrap_or(0) as u64 + 1000;
+        Some(json!({
+            "name": name,
+            "serverId": id,
+            "ip": addr.to_string(),
+            "reverse": format!("{name}."),
+            "datacenter": "lab1",
+            "rack": "LAB01",
+            "state": "ok",
+            "powerState": "poweron",
+            "os": "debian12_64",
+            "monitoring": true,
+            "noIntervention": false,
+            "professionalUse": false,
+            "supportLevel": "pro",
+            "commercialRange": "lab",
+            "linkSpeed": 1000,
+            "rootDevice": null,
+            "bootId": 1,
+            "region": "lab-west",
+            "availabilityZone": "lab-west-a",
+            "newUpgradeSystem": true,
+        }))
+    }
+
+    /// `GET /ip?type=...`: the failover IPs (the VIPs) and the servers' main addresses
+    /// (`dedicated`), as blocks.
+    pub fn ip_list_json(&self, kind: Option<&str>) -> Value {
+        let mut blocks = Vec::new();
+        if kind.is_none_or(|k| k == "failover") {
+            blocks.extend(self.routes.keys().map(|ip| format!("{ip}/32")));
+        }
+        if kind.is_none_or(|k| k == "dedicated") {
+            blocks.extend(self.services.values().map(|ip| format!("{ip}/32")));
+        }
+        json!(blocks)
+    }
+
+    /// `GET /dedicated/server/{to}/ipCanBeMovedTo?ip=`: `Ok` (an empty answer) or why not.
+    pub fn can_be_moved_to(&self, ip: Ipv4Addr, to: &str) -> Result<(), MoveRefusal> {
+        if !self.services.contains_key(to) {
+            return Err((
+                404,
+                format!("The requested object (serviceName = {to}) does not exist"),
+            ));
+        }
+        if !self.routes.contains_key(&ip) {
+            return Err(not_found(ip));
+        }
+        if self.knobs.cannot_receive.iter().any(|s| s == to) {
+            return Err((
+                400,
+                format!(
+                    "The IP {ip}/32 cannot be moved to {to}: the server is not in the IP's region"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn start_move(&mut self, ip: Ipv4Addr, to: &str) -> Result<&Task, MoveRefusal> {
         let Some(current) = self.routes.get(&ip) else {
             return Err(not_found(ip));
         };
-        if !self.services.contains_key(to) {
+        if !self.services.contains_key(to) || self.knobs.cannot_receive.iter().any(|s| s == to) {
             return Err((
                 400,
                 format!("Destination service {to} does not exist or cannot receive this IP"),

@@ -66,6 +66,12 @@ impl Tandem {
         cmd.args(&self.args);
         // A user's agent must not change what these tests prove about identity files.
         cmd.env_remove("SSH_AUTH_SOCK");
+        // Game days keep their JSON in the user's state directory: the suite's go under target/,
+        // not into the home of whoever runs it.
+        cmd.env(
+            "XDG_STATE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-state"),
+        );
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tandem::failover::clock::Clock;
+use tandem::failover::history::PastRun;
 use tandem::failover::measurement::GameDayReport;
 use tandem::failover::probe::{ProbeOutcome, ProbeResult};
 use tandem::failover::timeline::{EventKind, NoteLevel, ProbeSettings, Timeline};
@@ -319,6 +320,63 @@ fn html_report_renders_its_timeline_in_headless_chromium() {
     // The hostile note arrived as text, not markup.
     assert!(dom.contains("&lt;node1&gt; answered with a stale `Server:` header &amp; no cache"));
     assert!(!dom.contains("<node1>"));
+    let _ = std::fs::remove_dir_all(&profile);
+    let _ = std::fs::remove_dir_all(&work);
+    eprintln!("screenshot: {}", png_path.display());
+}
+
+/// A kept run, as `failover::history` reads it back: `task` ms of OVH task, then `other`.
+fn past_run(started: &str, verdict: &str, task: u64, other: u64) -> PastRun {
+    PastRun {
+        file: PathBuf::from(format!("/history/{started}.json")),
+        cluster: "web".into(),
+        scenario: "switch".into(),
+        started_at: started.into(),
+        verdict: verdict.into(),
+        downtime_ms: task + other,
+        flips: 2,
+        phases: vec![("OVH task".into(), task), ("other".into(), other)],
+    }
+}
+
+#[test]
+fn html_report_history_chart_renders_in_headless_chromium() {
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let work = std::env::temp_dir().join(format!(
+        "tandem-report-history-{}-{stamp}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&work).unwrap();
+    let report = synthetic_report();
+    let earlier = [
+        past_run("2026-11-02 10:00:00 UTC", "pass", 46_000, 4_900),
+        past_run("2026-11-16 10:00:00 UTC", "fail", 58_000, 12_000),
+        past_run("2026-11-30 10:00:00 UTC", "pass", 44_000, 3_000),
+    ];
+    let now = past_run("2026-12-02 10:00:00 UTC", "pass", 46_900, 4_000);
+    let page = work.join("failover-report-history.html");
+    std::fs::write(
+        &page,
+        failover_html::render_with_history(&report, Some(&now), &earlier),
+    )
+    .unwrap();
+
+    let png_path = target_dir().join("failover-report-history.png");
+    let png = screenshot(&page, &png_path, &work, "history");
+    assert_eq!(png_size(&png), WINDOW);
+
+    let profile = fresh_profile(&work, "history-dom");
+    let dom = String::from_utf8(headless(&page, &["--dump-dom"], &profile).stdout).unwrap();
+    assert_eq!(dom.matches("<section id=\"history\">").count(), 1);
+    assert_eq!(dom.matches("<svg class=\"history\"").count(), 1);
+    // Two phases per run, four runs; the longest (70 s) sets the scale.
+    assert_eq!(dom.matches("<rect class=\"phase\"").count(), 8);
+    assert!(dom.contains("2026-12-02 10:00:00 UTC (this run)"));
+    assert!(dom.contains("70.00 s ✗"), "the failed run is marked");
+    assert!(dom.contains("the 3 earlier game days of cluster web"));
     let _ = std::fs::remove_dir_all(&profile);
     let _ = std::fs::remove_dir_all(&work);
     eprintln!("screenshot: {}", png_path.display());

@@ -357,8 +357,9 @@ fn the_simulator_refuses_bad_credentials_and_lags_its_task_list() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    // tandem waits for that pending move, then finds nothing left to do.
-    let run = move_to(&lab, "node2", &[]);
+    // With --wait-pending, tandem waits for that pending move (the preflight would refuse
+    // otherwise), then finds nothing left to do.
+    let run = move_to(&lab, "node2", &["--wait-pending"]);
     run.expect_code(0);
     let out = run.stdout();
     assert!(
