@@ -1426,22 +1426,18 @@ fn default_name(module: &str, args: &serde_json::Value) -> String {
 
 /// A role's `defaults.yml`: a map of names to values (empty file: none).
 fn parse_vars_file(path: &Path) -> Result<Vars, PlaybookError> {
-    let bytes = read_limited(path)?;
-    let text = std::str::from_utf8(&bytes).map_err(|err| {
-        let byte = err.valid_up_to();
-        PlaybookError::new(
-            path,
-            Some(position_of(&bytes[..byte])),
-            PlaybookErrorKind::NotUtf8 { byte },
-        )
-    })?;
-    let vars: Option<Vars> = serde_saphyr::from_str_with_options(text, yaml_options())
-        .map_err(|err| PlaybookError::from_yaml(path, &err))?;
+    let vars: Option<Vars> = parse_yaml(path)?;
     Ok(vars.unwrap_or_default())
 }
 
 /// Reads and parses one file (the playbook or an included one).
 fn parse_file(path: &Path) -> Result<RawFile, PlaybookError> {
+    parse_yaml(path)
+}
+
+/// One YAML file of the playbook's, read within the size limit, its bytes checked as UTF-8
+/// (the error at the first bad byte's line and column).
+fn parse_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PlaybookError> {
     let bytes = read_limited(path)?;
     let text = std::str::from_utf8(&bytes).map_err(|err| {
         let byte = err.valid_up_to();
