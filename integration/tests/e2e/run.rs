@@ -527,10 +527,21 @@ fn proxy_command_from_ssh_config_is_the_transport_and_ends_with_the_session() {
     );
     // The proxy (its pid is the one that exec'ed ssh) is gone with the session: not running
     // (a zombie left to this test process, which may be a subreaper, does not count).
+    // Killed when the stream is dropped, it may take a moment to die: bounded, 3 s.
     let pid = fields[0];
-    let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| stat.rsplit(')').next().map(|rest| rest.trim().to_string()));
+    let state_of = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| stat.rsplit(')').next().map(|rest| rest.trim().to_string()))
+    };
+    let mut state = state_of();
+    for _ in 0..30 {
+        if state.as_deref().is_none_or(|s| s.starts_with('Z')) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        state = state_of();
+    }
     assert!(
         state.as_deref().is_none_or(|s| s.starts_with('Z')),
         "proxy {pid} outlived the run: {state:?}"
