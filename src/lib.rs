@@ -24,6 +24,7 @@ pub mod rollout_agent;
 mod script_checks;
 pub mod service_config;
 pub mod sh;
+mod source_file;
 pub mod ssh;
 pub mod template;
 pub mod trust;

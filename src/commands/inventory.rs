@@ -24,7 +24,7 @@ async fn import_from_ovh(args: InventoryImportArgs) -> Result<ExitCode, Error> {
         .iter()
         .map(|p| PairSpec::parse(p))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(Error::Usage)?;
+        .map_err(|e| Error::Usage(e.to_string()))?;
     if let Some(path) = &args.output
         && path.exists()
         && !args.force
@@ -95,7 +95,7 @@ async fn import_from_ovh(args: InventoryImportArgs) -> Result<ExitCode, Error> {
             config: config.map(|p| p.display().to_string()),
         },
     )
-    .map_err(Error::Usage)?;
+    .map_err(|e| Error::Usage(e.to_string()))?;
     match &args.output {
         Some(path) => {
             write_file(path, &text)?;

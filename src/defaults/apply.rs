@@ -2,7 +2,7 @@
 
 use clap::{Arg, ArgAction, Command};
 
-use super::Default;
+use super::{Default, DefaultsError};
 
 /// Every non-positional arg with this id, in `command` and its subcommands.
 fn find<'c>(command: &'c Command, id: &str, out: &mut Vec<&'c Arg>) {
@@ -24,14 +24,14 @@ fn takes_many(arg: &Arg) -> bool {
 
 /// Refuses a value the flag would refuse on the command line, with where it was written. A
 /// list flag (`kex`) takes a TOML list or comma-separated text; the values are split here.
-pub fn check(built: &Command, default: &mut Default) -> Result<(), String> {
+pub fn check(built: &Command, default: &mut Default) -> Result<(), DefaultsError> {
     let mut args = Vec::new();
     find(built, default.key, &mut args);
     let Some(first) = args.first() else {
-        return Err(format!(
-            "{}: `{}` is a key no subcommand of this tandem takes",
-            default.origin, default.key
-        ));
+        return Err(DefaultsError::NoSuchFlag {
+            origin: default.origin.clone(),
+            key: default.key,
+        });
     };
     if takes_many(first) {
         default.values = default
@@ -42,10 +42,10 @@ pub fn check(built: &Command, default: &mut Default) -> Result<(), String> {
             .filter(|v| !v.is_empty())
             .collect();
     } else if default.values.len() != 1 {
-        return Err(format!(
-            "{}: `{}` takes one value, not a list",
-            default.origin, default.key
-        ));
+        return Err(DefaultsError::OneValue {
+            origin: default.origin.clone(),
+            key: default.key,
+        });
     }
     for arg in args {
         // A one-flag command holding only what parsing the value needs (no `requires` or
@@ -63,13 +63,12 @@ pub fn check(built: &Command, default: &mut Default) -> Result<(), String> {
             .arg(probe)
             .try_get_matches_from(Vec::<String>::new())
         {
-            return Err(format!(
-                "{}: `{}` = {}: {}",
-                default.origin,
-                default.key,
-                default.values.join(","),
-                clap_reason(&e)
-            ));
+            return Err(DefaultsError::BadValue {
+                origin: default.origin.clone(),
+                key: default.key,
+                values: default.values.join(","),
+                reason: clap_reason(&e),
+            });
         }
     }
     Ok(())

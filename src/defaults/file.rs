@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
 
+use super::DefaultsError;
+use crate::source_file;
+
 /// One key of the file, its value(s) as the flag would take them, and the line:col of the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -18,22 +21,18 @@ pub struct Entry {
 
 /// The file to read: `explicit` (from `--config` or `TANDEM_CONFIG`) must exist; otherwise
 /// `./tandem.toml`, then `~/.config/tandem/tandem.toml`, whichever exists first (none: no file).
-pub fn locate(explicit: Option<PathBuf>, home: Option<&Path>) -> Result<Option<PathBuf>, String> {
+pub fn locate(
+    explicit: Option<PathBuf>,
+    home: Option<&Path>,
+) -> Result<Option<PathBuf>, DefaultsError> {
     if let Some(path) = explicit {
         return match std::fs::metadata(&path) {
             Ok(meta) if meta.is_file() => Ok(Some(path)),
-            Ok(_) => Err(format!(
-                "{}: not a file (from --config or TANDEM_CONFIG)",
-                path.display()
-            )),
-            Err(e) => Err(format!(
-                "{}: cannot read it: {} (from --config or TANDEM_CONFIG)",
-                path.display(),
-                e.to_string()
-                    .split(" (os error ")
-                    .next()
-                    .unwrap_or_default()
-            )),
+            Ok(_) => Err(DefaultsError::NotAFile { path }),
+            Err(e) => Err(DefaultsError::Missing {
+                path,
+                reason: source_file::io_message(&e),
+            }),
         };
     }
     let mut candidates = vec![PathBuf::from("tandem.toml")];
@@ -45,27 +44,39 @@ pub fn locate(explicit: Option<PathBuf>, home: Option<&Path>) -> Result<Option<P
 
 /// Every key of `text` with its value(s); `name` is how errors call the file. A table, a date
 /// or a nested array is refused here: every key is a flag, and a flag takes text.
-pub fn parse(name: &str, text: &str) -> Result<Vec<Entry>, String> {
+pub fn parse(name: &str, text: &str) -> Result<Vec<Entry>, DefaultsError> {
     let table = DeTable::parse(text).map_err(|e| {
         let (line, col) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-        format!(
-            "{name}:{line}:{col}: not valid TOML: {}; fix the file or name another with --config",
-            e.message().trim().replace('\n', " ")
-        )
+        DefaultsError::NotToml {
+            name: name.to_string(),
+            line,
+            col,
+            reason: e.message().trim().replace('\n', " "),
+        }
     })?;
     let mut entries = Vec::new();
     for (key, value) in table.get_ref() {
         let (line, col) = line_col(text, value.span().start);
-        let at = |what: &str| format!("{name}:{line}:{col}: `{}`: {what}", key.get_ref());
+        let (name, key_name) = (name.to_string(), key.get_ref().to_string());
         let values = match value.get_ref() {
             DeValue::Array(items) => items
                 .iter()
                 .map(|item| scalar(text, item.get_ref(), item.span()))
                 .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| at("a list holds only text, numbers or true/false"))?,
-            other => vec![scalar(text, other, value.span()).ok_or_else(|| {
-                at("a table or date is not a flag's value: write `key = value` at the top level")
-            })?],
+                .ok_or(DefaultsError::ListOfScalars {
+                    name,
+                    line,
+                    col,
+                    key: key_name,
+                })?,
+            other => vec![
+                scalar(text, other, value.span()).ok_or(DefaultsError::NotAScalar {
+                    name,
+                    line,
+                    col,
+                    key: key_name,
+                })?,
+            ],
         };
         entries.push(Entry {
             key: key.get_ref().to_string(),

@@ -48,9 +48,5 @@ pub fn env_name(key: &str) -> String {
 
 /// The closest key to a misspelt one, for "did you mean".
 pub fn closest(key: &str) -> Option<&'static str> {
-    KEYS.iter()
-        .map(|(k, _)| (*k, strsim::jaro_winkler(k, key)))
-        .filter(|(_, score)| *score > 0.8)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(k, _)| k)
+    crate::source_file::closest(key, KEYS.iter().map(|(k, _)| *k))
 }

@@ -7,6 +7,7 @@
 //! refused naming the file's line:col or the variable, not a flag the user never typed.
 
 mod apply;
+mod error;
 mod file;
 mod keys;
 #[cfg(test)]
@@ -15,6 +16,7 @@ mod tests;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+pub use error::DefaultsError;
 pub use keys::{KEYS, env_name};
 
 /// Where a default came from, for error messages.
@@ -57,7 +59,7 @@ pub struct Sources {
 impl Sources {
     /// The file named by `--config` (in `args`), else `TANDEM_CONFIG`, else the first of
     /// `./tandem.toml` and `~/.config/tandem/tandem.toml`; and the process's `TANDEM_*`.
-    pub fn from_process(args: &[OsString]) -> Result<Sources, String> {
+    pub fn from_process(args: &[OsString]) -> Result<Sources, DefaultsError> {
         let explicit = config_flag(args)?.or_else(|| {
             std::env::var_os("TANDEM_CONFIG")
                 .filter(|v| !v.is_empty())
@@ -66,8 +68,11 @@ impl Sources {
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let file = match file::locate(explicit, home.as_deref())? {
             Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("{}: cannot read it: {e}", path.display()))?;
+                let text =
+                    std::fs::read_to_string(&path).map_err(|source| DefaultsError::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
                 Some((path, text))
             }
             None => None,
@@ -85,7 +90,7 @@ impl Sources {
 
 /// `--config PATH` or `--config=PATH` before any `--` (clap defines the flag too, for --help;
 /// it must be known before clap runs, as it changes clap's defaults).
-fn config_flag(args: &[OsString]) -> Result<Option<PathBuf>, String> {
+fn config_flag(args: &[OsString]) -> Result<Option<PathBuf>, DefaultsError> {
     let mut found = None;
     let mut iter = args.iter().skip(1);
     while let Some(arg) = iter.next() {
@@ -96,7 +101,7 @@ fn config_flag(args: &[OsString]) -> Result<Option<PathBuf>, String> {
         if text == "--config" {
             match iter.next() {
                 Some(path) => found = Some(PathBuf::from(path)),
-                None => return Err("--config needs a PATH (a tandem.toml file)".into()),
+                None => return Err(DefaultsError::ConfigWithoutPath),
             }
         } else if let Some(path) = text.strip_prefix("--config=") {
             found = Some(PathBuf::from(path));
@@ -108,7 +113,7 @@ fn config_flag(args: &[OsString]) -> Result<Option<PathBuf>, String> {
 /// The defaults the sources give, environment over file, each checked against the flag(s)
 /// it sets in `command` (unknown keys and bad values are refused with file:line:col or the
 /// variable's name).
-pub fn resolve(command: &clap::Command, sources: &Sources) -> Result<Vec<Default>, String> {
+pub fn resolve(command: &clap::Command, sources: &Sources) -> Result<Vec<Default>, DefaultsError> {
     let mut chosen: Vec<Default> = Vec::new();
     if let Some((path, text)) = &sources.file {
         let name = path.display().to_string();
@@ -125,10 +130,13 @@ pub fn resolve(command: &clap::Command, sources: &Sources) -> Result<Vec<Default
                     None => "the keys are the README's (tandem.toml)".to_string(),
                 };
                 let (line, col) = entry.key_at;
-                return Err(format!(
-                    "{name}:{line}:{col}: unknown key `{}`; {hint}",
-                    entry.key
-                ));
+                return Err(DefaultsError::UnknownKey {
+                    name,
+                    line,
+                    col,
+                    key: entry.key,
+                    hint,
+                });
             };
             let values = match kind {
                 keys::Kind::Path => entry.values.iter().map(|v| relative_to(dir, v)).collect(),

@@ -16,7 +16,7 @@ fn sources(file: Option<&str>, env: &[(&str, &str)]) -> Sources {
 }
 
 fn parse(sources: &Sources, argv: &str) -> Result<Cli, String> {
-    let found = resolve(&Cli::command(), sources)?;
+    let found = resolve(&Cli::command(), sources).map_err(|e| e.to_string())?;
     let matches = apply(Cli::command(), &found)
         .try_get_matches_from(argv.split_whitespace())
         .map_err(|e| e.to_string())?;

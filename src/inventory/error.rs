@@ -7,8 +7,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde_saphyr::budget::BudgetBreach;
-use serde_saphyr::{MessageFormatter, UserMessageFormatter};
+use super::settings::SettingError;
+use crate::source_file::{self, NotUtf8, ReadError};
 
 /// An inventory that could not be read or is not valid.
 #[derive(Debug)]
@@ -34,6 +34,8 @@ pub enum InventoryErrorKind {
     Yaml(String),
     /// Valid YAML that breaks one of tandem's rules (names, ports, missing address, ...).
     Invalid(String),
+    /// A cluster setting with a value tandem's commands cannot use.
+    Setting(SettingError),
 }
 
 impl InventoryError {
@@ -54,16 +56,38 @@ impl InventoryError {
         Self::new(path, Some(position), InventoryErrorKind::Invalid(message))
     }
 
+    /// A cluster setting refused at `position` (its value).
+    pub(crate) fn setting(path: &Path, position: (usize, usize), error: SettingError) -> Self {
+        Self::new(path, Some(position), InventoryErrorKind::Setting(error))
+    }
+
     /// A serde-saphyr error, reduced to one line: the location goes in front (as for every other
     /// inventory error) and the multi-line source snippet is dropped, because callers print
     /// errors as single lines and the location is enough to find the spot.
     pub(crate) fn from_yaml(path: &Path, err: &serde_saphyr::Error) -> Self {
-        let position = err.location().and_then(|loc| {
-            let (line, column) = (loc.line(), loc.column());
-            // serde-saphyr uses line 0 for "unknown".
-            (line > 0).then(|| (line as usize, column.max(1) as usize))
-        });
-        Self::new(path, position, InventoryErrorKind::Yaml(yaml_message(err)))
+        Self::new(
+            path,
+            source_file::error_position(err),
+            InventoryErrorKind::Yaml(source_file::yaml_message(err, "an inventory")),
+        )
+    }
+
+    /// The file could not be read, or is too large.
+    pub(crate) fn from_read(path: &Path, err: ReadError) -> Self {
+        let kind = match err {
+            ReadError::Io(err) => InventoryErrorKind::Read(err),
+            ReadError::TooLarge { len } => InventoryErrorKind::TooLarge { len },
+        };
+        Self::new(path, None, kind)
+    }
+
+    /// The file is not UTF-8.
+    pub(crate) fn not_utf8(path: &Path, err: NotUtf8) -> Self {
+        Self::new(
+            path,
+            Some(err.position),
+            InventoryErrorKind::NotUtf8 { byte: err.byte },
+        )
     }
 
     /// The inventory file the error is about.
@@ -86,102 +110,6 @@ impl InventoryError {
     }
 }
 
-/// The message of a serde-saphyr error without location suffix and snippet.
-fn yaml_message(err: &serde_saphyr::Error) -> String {
-    use serde_saphyr::Error as E;
-    // The wrappers only add a snippet or the place of an alias; the message is in the original.
-    let mut inner = err;
-    while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = inner {
-        inner = error;
-    }
-    let message = match inner {
-        // The library's text is a Debug dump of the breach; say what it means for an inventory.
-        E::Budget { breach, .. } => budget_message(breach),
-        E::AliasReplayLimitExceeded { .. }
-        | E::AliasExpansionLimitExceeded { .. }
-        | E::AliasReplayStackDepthExceeded { .. } => format!(
-            "{}: refused to expand so many aliases (a YAML bomb?); an inventory needs only a \
-             few anchors and aliases",
-            UserMessageFormatter.format_message(inner)
-        ),
-        // "invalid i64" alone does not say what was expected.
-        E::InvalidScalar { ty, .. } if ty.starts_with(['i', 'u']) => {
-            format!("invalid {ty}: expected a whole number here")
-        }
-        // The user-facing formatter: the developer one suggests changing parser options.
-        _ => {
-            let text = UserMessageFormatter.format_message(inner).into_owned();
-            // The parser's own guard against deep nesting (brackets) says nothing of the fix.
-            if let Some(plain) = plain_yaml_message(&text) {
-                plain
-            } else if text.starts_with("value `") && text.ends_with("` is not a finite number") {
-                // NaN and infinities are refused by the parser; say what to write instead.
-                format!("{text}: give a number, or quote it to make it text")
-            } else if text == "recursion limit exceeded" {
-                "YAML nested too deeply (brackets or indentation hundreds of levels deep), \
-                 refused before parsing further: an inventory needs only a few nesting levels"
-                    .to_string()
-            } else {
-                text
-            }
-        }
-    };
-    one_line(&message)
-}
-
-/// serde-saphyr's words for a value of the wrong shape name parser events ("expected mapping
-/// start"); say which shape was expected, in the words of the file.
-pub fn plain_yaml_message(text: &str) -> Option<String> {
-    let plain = match text {
-        "expected mapping start" => {
-            "wrong type: expected a mapping (`key: value` entries) here, not a list or a single \
-             value"
-        }
-        "expected sequence start" => {
-            "wrong type: expected a list (`- item` entries, or `[a, b]`) here, not a mapping or \
-             a single value"
-        }
-        "expected string scalar" => {
-            "wrong type: expected a single value here, not a list or a mapping"
-        }
-        _ if text.starts_with("unexpected character") => {
-            return Some(format!(
-                "{text}: control characters are not allowed in YAML; remove it (or write it as \
-                 an escape in a double-quoted string)"
-            ));
-        }
-        _ => return None,
-    };
-    Some(plain.to_string())
-}
-
-fn budget_message(breach: &BudgetBreach) -> String {
-    let what = match breach {
-        BudgetBreach::Aliases { aliases } => format!("{aliases} aliases"),
-        BudgetBreach::AliasAnchorRatio { aliases, anchors } => {
-            format!("{aliases} aliases for {anchors} anchors")
-        }
-        BudgetBreach::Anchors { anchors } => format!("{anchors} anchors"),
-        BudgetBreach::Depth { depth } => format!("nesting depth {depth}"),
-        BudgetBreach::Events { events } => format!("{events} YAML events"),
-        BudgetBreach::Nodes { nodes } => format!("{nodes} YAML nodes"),
-        BudgetBreach::Documents { documents } => format!("{documents} documents"),
-        other => format!("{other:?}"),
-    };
-    format!(
-        "YAML too large or too complex ({what}), refused before expanding it (a YAML bomb?); \
-         an inventory needs only a few anchors, aliases and nesting levels"
-    )
-}
-
-/// serde-saphyr messages are one line already, but values quoted in them come from the file:
-/// keep the promise of one line whatever the file holds.
-pub(crate) fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
 impl fmt::Display for InventoryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let path = self.path.display();
@@ -191,9 +119,7 @@ impl fmt::Display for InventoryError {
         }
         match &self.kind {
             InventoryErrorKind::Read(err) => {
-                // "(os error 2)" says nothing more to the user than the text before it.
-                let text = err.to_string();
-                let text = text.split(" (os error ").next().unwrap_or_default();
+                let text = source_file::io_message(err);
                 write!(
                     f,
                     "cannot read inventory {path}: {text}: give the path of an inventory file (-i)"
@@ -211,6 +137,7 @@ impl fmt::Display for InventoryError {
             InventoryErrorKind::Yaml(message) | InventoryErrorKind::Invalid(message) => {
                 f.write_str(message)
             }
+            InventoryErrorKind::Setting(error) => error.fmt(f),
         }
     }
 }

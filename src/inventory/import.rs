@@ -7,7 +7,41 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
+use super::build::valid_name;
 use crate::ovh::{FailoverIp, Server};
+
+/// A `--pair` that cannot be written into an inventory; the message names the flag to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    #[error("--pair {text}: use NODE1,NODE2 or NAME=NODE1,NODE2[,VIP]")]
+    PairSyntax { text: String },
+    #[error("--pair {text}: {vip} is not an IPv4 address")]
+    PairVip { text: String, vip: String },
+    #[error("--pair {text}: a pair needs two different servers")]
+    PairTwice { text: String },
+    #[error("--pair: no dedicated server {wanted} in this OVH account (its servers: {known})")]
+    NoSuchServer { wanted: String, known: String },
+    #[error("--pair: server {server} is in two pairs: a server belongs to one cluster")]
+    ServerInTwoPairs { server: String },
+    #[error("--pair {name}=...: use letters, digits, '.', '_' and '-' in a cluster name")]
+    BadClusterName { name: String },
+    #[error("--pair {name}: {vip} is not a failover IP of this OVH account")]
+    NotAFailoverIp { name: String, vip: Ipv4Addr },
+    #[error(
+        "--pair {name}: {first} and {second} hold {count} failover IPs ({ips}): say which is the \
+         VIP with --pair {name}={first},{second},IP"
+    )]
+    WhichVip {
+        name: String,
+        first: String,
+        second: String,
+        count: usize,
+        ips: String,
+    },
+    #[error("--pair {name}=...: that name is already a node or another cluster: pick another")]
+    NameTaken { name: String },
+}
 
 /// One `--pair [NAME=]A,B[,VIP]`: a cluster of two servers (node names or service names) and,
 /// when the two hold more than one failover IP, the one that is the VIP.
@@ -19,8 +53,10 @@ pub struct PairSpec {
 }
 
 impl PairSpec {
-    pub fn parse(text: &str) -> Result<PairSpec, String> {
-        let usage = || format!("--pair {text}: use NODE1,NODE2 or NAME=NODE1,NODE2[,VIP]");
+    pub fn parse(text: &str) -> Result<PairSpec, ImportError> {
+        let usage = || ImportError::PairSyntax {
+            text: text.to_string(),
+        };
         let (name, rest) = match text.split_once('=') {
             Some((name, rest)) => (Some(name.trim().to_string()), rest),
             None => (None, text),
@@ -29,9 +65,10 @@ impl PairSpec {
         let (a, b, vip) = match parts.as_slice() {
             [a, b] => (*a, *b, None),
             [a, b, vip] => {
-                let vip = vip
-                    .parse::<Ipv4Addr>()
-                    .map_err(|_| format!("--pair {text}: {vip} is not an IPv4 address"))?;
+                let vip = vip.parse::<Ipv4Addr>().map_err(|_| ImportError::PairVip {
+                    text: text.to_string(),
+                    vip: vip.to_string(),
+                })?;
                 (*a, *b, Some(vip))
             }
             _ => return Err(usage()),
@@ -40,7 +77,9 @@ impl PairSpec {
             return Err(usage());
         }
         if a == b {
-            return Err(format!("--pair {text}: a pair needs two different servers"));
+            return Err(ImportError::PairTwice {
+                text: text.to_string(),
+            });
         }
         Ok(PairSpec {
             name,
@@ -92,22 +131,13 @@ pub fn node_names(servers: &[Server]) -> Vec<String> {
         .collect()
 }
 
-fn valid_name(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
 /// The inventory text, or a one-line error saying which `--pair` to fix.
 pub fn render(
     account: &Account,
     pairs: &[PairSpec],
     ssh: &SshSettings,
     ovh: &OvhSource,
-) -> Result<String, String> {
+) -> Result<String, ImportError> {
     let names = node_names(&account.servers);
     let find = |wanted: &str| {
         account
@@ -122,17 +152,14 @@ pub fn render(
     for (n, pair) in pairs.iter().enumerate() {
         let mut members = [0; 2];
         for (slot, wanted) in pair.servers.iter().enumerate() {
-            let i = find(wanted).ok_or_else(|| {
-                format!(
-                    "--pair: no dedicated server {wanted} in this OVH account (its servers: {})",
-                    known()
-                )
+            let i = find(wanted).ok_or_else(|| ImportError::NoSuchServer {
+                wanted: wanted.clone(),
+                known: known(),
             })?;
             if !used.insert(i) {
-                return Err(format!(
-                    "--pair: server {} is in two pairs: a server belongs to one cluster",
-                    names[i]
-                ));
+                return Err(ImportError::ServerInTwoPairs {
+                    server: names[i].clone(),
+                });
             }
             members[slot] = i;
         }
@@ -141,9 +168,7 @@ pub fn render(
             .clone()
             .unwrap_or_else(|| format!("pair{}", n + 1));
         if !valid_name(&name) {
-            return Err(format!(
-                "--pair {name}=...: use letters, digits, '.', '_' and '-' in a cluster name"
-            ));
+            return Err(ImportError::BadClusterName { name });
         }
         let held: Vec<&FailoverIp> = account
             .ips
@@ -157,9 +182,7 @@ pub fn render(
         let vip = match pair.vip {
             Some(vip) => {
                 if !account.ips.iter().any(|ip| ip.ip == vip) {
-                    return Err(format!(
-                        "--pair {name}: {vip} is not a failover IP of this OVH account"
-                    ));
+                    return Err(ImportError::NotAFailoverIp { name, vip });
                 }
                 Some(vip)
             }
@@ -168,16 +191,13 @@ pub fn render(
                 [one] => Some(one.ip),
                 many => {
                     let list: Vec<String> = many.iter().map(|ip| ip.ip.to_string()).collect();
-                    return Err(format!(
-                        "--pair {name}: {} and {} hold {} failover IPs ({}): say which is the \
-                         VIP with --pair {name}={},{},IP",
-                        names[members[0]],
-                        names[members[1]],
-                        many.len(),
-                        list.join(", "),
-                        names[members[0]],
-                        names[members[1]]
-                    ));
+                    return Err(ImportError::WhichVip {
+                        name,
+                        first: names[members[0]].clone(),
+                        second: names[members[1]].clone(),
+                        count: many.len(),
+                        ips: list.join(", "),
+                    });
                 }
             },
         };
@@ -186,9 +206,7 @@ pub fn render(
     let mut names_seen = BTreeSet::new();
     for (name, _, _) in &clusters {
         if names.contains(name) || !names_seen.insert(name.clone()) {
-            return Err(format!(
-                "--pair {name}=...: that name is already a node or another cluster: pick another"
-            ));
+            return Err(ImportError::NameTaken { name: name.clone() });
         }
     }
 
@@ -437,7 +455,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(
-            e,
+            e.to_string(),
             "--pair: no dedicated server ns9 in this OVH account (its servers: ns1, ns2, ns3)"
         );
         let twice = [
@@ -447,6 +465,7 @@ mod tests {
         assert!(
             render(&account(), &twice, &ssh(), &ovh())
                 .unwrap_err()
+                .to_string()
                 .contains("server ns2 is in two pairs")
         );
         let mut two_ips = account();
@@ -457,7 +476,8 @@ mod tests {
             &ssh(),
             &ovh(),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("hold 2 failover IPs (203.0.113.5, 203.0.113.9)"),
             "{e}"

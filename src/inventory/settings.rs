@@ -19,6 +19,15 @@ use super::error::InventoryError;
 use super::pos;
 use super::spanned_vars::{SpannedVars, YamlValue};
 
+mod error;
+mod values;
+
+pub use error::SettingError;
+use values::{
+    absolute_path, container_address, health_check, interface, name, probe, relative_file, seconds,
+    text, uuid,
+};
+
 /// The vars read as settings, in the order the README lists them.
 pub const SETTING_KEYS: &[&str] = &[
     "service",
@@ -197,26 +206,15 @@ impl SwitchCommand {
     pub const PLACEHOLDERS: &[&str] = &["service", "to"];
 
     /// Checks `text`; the error says what to fix.
-    pub fn parse(text: &str) -> Result<SwitchCommand, String> {
+    pub fn parse(text: &str) -> Result<SwitchCommand, SettingError> {
         if text.trim().is_empty() {
-            return Err(
-                "switch_command is empty: give the command that switches the service, \
-                 e.g. om {service} switch --to {to}"
-                    .to_string(),
-            );
+            return Err(SettingError::SwitchCommandEmpty);
         }
         if text.chars().any(char::is_control) {
-            return Err(
-                "switch_command holds a control character (a newline?): give one command line"
-                    .to_string(),
-            );
+            return Err(SettingError::SwitchCommandControl);
         }
         if text.contains("{{") || text.contains("{%") {
-            return Err(
-                "switch_command is not a template: its placeholders are {service} and {to}, \
-                 not {{ }}"
-                    .to_string(),
-            );
+            return Err(SettingError::SwitchCommandTemplate);
         }
         let mut rest = text;
         while let Some(start) = rest.find('{') {
@@ -229,9 +227,9 @@ impl SwitchCommand {
                 && after[name_len..].starts_with('}')
                 && !Self::PLACEHOLDERS.contains(&name)
             {
-                return Err(format!(
-                    "switch_command has an unknown placeholder {{{name}}}: use {{service}} and {{to}}"
-                ));
+                return Err(SettingError::SwitchCommandPlaceholder {
+                    name: name.to_string(),
+                });
             }
             rest = after;
         }
@@ -249,8 +247,8 @@ impl Default for SwitchCommand {
     }
 }
 
-/// A setting that is wrong: where, and the message.
-type Refusal = ((usize, usize), String);
+/// A setting that is wrong: where, and what.
+type Refusal = ((usize, usize), SettingError);
 
 /// Checks that a node's vars hold no setting (settings are per cluster).
 pub fn check_node_vars(
@@ -261,14 +259,14 @@ pub fn check_node_vars(
 ) -> Result<(), InventoryError> {
     for key in SETTING_KEYS {
         if let Some(value) = vars.get(*key) {
-            return Err(InventoryError::invalid(
+            return Err(InventoryError::setting(
                 path,
                 pos(&value.referenced),
-                format!(
-                    "`{key}` is a cluster setting (tandem's commands read it per cluster), not a \
-                     node's: move it from node {node}'s vars to cluster {cluster}'s vars or the \
-                     global vars"
-                ),
+                SettingError::OnNode {
+                    key,
+                    node: node.to_string(),
+                    cluster: cluster.to_string(),
+                },
             ));
         }
     }
@@ -284,7 +282,7 @@ pub fn cluster_settings(
     levels: &[&SpannedVars],
     has_vip: bool,
 ) -> Result<ClusterSettings, InventoryError> {
-    let fail = |(at, message): Refusal| InventoryError::invalid(path, at, message);
+    let fail = |(at, error): Refusal| InventoryError::setting(path, at, error);
     for level in levels {
         read(&collect(&[level])).map_err(fail)?;
     }
@@ -296,9 +294,7 @@ pub fn cluster_settings(
     {
         return Err(fail((
             pos(&value.referenced),
-            "health_check needs the cluster's `vip` to probe: add the cluster's vip or remove \
-             the health_check"
-                .to_string(),
+            SettingError::HealthCheckWithoutVip,
         )));
     }
     Ok(settings)
@@ -324,7 +320,9 @@ fn read(values: &IndexMap<&'static str, &Spanned<YamlValue>>) -> Result<ClusterS
     macro_rules! get {
         ($key:literal, $parse:expr) => {
             match values.get($key) {
-                Some(value) => Some(($parse)(&value.value).map_err(|m: String| (at(value), m))?),
+                Some(value) => {
+                    Some(($parse)(&value.value).map_err(|e: SettingError| (at(value), e))?)
+                }
                 None => None,
             }
         };
@@ -357,303 +355,4 @@ fn read(values: &IndexMap<&'static str, &Spanned<YamlValue>>) -> Result<ClusterS
     }
     settings.probe = probe(values)?;
     Ok(settings)
-}
-
-/// `probe_*`: the kind first, since the others depend on it.
-fn probe(values: &IndexMap<&'static str, &Spanned<YamlValue>>) -> Result<ProbeSettings, Refusal> {
-    let at = |value: &Spanned<YamlValue>| pos(&value.referenced);
-    let mut probe = ProbeSettings::default();
-    let http = match values.get("probe_kind") {
-        None => true,
-        Some(value) => match &value.value {
-            YamlValue::String(kind) if kind == "http" => true,
-            YamlValue::String(kind) if kind == "tcp" => false,
-            other => {
-                return Err((
-                    at(value),
-                    format!("probe_kind {}: use http or tcp", other.shown()),
-                ));
-            }
-        },
-    };
-    if let Some(value) = values.get("probe_port") {
-        probe.port = whole(&value.value)
-            .and_then(|p| u16::try_from(p).ok())
-            .filter(|p| *p > 0)
-            .ok_or_else(|| {
-                (
-                    at(value),
-                    format!(
-                        "probe_port {} is not a TCP port: use 1 to 65535 (e.g. 80)",
-                        value.value.shown()
-                    ),
-                )
-            })?;
-    }
-    if http {
-        let mut path = "/".to_string();
-        let mut status = 200;
-        if let Some(value) = values.get("probe_path") {
-            path = http_path(&value.value).map_err(|m| (at(value), m))?;
-        }
-        if let Some(value) = values.get("probe_status") {
-            status = whole(&value.value)
-                .and_then(|s| u16::try_from(s).ok())
-                .filter(|s| (100..600).contains(s))
-                .ok_or_else(|| {
-                    (
-                        at(value),
-                        format!(
-                            "probe_status {} is not an HTTP status: use 100 to 599 (e.g. 200)",
-                            value.value.shown()
-                        ),
-                    )
-                })?;
-        }
-        probe.kind = ProbeKind::Http { path, status };
-    } else {
-        for key in ["probe_path", "probe_status"] {
-            if let Some(value) = values.get(key) {
-                return Err((
-                    at(value),
-                    format!(
-                        "{key} is for http probes, and probe_kind is tcp: remove it, or use \
-                         probe_kind: http"
-                    ),
-                ));
-            }
-        }
-        probe.kind = ProbeKind::Tcp;
-    }
-    Ok(probe)
-}
-
-/// A whole number: an integer, or text holding one.
-fn whole(value: &YamlValue) -> Option<i128> {
-    match value {
-        YamlValue::Int(i) => Some(i128::from(*i)),
-        YamlValue::UInt(u) => Some(i128::from(*u)),
-        YamlValue::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A number: an integer, a decimal, or text holding one (NaN and infinities included, for the
-/// range check to refuse).
-fn number(value: &YamlValue) -> Option<f64> {
-    match value {
-        YamlValue::Int(i) => Some(*i as f64),
-        YamlValue::UInt(u) => Some(*u as f64),
-        YamlValue::Float(f) => Some(*f),
-        YamlValue::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// Seconds, decimals allowed, within [`MIN_SECONDS`]..=[`MAX_SECONDS`]: never a `Duration`
-/// built from a negative, NaN, infinite or huge number.
-fn seconds(key: &str, value: &YamlValue, example: u64) -> Result<Duration, String> {
-    let Some(seconds) = number(value) else {
-        return Err(format!(
-            "{key} {} is not a number of seconds: use e.g. {example}",
-            value.shown()
-        ));
-    };
-    if !(MIN_SECONDS..=MAX_SECONDS).contains(&seconds) {
-        return Err(format!(
-            "{key} {} is out of range: use {MIN_SECONDS} to {MAX_SECONDS} seconds (e.g. {example})",
-            value.shown()
-        ));
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
-fn health_check(value: &Spanned<YamlValue>) -> Result<Option<Duration>, Refusal> {
-    let at = |value: &Spanned<YamlValue>| pos(&value.referenced);
-    let bad = |value: &Spanned<YamlValue>| {
-        (
-            at(value),
-            format!(
-                "health_check {} is not true, false or {{within: SECONDS}}: e.g. health_check: \
-                 {{within: 30}}",
-                value.value.shown()
-            ),
-        )
-    };
-    match &value.value {
-        YamlValue::Null | YamlValue::Bool(false) => Ok(None),
-        YamlValue::Bool(true) => Ok(Some(DEFAULT_HEALTH_WITHIN)),
-        YamlValue::Map(map) => {
-            let mut within = DEFAULT_HEALTH_WITHIN;
-            for (key, item) in map {
-                if key != "within" {
-                    return Err((
-                        at(item),
-                        format!("health_check has an unknown key `{key}`: use {{within: SECONDS}}"),
-                    ));
-                }
-                let seconds = number(&item.value).ok_or_else(|| {
-                    (
-                        at(item),
-                        format!(
-                            "health_check within {} is not a number of seconds: use e.g. 30",
-                            item.value.shown()
-                        ),
-                    )
-                })?;
-                if !(1.0..=MAX_SECONDS).contains(&seconds) {
-                    return Err((
-                        at(item),
-                        format!(
-                            "health_check within {} is out of range: use 1 to {MAX_SECONDS} \
-                             seconds (e.g. 30)",
-                            item.value.shown()
-                        ),
-                    ));
-                }
-                within = Duration::from_secs_f64(seconds);
-            }
-            Ok(Some(within))
-        }
-        _ => Err(bad(value)),
-    }
-}
-
-/// Text as written (a template would not be rendered: tandem reads these itself).
-fn text(key: &str, value: &YamlValue, example: &str) -> Result<String, String> {
-    match value {
-        YamlValue::String(s) => {
-            if s.contains("{{") || s.contains("{%") {
-                return Err(format!(
-                    "`{key}` is read by tandem's commands as written, so it cannot be a template \
-                     ({{{{ }}}}): give the value itself, e.g. {example}"
-                ));
-            }
-            Ok(s.clone())
-        }
-        other => Err(format!(
-            "{key} {} is not text: give e.g. {example}",
-            other.shown()
-        )),
-    }
-}
-
-/// A service or container name: what OpenSVC and LXC accept, safe in paths and commands.
-fn name(key: &str, value: &YamlValue, example: &str) -> Result<String, String> {
-    let name = text(key, value, example)?;
-    let mut chars = name.chars();
-    let valid = name.len() <= 64
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if !valid {
-        return Err(format!(
-            "{key} {} is not a valid name: use letters, digits, '.', '_' and '-', starting with a \
-             letter or digit, at most 64 characters (e.g. {example})",
-            value.shown()
-        ));
-    }
-    Ok(name)
-}
-
-/// A network interface name as the kernel takes it: 1 to 15 bytes, no '/', ':' or space.
-fn interface(value: &YamlValue) -> Result<String, String> {
-    let dev = text("container_dev", value, "eth0")?;
-    let valid = !dev.is_empty()
-        && dev.len() <= 15
-        && dev != "."
-        && dev != ".."
-        && !dev
-            .chars()
-            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
-    if !valid {
-        return Err(format!(
-            "container_dev {} is not an interface name: 1 to 15 characters without '/', ':' or \
-             spaces (e.g. eth0)",
-            value.shown()
-        ));
-    }
-    Ok(dev)
-}
-
-fn absolute_path(key: &str, value: &YamlValue) -> Result<String, String> {
-    let path = text(key, value, "/etc/opensvc")?;
-    if !path.starts_with('/') || path.chars().any(char::is_control) {
-        return Err(format!(
-            "{key} {} is not an absolute path: give e.g. /etc/opensvc",
-            value.shown()
-        ));
-    }
-    Ok(path)
-}
-
-/// A local file, absolute or relative to the inventory's directory.
-fn relative_file(value: &YamlValue) -> Result<String, String> {
-    let path = text("opensvc_secret_file", value, "secrets/pair1.opensvc-secret")?;
-    if path.trim().is_empty() || path.ends_with('/') || path.chars().any(char::is_control) {
-        return Err(format!(
-            "opensvc_secret_file {} is not a file name: give a path relative to the inventory, e.g. secrets/pair1.opensvc-secret",
-            value.shown()
-        ));
-    }
-    Ok(path)
-}
-
-/// A UUID in its usual text form, lower case.
-fn uuid(value: &YamlValue) -> Result<String, String> {
-    let id = text(
-        "opensvc_cluster_id",
-        value,
-        "0b6c3f5e-8d7a-4c1e-9f2b-3a4d5e6f7a8b",
-    )?;
-    let groups: Vec<&str> = id.split('-').collect();
-    let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
-    let hex = groups.iter().all(|g| {
-        g.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    });
-    if lengths != [8, 4, 4, 4, 12] || !hex {
-        return Err(format!(
-            "opensvc_cluster_id {} is not a UUID: give e.g. 0b6c3f5e-8d7a-4c1e-9f2b-3a4d5e6f7a8b (lower case), or leave it out",
-            value.shown()
-        ));
-    }
-    Ok(id)
-}
-
-/// `192.168.0.10` or `192.168.0.10/24`.
-fn container_address(value: &YamlValue) -> Result<Ipv4Addr, String> {
-    let bad = || {
-        format!(
-            "container_address {} is not an IPv4 address with an optional /prefix: give e.g. \
-             192.168.0.10/24",
-            value.shown()
-        )
-    };
-    let text = text("container_address", value, "192.168.0.10/24")?;
-    let (address, prefix) = match text.split_once('/') {
-        Some((address, prefix)) => (address, Some(prefix)),
-        None => (text.as_str(), None),
-    };
-    if let Some(prefix) = prefix
-        && !prefix.parse::<u8>().is_ok_and(|p| p <= 32)
-    {
-        return Err(bad());
-    }
-    address.parse().map_err(|_| bad())
-}
-
-/// An HTTP path for the probe's request line: starts with '/', no space or control character
-/// (either would break the request line, or add headers to it).
-fn http_path(value: &YamlValue) -> Result<String, String> {
-    let path = text("probe_path", value, "/health")?;
-    if !path.starts_with('/')
-        || path.len() > 2048
-        || path.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(format!(
-            "probe_path {} is not an HTTP path: it starts with '/', without spaces (e.g. /health)",
-            value.shown()
-        ));
-    }
-    Ok(path)
 }

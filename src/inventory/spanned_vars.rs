@@ -13,8 +13,9 @@ use indexmap::IndexMap;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use super::error::{InventoryError, one_line};
+use super::error::InventoryError;
 use super::{Vars, pos};
+use crate::source_file::one_line;
 
 /// One level's vars (global, a cluster's, a node's), in file order.
 pub type SpannedVars = IndexMap<String, Spanned<YamlValue>>;
@@ -271,7 +272,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> SpannedVars {
-        serde_saphyr::from_str_with_options(text, super::super::yaml_options()).unwrap()
+        crate::source_file::parse(text).unwrap()
     }
 
     #[test]
@@ -297,11 +298,7 @@ mod tests {
 
     #[test]
     fn yaml_nan_and_infinities_are_refused_by_the_parser_with_their_place() {
-        let err = serde_saphyr::from_str_with_options::<SpannedVars>(
-            "a: 1\nb: [.nan]\n",
-            super::super::yaml_options(),
-        )
-        .unwrap_err();
+        let err = crate::source_file::parse::<SpannedVars>("a: 1\nb: [.nan]\n").unwrap_err();
         let err = InventoryError::from_yaml(Path::new("inv.yml"), &err);
         assert!(err.to_string().starts_with("inv.yml:2:5: "), "{err}");
     }

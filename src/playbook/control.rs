@@ -10,6 +10,7 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 use super::error::PlaybookError;
+use crate::source_file::position;
 use crate::template::{Templates, has_template_syntax, single_expression};
 
 /// Keys of `loop_control`.
@@ -94,6 +95,64 @@ pub enum TemplateText<'a> {
 
 type Entry = (Spanned<String>, Spanned<Value>);
 
+/// A control key with a value tandem cannot run; the `Display` follows the step's label.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    #[error("`loop` item {index}: {message}")]
+    LoopItem { index: usize, message: String },
+    #[error(
+        "`loop` is a list, or one expression giving a list written `\"{{{{ expr }}}}\"` (e.g. \
+         `loop: \"{{{{ users }}}}\"`), not the text `{text}`"
+    )]
+    LoopText { text: String },
+    #[error("`loop`: {message}")]
+    LoopExpression { message: String },
+    #[error(
+        "`loop` is a list (e.g. `loop: [alice, bob]`) or one expression giving a list (`loop: \
+         \"{{{{ users }}}}\"`)"
+    )]
+    LoopShape,
+    #[error("`loop_control` without `loop`: add `loop:` with the items, or remove it")]
+    LoopControlWithoutLoop,
+    #[error("`loop_control` is a map, e.g. `loop_control: {{label: \"{{{{ item.name }}}}\"}}`")]
+    LoopControlShape,
+    #[error(
+        "unknown key `{key}` in `loop_control`; expected {expected} (the loop variable is always \
+         `item`)",
+        expected = LOOP_CONTROL_KEYS.join(", ")
+    )]
+    LoopControlKey { key: String },
+    #[error("`loop_control.label`: {message}")]
+    LoopLabel { message: String },
+    #[error("`loop_control.label` is a template string, e.g. `\"{{{{ item.name }}}}\"`")]
+    LoopLabelShape,
+    #[error(
+        "`retries` is a whole number from 0 to {max} (attempts after the first), not {value}",
+        max = MAX_RETRIES
+    )]
+    Retries { value: Value },
+    #[error(
+        "`delay` is the wait between attempts, and this step has one attempt: add `until:` (or \
+         `retries:`), or remove `delay`"
+    )]
+    DelayWithoutRetries,
+    #[error(
+        "`delay` is the seconds between attempts, from 0 to {max}, not {value}",
+        max = MAX_DELAY_SECS
+    )]
+    Delay { value: Value },
+    #[error("`ignore_errors` is true or false")]
+    IgnoreErrors,
+    #[error("`name`: {message}")]
+    Name { message: String },
+    #[error(
+        "`name` reads `item`, but the name is shown once for all items: show each item with \
+         `loop_control: {{label: \"{{{{ item }}}}\"}}` instead"
+    )]
+    NameReadsItem,
+}
+
 /// Reads the control keys of one step. `get` finds a key of the step; `conditions` parses a
 /// `when`-like entry (a string, a bool or a list of them, each checked) as the loader does.
 pub fn parse<'e>(
@@ -103,8 +162,12 @@ pub fn parse<'e>(
     get: impl Fn(&str) -> Option<&'e Entry>,
     conditions: impl Fn(&Entry) -> Result<Vec<String>, PlaybookError>,
 ) -> Result<Control, PlaybookError> {
-    let at = |entry: &Entry, message: String| {
-        PlaybookError::invalid(file, position(&entry.1), format!("{label}: {message}"))
+    let at = |entry: &Entry, error: ControlError| {
+        PlaybookError::invalid(
+            file,
+            position(&entry.1.referenced),
+            format!("{label}: {error}"),
+        )
     };
     let mut control = Control::default();
     if let Some(entry) = get("loop") {
@@ -115,11 +178,7 @@ pub fn parse<'e>(
     }
     if let Some(entry) = get("loop_control") {
         let Some(spec) = control.loop_spec.as_mut() else {
-            return Err(at(
-                entry,
-                "`loop_control` without `loop`: add `loop:` with the items, or remove it"
-                    .to_string(),
-            ));
+            return Err(at(entry, ControlError::LoopControlWithoutLoop));
         };
         spec.label = loop_label(templates, &entry.1.value).map_err(|m| at(entry, m))?;
     }
@@ -145,61 +204,44 @@ pub fn parse<'e>(
     }
     if let Some(entry) = get("delay") {
         if control.retries.is_none() && control.until.is_none() {
-            return Err(at(
-                entry,
-                "`delay` is the wait between attempts, and this step has one attempt: add \
-                 `until:` (or `retries:`), or remove `delay`"
-                    .to_string(),
-            ));
+            return Err(at(entry, ControlError::DelayWithoutRetries));
         }
         control.delay = Some(delay(&entry.1.value).map_err(|m| at(entry, m))?);
     }
     if let Some(entry) = get("ignore_errors") {
         control.ignore_errors = match entry.1.value {
             Value::Bool(flag) => flag,
-            _ => return Err(at(entry, "`ignore_errors` is true or false".to_string())),
+            _ => return Err(at(entry, ControlError::IgnoreErrors)),
         };
     }
     Ok(control)
 }
 
-fn position(value: &Spanned<Value>) -> (usize, usize) {
-    (
-        value.referenced.line() as usize,
-        value.referenced.column() as usize,
-    )
-}
-
-fn loop_items(templates: &Templates, value: &Value) -> Result<Value, String> {
+fn loop_items(templates: &Templates, value: &Value) -> Result<Value, ControlError> {
     match value {
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
-                check_leaves(templates, item)
-                    .map_err(|m| format!("`loop` item {}: {m}", index + 1))?;
+                check_leaves(templates, item).map_err(|message| ControlError::LoopItem {
+                    index: index + 1,
+                    message,
+                })?;
             }
             Ok(value.clone())
         }
         Value::String(text) => {
             let Some(expr) = single_expression(text) else {
-                return Err(format!(
-                    "`loop` is a list, or one expression giving a list written \
-                     `\"{{{{ expr }}}}\"` (e.g. `loop: \"{{{{ users }}}}\"`), not the text \
-                     `{text}`"
-                ));
+                return Err(ControlError::LoopText { text: text.clone() });
             };
             templates
                 .check_expr(expr)
-                .map_err(|m| format!("`loop`: {m}"))?;
+                .map_err(|message| ControlError::LoopExpression { message })?;
             Ok(value.clone())
         }
-        _ => Err(
-            "`loop` is a list (e.g. `loop: [alice, bob]`) or one expression giving a list \
-             (`loop: \"{{ users }}\"`)"
-                .to_string(),
-        ),
+        _ => Err(ControlError::LoopShape),
     }
 }
 
+/// Template syntax in every string of a loop item (the message is the template engine's).
 fn check_leaves(templates: &Templates, value: &Value) -> Result<(), String> {
     match value {
         Value::String(text) => templates.check_str(text),
@@ -209,73 +251,59 @@ fn check_leaves(templates: &Templates, value: &Value) -> Result<(), String> {
     }
 }
 
-fn loop_label(templates: &Templates, value: &Value) -> Result<Option<String>, String> {
+fn loop_label(templates: &Templates, value: &Value) -> Result<Option<String>, ControlError> {
     let Value::Object(map) = value else {
-        return Err(
-            "`loop_control` is a map, e.g. `loop_control: {label: \"{{ item.name }}\"}`"
-                .to_string(),
-        );
+        return Err(ControlError::LoopControlShape);
     };
     if let Some(key) = map
         .keys()
         .find(|k| !LOOP_CONTROL_KEYS.contains(&k.as_str()))
     {
-        return Err(format!(
-            "unknown key `{key}` in `loop_control`; expected {} (the loop variable is always \
-             `item`)",
-            LOOP_CONTROL_KEYS.join(", ")
-        ));
+        return Err(ControlError::LoopControlKey { key: key.clone() });
     }
     match map.get("label") {
         None => Ok(None),
         Some(Value::String(text)) if !text.trim().is_empty() => {
             templates
                 .check_str(text)
-                .map_err(|m| format!("`loop_control.label`: {m}"))?;
+                .map_err(|message| ControlError::LoopLabel { message })?;
             Ok(Some(text.clone()))
         }
-        Some(_) => {
-            Err("`loop_control.label` is a template string, e.g. `\"{{ item.name }}\"`".to_string())
-        }
+        Some(_) => Err(ControlError::LoopLabelShape),
     }
 }
 
-fn retries(value: &Value) -> Result<u32, String> {
+fn retries(value: &Value) -> Result<u32, ControlError> {
     match value.as_u64() {
         Some(n) if n <= u64::from(MAX_RETRIES) => Ok(n as u32),
-        _ => Err(format!(
-            "`retries` is a whole number from 0 to {MAX_RETRIES} (attempts after the first), \
-             not {value}"
-        )),
+        _ => Err(ControlError::Retries {
+            value: value.clone(),
+        }),
     }
 }
 
-fn delay(value: &Value) -> Result<Duration, String> {
+fn delay(value: &Value) -> Result<Duration, ControlError> {
     match value.as_f64() {
         Some(secs) if secs.is_finite() && (0.0..=MAX_DELAY_SECS).contains(&secs) => {
             Ok(Duration::from_secs_f64(secs))
         }
-        _ => Err(format!(
-            "`delay` is the seconds between attempts, from 0 to {MAX_DELAY_SECS}, not {value}"
-        )),
+        _ => Err(ControlError::Delay {
+            value: value.clone(),
+        }),
     }
 }
 
 /// A step name may be a template rendered per host; its syntax is checked here. It is
 /// rendered before any loop item exists, so it may not read `item` (use `loop_control.label`).
-pub fn check_name(templates: &Templates, name: &str, looped: bool) -> Result<(), String> {
+pub fn check_name(templates: &Templates, name: &str, looped: bool) -> Result<(), ControlError> {
     if !has_template_syntax(name) {
         return Ok(());
     }
     templates
         .check_str(name)
-        .map_err(|m| format!("`name`: {m}"))?;
+        .map_err(|message| ControlError::Name { message })?;
     if looped && templates.references_in_str(name).contains("item") {
-        return Err(
-            "`name` reads `item`, but the name is shown once for all items: show each item \
-             with `loop_control: {label: \"{{ item }}\"}` instead"
-                .to_string(),
-        );
+        return Err(ControlError::NameReadsItem);
     }
     Ok(())
 }

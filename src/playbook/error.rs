@@ -8,8 +8,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde_saphyr::budget::BudgetBreach;
-use serde_saphyr::{MessageFormatter, UserMessageFormatter};
+use crate::source_file::{self, NotUtf8, ReadError};
 
 /// A playbook (or a file it includes) that could not be read or is not valid.
 #[derive(Debug)]
@@ -67,12 +66,29 @@ impl PlaybookError {
 
     /// A serde-saphyr error reduced to one line: location in front, snippet dropped.
     pub(crate) fn from_yaml(path: &Path, err: &serde_saphyr::Error) -> Self {
-        let position = err.location().and_then(|loc| {
-            let (line, column) = (loc.line(), loc.column());
-            // serde-saphyr uses line 0 for "unknown".
-            (line > 0).then(|| (line as usize, column.max(1) as usize))
-        });
-        Self::new(path, position, PlaybookErrorKind::Yaml(yaml_message(err)))
+        Self::new(
+            path,
+            source_file::error_position(err),
+            PlaybookErrorKind::Yaml(source_file::yaml_message(err, "a playbook")),
+        )
+    }
+
+    /// The file could not be read, or is too large.
+    pub(crate) fn from_read(path: &Path, err: ReadError) -> Self {
+        let kind = match err {
+            ReadError::Io(err) => PlaybookErrorKind::Read(err),
+            ReadError::TooLarge { len } => PlaybookErrorKind::TooLarge { len },
+        };
+        Self::new(path, None, kind)
+    }
+
+    /// The file is not UTF-8.
+    pub(crate) fn not_utf8(path: &Path, err: NotUtf8) -> Self {
+        Self::new(
+            path,
+            Some(err.position),
+            PlaybookErrorKind::NotUtf8 { byte: err.byte },
+        )
     }
 
     /// The file the error is about (the playbook or an included file).
@@ -95,65 +111,8 @@ impl PlaybookError {
     }
 }
 
-/// The message of a serde-saphyr error without location suffix and snippet.
-fn yaml_message(err: &serde_saphyr::Error) -> String {
-    use serde_saphyr::Error as E;
-    // The wrappers only add a snippet or the place of an alias; the message is in the original.
-    let mut inner = err;
-    while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = inner {
-        inner = error;
-    }
-    let message = match inner {
-        E::Budget { breach, .. } => budget_message(breach),
-        E::AliasReplayLimitExceeded { .. }
-        | E::AliasExpansionLimitExceeded { .. }
-        | E::AliasReplayStackDepthExceeded { .. } => format!(
-            "{}: refused to expand so many aliases (a YAML bomb?); a playbook needs only a few \
-             anchors and aliases",
-            UserMessageFormatter.format_message(inner)
-        ),
-        _ => {
-            let text = UserMessageFormatter.format_message(inner).into_owned();
-            // The parser's own guard against deep nesting (brackets) says nothing of the fix.
-            if let Some(plain) = crate::inventory::plain_yaml_message(&text) {
-                plain
-            } else if text == "recursion limit exceeded" {
-                "YAML nested too deeply (brackets or indentation hundreds of levels deep), \
-                 refused before parsing further: a playbook needs only a few nesting levels"
-                    .to_string()
-            } else {
-                text
-            }
-        }
-    };
-    one_line(&message)
-}
-
-fn budget_message(breach: &BudgetBreach) -> String {
-    let what = match breach {
-        BudgetBreach::Aliases { aliases } => format!("{aliases} aliases"),
-        BudgetBreach::AliasAnchorRatio { aliases, anchors } => {
-            format!("{aliases} aliases for {anchors} anchors")
-        }
-        BudgetBreach::Anchors { anchors } => format!("{anchors} anchors"),
-        BudgetBreach::Depth { depth } => format!("nesting depth {depth}"),
-        BudgetBreach::Events { events } => format!("{events} YAML events"),
-        BudgetBreach::Nodes { nodes } => format!("{nodes} YAML nodes"),
-        BudgetBreach::Documents { documents } => format!("{documents} documents"),
-        other => format!("{other:?}"),
-    };
-    format!(
-        "YAML too large or too complex ({what}), refused before expanding it (a YAML bomb?); \
-         a playbook needs only a few anchors, aliases and nesting levels"
-    )
-}
-
 /// Values quoted in messages come from the file: keep the promise of one line.
-pub(crate) fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
+pub(crate) use crate::source_file::one_line;
 
 impl fmt::Display for PlaybookError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -164,8 +123,7 @@ impl fmt::Display for PlaybookError {
         }
         match &self.kind {
             PlaybookErrorKind::Read(err) => {
-                let text = err.to_string();
-                let text = text.split(" (os error ").next().unwrap_or_default();
+                let text = source_file::io_message(err);
                 write!(
                     f,
                     "cannot read playbook {path}: {text}: give the path of a playbook file"

@@ -33,6 +33,20 @@ pub struct NodeVars {
     pub vars: Vars,
 }
 
+/// A templated include path that cannot be rendered before connecting; worded without a place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IncludePathError {
+    /// `on` is " on NODE", or empty without an inventory.
+    #[error(
+        "the include path{on} cannot be rendered before connecting: {reason}; it may read the \
+         playbook's vars, the inventory's, the include's own `vars`, -e, `node` and `cluster` \
+         (not facts or registered results)"
+    )]
+    NotRendered { on: String, reason: String },
+    #[error("the include path renders empty: give the path of a steps file")]
+    Empty,
+}
+
 /// The path `target` renders to, with the nodes that get it (empty when no node is known:
 /// the playbook loaded without an inventory). An error is worded without a place.
 pub(super) fn render(
@@ -41,7 +55,7 @@ pub(super) fn render(
     playbook_vars: &Vars,
     include_vars: &Vars,
     known: &IncludeVars,
-) -> Result<Vec<(String, Vec<String>)>, String> {
+) -> Result<Vec<(String, Vec<String>)>, IncludePathError> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     let nodes: Vec<Option<&NodeVars>> = if known.nodes.is_empty() {
         vec![None]
@@ -53,16 +67,15 @@ pub(super) fn render(
         let path = templates.render_str(target, &ctx, PLACE).map_err(|e| {
             let on = node.map(|n| format!(" on {}", n.node)).unwrap_or_default();
             let e = e.to_string();
-            let e = e.strip_prefix(PLACE).unwrap_or(&e).trim_start_matches(": ");
-            format!(
-                "the include path{on} cannot be rendered before connecting: {e}; it may \
-                     read the playbook's vars, the inventory's, the include's own `vars`, -e, \
-                     `node` and `cluster` (not facts or registered results)"
-            )
+            let reason = e.strip_prefix(PLACE).unwrap_or(&e).trim_start_matches(": ");
+            IncludePathError::NotRendered {
+                on,
+                reason: reason.to_string(),
+            }
         })?;
         let path = path.trim().to_string();
         if path.is_empty() {
-            return Err("the include path renders empty: give the path of a steps file".into());
+            return Err(IncludePathError::Empty);
         }
         let name = node.map(|n| n.node.clone());
         match out.iter_mut().find(|(p, _)| *p == path) {
@@ -191,7 +204,8 @@ mod tests {
             &Vars::new(),
             &IncludeVars::default(),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("stie"), "{err}");
         assert!(err.contains("not facts or registered results"), "{err}");
     }

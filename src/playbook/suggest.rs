@@ -1,8 +1,10 @@
-//! "Did you mean" for playbook keys and modules: a close spelling (edit distance, with
-//! transpositions, from `strsim`), or the tandem name of an Ansible module (`apt` ->
+//! "Did you mean" for playbook keys and modules: a close spelling
+//! ([`closest`](crate::source_file::closest)), or the tandem name of an Ansible module (`apt` ->
 //! `package`), and a hint for an Ansible play pasted as it is.
 
 use serde_json::Value;
+
+use crate::source_file::closest;
 
 /// Ansible modules (short and `ansible.builtin.` names) and what does their job here.
 const ANSIBLE_MODULES: &[(&str, &str)] = &[
@@ -48,14 +50,8 @@ pub fn suggestion<'a>(word: &str, candidates: impl Iterator<Item = &'a str> + Cl
     if bare != word && candidates.clone().any(|c| c == bare) {
         return format!("; did you mean `{bare}`? (tandem's modules have no collection prefix)");
     }
-    let best = candidates
-        .map(|candidate| (strsim::damerau_levenshtein(word, candidate), candidate))
-        .filter(|&(distance, candidate)| {
-            distance <= 2 && distance < candidate.chars().count().max(2)
-        })
-        .min_by_key(|&(distance, _)| distance);
-    match best {
-        Some((_, candidate)) => format!("; did you mean `{candidate}`?"),
+    match closest(word, candidates) {
+        Some(candidate) => format!("; did you mean `{candidate}`?"),
         None => String::new(),
     }
 }

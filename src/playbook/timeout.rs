@@ -7,14 +7,25 @@ use serde_json::Value;
 /// deploy; a bigger number is almost certainly a unit mix-up (milliseconds).
 pub const MAX_TIMEOUT_SECS: u32 = 86_400;
 
+/// A `timeout` that is not a whole number of seconds in range; `what` names the place
+/// ("step 'x'", "include 'y'", "the playbook"), `shown` what was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{what}: `timeout` is a whole number of seconds from 1 to {max} (got {shown}), e.g. \
+     `timeout: 600`",
+    max = MAX_TIMEOUT_SECS
+)]
+pub struct TimeoutError {
+    what: String,
+    shown: String,
+}
+
 /// A whole number of seconds from 1 to a day; `what` names the place for the message
 /// ("step 'x'", "include 'y'", "the playbook").
-pub fn parse_timeout(what: &str, value: &Value) -> Result<u32, String> {
-    let wrong = |shown: String| {
-        format!(
-            "{what}: `timeout` is a whole number of seconds from 1 to {MAX_TIMEOUT_SECS} (got \
-             {shown}), e.g. `timeout: 600`"
-        )
+pub fn parse_timeout(what: &str, value: &Value) -> Result<u32, TimeoutError> {
+    let wrong = |shown: String| TimeoutError {
+        what: what.to_string(),
+        shown,
     };
     match value {
         Value::Number(n) => match n.as_u64() {
@@ -62,7 +73,7 @@ mod tests {
             json!([60]),
             json!(null),
         ] {
-            let err = parse_timeout("step 's'", &bad).unwrap_err();
+            let err = parse_timeout("step 's'", &bad).unwrap_err().to_string();
             assert!(
                 err.starts_with("step 's': `timeout` is a whole number of seconds from 1 to 86400"),
                 "{bad}: {err}"

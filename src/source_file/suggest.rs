@@ -1,0 +1,14 @@
+//! "Did you mean": the closest of the known names to a misspelt one.
+
+/// The candidate closest to `word` by edit distance (transpositions count as one edit), when
+/// it is within two edits and shorter than the candidate itself (else every short word would
+/// match every other).
+pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|candidate| (strsim::damerau_levenshtein(word, candidate), candidate))
+        .filter(|&(distance, candidate)| {
+            distance <= 2 && distance < candidate.chars().count().max(2)
+        })
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, candidate)| candidate)
+}
