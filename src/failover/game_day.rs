@@ -11,7 +11,7 @@ use super::clock::Clock;
 use super::measurement::GameDayReport;
 use super::node_ops::{self, ServiceSpec};
 use super::probe::{ProbeConfig, Prober};
-use super::recorder::{Recorder, Sink, from_ovh};
+use super::recorder::{LiveView, Recorder, Sink, from_ovh};
 use super::timeline::{EventKind, NoteLevel, ProbeSettings, Timeline};
 use crate::ovh::{Client, MoveOptions};
 use crate::sh::{Script, ShellWord};
@@ -44,8 +44,6 @@ pub struct Settings {
     pub move_options: MoveOptions,
     /// Written into the lock on the nodes: who runs this game day.
     pub holder: String,
-    /// Print events as they happen (on stderr).
-    pub live: bool,
 }
 
 /// How the game day ended, beyond the report's verdict.
@@ -63,11 +61,17 @@ const ANSWER_GRACE: Duration = Duration::from_secs(10);
 /// Probes kept after the target's first answer, to show it stays up.
 const TAIL: Duration = Duration::from_secs(1);
 
-pub async fn run(settings: &Settings, sides: [Side; 2], client: &Client) -> Ending {
+/// `live`: shown every event and probe as it happens.
+pub async fn run(
+    settings: &Settings,
+    sides: [Side; 2],
+    client: &Client,
+    live: Option<Box<dyn LiveView>>,
+) -> Ending {
     let clock = Clock::start();
     let mut timeline = Timeline::new(&settings.cluster, &settings.vip.to_string(), &clock);
     timeline.probe = Some(ProbeSettings::from_config(&settings.probe));
-    let mut rec = Recorder::new(timeline, clock, settings.live);
+    let mut rec = Recorder::new(timeline, clock, live);
     let mut alarms = Vec::new();
 
     // A switch command that cannot be filled is refused before anything is touched.
