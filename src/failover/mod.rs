@@ -48,6 +48,7 @@ pub mod history;
 pub mod measurement;
 mod millis;
 pub mod node_ops;
+mod preflight;
 pub mod probe;
 pub mod probe_vars;
 pub mod recorder;
