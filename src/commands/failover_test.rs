@@ -102,7 +102,8 @@ pub async fn failover_test(cli: FailoverTestCli) -> Result<ExitCode, Error> {
         Err(_) => return Err(Error::Usage("a game day needs exactly two nodes".into())),
     };
 
-    let ending = game_day::run(&settings, sides, &client).await;
+    let live = failover_text::LiveLines::on_stderr();
+    let ending = game_day::run(&settings, sides, &client, Some(Box::new(live))).await;
     let report = &ending.report;
     let doc = crate::report::to_json("game day report", report)?;
     // Kept whatever the verdict: a refused or failed game day is history too. A directory
@@ -225,7 +226,6 @@ fn settings(
             timeout: Duration::from_secs(args.move_timeout),
         },
         holder: format!("{user}@{host} pid {}", std::process::id()),
-        live: true,
     })
 }
 

@@ -11,7 +11,7 @@ use super::clock::Clock;
 use super::measurement::GameDayReport;
 use super::node_ops::{self, ServiceSpec};
 use super::probe::{ProbeConfig, Prober};
-use super::recorder::{Recorder, Sink, from_ovh};
+use super::recorder::{LiveView, Recorder, Sink, from_ovh};
 use super::timeline::{EventKind, NoteLevel, ProbeSettings, Timeline};
 use crate::ovh::{Client, MoveOptions};
 use crate::sh::{Script, ShellWord};
@@ -44,8 +44,6 @@ pub struct Settings {
     pub move_options: MoveOptions,
     /// Written into the lock on the nodes: who runs this game day.
     pub holder: String,
-    /// Print events as they happen (on stderr).
-    pub live: bool,
 }
 
 /// How the game day ended, beyond the report's verdict.
@@ -63,11 +61,17 @@ const ANSWER_GRACE: Duration = Duration::from_secs(10);
 /// Probes kept after the target's first answer, to show it stays up.
 const TAIL: Duration = Duration::from_secs(1);
 
-pub async fn run(settings: &Settings, sides: [Side; 2], client: &Client) -> Ending {
+/// `live`: shown every event and probe as it happens.
+pub async fn run(
+    settings: &Settings,
+    sides: [Side; 2],
+    client: &Client,
+    live: Option<Box<dyn LiveView>>,
+) -> Ending {
     let clock = Clock::start();
     let mut timeline = Timeline::new(&settings.cluster, &settings.vip.to_string(), &clock);
     timeline.probe = Some(ProbeSettings::from_config(&settings.probe));
-    let mut rec = Recorder::new(timeline, clock, settings.live);
+    let mut rec = Recorder::new(timeline, clock, live);
     let mut alarms = Vec::new();
 
     // A switch command that cannot be filled is refused before anything is touched.
@@ -86,16 +90,17 @@ pub async fn run(settings: &Settings, sides: [Side; 2], client: &Client) -> Endi
         name: "preflight".into(),
     });
     let mut prober = Prober::spawn(settings.probe.clone(), rec.clock);
-    let (from, to) = match preflight(settings, &sides, client, &mut rec, &mut prober).await {
-        Ok(pair) => pair,
-        Err(why) => {
-            prober.stop_handle().stop();
-            let (rest, _) = prober.finish().await;
-            rest.into_iter().for_each(|r| rec.probe(r));
-            unlock(settings, &sides).await;
-            return refused(rec, settings, why);
-        }
-    };
+    let (from, to) =
+        match super::preflight::preflight(settings, &sides, client, &mut rec, &mut prober).await {
+            Ok(pair) => pair,
+            Err(why) => {
+                prober.stop_handle().stop();
+                let (rest, _) = prober.finish().await;
+                rest.into_iter().for_each(|r| rec.probe(r));
+                unlock(settings, &sides).await;
+                return refused(rec, settings, why);
+            }
+        };
 
     let mut flips = vec![(from, to, "switch")];
     if settings.flip_back {
@@ -263,173 +268,6 @@ async fn unlock(settings: &Settings, sides: &[Side; 2]) {
     for side in sides {
         let _ = exec(side, &script).await;
     }
-}
-
-/// What one node said about the service.
-struct Inspection {
-    config_sha: String,
-    container: String,
-    triggers: Vec<String>,
-    opensvc: bool,
-}
-
-fn parse_inspection(text: &str) -> Inspection {
-    let mut i = Inspection {
-        config_sha: String::new(),
-        container: String::new(),
-        triggers: Vec::new(),
-        opensvc: false,
-    };
-    for line in text.lines() {
-        match line.split_once(' ') {
-            Some(("config", sha)) => i.config_sha = sha.trim().to_string(),
-            Some(("container", state)) => i.container = state.trim().to_string(),
-            Some(("trigger", name)) => i.triggers.push(name.trim().to_string()),
-            Some(("opensvc", _)) => i.opensvc = true,
-            _ => {}
-        }
-    }
-    i
-}
-
-/// Checks everything before touching anything; returns (source, target) indexes into `sides`.
-async fn preflight(
-    settings: &Settings,
-    sides: &[Side; 2],
-    client: &Client,
-    rec: &mut Recorder,
-    prober: &mut Prober,
-) -> Result<(usize, usize), String> {
-    let script = node_ops::inspect_script(&settings.spec);
-    let mut seen = Vec::new();
-    for side in sides {
-        let text = exec(side, &script)
-            .await
-            .map_err(|(_, why)| format!("cannot inspect {}: {why}", side.name))?;
-        seen.push(parse_inspection(&text));
-    }
-    let config = settings.spec.config_path();
-    if seen[0].config_sha.is_empty() || seen[1].config_sha.is_empty() {
-        return Err(format!(
-            "{config} is missing on {}: run `tandem config push` first",
-            if seen[0].config_sha.is_empty() {
-                &sides[0].name
-            } else {
-                &sides[1].name
-            }
-        ));
-    }
-    if seen[0].config_sha != seen[1].config_sha {
-        return Err(format!(
-            "{config} differs between {} and {}: see `tandem config diff`, heal with `tandem config push`",
-            sides[0].name, sides[1].name
-        ));
-    }
-    rec.note(
-        NoteLevel::Info,
-        format!("{config} is the same on both nodes"),
-    );
-
-    let routed = client
-        .vip_status(settings.vip)
-        .await
-        .map_err(|e| format!("asking OVH where {} is routed: {e}", settings.vip))?;
-    let Some(routed) = routed else {
-        return Err(format!(
-            "{} is routed to no server: route it to a node first (tandem vip move)",
-            settings.vip
-        ));
-    };
-    let Some(from) = sides.iter().position(|s| s.service_name == routed) else {
-        return Err(format!(
-            "{} is routed to {routed}, which is neither node of cluster {}",
-            settings.vip, settings.cluster
-        ));
-    };
-    let to = 1 - from;
-    if let Some(wanted) = &settings.to
-        && *wanted != sides[to].name
-    {
-        return Err(format!(
-            "{} is already routed to {wanted}: nothing to switch (try --to {})",
-            settings.vip, sides[to].name
-        ));
-    }
-    rec.note(
-        NoteLevel::Info,
-        format!(
-            "{} is routed to {} ({routed})",
-            settings.vip, sides[from].name
-        ),
-    );
-
-    // OVH must be able to move the VIP there now (the keys' rights, the target, no move
-    // pending): asked before anything changes, so a refusal leaves the pair as it was.
-    let checked = client
-        .preflight_move(settings.vip, &sides[to].service_name, true, &mut |_| {})
-        .await
-        .map_err(|e| match e {
-            crate::ovh::OvhError::Refused(_) => e.to_string(),
-            other => format!("asking OVH whether {} can move: {other}", settings.vip),
-        })?;
-    for line in checked {
-        rec.note(NoteLevel::Info, line);
-    }
-
-    let target = &seen[to];
-    if target.container == "ABSENT" || target.container.is_empty() {
-        return Err(format!(
-            "{} is not ready: it has no container {} (deploy the cookbook playbook there)",
-            sides[to].name, settings.spec.container
-        ));
-    }
-    if settings.direct {
-        for side in [from, to] {
-            if !seen[side].triggers.iter().any(|t| t == "ovh_routes") {
-                return Err(format!(
-                    "{} has no executable {}/{}.d/ovh_routes: run `tandem config push`",
-                    sides[side].name, settings.spec.opensvc_etc, settings.spec.service
-                ));
-            }
-        }
-    } else if !seen[from].opensvc || !target.opensvc {
-        return Err(format!(
-            "no OpenSVC agent (`om`) on {}: install it, or pass --direct to switch with tandem itself",
-            if seen[from].opensvc {
-                &sides[to].name
-            } else {
-                &sides[from].name
-            }
-        ));
-    }
-    rec.note(
-        NoteLevel::Info,
-        format!(
-            "{} is ready (container {})",
-            sides[to].name, target.container
-        ),
-    );
-    if !settings.direct {
-        super::agent_switch::preflight(settings, sides, from, rec).await?;
-    }
-
-    // The service must answer on the VIP before anything moves.
-    let answered = rec
-        .probes_until(prober, Duration::from_secs(5), |p| p.is_ok())
-        .await;
-    if !answered {
-        return Err(format!(
-            "the service does not answer on {}:{}: nothing to measure (is it running on {}?)",
-            settings.vip,
-            settings.probe.target.port(),
-            sides[from].name
-        ));
-    }
-    rec.note(
-        NoteLevel::Info,
-        format!("the service answers on {}", settings.vip),
-    );
-    Ok((from, to))
 }
 
 /// One flip (source, target, label); false when it failed (the service was restored: no flip

@@ -10,14 +10,13 @@
 //!   (pure), the bounded waits for a switch's real end, and the game day's switch, phases and
 //!   restore through it (`deploy --rolling` drains with the first two).
 //!
-//! How a command drives them (the renderers are `report::failover_text` and
-//! `report::failover_html`):
+//! How a command drives them (the report layer, above, renders what they measured: the live
+//! lines, the summary and the HTML page):
 //!
 //! ```no_run
 //! # async fn game_day(vip: std::net::SocketAddr) -> std::io::Result<()> {
 //! use std::time::Duration;
 //! use tandem::failover::{clock::Clock, measurement::GameDayReport, probe::*, timeline::*};
-//! use tandem::report::{failover_html, failover_text};
 //!
 //! let clock = Clock::start(); // one time base for probes and events
 //! let config = ProbeConfig::http(vip); // GET / every 100 ms, node = last word of the body
@@ -34,9 +33,8 @@
 //! let (rest, _end) = prober.finish().await; // stop, wait for the probes in flight
 //! rest.into_iter().for_each(|r| timeline.add_probe(r));
 //! let report = GameDayReport::measure(timeline, Duration::from_secs(120));
-//! print!("{}", failover_text::summary(&report, false));
-//! std::fs::write("game-day.html", failover_html::render(&report))?;
-//! println!("{}", serde_json::to_string(&report)?); // --json
+//! // Then the report layer renders `report` (its summary, its HTML page), or, for --json:
+//! println!("{}", serde_json::to_string(&report)?);
 //! # Ok(())
 //! # }
 //! ```
@@ -50,6 +48,7 @@ pub mod history;
 pub mod measurement;
 mod millis;
 pub mod node_ops;
+mod preflight;
 pub mod probe;
 pub mod probe_vars;
 pub mod recorder;

@@ -1,9 +1,9 @@
 //! The game day's notebook: every event goes into the timeline with its time and, live, to
 //! the terminal. Work running concurrently (the OVH move, commands on nodes) reports through a
 //! channel; [`Recorder::drive`] runs such work while it records its events and the probes.
+//! What is shown live is the caller's [`LiveView`] (the report layer's): nothing here prints.
 
 use std::future::Future;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -11,31 +11,33 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use super::clock::Clock;
 use super::probe::{ProbeResult, Prober};
 use super::timeline::{Event, EventKind, NoteLevel, Timeline};
-use crate::report::failover_text::{ProbeStateLines, live_event_line};
 
 /// Where concurrent work sends what it saw, stamped when it saw it.
 pub type Sink = UnboundedSender<(Instant, EventKind)>;
 
+/// Watches the game day as it is recorded: told of each event as it enters the timeline and of
+/// each probe result, in order. The command's view prints them (`report::failover_text`).
+pub trait LiveView: Send {
+    fn event(&mut self, event: &Event);
+    fn probe(&mut self, result: &ProbeResult);
+}
+
 pub struct Recorder {
     pub clock: Clock,
     pub timeline: Timeline,
-    live: bool,
-    color: bool,
-    probe_lines: ProbeStateLines,
+    live: Option<Box<dyn LiveView>>,
     sink: Sink,
     inbox: UnboundedReceiver<(Instant, EventKind)>,
 }
 
 impl Recorder {
-    /// `live`: print each event as it happens (on stderr: stdout may carry JSON).
-    pub fn new(timeline: Timeline, clock: Clock, live: bool) -> Recorder {
+    /// `live`: shown each event and probe as it is recorded.
+    pub fn new(timeline: Timeline, clock: Clock, live: Option<Box<dyn LiveView>>) -> Recorder {
         let (sink, inbox) = unbounded_channel();
         Recorder {
             clock,
             timeline,
             live,
-            color: live && crate::report::color::stderr(),
-            probe_lines: ProbeStateLines::new(),
             sink,
             inbox,
         }
@@ -58,24 +60,18 @@ impl Recorder {
 
     fn record_at(&mut self, instant: Instant, kind: EventKind) {
         let at = self.clock.offset_of(instant);
-        if self.live {
-            let line = live_event_line(
-                &Event {
-                    at,
-                    kind: kind.clone(),
-                },
-                self.color,
-            );
-            let _ = writeln!(std::io::stderr(), "{line}");
+        if let Some(live) = &mut self.live {
+            live.event(&Event {
+                at,
+                kind: kind.clone(),
+            });
         }
         self.timeline.record(at, kind);
     }
 
     pub fn probe(&mut self, result: ProbeResult) {
-        if self.live
-            && let Some(line) = self.probe_lines.observe(&result, self.color)
-        {
-            let _ = writeln!(std::io::stderr(), "{line}");
+        if let Some(live) = &mut self.live {
+            live.probe(&result);
         }
         self.timeline.add_probe(result);
     }

@@ -6,6 +6,7 @@ use super::*;
 use crate::failover::clock::Clock;
 use crate::failover::probe::{ProbeOutcome, ProbeResult};
 use crate::failover::timeline::{EventKind, Timeline};
+use crate::report::failover_timeline_svg::tick_step;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

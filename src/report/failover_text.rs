@@ -4,11 +4,13 @@
 //! caller says the output is a terminal (`color`).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::time::Duration;
 
 use super::human_duration;
 use crate::failover::measurement::{FlipMeasurement, GameDayReport, Verdict};
 use crate::failover::probe::ProbeResult;
+use crate::failover::recorder::LiveView;
 use crate::failover::timeline::{Event, EventKind};
 
 const RED: &str = "\x1b[31m";
@@ -107,6 +109,34 @@ impl ProbeStateLines {
             result.seq
         );
         Some(paint(&line, code, color))
+    }
+}
+
+/// The live view of a game day on stderr (stdout may carry JSON): a line per event, a line per
+/// change of the probes' state; in colour when stderr is a terminal.
+pub struct LiveLines {
+    color: bool,
+    probe_lines: ProbeStateLines,
+}
+
+impl LiveLines {
+    pub fn on_stderr() -> LiveLines {
+        LiveLines {
+            color: super::color::stderr(),
+            probe_lines: ProbeStateLines::new(),
+        }
+    }
+}
+
+impl LiveView for LiveLines {
+    fn event(&mut self, event: &Event) {
+        let _ = writeln!(std::io::stderr(), "{}", live_event_line(event, self.color));
+    }
+
+    fn probe(&mut self, result: &ProbeResult) {
+        if let Some(line) = self.probe_lines.observe(result, self.color) {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
     }
 }
 
@@ -370,5 +400,38 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn the_summary_lists_the_agent_phases_under_their_flip() {
+        let clock = Clock::start();
+        let mut timeline = Timeline::new("web", "203.0.113.10", &clock);
+        timeline.record(
+            Duration::from_millis(50),
+            EventKind::FlipStarted {
+                label: "switch".into(),
+                from: "node1".into(),
+                to: "node2".into(),
+            },
+        );
+        timeline.record(
+            Duration::from_millis(150),
+            EventKind::AgentPhase {
+                node: "node1".into(),
+                name: "stop: container#1".into(),
+                duration: Duration::from_millis(100),
+                ok: true,
+            },
+        );
+        for (seq, at, ok, node) in [
+            (1, 0, true, Some("node1")),
+            (2, 100, false, None),
+            (3, 200, true, Some("node2")),
+        ] {
+            timeline.add_probe(probe(seq, at, ok, node));
+        }
+        let report = GameDayReport::measure(timeline, Duration::from_secs(1));
+        let text = summary(&report, false);
+        assert!(text.contains("node1  stop: container#1"), "{text}");
     }
 }

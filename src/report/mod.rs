@@ -7,6 +7,7 @@ pub mod diff;
 pub mod failover_history;
 pub mod failover_html;
 pub mod failover_text;
+mod failover_timeline_svg;
 pub mod live;
 pub mod ping;
 pub mod run;
