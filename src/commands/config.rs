@@ -15,7 +15,7 @@ use crate::cli::{ClusterArgs, ConfigAction, ConfigArgs, ConfigSourceArgs, Config
 use crate::commands::deploy::{View, reported_interruptible};
 use crate::engine::{self, RunOptions, Shared};
 use crate::error::Error;
-use crate::fleet::{Fleet, Selection};
+use crate::fleet::{Fleet, FleetError, Selection};
 use crate::inventory::{Cluster, Inventory};
 use crate::playbook::Playbook;
 use crate::report::config::{Drift, NodeCopy};
@@ -34,7 +34,7 @@ pub async fn config(args: ConfigArgs) -> Result<ExitCode, Error> {
             stdout
                 .write_all(&out)
                 .and_then(|()| stdout.flush())
-                .map_err(|e| Error::Usage(format!("writing to stdout: {e}")))?;
+                .map_err(Error::Stdout)?;
             Ok(ExitCode::SUCCESS)
         }
         ConfigAction::Diff(a) => diff(a).await,
@@ -82,14 +82,7 @@ fn render(
         None => inventory.clusters.clone(),
         Some(name) => match inventory.cluster(name) {
             Some(c) => vec![c.clone()],
-            None => {
-                let known: Vec<&str> = inventory.clusters.iter().map(|c| c.name.as_str()).collect();
-                return Err(Error::Usage(format!(
-                    "--cluster {name}: {} has no such cluster (it has: {})",
-                    inventory.path.display(),
-                    known.join(", ")
-                )));
-            }
+            None => return Err(FleetError::unknown_cluster(&inventory, name).into()),
         },
     };
     let shared = Shared::new(inventory, playbook.clone(), RunOptions::default());

@@ -33,12 +33,10 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         let names = crate::rollout::resume_hosts(path)?;
         fleet = fleet.subset(&names);
         if fleet.hosts().is_empty() {
-            return Err(Error::Usage(format!(
-                "--resume {}: none of its hosts to redo ({}) is in this inventory and --limit: \
-                 is it the result of a run on another inventory?",
-                path.display(),
-                names.join(", ")
-            )));
+            return Err(Error::ResumeOutsideSelection {
+                path: path.clone(),
+                hosts: names,
+            });
         }
     }
     let become_password = super::become_password::read(&args.become_password)?;
@@ -55,8 +53,8 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     };
     let shared = Shared::new(inventory, playbook, options);
     // Vars that read each other in a loop are bad input, refused before anything connects.
-    engine::check_var_loops(&shared, fleet.hosts()).map_err(Error::Usage)?;
-    engine::check_undefined_names(&shared).map_err(Error::Usage)?;
+    engine::check_var_loops(&shared, fleet.hosts()).map_err(Error::VarCheck)?;
+    engine::check_undefined_names(&shared).map_err(Error::VarCheck)?;
     let batched = args.serial.is_some() || args.rolling || args.max_fail_percent.is_some();
     let rollout = if batched {
         // The health checks were checked with the inventory: a bad one is bad input, found
@@ -249,8 +247,7 @@ fn missing_results(order: &[String], results: &[(String, HostStats)]) -> Result<
 /// Raises `interrupt` one level per Ctrl-C (SIGINT), telling the user what happens next.
 fn listen_for_ctrl_c(interrupt: Interrupt) -> Result<tokio::task::JoinHandle<()>, Error> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut sigint = signal(SignalKind::interrupt())
-        .map_err(|e| Error::Usage(format!("cannot handle Ctrl-C: {e}")))?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(Error::CtrlC)?;
     Ok(tokio::spawn(async move {
         let mut abandoned = false;
         while sigint.recv().await.is_some() {

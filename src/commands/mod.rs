@@ -1,6 +1,6 @@
 //! One file per subcommand: each turns its arguments into work and an exit status.
 
-mod become_password;
+pub(crate) mod become_password;
 pub mod config;
 mod cookbook_path;
 pub mod deploy;
@@ -42,6 +42,17 @@ pub(crate) fn every_host_answered<'a>(
     }
 }
 
+/// `value` as JSON for `--json`. A value serde cannot write is a bug of tandem: it ends the
+/// command as an internal error, never as `null` on stdout that a script would take for a
+/// result.
+pub(crate) fn to_json<T: serde::Serialize>(
+    what: &str,
+    value: &T,
+) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(value)
+        .map_err(|e| Error::internal(format!("the {what} cannot be written as JSON: {e}")))
+}
+
 pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Deploy(args) => deploy::deploy(args).await,
@@ -54,5 +65,24 @@ pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
         Command::FailoverTest(args) => failover_test::failover_test(args).await,
         Command::Completions { shell } => generated::completions(shell),
         Command::Man => generated::man_page(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_json_cannot_hold_is_an_internal_error_never_null() {
+        // JSON object keys are strings: a map keyed by pairs cannot be written.
+        let unwritable: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let err = to_json("game day report", &unwritable).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::INTERNAL_EXIT);
+        assert!(
+            err.to_string()
+                .starts_with("internal error: the game day report cannot be written as JSON: "),
+            "{err}"
+        );
+        assert_eq!(to_json("x", &[1, 2]).unwrap(), serde_json::json!([1, 2]));
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{OvhApiArgs, VipArgs, VipCommand, VipMoveArgs, VipStatusArgs};
 use crate::error::Error;
+use crate::fleet::FleetError;
 use crate::inventory::{Cluster, Inventory};
 use crate::ovh::{Client, ClientOptions, Credentials, Event, MoveOptions, RetryPolicy};
 use crate::report::vip::{
@@ -31,10 +32,9 @@ async fn status(args: VipStatusArgs) -> Result<ExitCode, Error> {
         None => inventory.clusters.iter().collect(),
     };
     if clusters.iter().all(|c| c.vip.is_none()) {
-        return Err(Error::Usage(format!(
-            "{}: no cluster has a `vip`: add the failover IP under each cluster (vip: 203.0.113.10)",
-            inventory.path.display()
-        )));
+        return Err(Error::NoVipAnywhere {
+            inventory: inventory.path.clone(),
+        });
     }
     let client = client(&inventory, &args.api)?;
     let lookups = clusters.iter().map(|cluster| {
@@ -85,24 +85,16 @@ async fn move_vip(args: VipMoveArgs) -> Result<ExitCode, Error> {
         .nodes
         .iter()
         .find(|n| n.name == args.to)
-        .ok_or_else(|| {
-            let names: Vec<&str> = cluster.nodes.iter().map(|n| n.name.as_str()).collect();
-            Error::Usage(format!(
-                "--to {}: not a node of cluster {} (its nodes: {})",
-                args.to,
-                cluster.name,
-                names.join(", ")
-            ))
+        .ok_or_else(|| not_a_node_of(cluster, "--to", &args.to))?;
+    let service = node
+        .service_name
+        .as_deref()
+        .ok_or_else(|| Error::NoServiceName {
+            inventory: inventory.path.clone(),
+            line: node.line,
+            node: node.name.clone(),
+            why: "add its OVH server name (e.g. ns3001234.ip-51-68-1.eu) to move the VIP there",
         })?;
-    let service = node.service_name.as_deref().ok_or_else(|| {
-        Error::Usage(format!(
-            "{}:{}: node {} has no `service_name`: add its OVH server name (e.g. \
-             ns3001234.ip-51-68-1.eu) to move the VIP there",
-            inventory.path.display(),
-            node.line,
-            node.name
-        ))
-    })?;
     let client = client(&inventory, &args.api)?;
     let options = MoveOptions {
         poll_interval: args.poll_interval,
@@ -185,27 +177,29 @@ pub(crate) fn client(inventory: &Inventory, api: &OvhApiArgs) -> Result<Client, 
 }
 
 pub(crate) fn find_cluster<'a>(inventory: &'a Inventory, name: &str) -> Result<&'a Cluster, Error> {
-    inventory.cluster(name).ok_or_else(|| {
-        let names: Vec<&str> = inventory.clusters.iter().map(|c| c.name.as_str()).collect();
-        Error::Usage(format!(
-            "--cluster {name}: no such cluster in {} (clusters: {})",
-            inventory.path.display(),
-            names.join(", ")
-        ))
-    })
+    inventory
+        .cluster(name)
+        .ok_or_else(|| FleetError::unknown_cluster(inventory, name).into())
 }
 
 pub(crate) fn require_vip(
     inventory: &Inventory,
     cluster: &Cluster,
 ) -> Result<std::net::Ipv4Addr, Error> {
-    cluster.vip.ok_or_else(|| {
-        Error::Usage(format!(
-            "{}: cluster {} has no `vip`: add its failover IP (vip: 203.0.113.10)",
-            inventory.path.display(),
-            cluster.name
-        ))
+    cluster.vip.ok_or_else(|| Error::NoVip {
+        inventory: inventory.path.clone(),
+        cluster: cluster.name.clone(),
     })
+}
+
+/// `FLAG NAME` names no node of `cluster`.
+pub(crate) fn not_a_node_of(cluster: &Cluster, flag: &'static str, name: &str) -> Error {
+    Error::NotANodeOfCluster {
+        flag,
+        name: name.to_string(),
+        cluster: cluster.name.clone(),
+        nodes: cluster.nodes.iter().map(|n| n.name.clone()).collect(),
+    }
 }
 
 /// The inventory node whose `service_name` is `service`: in the cluster first, then anywhere.
