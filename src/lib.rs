@@ -13,6 +13,8 @@ pub mod error;
 pub mod failover;
 pub mod fleet;
 pub mod inventory;
+#[cfg(test)]
+mod layers_check;
 pub mod logging;
 pub mod modules;
 pub mod ovh;
