@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use futures::stream::{self, Stream, StreamExt};
 
-use crate::cli::ConnectArgs;
 use crate::inventory::{Inventory, InventoryError, PatternError};
 use crate::ssh::{
     Connector, HostKeyPolicy, KnownHosts, Session, SshConfigFile, SshError, Target, UnknownKex,
@@ -68,6 +67,24 @@ impl FleetError {
     }
 }
 
+/// How to reach the nodes, as the command's flags said (the fleet never sees the flags).
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub inventory: PathBuf,
+    /// How many nodes to work on at once.
+    pub forks: u16,
+    /// Record unknown host keys instead of refusing them.
+    pub accept_new: bool,
+    /// Key-exchange preference (empty: the default).
+    pub kex: Vec<String>,
+    /// Seconds, over the inventory's `ssh.connect_timeout`.
+    pub connect_timeout: Option<u64>,
+    /// Over the inventory's `ssh.user` and nodes' `user`.
+    pub user: Option<String>,
+    /// Over the inventory's `ssh.identity` and nodes' `identity`.
+    pub private_key: Option<PathBuf>,
+}
+
 /// A selected node, ready to connect to.
 #[derive(Debug, Clone)]
 pub struct Host {
@@ -103,7 +120,7 @@ impl Fleet {
     /// Loads the inventory, applies the selection, resolves targets. Fails before any
     /// connection.
     pub fn prepare(
-        args: &ConnectArgs,
+        args: &ConnectOptions,
         selection: Selection,
     ) -> Result<(Inventory, Fleet), FleetError> {
         let inventory = Inventory::load(&args.inventory)?;

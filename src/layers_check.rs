@@ -47,16 +47,6 @@ const ALLOWED: &[(&str, &str, &str)] = &[
         "the `ovh:` section's Endpoint/OvhSettings and import.rs's Server/FailoverIp live in ovh \
          (move them down, or import.rs up into commands)",
     ),
-    (
-        "fleet",
-        "cli",
-        "Fleet::prepare takes cli::ConnectArgs (give it a plain options struct)",
-    ),
-    (
-        "logging",
-        "report",
-        "logging asks report::color whether stderr gets colour (pass it in from main)",
-    ),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

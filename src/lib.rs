@@ -58,7 +58,11 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     report::color::init(cli.color);
-    if let Err(e) = logging::init(cli.verbose, cli.log_file.as_deref()) {
+    if let Err(e) = logging::init(
+        cli.verbose,
+        cli.log_file.as_deref(),
+        report::color::stderr(),
+    ) {
         eprintln!("tandem: error: {e}");
         return ExitCode::from(2);
     }

@@ -39,8 +39,10 @@ pub async fn config(args: ConfigArgs) -> Result<ExitCode, Error> {
         }
         ConfigAction::Diff(a) => diff(a).await,
         ConfigAction::Push(a) => {
-            let (inventory, fleet) =
-                Fleet::prepare(&a.connect, Selection::Cluster(a.select.cluster.as_deref()))?;
+            let (inventory, fleet) = Fleet::prepare(
+                &super::connect_options(&a.connect),
+                Selection::Cluster(a.select.cluster.as_deref()),
+            )?;
             let (playbook, _) = render(inventory.clone(), &a.select, &a.source)?;
             let become_password = super::become_password::read(&a.become_password)?;
             let options = RunOptions {
@@ -92,8 +94,10 @@ fn render(
 }
 
 async fn diff(a: ConfigTargetArgs) -> Result<ExitCode, Error> {
-    let (inventory, fleet) =
-        Fleet::prepare(&a.connect, Selection::Cluster(a.select.cluster.as_deref()))?;
+    let (inventory, fleet) = Fleet::prepare(
+        &super::connect_options(&a.connect),
+        Selection::Cluster(a.select.cluster.as_deref()),
+    )?;
     let (_, rendered) = render(inventory, &a.select, &a.source)?;
     // Each node's paths, known before any connection: a node whose cluster has no rendered
     // config would otherwise be asked for nothing and read as "in sync".

@@ -25,7 +25,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         return super::deploy_listing::run(&args, playbook);
     }
     let (mut inventory, mut fleet) = Fleet::prepare(
-        &args.connect,
+        &super::connect_options(&args.connect),
         Selection::Limit(args.select.limit.as_deref()),
     )?;
     inventory.ovh = super::vip::with_ovh_config(&inventory.ovh, args.ovh_config.as_deref());

@@ -29,8 +29,10 @@ pub async fn failover_test(cli: FailoverTestCli) -> Result<ExitCode, Error> {
     };
     // Where this run is kept, checked before anything is touched.
     let history_dir = history_dir(args.history.as_deref())?;
-    let (inventory, fleet) =
-        Fleet::prepare(&args.connect, Selection::Cluster(Some(&args.cluster)))?;
+    let (inventory, fleet) = Fleet::prepare(
+        &super::connect_options(&args.connect),
+        Selection::Cluster(Some(&args.cluster)),
+    )?;
     let cluster = find_cluster(&inventory, &args.cluster)?;
     let vip = require_vip(&inventory, cluster)?;
     if cluster.nodes.len() != 2 {

@@ -12,7 +12,7 @@ use crate::fleet::{Fleet, Selection};
 
 pub async fn keys(args: KeysArgs) -> Result<ExitCode, Error> {
     let (inventory, fleet) = Fleet::prepare(
-        &args.connect,
+        &super::connect_options(&args.connect),
         Selection::Cluster(args.select.cluster.as_deref()),
     )?;
     let options = RunOptions {

@@ -53,6 +53,19 @@ pub(crate) fn to_json<T: serde::Serialize>(
         .map_err(|e| Error::internal(format!("the {what} cannot be written as JSON: {e}")))
 }
 
+/// The connection flags as the fleet takes them.
+pub(crate) fn connect_options(args: &crate::cli::ConnectArgs) -> crate::fleet::ConnectOptions {
+    crate::fleet::ConnectOptions {
+        inventory: args.inventory.clone(),
+        forks: args.forks,
+        accept_new: args.accept_new,
+        kex: args.kex.clone(),
+        connect_timeout: args.connect_timeout,
+        user: args.user.clone(),
+        private_key: args.private_key.clone(),
+    }
+}
+
 pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Deploy(args) => deploy::deploy(args).await,

@@ -13,7 +13,7 @@ use crate::report::run::{Tally, json_report, print_block, write_output_files};
 pub async fn run(args: RunArgs) -> Result<ExitCode, Error> {
     let started = Instant::now();
     let (_inventory, fleet) = Fleet::prepare(
-        &args.connect,
+        &super::connect_options(&args.connect),
         Selection::Limit(args.select.limit.as_deref()),
     )?;
     // Joined with spaces and handed to the remote shell, exactly as `ssh HOST a b c` does.
