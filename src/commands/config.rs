@@ -12,7 +12,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 use crate::cli::{ClusterArgs, ConfigAction, ConfigArgs, ConfigSourceArgs, ConfigTargetArgs};
-use crate::commands::deploy::{View, reported_interruptible};
+use crate::commands::plumbing::{View, reported_interruptible};
 use crate::engine::{self, RunOptions, Shared};
 use crate::error::Error;
 use crate::fleet::{Fleet, FleetError, Selection};

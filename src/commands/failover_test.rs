@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::{FailoverHistoryArgs, FailoverTestArgs, FailoverTestCli};
-use crate::commands::vip::{client, find_cluster, not_a_node_of, require_vip};
+use crate::commands::plumbing::{client, find_cluster, not_a_node_of, require_vip};
 use crate::error::Error;
 use crate::failover::game_day::{self, Settings, Side};
 use crate::failover::history::{self, PastRun};

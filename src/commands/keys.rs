@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use crate::cli::KeysArgs;
-use crate::commands::deploy::{View, reported_interruptible};
+use crate::commands::plumbing::{View, reported_interruptible};
 use crate::engine::Interrupt;
 use crate::engine::RunOptions;
 use crate::error::Error;

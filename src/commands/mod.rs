@@ -11,6 +11,7 @@ mod generated;
 pub mod inventory;
 pub mod keys;
 pub mod ping;
+mod plumbing;
 pub mod run;
 pub mod vip;
 

@@ -5,11 +5,11 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::cli::{OvhApiArgs, VipArgs, VipCommand, VipMoveArgs, VipStatusArgs};
+use super::plumbing::{client, find_cluster, node_of_service, not_a_node_of, require_vip};
+use crate::cli::{VipArgs, VipCommand, VipMoveArgs, VipStatusArgs};
 use crate::error::Error;
-use crate::fleet::FleetError;
 use crate::inventory::{Cluster, Inventory};
-use crate::ovh::{Client, ClientOptions, Credentials, Event, MoveOptions, RetryPolicy};
+use crate::ovh::{Client, Event, MoveOptions};
 use crate::report::vip::{
     MoveRequest, Routed, VipRow, event_line, move_json, move_summary, status_json, status_table,
 };
@@ -160,72 +160,4 @@ async fn preflight(
         .preflight_move(vip, service, refuse_pending, on_event)
         .await?;
     Ok(())
-}
-
-/// The OVH client the flags and the inventory's `ovh:` section describe.
-pub(crate) fn client(inventory: &Inventory, api: &OvhApiArgs) -> Result<Client, Error> {
-    let settings = with_ovh_config(&inventory.ovh, api.ovh_config.as_deref());
-    let credentials = Credentials::load(&settings)?;
-    let options = ClientOptions {
-        request_timeout: Duration::from_secs(api.request_timeout),
-        retry: RetryPolicy {
-            base_delay: Duration::from_millis(api.retry_base_ms),
-            ..RetryPolicy::default()
-        },
-    };
-    Ok(Client::new(credentials, options)?)
-}
-
-pub(crate) fn find_cluster<'a>(inventory: &'a Inventory, name: &str) -> Result<&'a Cluster, Error> {
-    inventory
-        .cluster(name)
-        .ok_or_else(|| FleetError::unknown_cluster(inventory, name).into())
-}
-
-pub(crate) fn require_vip(
-    inventory: &Inventory,
-    cluster: &Cluster,
-) -> Result<std::net::Ipv4Addr, Error> {
-    cluster.vip.ok_or_else(|| Error::NoVip {
-        inventory: inventory.path.clone(),
-        cluster: cluster.name.clone(),
-    })
-}
-
-/// `FLAG NAME` names no node of `cluster`.
-pub(crate) fn not_a_node_of(cluster: &Cluster, flag: &'static str, name: &str) -> Error {
-    Error::NotANodeOfCluster {
-        flag,
-        name: name.to_string(),
-        cluster: cluster.name.clone(),
-        nodes: cluster.nodes.iter().map(|n| n.name.clone()).collect(),
-    }
-}
-
-/// The inventory node whose `service_name` is `service`: in the cluster first, then anywhere.
-pub(crate) fn node_of_service(
-    inventory: &Inventory,
-    cluster: &Cluster,
-    service: &str,
-) -> Option<String> {
-    cluster
-        .nodes
-        .iter()
-        .chain(inventory.nodes())
-        .find(|n| n.service_name.as_deref() == Some(service))
-        .map(|n| n.name.clone())
-}
-
-/// The inventory's `ovh:` settings, with `--ovh-config` (or tandem.toml's `ovh_config`) over
-/// its `config`.
-pub(crate) fn with_ovh_config(
-    settings: &crate::ovh::OvhSettings,
-    flag: Option<&std::path::Path>,
-) -> crate::ovh::OvhSettings {
-    let mut settings = settings.clone();
-    if let Some(path) = flag {
-        // Absolute, like the inventory's: the search must not depend on where it runs later.
-        settings.config = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
-    }
-    settings
 }
