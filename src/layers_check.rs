@@ -23,7 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &["engine"],
     &["trust", "service_config"],
     &["failover"],
-    &["rollout", "rollout_agent"],
+    &["rollout"],
     &["report"],
     &["cli", "cli_values", "defaults"],
     &["commands", "error"],

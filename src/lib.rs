@@ -21,7 +21,6 @@ pub mod ovh;
 pub mod playbook;
 pub mod report;
 pub mod rollout;
-pub mod rollout_agent;
 #[cfg(test)]
 mod script_checks;
 pub mod service_config;

@@ -73,7 +73,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         );
         if args.rolling && !args.check {
             plan.hooks =
-                crate::rollout_agent::AgentDrain::new(&shared.inventory, &fleet, args.giveback)
+                crate::rollout::agent::AgentDrain::new(&shared.inventory, &fleet, args.giveback)
                     .map(|d| Arc::new(d) as Arc<dyn crate::engine::BatchHooks>);
         }
         Some(plan)

@@ -1,5 +1,9 @@
-//! What `deploy --serial/--rolling/--max-fail-percent/--resume` needs before the engine runs
+//! What `deploy --serial/--rolling/--max-fail-percent/--resume` needs around the engine's
+//! rollout (`engine::rollout` cuts and runs the batches, pure; this module brings the world in:
+//! the earlier run's file, OVH's answer, the agent's drain in `agent`). Before the engine runs:
 //! the hosts an earlier run left to do, which node holds each VIP, the clusters' health checks.
+
+pub mod agent;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
