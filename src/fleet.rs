@@ -2,18 +2,88 @@
 //! all of them concurrently (bounded by --forks) and hands each session to the caller's work.
 //! This is the seam between the inventory (what to reach) and the SSH layer (how).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::stream::{self, Stream, StreamExt};
 
-use crate::cli::ConnectArgs;
-use crate::error::Error;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, InventoryError, PatternError};
 use crate::ssh::{
-    Connector, HostKeyPolicy, KnownHosts, Session, SshConfigFile, SshError, Target, Wanted,
+    Connector, HostKeyPolicy, KnownHosts, Session, SshConfigFile, SshError, Target, UnknownKex,
+    Wanted,
 };
+
+/// Why a fleet cannot be prepared: bad input, found before any connection.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error(transparent)]
+    Kex(#[from] UnknownKex),
+    #[error(
+        "--cluster {name}: {} has no such cluster (it has: {})",
+        .inventory.display(),
+        .known.join(", ")
+    )]
+    UnknownCluster {
+        name: String,
+        inventory: PathBuf,
+        known: Vec<String>,
+    },
+    /// `scan` is the `ssh-keyscan` command that would fill it.
+    #[error(
+        "{}: known_hosts file does not exist, so every node would be refused as unknown: add the \
+         nodes' keys (`{scan} >> {}`) or run once with --accept-new",
+        .path.display(),
+        .path.display()
+    )]
+    NoKnownHosts { path: PathBuf, scan: String },
+    #[error(
+        "{}:{line}: not a known_hosts entry (`HOST[,HOST...] KEYTYPE BASE64-KEY`, or a \
+         `@revoked`/`@cert-authority` marker before it): fix or delete the line",
+        .path.display()
+    )]
+    BadKnownHostsLine { path: PathBuf, line: usize },
+    #[error(
+        "HOME is not set, so there is no ~/.ssh/known_hosts: set ssh.known_hosts in the inventory"
+    )]
+    NoHome,
+}
+
+impl FleetError {
+    /// `--cluster NAME` names no cluster of `inventory`.
+    pub fn unknown_cluster(inventory: &Inventory, name: &str) -> FleetError {
+        FleetError::UnknownCluster {
+            name: name.to_string(),
+            inventory: inventory.path.clone(),
+            known: inventory.clusters.iter().map(|c| c.name.clone()).collect(),
+        }
+    }
+}
+
+/// How to reach the nodes, as the command's flags said (the fleet never sees the flags).
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub inventory: PathBuf,
+    /// How many nodes to work on at once.
+    pub forks: u16,
+    /// Record unknown host keys instead of refusing them.
+    pub accept_new: bool,
+    /// Key-exchange preference (empty: the default).
+    pub kex: Vec<String>,
+    /// Seconds, over the inventory's `ssh.connect_timeout`.
+    pub connect_timeout: Option<u64>,
+    /// Over the inventory's `ssh.user` and nodes' `user`.
+    pub user: Option<String>,
+    /// Over the inventory's `ssh.identity` and nodes' `identity`.
+    pub private_key: Option<PathBuf>,
+}
 
 /// A selected node, ready to connect to.
 #[derive(Debug, Clone)]
@@ -49,22 +119,17 @@ pub struct Fleet {
 impl Fleet {
     /// Loads the inventory, applies the selection, resolves targets. Fails before any
     /// connection.
-    pub fn prepare(args: &ConnectArgs, selection: Selection) -> Result<(Inventory, Fleet), Error> {
+    pub fn prepare(
+        args: &ConnectOptions,
+        selection: Selection,
+    ) -> Result<(Inventory, Fleet), FleetError> {
         let inventory = Inventory::load(&args.inventory)?;
         let selected = match selection {
             Selection::Limit(pattern) => inventory.select(pattern)?,
             Selection::Cluster(None) => inventory.nodes().collect(),
             Selection::Cluster(Some(name)) => match inventory.cluster(name) {
                 Some(cluster) => cluster.nodes.iter().collect(),
-                None => {
-                    let known: Vec<&str> =
-                        inventory.clusters.iter().map(|c| c.name.as_str()).collect();
-                    return Err(Error::Usage(format!(
-                        "--cluster {name}: {} has no such cluster (it has: {})",
-                        inventory.path.display(),
-                        known.join(", ")
-                    )));
-                }
+                None => return Err(FleetError::unknown_cluster(&inventory, name)),
             },
         };
         let ssh_config = SshConfigFile::load_default()?;
@@ -115,7 +180,7 @@ impl Fleet {
         let mut connector = Connector::new(known_hosts, policy);
         connector.preload_identities(hosts.iter().map(|host| &host.target))?;
         if !args.kex.is_empty() {
-            connector = connector.with_kex(&args.kex).map_err(Error::Usage)?;
+            connector = connector.with_kex(&args.kex)?;
         }
         let fleet = Fleet {
             connector: Arc::new(connector),
@@ -234,8 +299,7 @@ fn load_known_hosts(
     named_by_inventory: bool,
     policy: HostKeyPolicy,
     hosts: &[Host],
-) -> Result<KnownHosts, Error> {
-    let shown = path.display();
+) -> Result<KnownHosts, FleetError> {
     if policy == HostKeyPolicy::Strict && !path.exists() {
         let scan = hosts.first().map_or_else(
             || "ssh-keyscan HOST".to_string(),
@@ -244,26 +308,24 @@ fn load_known_hosts(
                 port => format!("ssh-keyscan -p {port} {}", host.target.host),
             },
         );
-        return Err(Error::Usage(format!(
-            "{shown}: known_hosts file does not exist, so every node would be refused as unknown: \
-             add the nodes' keys (`{scan} >> {shown}`) or run once with --accept-new"
-        )));
+        return Err(FleetError::NoKnownHosts {
+            path: path.to_path_buf(),
+            scan,
+        });
     }
     let known_hosts = KnownHosts::load(path)?;
     if named_by_inventory && let Some(line) = known_hosts.unparsable_lines().first() {
-        return Err(Error::Usage(format!(
-            "{shown}:{line}: not a known_hosts entry (`HOST[,HOST...] KEYTYPE BASE64-KEY`, or a \
-             `@revoked`/`@cert-authority` marker before it): fix or delete the line"
-        )));
+        return Err(FleetError::BadKnownHostsLine {
+            path: path.to_path_buf(),
+            line: *line,
+        });
     }
     Ok(known_hosts)
 }
 
-fn home_known_hosts() -> Result<std::path::PathBuf, Error> {
+fn home_known_hosts() -> Result<PathBuf, FleetError> {
     match std::env::var_os("HOME") {
         Some(home) => Ok(std::path::Path::new(&home).join(".ssh").join("known_hosts")),
-        None => Err(Error::Usage(
-            "HOME is not set, so there is no ~/.ssh/known_hosts: set ssh.known_hosts in the inventory".into(),
-        )),
+        None => Err(FleetError::NoHome),
     }
 }

@@ -13,13 +13,14 @@ pub mod error;
 pub mod failover;
 pub mod fleet;
 pub mod inventory;
+#[cfg(test)]
+mod layers_check;
 pub mod logging;
 pub mod modules;
 pub mod ovh;
 pub mod playbook;
 pub mod report;
 pub mod rollout;
-pub mod rollout_agent;
 #[cfg(test)]
 mod script_checks;
 pub mod service_config;
@@ -57,7 +58,11 @@ pub fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     report::color::init(cli.color);
-    if let Err(e) = logging::init(cli.verbose, cli.log_file.as_deref()) {
+    if let Err(e) = logging::init(
+        cli.verbose,
+        cli.log_file.as_deref(),
+        report::color::stderr(),
+    ) {
         eprintln!("tandem: error: {e}");
         return ExitCode::from(2);
     }

@@ -55,8 +55,8 @@ pub fn file_filter() -> Targets {
     terminal_filter(3).with_target("tandem", Level::DEBUG)
 }
 
-/// Sets the subscriber up; a log file that cannot be opened is bad input (exit 2).
-pub fn init(verbosity: u8, log_file: Option<&Path>) -> Result<(), String> {
+/// Sets the subscriber up (`ansi`: colour on stderr, as the report decides); a log file that cannot be opened is bad input (exit 2).
+pub fn init(verbosity: u8, log_file: Option<&Path>, ansi: bool) -> Result<(), String> {
     let _ = VERBOSITY.set(verbosity);
     let file = match log_file {
         Some(path) => Some(
@@ -83,7 +83,7 @@ pub fn init(verbosity: u8, log_file: Option<&Path>) -> Result<(), String> {
     let terminal = (verbosity >= 2).then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
-            .with_ansi(crate::report::color::stderr())
+            .with_ansi(ansi)
             .without_time()
             .with_filter(terminal_filter(verbosity))
     });

@@ -11,10 +11,57 @@
 
 use crate::sh::{Script, ShellWord};
 
+use std::path::PathBuf;
+
 use crate::engine::{self, Shared};
-use crate::error::Error;
 use crate::inventory::Cluster;
-use crate::playbook::Playbook;
+use crate::playbook::{Location, Playbook};
+
+/// Why the service config cannot be rendered: the playbook and inventory do not make one file
+/// per cluster (bad input), or a rendered step lost its destination (a bug).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceConfigError {
+    #[error(
+        "{}: no `template` step is tagged `{CONFIG_TAG}`: tag the step that writes the OpenSVC service config",
+        .playbook.display()
+    )]
+    NoConfigStep { playbook: PathBuf },
+    /// The engine's words for a step it cannot plan on a node.
+    #[error("cluster {cluster}, node {node}: {why}")]
+    NotRendered {
+        cluster: String,
+        node: String,
+        why: String,
+    },
+    /// A bug: the template module refuses a step without a string `dest`.
+    #[error(
+        "internal error: {location}: the rendered service config step has no `dest` for node {node} \
+         (a bug in tandem: please report it with the command you ran)"
+    )]
+    NoDest { location: Location, node: String },
+    #[error(
+        "{location}: the service config of cluster {cluster} differs between {first} and {node} (it \
+         must be the same file on every node): the template or its destination reads a node's own \
+         variables"
+    )]
+    DiffersBetweenNodes {
+        location: Location,
+        cluster: String,
+        first: String,
+        node: String,
+    },
+    #[error(
+        "{location}: the config {dest} of cluster {cluster} is written on {written_on} but skipped \
+         (`when`) on {skipped_on}: it must be on every node of the cluster or on none"
+    )]
+    SkippedOnSomeNodes {
+        location: Location,
+        dest: String,
+        cluster: String,
+        written_on: String,
+        skipped_on: String,
+    },
+}
 
 /// Marks the steps `tandem config push` runs.
 pub const TAG: &str = "service-config";
@@ -40,7 +87,7 @@ pub struct Rendered {
 
 /// The indexes of the steps that write the config files: the `template` steps tagged
 /// [`CONFIG_TAG`], in playbook order.
-pub fn config_steps(playbook: &Playbook) -> Result<Vec<usize>, Error> {
+pub fn config_steps(playbook: &Playbook) -> Result<Vec<usize>, Box<ServiceConfigError>> {
     let found: Vec<usize> = playbook
         .steps
         .iter()
@@ -49,10 +96,9 @@ pub fn config_steps(playbook: &Playbook) -> Result<Vec<usize>, Error> {
         .map(|(i, _)| i)
         .collect();
     if found.is_empty() {
-        return Err(Error::Usage(format!(
-            "{}: no `template` step is tagged `{CONFIG_TAG}`: tag the step that writes the OpenSVC service config",
-            playbook.path.display()
-        )));
+        return Err(Box::new(ServiceConfigError::NoConfigStep {
+            playbook: playbook.path.clone(),
+        }));
     }
     Ok(found)
 }
@@ -64,7 +110,7 @@ pub fn render(
     shared: &Shared,
     clusters: &[&Cluster],
     indexes: &[usize],
-) -> Result<Vec<Rendered>, Error> {
+) -> Result<Vec<Rendered>, Box<ServiceConfigError>> {
     let mut all = Vec::new();
     for cluster in clusters {
         for &index in indexes {
@@ -76,14 +122,22 @@ pub fn render(
     Ok(all)
 }
 
-fn render_one(shared: &Shared, cluster: &Cluster, index: usize) -> Result<Option<Rendered>, Error> {
+fn render_one(
+    shared: &Shared,
+    cluster: &Cluster,
+    index: usize,
+) -> Result<Option<Rendered>, Box<ServiceConfigError>> {
     let step = &shared.playbook.steps[index];
     let mut first: Option<(String, String, Vec<u8>)> = None;
     let mut skipped_on: Option<String> = None;
     let mut secret = false;
     for node in &cluster.nodes {
-        let planned = engine::plan_step_offline(shared, node, index).map_err(|e| {
-            Error::Usage(format!("cluster {}, node {}: {e}", cluster.name, node.name))
+        let planned = engine::plan_step_offline(shared, node, index).map_err(|why| {
+            Box::new(ServiceConfigError::NotRendered {
+                cluster: cluster.name.clone(),
+                node: node.name.clone(),
+                why,
+            })
         })?;
         let Some((args, remote)) = planned else {
             skipped_on = Some(node.name.clone());
@@ -93,19 +147,21 @@ fn render_one(shared: &Shared, cluster: &Cluster, index: usize) -> Result<Option
         // The template module refuses a step without a string `dest`; one missing here
         // would make every node's copy read as "missing", so it is a bug, said as one.
         let Some(dest) = args["dest"].as_str().map(str::to_string) else {
-            return Err(Error::internal(format!(
-                "{}: the rendered service config step has no `dest` for node {}",
-                step.location, node.name
-            )));
+            return Err(Box::new(ServiceConfigError::NoDest {
+                location: step.location.clone(),
+                node: node.name.clone(),
+            }));
         };
         match &first {
             None => first = Some((node.name.clone(), dest, remote.payload)),
             Some((other, other_dest, other_content)) => {
                 if *other_dest != dest || *other_content != remote.payload {
-                    return Err(Error::Usage(format!(
-                        "{}: the service config of cluster {} differs between {other} and {} (it must be the same file on every node): the template or its destination reads a node's own variables",
-                        step.location, cluster.name, node.name
-                    )));
+                    return Err(Box::new(ServiceConfigError::DiffersBetweenNodes {
+                        location: step.location.clone(),
+                        cluster: cluster.name.clone(),
+                        first: other.clone(),
+                        node: node.name.clone(),
+                    }));
                 }
             }
         }
@@ -114,10 +170,13 @@ fn render_one(shared: &Shared, cluster: &Cluster, index: usize) -> Result<Option
         return Ok(None);
     };
     if let Some(skipped) = skipped_on {
-        return Err(Error::Usage(format!(
-            "{}: the config {dest} of cluster {} is written on {writer} but skipped (`when`) on {skipped}: it must be on every node of the cluster or on none",
-            step.location, cluster.name
-        )));
+        return Err(Box::new(ServiceConfigError::SkippedOnSomeNodes {
+            location: step.location.clone(),
+            dest,
+            cluster: cluster.name.clone(),
+            written_on: writer,
+            skipped_on: skipped,
+        }));
     }
     Ok(Some(Rendered {
         cluster: cluster.name.clone(),

@@ -35,15 +35,9 @@ fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("bad-inputs")
 }
 
-/// The `tandem` binary next to `tandem-lab` in the same target directory.
+/// The `tandem` binary, as cargo builds it now (or `TANDEM_BIN`).
 fn tandem_bin() -> PathBuf {
-    let bin = Path::new(env!("CARGO_BIN_EXE_tandem-lab")).with_file_name("tandem");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it first with `cargo build --workspace --bins`",
-        bin.display()
-    );
-    bin
+    tandem_integration::built::tandem().to_path_buf()
 }
 
 #[derive(Debug, Default)]

@@ -12,10 +12,10 @@ use futures::StreamExt;
 use serde_json::json;
 
 use crate::cli::{ClusterArgs, ConfigAction, ConfigArgs, ConfigSourceArgs, ConfigTargetArgs};
-use crate::commands::deploy::{View, reported_interruptible};
+use crate::commands::plumbing::{View, reported_interruptible};
 use crate::engine::{self, RunOptions, Shared};
 use crate::error::Error;
-use crate::fleet::{Fleet, Selection};
+use crate::fleet::{Fleet, FleetError, Selection};
 use crate::inventory::{Cluster, Inventory};
 use crate::playbook::Playbook;
 use crate::report::config::{Drift, NodeCopy};
@@ -34,13 +34,15 @@ pub async fn config(args: ConfigArgs) -> Result<ExitCode, Error> {
             stdout
                 .write_all(&out)
                 .and_then(|()| stdout.flush())
-                .map_err(|e| Error::Usage(format!("writing to stdout: {e}")))?;
+                .map_err(Error::Stdout)?;
             Ok(ExitCode::SUCCESS)
         }
         ConfigAction::Diff(a) => diff(a).await,
         ConfigAction::Push(a) => {
-            let (inventory, fleet) =
-                Fleet::prepare(&a.connect, Selection::Cluster(a.select.cluster.as_deref()))?;
+            let (inventory, fleet) = Fleet::prepare(
+                &super::connect_options(&a.connect),
+                Selection::Cluster(a.select.cluster.as_deref()),
+            )?;
             let (playbook, _) = render(inventory.clone(), &a.select, &a.source)?;
             let become_password = super::become_password::read(&a.become_password)?;
             let options = RunOptions {
@@ -82,14 +84,7 @@ fn render(
         None => inventory.clusters.clone(),
         Some(name) => match inventory.cluster(name) {
             Some(c) => vec![c.clone()],
-            None => {
-                let known: Vec<&str> = inventory.clusters.iter().map(|c| c.name.as_str()).collect();
-                return Err(Error::Usage(format!(
-                    "--cluster {name}: {} has no such cluster (it has: {})",
-                    inventory.path.display(),
-                    known.join(", ")
-                )));
-            }
+            None => return Err(FleetError::unknown_cluster(&inventory, name).into()),
         },
     };
     let shared = Shared::new(inventory, playbook.clone(), RunOptions::default());
@@ -99,8 +94,10 @@ fn render(
 }
 
 async fn diff(a: ConfigTargetArgs) -> Result<ExitCode, Error> {
-    let (inventory, fleet) =
-        Fleet::prepare(&a.connect, Selection::Cluster(a.select.cluster.as_deref()))?;
+    let (inventory, fleet) = Fleet::prepare(
+        &super::connect_options(&a.connect),
+        Selection::Cluster(a.select.cluster.as_deref()),
+    )?;
     let (_, rendered) = render(inventory, &a.select, &a.source)?;
     // Each node's paths, known before any connection: a node whose cluster has no rendered
     // config would otherwise be asked for nothing and read as "in sync".

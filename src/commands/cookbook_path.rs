@@ -23,11 +23,7 @@ fn find_from(given: Option<&Path>, inventory: &Path, cwd: &Path) -> Result<PathB
     if let Some(found) = candidates.iter().find(|p| p.is_file()) {
         return Ok(found.clone());
     }
-    let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-    Err(Error::Usage(format!(
-        "no cookbook playbook: none of {} exists; pass --playbook or set `playbook` in tandem.toml",
-        tried.join(", ")
-    )))
+    Err(Error::NoCookbook { tried: candidates })
 }
 
 fn candidates(inventory: &Path, cwd: &Path) -> Vec<PathBuf> {

@@ -2,19 +2,14 @@
 //! report. Nothing reaches a node unless the inventory, the playbook and every module's
 //! arguments are valid.
 
-use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::sync::mpsc::UnboundedSender;
-
+use super::plumbing::{View, reported_interruptible};
 use crate::cli::DeployArgs;
-use crate::engine::interrupt::Level;
-use crate::engine::{self, Event, HostStats, Interrupt, RunOptions, Shared, TagFilter};
+use crate::engine::{self, RunOptions, Shared, TagFilter};
 use crate::error::Error;
 use crate::fleet::{Fleet, Selection};
-use crate::report::deploy::DeployReport;
 
 pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     let extra_vars = super::extra_vars::parse(&args.extra_vars)?;
@@ -25,20 +20,18 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         return super::deploy_listing::run(&args, playbook);
     }
     let (mut inventory, mut fleet) = Fleet::prepare(
-        &args.connect,
+        &super::connect_options(&args.connect),
         Selection::Limit(args.select.limit.as_deref()),
     )?;
-    inventory.ovh = super::vip::with_ovh_config(&inventory.ovh, args.ovh_config.as_deref());
+    inventory.ovh = super::plumbing::with_ovh_config(&inventory.ovh, args.ovh_config.as_deref());
     if let Some(path) = &args.resume {
         let names = crate::rollout::resume_hosts(path)?;
         fleet = fleet.subset(&names);
         if fleet.hosts().is_empty() {
-            return Err(Error::Usage(format!(
-                "--resume {}: none of its hosts to redo ({}) is in this inventory and --limit: \
-                 is it the result of a run on another inventory?",
-                path.display(),
-                names.join(", ")
-            )));
+            return Err(Error::ResumeOutsideSelection {
+                path: path.clone(),
+                hosts: names,
+            });
         }
     }
     let become_password = super::become_password::read(&args.become_password)?;
@@ -55,8 +48,8 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     };
     let shared = Shared::new(inventory, playbook, options);
     // Vars that read each other in a loop are bad input, refused before anything connects.
-    engine::check_var_loops(&shared, fleet.hosts()).map_err(Error::Usage)?;
-    engine::check_undefined_names(&shared).map_err(Error::Usage)?;
+    engine::check_var_loops(&shared, fleet.hosts()).map_err(Error::VarCheck)?;
+    engine::check_undefined_names(&shared).map_err(Error::VarCheck)?;
     let batched = args.serial.is_some() || args.rolling || args.max_fail_percent.is_some();
     let rollout = if batched {
         // The health checks were checked with the inventory: a bad one is bad input, found
@@ -80,7 +73,7 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         );
         if args.rolling && !args.check {
             plan.hooks =
-                crate::rollout_agent::AgentDrain::new(&shared.inventory, &fleet, args.giveback)
+                crate::rollout::agent::AgentDrain::new(&shared.inventory, &fleet, args.giveback)
                     .map(|d| Arc::new(d) as Arc<dyn crate::engine::BatchHooks>);
         }
         Some(plan)
@@ -133,167 +126,4 @@ fn include_vars(args: &DeployArgs, extra: &crate::inventory::Vars) -> crate::pla
             .collect();
     }
     known
-}
-
-/// How a run that changes nodes is shown.
-pub struct View {
-    pub json: bool,
-    pub diff: bool,
-    pub check: bool,
-    /// `-v`: every step's output under its line.
-    pub verbose: u8,
-    /// The steps each host is planned to run, when known before the run starts: the live
-    /// view's total is then right from its first draw.
-    pub steps: Option<usize>,
-}
-
-/// How often the live view is redrawn without events: its spinners and times move.
-const TICK: Duration = Duration::from_millis(100);
-
-/// Runs `work` (anything that drives the engine) with deploy's report: progress, diffs, recap
-/// or JSON. Exit status 0 only when no host failed or was unreachable.
-pub async fn reported<'a, F, W>(view: View, fleet: &'a Fleet, work: W) -> Result<ExitCode, Error>
-where
-    W: FnOnce(UnboundedSender<Event>) -> F,
-    F: Future<Output = Vec<(String, HostStats)>> + 'a,
-{
-    reported_interruptible(view, fleet, None, work).await
-}
-
-/// [`reported`], and with `interrupt`, Ctrl-C handled: the first raises it to "stop" (no new
-/// step anywhere, running ones finish), the second to "abandon"; either way the recap (or
-/// JSON) is printed and the exit status is 130, as for a shell's interrupted command.
-pub async fn reported_interruptible<'a, F, W>(
-    view: View,
-    fleet: &'a Fleet,
-    interrupt: Option<Interrupt>,
-    work: W,
-) -> Result<ExitCode, Error>
-where
-    W: FnOnce(UnboundedSender<Event>) -> F,
-    F: Future<Output = Vec<(String, HostStats)>> + 'a,
-{
-    // Registered before any work starts, so no Ctrl-C falls back to the default (death
-    // without a recap).
-    let listener = match &interrupt {
-        Some(interrupt) => Some(listen_for_ctrl_c(interrupt.clone())?),
-        None => None,
-    };
-    let order: Vec<String> = fleet.hosts().iter().map(|h| h.name.clone()).collect();
-    let (events, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    let mut report = DeployReport::new(view.json, view.diff, view.check, order.len());
-    report.verbose(view.verbose);
-    if let Some(steps) = view.steps {
-        report.plan(&order, steps);
-    }
-    let reporter = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                event = receiver.recv() => match event {
-                    Some(event) => report.handle(event),
-                    None => break,
-                },
-                _ = tick.tick() => report.tick(),
-            }
-        }
-        report
-    });
-    let results = work(events).await;
-    if let Some(listener) = listener {
-        listener.abort();
-    }
-    let mut report = reporter
-        .await
-        .map_err(|e| Error::internal(format!("the reporter stopped: {e}")))?;
-    let level = interrupt.map(|i| i.level()).unwrap_or(Level::Running);
-    match level {
-        Level::Running => {}
-        Level::Stop => report.interrupted("stop"),
-        Level::Abandon => report.interrupted("abandon"),
-    }
-    report.finish(&order);
-    // A host without a result is not a success that went unreported: what was printed above is
-    // all that is known, and the run ends as the bug it is.
-    missing_results(&order, &results)?;
-    if level != Level::Running {
-        return Ok(ExitCode::from(130));
-    }
-    let all_good = results.iter().all(|(_, stats)| stats.succeeded());
-    Ok(if all_good {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-/// Every host of `order` must have a result; the ones without are an internal error.
-fn missing_results(order: &[String], results: &[(String, HostStats)]) -> Result<(), Error> {
-    let missing: Vec<&str> = order
-        .iter()
-        .filter(|name| !results.iter().any(|(done, _)| done == *name))
-        .map(String::as_str)
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(Error::internal(format!(
-        "no result for {} of the {} hosts ({}): they may not have run at all",
-        missing.len(),
-        order.len(),
-        missing.join(", ")
-    )))
-}
-
-/// Raises `interrupt` one level per Ctrl-C (SIGINT), telling the user what happens next.
-fn listen_for_ctrl_c(interrupt: Interrupt) -> Result<tokio::task::JoinHandle<()>, Error> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut sigint = signal(SignalKind::interrupt())
-        .map_err(|e| Error::Usage(format!("cannot handle Ctrl-C: {e}")))?;
-    Ok(tokio::spawn(async move {
-        let mut abandoned = false;
-        while sigint.recv().await.is_some() {
-            match interrupt.escalate() {
-                Level::Stop => eprintln!(
-                    "tandem: Ctrl-C: starting no new step; the running ones finish (Ctrl-C again to abandon them)"
-                ),
-                _ if abandoned => {
-                    // The run is stuck somewhere it cannot be abandoned from: the user
-                    // insists, so go now, as a signal would without our handler.
-                    eprintln!("tandem: Ctrl-C a third time: exiting now, without a recap");
-                    std::process::exit(130);
-                }
-                _ => {
-                    eprintln!(
-                        "tandem: Ctrl-C again: abandoning the running steps (Ctrl-C once more to exit at once)"
-                    );
-                    abandoned = true;
-                }
-            }
-        }
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_host_missing_from_the_results_is_an_internal_error_not_a_success() {
-        let order = vec!["node1".to_string(), "node2".to_string()];
-        let one = vec![("node1".to_string(), HostStats::default())];
-        let err = missing_results(&order, &one).unwrap_err();
-        assert_eq!(err.exit_code(), crate::error::INTERNAL_EXIT);
-        assert!(
-            err.to_string()
-                .starts_with("internal error: no result for 1 of the 2 hosts (node2)"),
-            "{err}"
-        );
-        let both = vec![
-            ("node1".to_string(), HostStats::default()),
-            ("node2".to_string(), HostStats::default()),
-        ];
-        assert!(missing_results(&order, &both).is_ok());
-    }
 }

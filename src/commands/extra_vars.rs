@@ -3,9 +3,9 @@
 //! YAML/JSON map (`{"port": 8080}`: values keep their type), or `@FILE` (a YAML map). Later
 //! `-e` win over earlier ones.
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
-use crate::error::Error;
 use crate::inventory::Vars;
 use crate::playbook::PlaybookError;
 
@@ -13,38 +13,94 @@ use crate::playbook::PlaybookError;
 /// extra var by one of these names would never be seen.
 const LOOP_NAME: &str = "item";
 
+/// A `-e` value that says nothing tandem can use; each message names the value or the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtraVarsError {
+    /// `reason` is the I/O error's text without its `(os error N)`.
+    #[error(
+        "--extra-vars @{file}: cannot read it: {reason}: give the path of a YAML file holding a \
+         map of names to values"
+    )]
+    Unreadable { file: String, reason: String },
+    /// The file is not YAML: the parser's own message, with its line and column.
+    #[error(transparent)]
+    Yaml(PlaybookError),
+    #[error("--extra-vars @{file}: the file must hold a map of names to values")]
+    FileNotAMap { file: String },
+    #[error(
+        "--extra-vars '{value}': not a YAML/JSON map ({why}): write {{\"name\": value}}, \
+         NAME=VALUE or @FILE"
+    )]
+    NotAMap { value: String, why: String },
+    #[error(
+        "--extra-vars '{value}': expected NAME=VALUE, a YAML/JSON map ({{\"name\": 1}}) or @FILE \
+         with a YAML map"
+    )]
+    NoEquals { value: String },
+    #[error(
+        "--extra-vars {given}: `{name}` is not a variable name: use letters, digits and '_', not \
+         starting with a digit"
+    )]
+    BadName { given: Given, name: String },
+    #[error(
+        "--extra-vars {given}: `{name}` is set by tandem for every step and cannot be \
+         overridden: pick another name"
+    )]
+    ReservedName { given: Given, name: String },
+}
+
+/// Which `-e` a name came from, as the user wrote it.
+#[derive(Debug)]
+pub enum Given {
+    File(PathBuf),
+    Value(String),
+}
+
+impl fmt::Display for Given {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Given::File(path) => write!(f, "@{}", path.display()),
+            Given::Value(value) => write!(f, "'{value}'"),
+        }
+    }
+}
+
 /// What `-e` values mean, merged in order. A problem is one line naming the value or the file.
-pub fn parse(values: &[String]) -> Result<Vars, Error> {
+pub fn parse(values: &[String]) -> Result<Vars, ExtraVarsError> {
     let mut vars = Vars::new();
     for value in values {
         let (more, file) = parse_one(value)?;
         for key in more.keys() {
-            check_name(key).map_err(|problem| match file {
-                Some(path) => Error::Usage(format!("--extra-vars @{}: {problem}", path.display())),
-                None => Error::Usage(format!("--extra-vars '{value}': {problem}")),
-            })?;
+            let given = || match file {
+                Some(path) => Given::File(path.to_path_buf()),
+                None => Given::Value(value.clone()),
+            };
+            check_name(key).map_err(|problem| problem.at(given(), key))?;
         }
         vars.extend(more);
     }
     Ok(vars)
 }
 
-fn parse_one(value: &str) -> Result<(Vars, Option<&Path>), Error> {
+fn parse_one(value: &str) -> Result<(Vars, Option<&Path>), ExtraVarsError> {
     if let Some(file) = value.strip_prefix('@') {
         let path = Path::new(file);
         let text = std::fs::read_to_string(path).map_err(|e| {
             let text = e.to_string();
-            let text = text.split(" (os error ").next().unwrap_or_default();
-            usage(format!(
-                "--extra-vars @{file}: cannot read it: {text}: give the path of a YAML file \
-                 holding a map of names to values"
-            ))
+            ExtraVarsError::Unreadable {
+                file: file.to_string(),
+                reason: text
+                    .split(" (os error ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            }
         })?;
         let vars = yaml_map(&text).map_err(|e| match e {
-            MapError::Yaml(err) => Error::Playbook(PlaybookError::from_yaml(path, &err)),
-            MapError::NotAMap => Error::Usage(format!(
-                "--extra-vars @{file}: the file must hold a map of names to values"
-            )),
+            MapError::Yaml(err) => ExtraVarsError::Yaml(PlaybookError::from_yaml(path, &err)),
+            MapError::NotAMap => ExtraVarsError::FileNotAMap {
+                file: file.to_string(),
+            },
         })?;
         return Ok((vars, Some(path)));
     }
@@ -54,11 +110,10 @@ fn parse_one(value: &str) -> Result<(Vars, Option<&Path>), Error> {
                 MapError::Yaml(err) => err.to_string(),
                 MapError::NotAMap => "not a map".to_string(),
             };
-            usage(format!(
-                "--extra-vars '{value}': not a YAML/JSON map ({}): write {{\"name\": value}}, \
-                 NAME=VALUE or @FILE",
-                why.lines().next().unwrap_or_default()
-            ))
+            ExtraVarsError::NotAMap {
+                value: value.to_string(),
+                why: why.lines().next().unwrap_or_default().to_string(),
+            }
         })?;
         return Ok((vars, None));
     }
@@ -68,10 +123,9 @@ fn parse_one(value: &str) -> Result<(Vars, Option<&Path>), Error> {
             vars.insert(key.to_string(), serde_json::Value::from(text));
             Ok((vars, None))
         }
-        None => Err(usage(format!(
-            "--extra-vars '{value}': expected NAME=VALUE, a YAML/JSON map ({{\"name\": 1}}) or \
-             @FILE with a YAML map"
-        ))),
+        None => Err(ExtraVarsError::NoEquals {
+            value: value.to_string(),
+        }),
     }
 }
 
@@ -89,32 +143,38 @@ fn yaml_map(text: &str) -> Result<Vars, MapError> {
     }
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+/// What is wrong with a name, before it is known which `-e` gave it.
+enum NameProblem {
+    NotAName,
+    Reserved,
+}
+
+impl NameProblem {
+    fn at(self, given: Given, name: &str) -> ExtraVarsError {
+        let name = name.to_string();
+        match self {
+            NameProblem::NotAName => ExtraVarsError::BadName { given, name },
+            NameProblem::Reserved => ExtraVarsError::ReservedName { given, name },
+        }
+    }
+}
+
+fn check_name(name: &str) -> Result<(), NameProblem> {
     let mut chars = name.chars();
     let valid = chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(format!(
-            "`{name}` is not a variable name: use letters, digits and '_', not starting with a \
-             digit"
-        ));
+        return Err(NameProblem::NotAName);
     }
     if name == LOOP_NAME
         || crate::engine::TANDEM_NAMES.contains(&name)
         || crate::engine::DATA_VARS.contains(&name)
     {
-        return Err(format!(
-            "`{name}` is set by tandem for every step and cannot be overridden: pick another \
-             name"
-        ));
+        return Err(NameProblem::Reserved);
     }
     Ok(())
-}
-
-fn usage(message: String) -> Error {
-    Error::Usage(message)
 }
 
 #[cfg(test)]

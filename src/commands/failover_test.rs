@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::{FailoverHistoryArgs, FailoverTestArgs, FailoverTestCli};
-use crate::commands::vip::{client, find_cluster, require_vip};
+use crate::commands::plumbing::{client, find_cluster, not_a_node_of, require_vip};
 use crate::error::Error;
 use crate::failover::game_day::{self, Settings, Side};
 use crate::failover::history::{self, PastRun};
@@ -29,44 +29,36 @@ pub async fn failover_test(cli: FailoverTestCli) -> Result<ExitCode, Error> {
     };
     // Where this run is kept, checked before anything is touched.
     let history_dir = history_dir(args.history.as_deref())?;
-    let (inventory, fleet) =
-        Fleet::prepare(&args.connect, Selection::Cluster(Some(&args.cluster)))?;
+    let (inventory, fleet) = Fleet::prepare(
+        &super::connect_options(&args.connect),
+        Selection::Cluster(Some(&args.cluster)),
+    )?;
     let cluster = find_cluster(&inventory, &args.cluster)?;
     let vip = require_vip(&inventory, cluster)?;
     if cluster.nodes.len() != 2 {
-        return Err(Error::Usage(format!(
-            "{}:{}: cluster {} has {} nodes; a game day needs a pair",
-            inventory.path.display(),
-            cluster.nodes[0].line,
-            cluster.name,
-            cluster.nodes.len()
-        )));
+        return Err(Error::NotAPair {
+            inventory: inventory.path.clone(),
+            line: cluster.nodes[0].line,
+            cluster: cluster.name.clone(),
+            nodes: cluster.nodes.len(),
+        });
     }
     let mut service_names = Vec::new();
     for node in &cluster.nodes {
         let Some(name) = &node.service_name else {
-            return Err(Error::Usage(format!(
-                "{}:{}: node {} has no service_name: the VIP can only be moved to a server OVH knows",
-                inventory.path.display(),
-                node.line,
-                node.name
-            )));
+            return Err(Error::NoServiceName {
+                inventory: inventory.path.clone(),
+                line: node.line,
+                node: node.name.clone(),
+                why: "the VIP can only be moved to a server OVH knows",
+            });
         };
         service_names.push(name.clone());
     }
     if let Some(to) = &args.to
         && !cluster.nodes.iter().any(|n| n.name == *to)
     {
-        return Err(Error::Usage(format!(
-            "--to {to}: not a node of cluster {} ({})",
-            cluster.name,
-            cluster
-                .nodes
-                .iter()
-                .map(|n| n.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+        return Err(not_a_node_of(cluster, "--to", to));
     }
     let settings = settings(&args, &inventory, cluster, vip)?;
     let client = client(&inventory, &args.api)?;
@@ -99,13 +91,13 @@ pub async fn failover_test(cli: FailoverTestCli) -> Result<ExitCode, Error> {
     }
     let sides: [Side; 2] = match sides.try_into() {
         Ok(pair) => pair,
-        Err(_) => return Err(Error::Usage("a game day needs exactly two nodes".into())),
+        Err(_) => return Err(Error::internal("a game day needs exactly two nodes")),
     };
 
     let live = failover_text::LiveLines::on_stderr();
     let ending = game_day::run(&settings, sides, &client, Some(Box::new(live))).await;
     let report = &ending.report;
-    let doc = crate::report::to_json("game day report", report)?;
+    let doc = super::to_json("game day report", report)?;
     // Kept whatever the verdict: a refused or failed game day is history too. A directory
     // that cannot be written costs the history, never the report.
     let (this_run, earlier) = match history::save(&history_dir, &doc) {
@@ -126,8 +118,10 @@ pub async fn failover_test(cli: FailoverTestCli) -> Result<ExitCode, Error> {
     };
     if let Some(path) = &args.report {
         let page = failover_html::render_with_history(report, this_run.as_ref(), &earlier);
-        std::fs::write(path, page).map_err(|e| {
-            Error::Usage(format!("--report {}: cannot write it: {e}", path.display()))
+        std::fs::write(path, page).map_err(|source| Error::CannotWrite {
+            flag: "--report",
+            path: path.clone(),
+            source,
         })?;
     }
     if args.json {
@@ -160,11 +154,7 @@ pub async fn failover_test(cli: FailoverTestCli) -> Result<ExitCode, Error> {
 fn history_dir(flag: Option<&std::path::Path>) -> Result<std::path::PathBuf, Error> {
     match flag {
         Some(dir) => Ok(dir.to_path_buf()),
-        None => history::default_dir(|name| std::env::var(name).ok()).ok_or_else(|| {
-            Error::Usage(
-                "no HOME nor XDG_STATE_HOME to keep game days under: pass --history DIR".into(),
-            )
-        }),
+        None => history::default_dir(|name| std::env::var(name).ok()).ok_or(Error::NoHistoryDir),
     }
 }
 
@@ -172,7 +162,7 @@ fn history_dir(flag: Option<&std::path::Path>) -> Result<std::path::PathBuf, Err
 fn list_history(args: &FailoverHistoryArgs) -> Result<ExitCode, Error> {
     let dir = history_dir(args.history.as_deref())?;
     let runs = history::load(&dir, args.cluster.as_deref(), args.scenario.as_deref())
-        .map_err(|e| Error::Usage(format!("--history: cannot read {e}")))?;
+        .map_err(Error::HistoryUnreadable)?;
     if args.json {
         println!("{}", failover_history::json(&dir, &runs));
     } else {
@@ -191,13 +181,11 @@ fn settings(
 ) -> Result<Settings, Error> {
     let cs = &cluster.settings;
     let Some(service) = cs.service.clone() else {
-        return Err(Error::Usage(format!(
-            "{}:{}: cluster {} has no `service` var (the OpenSVC service to switch): add \
-             `service: NAME` to its vars",
-            inventory.path.display(),
-            cluster.line,
-            cluster.name
-        )));
+        return Err(Error::NoServiceVar {
+            inventory: inventory.path.clone(),
+            line: cluster.line,
+            cluster: cluster.name.clone(),
+        });
     };
     let mut probe = probe_config(&cs.probe, vip);
     probe.interval = Duration::from_millis(args.probe_interval);
@@ -232,9 +220,7 @@ fn settings(
 /// A game day moves a production VIP: a person says yes, or `--yes` does.
 fn confirm(settings: &Settings) -> Result<(), Error> {
     if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(
-            "failover-test moves the cluster's VIP and switches its service: pass --yes to confirm (stdin is not a terminal)".into(),
-        ));
+        return Err(Error::ConfirmationNeeded);
     }
     eprint!(
         "This switches service {} of cluster {} to its other node and moves its VIP {}{}. Type yes to go on: ",
@@ -253,8 +239,6 @@ fn confirm(settings: &Settings) -> Result<(), Error> {
     if answer.trim() == "yes" {
         Ok(())
     } else {
-        Err(Error::Usage(
-            "failover-test: not confirmed, nothing was done".into(),
-        ))
+        Err(Error::NotConfirmed)
     }
 }

@@ -24,26 +24,25 @@ async fn import_from_ovh(args: InventoryImportArgs) -> Result<ExitCode, Error> {
         .iter()
         .map(|p| PairSpec::parse(p))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Usage(e.to_string()))?;
+        .map_err(Error::Import)?;
     if let Some(path) = &args.output
         && path.exists()
         && !args.force
     {
-        return Err(Error::Usage(format!(
-            "-o {}: the file exists: pass --force to overwrite it",
-            path.display()
-        )));
+        return Err(Error::OutputExists { path: path.clone() });
     }
     let endpoint = args
         .endpoint
         .as_deref()
         .map(Endpoint::parse)
         .transpose()
-        .map_err(|e| Error::Usage(format!("--endpoint: {e}")))?;
+        .map_err(Error::EndpointFlag)?;
     let config = match &args.ovh_conf {
         Some(path) => Some(
-            std::path::absolute(path)
-                .map_err(|e| Error::Usage(format!("--ovh-conf {}: {e}", path.display())))?,
+            std::path::absolute(path).map_err(|source| Error::OvhConfPath {
+                path: path.clone(),
+                source,
+            })?,
         ),
         None => None,
     };
@@ -95,7 +94,7 @@ async fn import_from_ovh(args: InventoryImportArgs) -> Result<ExitCode, Error> {
             config: config.map(|p| p.display().to_string()),
         },
     )
-    .map_err(|e| Error::Usage(e.to_string()))?;
+    .map_err(Error::Import)?;
     match &args.output {
         Some(path) => {
             write_file(path, &text)?;
@@ -120,6 +119,9 @@ async fn fetch(client: &Client) -> Result<Account, crate::ovh::OvhError> {
 }
 
 fn write_file(path: &std::path::Path, text: &str) -> Result<(), Error> {
-    std::fs::write(path, text)
-        .map_err(|e| Error::Usage(format!("-o {}: cannot write it: {e}", path.display())))
+    std::fs::write(path, text).map_err(|source| Error::CannotWrite {
+        flag: "-o",
+        path: path.to_path_buf(),
+        source,
+    })
 }

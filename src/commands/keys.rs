@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use crate::cli::KeysArgs;
-use crate::commands::deploy::{View, reported_interruptible};
+use crate::commands::plumbing::{View, reported_interruptible};
 use crate::engine::Interrupt;
 use crate::engine::RunOptions;
 use crate::error::Error;
@@ -12,7 +12,7 @@ use crate::fleet::{Fleet, Selection};
 
 pub async fn keys(args: KeysArgs) -> Result<ExitCode, Error> {
     let (inventory, fleet) = Fleet::prepare(
-        &args.connect,
+        &super::connect_options(&args.connect),
         Selection::Cluster(args.select.cluster.as_deref()),
     )?;
     let options = RunOptions {

@@ -1,6 +1,6 @@
 //! One file per subcommand: each turns its arguments into work and an exit status.
 
-mod become_password;
+pub(crate) mod become_password;
 pub mod config;
 mod cookbook_path;
 pub mod deploy;
@@ -11,6 +11,7 @@ mod generated;
 pub mod inventory;
 pub mod keys;
 pub mod ping;
+mod plumbing;
 pub mod run;
 pub mod vip;
 
@@ -42,6 +43,30 @@ pub(crate) fn every_host_answered<'a>(
     }
 }
 
+/// `value` as JSON for `--json`. A value serde cannot write is a bug of tandem: it ends the
+/// command as an internal error, never as `null` on stdout that a script would take for a
+/// result.
+pub(crate) fn to_json<T: serde::Serialize>(
+    what: &str,
+    value: &T,
+) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(value)
+        .map_err(|e| Error::internal(format!("the {what} cannot be written as JSON: {e}")))
+}
+
+/// The connection flags as the fleet takes them.
+pub(crate) fn connect_options(args: &crate::cli::ConnectArgs) -> crate::fleet::ConnectOptions {
+    crate::fleet::ConnectOptions {
+        inventory: args.inventory.clone(),
+        forks: args.forks,
+        accept_new: args.accept_new,
+        kex: args.kex.clone(),
+        connect_timeout: args.connect_timeout,
+        user: args.user.clone(),
+        private_key: args.private_key.clone(),
+    }
+}
+
 pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Deploy(args) => deploy::deploy(args).await,
@@ -54,5 +79,24 @@ pub async fn dispatch(command: Command) -> Result<ExitCode, Error> {
         Command::FailoverTest(args) => failover_test::failover_test(args).await,
         Command::Completions { shell } => generated::completions(shell),
         Command::Man => generated::man_page(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_json_cannot_hold_is_an_internal_error_never_null() {
+        // JSON object keys are strings: a map keyed by pairs cannot be written.
+        let unwritable: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let err = to_json("game day report", &unwritable).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::INTERNAL_EXIT);
+        assert!(
+            err.to_string()
+                .starts_with("internal error: the game day report cannot be written as JSON: "),
+            "{err}"
+        );
+        assert_eq!(to_json("x", &[1, 2]).unwrap(), serde_json::json!([1, 2]));
     }
 }

@@ -16,7 +16,7 @@ pub(crate) const FACTS_SCRIPT: &str =
 
 pub async fn ping(args: PingArgs) -> Result<ExitCode, Error> {
     let (_inventory, fleet) = Fleet::prepare(
-        &args.connect,
+        &super::connect_options(&args.connect),
         Selection::Limit(args.select.limit.as_deref()),
     )?;
     let mut outcomes: Vec<_> = fleet

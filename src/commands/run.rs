@@ -13,17 +13,16 @@ use crate::report::run::{Tally, json_report, print_block, write_output_files};
 pub async fn run(args: RunArgs) -> Result<ExitCode, Error> {
     let started = Instant::now();
     let (_inventory, fleet) = Fleet::prepare(
-        &args.connect,
+        &super::connect_options(&args.connect),
         Selection::Limit(args.select.limit.as_deref()),
     )?;
     // Joined with spaces and handed to the remote shell, exactly as `ssh HOST a b c` does.
     let command = args.command.join(" ");
     if let Some(dir) = &args.output_dir {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::Usage(format!(
-                "--output-dir {}: cannot create it: {e}",
-                dir.display()
-            ))
+        std::fs::create_dir_all(dir).map_err(|source| Error::CannotCreate {
+            flag: "--output-dir",
+            path: dir.clone(),
+            source,
         })?;
     }
 

@@ -5,10 +5,11 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::cli::{OvhApiArgs, VipArgs, VipCommand, VipMoveArgs, VipStatusArgs};
+use super::plumbing::{client, find_cluster, node_of_service, not_a_node_of, require_vip};
+use crate::cli::{VipArgs, VipCommand, VipMoveArgs, VipStatusArgs};
 use crate::error::Error;
 use crate::inventory::{Cluster, Inventory};
-use crate::ovh::{Client, ClientOptions, Credentials, Event, MoveOptions, RetryPolicy};
+use crate::ovh::{Client, Event, MoveOptions};
 use crate::report::vip::{
     MoveRequest, Routed, VipRow, event_line, move_json, move_summary, status_json, status_table,
 };
@@ -31,10 +32,9 @@ async fn status(args: VipStatusArgs) -> Result<ExitCode, Error> {
         None => inventory.clusters.iter().collect(),
     };
     if clusters.iter().all(|c| c.vip.is_none()) {
-        return Err(Error::Usage(format!(
-            "{}: no cluster has a `vip`: add the failover IP under each cluster (vip: 203.0.113.10)",
-            inventory.path.display()
-        )));
+        return Err(Error::NoVipAnywhere {
+            inventory: inventory.path.clone(),
+        });
     }
     let client = client(&inventory, &args.api)?;
     let lookups = clusters.iter().map(|cluster| {
@@ -85,24 +85,16 @@ async fn move_vip(args: VipMoveArgs) -> Result<ExitCode, Error> {
         .nodes
         .iter()
         .find(|n| n.name == args.to)
-        .ok_or_else(|| {
-            let names: Vec<&str> = cluster.nodes.iter().map(|n| n.name.as_str()).collect();
-            Error::Usage(format!(
-                "--to {}: not a node of cluster {} (its nodes: {})",
-                args.to,
-                cluster.name,
-                names.join(", ")
-            ))
+        .ok_or_else(|| not_a_node_of(cluster, "--to", &args.to))?;
+    let service = node
+        .service_name
+        .as_deref()
+        .ok_or_else(|| Error::NoServiceName {
+            inventory: inventory.path.clone(),
+            line: node.line,
+            node: node.name.clone(),
+            why: "add its OVH server name (e.g. ns3001234.ip-51-68-1.eu) to move the VIP there",
         })?;
-    let service = node.service_name.as_deref().ok_or_else(|| {
-        Error::Usage(format!(
-            "{}:{}: node {} has no `service_name`: add its OVH server name (e.g. \
-             ns3001234.ip-51-68-1.eu) to move the VIP there",
-            inventory.path.display(),
-            node.line,
-            node.name
-        ))
-    })?;
     let client = client(&inventory, &args.api)?;
     let options = MoveOptions {
         poll_interval: args.poll_interval,
@@ -168,70 +160,4 @@ async fn preflight(
         .preflight_move(vip, service, refuse_pending, on_event)
         .await?;
     Ok(())
-}
-
-/// The OVH client the flags and the inventory's `ovh:` section describe.
-pub(crate) fn client(inventory: &Inventory, api: &OvhApiArgs) -> Result<Client, Error> {
-    let settings = with_ovh_config(&inventory.ovh, api.ovh_config.as_deref());
-    let credentials = Credentials::load(&settings)?;
-    let options = ClientOptions {
-        request_timeout: Duration::from_secs(api.request_timeout),
-        retry: RetryPolicy {
-            base_delay: Duration::from_millis(api.retry_base_ms),
-            ..RetryPolicy::default()
-        },
-    };
-    Ok(Client::new(credentials, options)?)
-}
-
-pub(crate) fn find_cluster<'a>(inventory: &'a Inventory, name: &str) -> Result<&'a Cluster, Error> {
-    inventory.cluster(name).ok_or_else(|| {
-        let names: Vec<&str> = inventory.clusters.iter().map(|c| c.name.as_str()).collect();
-        Error::Usage(format!(
-            "--cluster {name}: no such cluster in {} (clusters: {})",
-            inventory.path.display(),
-            names.join(", ")
-        ))
-    })
-}
-
-pub(crate) fn require_vip(
-    inventory: &Inventory,
-    cluster: &Cluster,
-) -> Result<std::net::Ipv4Addr, Error> {
-    cluster.vip.ok_or_else(|| {
-        Error::Usage(format!(
-            "{}: cluster {} has no `vip`: add its failover IP (vip: 203.0.113.10)",
-            inventory.path.display(),
-            cluster.name
-        ))
-    })
-}
-
-/// The inventory node whose `service_name` is `service`: in the cluster first, then anywhere.
-pub(crate) fn node_of_service(
-    inventory: &Inventory,
-    cluster: &Cluster,
-    service: &str,
-) -> Option<String> {
-    cluster
-        .nodes
-        .iter()
-        .chain(inventory.nodes())
-        .find(|n| n.service_name.as_deref() == Some(service))
-        .map(|n| n.name.clone())
-}
-
-/// The inventory's `ovh:` settings, with `--ovh-config` (or tandem.toml's `ovh_config`) over
-/// its `config`.
-pub(crate) fn with_ovh_config(
-    settings: &crate::ovh::OvhSettings,
-    flag: Option<&std::path::Path>,
-) -> crate::ovh::OvhSettings {
-    let mut settings = settings.clone();
-    if let Some(path) = flag {
-        // Absolute, like the inventory's: the search must not depend on where it runs later.
-        settings.config = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
-    }
-    settings
 }

@@ -13,6 +13,17 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("soyoustart-ca", "https://ca.api.soyoustart.com/1.0"),
 ];
 
+/// A text that is neither a known endpoint name nor an `http(s)://` URL.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "unknown OVH endpoint '{}': use one of {} or an http(s):// URL",
+    .text.escape_default(),
+    ENDPOINTS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+)]
+pub struct EndpointError {
+    pub text: String,
+}
+
 /// An API endpoint as the user wrote it (`ovh-eu` or `http://198.18.0.1:8443/1.0`) and the base
 /// URL it stands for. The written form matters: ovh.conf keeps the keys in a section named
 /// after it.
@@ -25,7 +36,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// A known name or an `http(s)://` URL (a trailing `/` is dropped). The error says what is
     /// accepted.
-    pub fn parse(text: &str) -> Result<Endpoint, String> {
+    pub fn parse(text: &str) -> Result<Endpoint, EndpointError> {
         let text = text.trim();
         if let Some((name, url)) = ENDPOINTS.iter().find(|(name, _)| *name == text) {
             return Ok(Endpoint {
@@ -42,12 +53,9 @@ impl Endpoint {
                 base_url: text.trim_end_matches('/').to_string(),
             });
         }
-        let names: Vec<&str> = ENDPOINTS.iter().map(|(name, _)| *name).collect();
-        Err(format!(
-            "unknown OVH endpoint '{}': use one of {} or an http(s):// URL",
-            text.escape_default(),
-            names.join(", ")
-        ))
+        Err(EndpointError {
+            text: text.to_string(),
+        })
     }
 
     /// As written: the ovh.conf section holding this endpoint's keys.
@@ -98,7 +106,7 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused_with_the_list() {
-        let err = Endpoint::parse("ovh-fr").unwrap_err();
+        let err = Endpoint::parse("ovh-fr").unwrap_err().to_string();
         assert!(err.starts_with("unknown OVH endpoint 'ovh-fr': use one of ovh-eu, ovh-ca"));
         assert!(err.ends_with("or an http(s):// URL"));
         assert!(Endpoint::parse("ftp://x").is_err());

@@ -56,7 +56,7 @@ pub use access::{AccessRule, Credential, Needed, glob};
 pub use account::{FailoverIp, Server};
 pub use client::{Client, ClientOptions, Observer};
 pub use credentials::{Credentials, OvhSettings, Secret, check_private, default_search_path};
-pub use endpoint::{ENDPOINTS, Endpoint};
+pub use endpoint::{ENDPOINTS, Endpoint, EndpointError};
 pub use error::{ApiError, OvhError};
 pub use events::{Event, EventKind};
 pub use ip::{IpInfo, MOVE_FUNCTION, RoutedTo, Task, TaskStatus, ip_path};

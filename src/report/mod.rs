@@ -15,8 +15,6 @@ pub mod vip;
 
 use std::time::Duration;
 
-use crate::error::Error;
-
 /// `53 ms` under ten seconds, `12.3 s` above: the precision people read.
 pub fn human_duration(d: Duration) -> String {
     if d < Duration::from_secs(10) {
@@ -24,14 +22,6 @@ pub fn human_duration(d: Duration) -> String {
     } else {
         format!("{:.1} s", d.as_secs_f64())
     }
-}
-
-/// `value` as JSON for `--json`. A value serde cannot write is a bug of tandem: it ends the
-/// command as an internal error, never as `null` on stdout that a script would take for a
-/// result.
-pub fn to_json<T: serde::Serialize>(what: &str, value: &T) -> Result<serde_json::Value, Error> {
-    serde_json::to_value(value)
-        .map_err(|e| Error::internal(format!("the {what} cannot be written as JSON: {e}")))
 }
 
 /// A byte string as JSON: text when it is UTF-8, otherwise base64 under a `_base64` key, so
@@ -46,24 +36,5 @@ pub fn json_bytes(map: &mut serde_json::Map<String, serde_json::Value>, key: &st
             let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
             map.insert(format!("{key}_base64"), encoded.into());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_value_json_cannot_hold_is_an_internal_error_never_null() {
-        // JSON object keys are strings: a map keyed by pairs cannot be written.
-        let unwritable: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
-        let err = to_json("game day report", &unwritable).unwrap_err();
-        assert_eq!(err.exit_code(), crate::error::INTERNAL_EXIT);
-        assert!(
-            err.to_string()
-                .starts_with("internal error: the game day report cannot be written as JSON: "),
-            "{err}"
-        );
-        assert_eq!(to_json("x", &[1, 2]).unwrap(), serde_json::json!([1, 2]));
     }
 }

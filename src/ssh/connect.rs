@@ -71,6 +71,16 @@ pub struct Connector {
     jumps: JumpSessions,
 }
 
+/// A `--kex` name russh does not know.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--kex: unknown key-exchange algorithm '{name}' (supported: {})",
+    DEFAULT_KEX.join(", ")
+)]
+pub struct UnknownKex {
+    pub name: String,
+}
+
 impl Connector {
     pub fn new(known_hosts: KnownHosts, policy: HostKeyPolicy) -> Connector {
         let kex = DEFAULT_KEX
@@ -88,17 +98,12 @@ impl Connector {
     }
 
     /// Replaces the key-exchange preference. Unknown names are an error naming the valid ones.
-    pub fn with_kex(mut self, names: &[String]) -> Result<Connector, String> {
+    pub fn with_kex(mut self, names: &[String]) -> Result<Connector, UnknownKex> {
         let mut kex = Vec::new();
         for name in names {
             match kex::Name::try_from(name.as_str()) {
                 Ok(n) => kex.push(n),
-                Err(_) => {
-                    return Err(format!(
-                        "--kex: unknown key-exchange algorithm '{name}' (supported: {})",
-                        DEFAULT_KEX.join(", ")
-                    ));
-                }
+                Err(_) => return Err(UnknownKex { name: name.clone() }),
             }
         }
         self.kex = kex;

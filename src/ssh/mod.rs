@@ -20,7 +20,7 @@ mod sudo;
 mod target;
 
 pub use auth::PASSPHRASE_ENV;
-pub use connect::{Connector, DEFAULT_KEX, HostKeyPolicy, MAX_CHANNELS};
+pub use connect::{Connector, DEFAULT_KEX, HostKeyPolicy, MAX_CHANNELS, UnknownKex};
 pub use error::SshError;
 pub use known_hosts::{KnownHosts, Verdict, fingerprint};
 pub use session::{ExecOutput, ExitStatus, Session};

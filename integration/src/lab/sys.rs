@@ -343,8 +343,9 @@ fn remove_tree_on(path: &Path, meta: &fs::Metadata, dev: u64) -> Result<(), LabE
 }
 
 /// The `tandem-lab` executable, which every node runs as its init. From the CLI that is the running
-/// program; from a test binary (target/debug/deps/e2e-*) it is the sibling built by cargo in
-/// target/debug. `TANDEM_LAB_BIN` overrides both.
+/// program; from anything else (a test binary) it is the one cargo builds for it now
+/// ([`crate::built::tandem_lab`]), never a file that happens to sit nearby. `TANDEM_LAB_BIN`
+/// overrides both.
 pub fn lab_binary() -> Result<PathBuf, LabError> {
     if let Some(p) = std::env::var_os("TANDEM_LAB_BIN") {
         return Ok(PathBuf::from(p));
@@ -354,17 +355,7 @@ pub fn lab_binary() -> Result<PathBuf, LabError> {
     if exe.file_name().is_some_and(|n| n == "tandem-lab") {
         return Ok(exe);
     }
-    exe.ancestors()
-        .skip(1)
-        .take(2)
-        .map(|dir| dir.join("tandem-lab"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            LabError::Usage(
-                "cannot find the tandem-lab binary: build it (`cargo build -p tandem-integration`) or set TANDEM_LAB_BIN"
-                    .to_string(),
-            )
-        })
+    Ok(crate::built::tandem_lab().to_path_buf())
 }
 
 #[cfg(test)]

@@ -5,15 +5,9 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The `tandem` binary next to `tandem-lab` in the same target directory.
+/// The `tandem` binary, as cargo builds it now (or `TANDEM_BIN`).
 pub fn tandem_bin() -> PathBuf {
-    let bin = Path::new(env!("CARGO_BIN_EXE_tandem-lab")).with_file_name("tandem");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it first with `cargo build --workspace --bins`",
-        bin.display()
-    );
-    bin
+    tandem_integration::built::tandem().to_path_buf()
 }
 
 /// One `tandem` invocation being put together.

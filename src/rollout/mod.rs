@@ -1,39 +1,78 @@
-//! What `deploy --serial/--rolling/--max-fail-percent/--resume` needs before the engine runs
+//! What `deploy --serial/--rolling/--max-fail-percent/--resume` needs around the engine's
+//! rollout (`engine::rollout` cuts and runs the batches, pure; this module brings the world in:
+//! the earlier run's file, OVH's answer, the agent's drain in `agent`). Before the engine runs:
 //! the hosts an earlier run left to do, which node holds each VIP, the clusters' health checks.
 
+pub mod agent;
+
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::engine::{HealthCheck, Rollout, rollout};
-use crate::error::Error;
 use crate::fleet::Fleet;
 use crate::inventory::Inventory;
-use crate::ovh::{Client, ClientOptions, Credentials};
+use crate::ovh::{Client, ClientOptions, Credentials, OvhError};
+
+/// Why a rollout cannot be planned: bad input, found before any node is touched.
+#[derive(Debug, thiserror::Error)]
+pub enum RolloutError {
+    /// OVH's credentials or endpoint are unusable.
+    #[error(transparent)]
+    Ovh(#[from] OvhError),
+    /// `reason` is the I/O error's text without its `(os error N)`.
+    #[error(
+        "--resume {}: cannot read it: {reason}: give the file an earlier `tandem deploy --json` wrote",
+        .path.display()
+    )]
+    ResumeUnreadable { path: PathBuf, reason: String },
+    #[error(
+        "--resume {}: not the JSON of `tandem deploy --json` (line {}, column {}: {source})",
+        .path.display(),
+        .source.line(),
+        .source.column()
+    )]
+    ResumeNotJson {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "--resume {}: it has no \"hosts\" object: use the output of `tandem deploy --json`",
+        .path.display()
+    )]
+    ResumeWithoutHosts { path: PathBuf },
+    #[error("--resume {}: every host in it succeeded: nothing to resume", .path.display())]
+    NothingToResume { path: PathBuf },
+    #[error("--rolling asks OVH which node of {cluster} holds {vip}: {source}")]
+    VipHolder {
+        cluster: String,
+        vip: std::net::Ipv4Addr,
+        source: OvhError,
+    },
+}
 
 /// The hosts of an earlier `deploy --json` result that did not succeed: failed, unreachable, or
 /// never touched by a stopped rollout.
-pub fn resume_hosts(path: &Path) -> Result<Vec<String>, Error> {
-    let bad = |why: String| Error::Usage(format!("--resume {}: {why}", path.display()));
+pub fn resume_hosts(path: &Path) -> Result<Vec<String>, RolloutError> {
+    let path_buf = || path.to_path_buf();
     let text = std::fs::read_to_string(path).map_err(|e| {
         let e = e.to_string();
-        bad(format!(
-            "cannot read it: {}: give the file an earlier `tandem deploy --json` wrote",
-            e.split(" (os error ").next().unwrap_or_default()
-        ))
+        RolloutError::ResumeUnreadable {
+            path: path_buf(),
+            reason: e
+                .split(" (os error ")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        }
     })?;
-    let doc: Value = serde_json::from_str(&text).map_err(|e| {
-        bad(format!(
-            "not the JSON of `tandem deploy --json` (line {}, column {}: {e})",
-            e.line(),
-            e.column()
-        ))
+    let doc: Value = serde_json::from_str(&text).map_err(|source| RolloutError::ResumeNotJson {
+        path: path_buf(),
+        source,
     })?;
     let Some(hosts) = doc["hosts"].as_object() else {
-        return Err(bad(
-            "it has no \"hosts\" object: use the output of `tandem deploy --json`".into(),
-        ));
+        return Err(RolloutError::ResumeWithoutHosts { path: path_buf() });
     };
     let mut names: Vec<String> = hosts
         .iter()
@@ -53,7 +92,7 @@ pub fn resume_hosts(path: &Path) -> Result<Vec<String>, Error> {
         );
     }
     if names.is_empty() {
-        return Err(bad("every host in it succeeded: nothing to resume".into()));
+        return Err(RolloutError::NothingToResume { path: path_buf() });
     }
     Ok(names)
 }
@@ -63,7 +102,7 @@ pub fn resume_hosts(path: &Path) -> Result<Vec<String>, Error> {
 pub async fn vip_holders(
     inventory: &Inventory,
     fleet: &Fleet,
-) -> Result<BTreeMap<String, String>, Error> {
+) -> Result<BTreeMap<String, String>, RolloutError> {
     let mut clusters: Vec<&str> = fleet.hosts().iter().map(|h| h.cluster.as_str()).collect();
     clusters.dedup();
     let with_vip: Vec<_> = clusters
@@ -78,12 +117,14 @@ pub async fn vip_holders(
     let credentials = Credentials::load(&inventory.ovh)?;
     let client = Client::new(credentials, ClientOptions::default())?;
     for (cluster, vip) in with_vip {
-        let routed = client.vip_status(vip).await.map_err(|e| {
-            Error::Usage(format!(
-                "--rolling asks OVH which node of {} holds {vip}: {e}",
-                cluster.name
-            ))
-        })?;
+        let routed = client
+            .vip_status(vip)
+            .await
+            .map_err(|source| RolloutError::VipHolder {
+                cluster: cluster.name.clone(),
+                vip,
+                source,
+            })?;
         if let Some(node) = routed.and_then(|service| {
             cluster
                 .nodes
