@@ -202,7 +202,7 @@ fn loop_items(templates: &Templates, value: &Value) -> Result<Value, String> {
 
 fn check_leaves(templates: &Templates, value: &Value) -> Result<(), String> {
     match value {
-        Value::String(text) => templates.check_str(text),
+        Value::String(text) => templates.check_str(text).map_err(|e| e.to_string()),
         Value::Array(items) => items.iter().try_for_each(|v| check_leaves(templates, v)),
         Value::Object(map) => map.values().try_for_each(|v| check_leaves(templates, v)),
         _ => Ok(()),
