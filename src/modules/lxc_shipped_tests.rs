@@ -1,4 +1,3 @@
-
 //! The playbook and templates shipped in playbooks/ and templates/: they load, and the
 //! templates render in strict mode with the lab's variables and with a real pair's.
 
