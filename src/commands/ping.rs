@@ -10,19 +10,18 @@ use crate::fleet::{Fleet, Selection};
 use crate::report::ping::{NodeFacts, json_report, table};
 use crate::ssh::SshError;
 
-/// One exec, three lines: hostname, kernel, OS (os-release's PRETTY_NAME where there is one).
-pub(crate) const FACTS_SCRIPT: &str =
-    "uname -n; uname -sr; ( . /etc/os-release 2>/dev/null && echo \"$PRETTY_NAME\" ) || uname -o";
-
 pub async fn ping(args: PingArgs) -> Result<ExitCode, Error> {
     let (_inventory, fleet) = Fleet::prepare(
         &super::connect_options(&args.connect),
         Selection::Limit(args.select.limit.as_deref()),
     )?;
+    // One exec, three lines: hostname, kernel, OS.
+    let script = crate::engine::facts::summary_script();
     let mut outcomes: Vec<_> = fleet
-        .run(|_host, session| {
+        .run(move |_host, session| {
+            let script = script.clone();
             Box::pin(async move {
-                let output = session.exec(FACTS_SCRIPT, b"").await?;
+                let output = session.exec(&script, b"").await?;
                 if !output.status.success() {
                     return Err(SshError::Channel {
                         addr: session.addr().to_string(),

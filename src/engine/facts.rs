@@ -15,7 +15,6 @@ use serde_json::{Map, Value, json};
 
 use crate::inventory::Inventory;
 use crate::playbook::Playbook;
-use crate::playbook::control::TemplateText;
 use crate::template::Templates;
 
 /// Facts every host reports at the start, in the same round trip as the first steps. Only
@@ -28,6 +27,18 @@ read -r k </proc/sys/kernel/osrelease; tandem_fact kernel "$k"
 read -r h </proc/sys/kernel/hostname; tandem_fact hostname "$h"
 if [ -e /sys/fs/cgroup/cgroup.controllers ]; then tandem_fact cgroup 2; else tandem_fact cgroup 1; fi
 "#;
+
+/// `tandem ping`'s script, run alone (no prelude): [`FACTS_SCRIPT`] with a `tandem_fact` that
+/// keeps the hostname and the kernel, then three lines: the hostname, the kernel (`uname -s`
+/// and its release, as `uname -sr`), the OS (os-release's PRETTY_NAME, `uname -o` without one).
+pub fn summary_script() -> String {
+    format!(
+        "tandem_fact() {{ case $1 in hostname) h=$2 ;; kernel) k=$2 ;; esac; }}\n\
+         {FACTS_SCRIPT}\
+         echo \"$h\"; echo \"$(uname -s) $k\"\n\
+         if [ -r /etc/os-release ]; then echo \"${{PRETTY_NAME:-}}\"; else uname -o; fi\n"
+    )
+}
 
 /// A group of facts gathered together, sent only when one of its names is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -134,37 +145,23 @@ pub fn wanted(
     playbook: &Playbook,
     templates: &Templates,
 ) -> BTreeSet<Group> {
-    let mut paths = BTreeSet::new();
-    let add_args = |value: &Value, paths: &mut BTreeSet<String>| {
-        paths.extend(templates.nested_references_in_args(value));
+    let reads = super::reads::Reads {
+        templates,
+        dotted: true,
     };
-    let levels = std::iter::once(&playbook.vars)
-        .chain(std::iter::once(&playbook.extra_vars))
-        .chain(std::iter::once(&inventory.vars))
-        .chain(inventory.clusters.iter().map(|c| &c.vars))
-        .chain(inventory.nodes().map(|n| &n.vars));
-    for vars in levels {
+    let mut paths = BTreeSet::new();
+    for vars in super::reads::var_levels(inventory, playbook) {
         for value in vars.values() {
-            add_args(value, &mut paths);
+            paths.extend(reads.args(value));
         }
     }
     for step in playbook.steps.iter().chain(&playbook.handlers) {
-        add_args(&step.args, &mut paths);
+        paths.extend(reads.step(step));
         for value in step.vars.values().chain(step.defaults.values()) {
-            add_args(value, &mut paths);
+            paths.extend(reads.args(value));
         }
-        for expr in step.when.iter().chain(&step.changed_when) {
-            paths.extend(templates.nested_references_in_expr(expr));
-        }
-        if step.name_is_template {
-            paths.extend(templates.nested_references_in_str(&step.name));
-        }
-        for text in step.control.templates() {
-            paths.extend(match text {
-                TemplateText::Args(value) => templates.nested_references_in_args(value),
-                TemplateText::Str(text) => templates.nested_references_in_str(text),
-                TemplateText::Expr(expr) => templates.nested_references_in_expr(expr),
-            });
+        if let Some(expr) = &step.changed_when {
+            paths.extend(reads.expr(expr));
         }
         // A template file read at run time: what it reads counts too.
         if step.module == "template"

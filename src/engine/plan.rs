@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::inventory::{Inventory, Vars};
-use crate::playbook::control::TemplateText;
 use crate::playbook::{Playbook, Step};
 use crate::template::Templates;
 
@@ -18,12 +17,7 @@ pub fn var_references(
     templates: &Templates,
 ) -> BTreeMap<String, BTreeSet<String>> {
     let mut refs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let levels = std::iter::once(&playbook.vars)
-        .chain(std::iter::once(&playbook.extra_vars))
-        .chain(std::iter::once(&inventory.vars))
-        .chain(inventory.clusters.iter().map(|c| &c.vars))
-        .chain(inventory.nodes().map(|n| &n.vars));
-    for vars in levels {
+    for vars in super::reads::var_levels(inventory, playbook) {
         add_references(&mut refs, vars, templates);
     }
     refs
@@ -109,21 +103,12 @@ impl Plan {
         filter: &TagFilter,
         declared: &BTreeMap<String, BTreeSet<String>>,
     ) -> Plan {
+        let top_level = super::reads::Reads {
+            templates,
+            dotted: false,
+        };
         let planned = |index: usize, step: &Step, handler: bool| {
-            let mut reads = templates.references_in_args(&step.args);
-            for when in &step.when {
-                reads.extend(templates.references_in_expr(when));
-            }
-            if step.name_is_template {
-                reads.extend(templates.references_in_str(&step.name));
-            }
-            for text in step.control.templates() {
-                reads.extend(match text {
-                    TemplateText::Args(value) => templates.references_in_args(value),
-                    TemplateText::Str(text) => templates.references_in_str(text),
-                    TemplateText::Expr(expr) => templates.references_in_expr(expr),
-                });
-            }
+            let reads = top_level.step(step);
             let mut step_vars = BTreeMap::new();
             add_references(&mut step_vars, &step.defaults, templates);
             add_references(&mut step_vars, &step.vars, templates);

@@ -155,23 +155,16 @@ fn check_step(
 
 /// `facts.NAME` where no fact has that name: a typo every node would fail on.
 fn check_fact_names(shared: &Shared, step: &Step, what: &str) -> Result<(), String> {
-    let templates = &shared.templates;
-    let mut paths = templates.nested_references_in_args(&step.args);
-    for expr in step.when.iter().chain(&step.changed_when) {
-        paths.extend(templates.nested_references_in_expr(expr));
-    }
-    if step.name_is_template {
-        paths.extend(templates.nested_references_in_str(&step.name));
+    let reads = super::reads::Reads {
+        templates: &shared.templates,
+        dotted: true,
+    };
+    let mut paths = reads.step(step);
+    if let Some(expr) = &step.changed_when {
+        paths.extend(reads.expr(expr));
     }
     for value in step.vars.values() {
-        paths.extend(templates.nested_references_in_args(value));
-    }
-    for text in step.control.templates() {
-        paths.extend(match text {
-            TemplateText::Args(value) => templates.nested_references_in_args(value),
-            TemplateText::Str(text) => templates.nested_references_in_str(text),
-            TemplateText::Expr(expr) => templates.nested_references_in_expr(expr),
-        });
+        paths.extend(reads.args(value));
     }
     let known = super::facts::known_names();
     for path in paths {

@@ -3,22 +3,30 @@
 
 use serde::de::DeserializeOwned;
 
+use super::ModuleError;
+
 /// Deserializes a module's arguments; serde's message names the field and the expected ones.
-pub fn parse<T: DeserializeOwned>(module: &str, args: &serde_json::Value) -> Result<T, String> {
+pub fn parse<T: DeserializeOwned>(
+    module: &'static str,
+    args: &serde_json::Value,
+) -> Result<T, ModuleError> {
     // serde's "expected struct Args" names our type, not the user's mistake (Ansible's
     // `key=value` one-liners are the usual one).
     if !args.is_object() {
-        return Err(format!(
-            "{module}: the arguments are a mapping, e.g. `{module}: {{key: value, ...}}`, not {}",
-            match args {
+        return Err(ModuleError::NotAMapping {
+            module,
+            found: match args {
                 serde_json::Value::String(_) => "a `key=value` string",
                 serde_json::Value::Array(_) => "a list",
                 serde_json::Value::Null => "nothing",
                 _ => "a single value",
-            }
-        ));
+            },
+        });
     }
-    serde_json::from_value(args.clone()).map_err(|e| format!("{module}: {e}"))
+    serde_json::from_value(args.clone()).map_err(|e| ModuleError::Fields {
+        module,
+        detail: e.to_string(),
+    })
 }
 
 /// The first string in a module's arguments that holds a NUL byte, as `field` or
@@ -49,7 +57,7 @@ fn nul_in(args: &serde_json::Value) -> Option<String> {
 }
 
 /// Validates an octal mode ("0644", "644", "4755") and returns it as `stat -c %a` prints it.
-pub fn mode(module: &str, mode: &str) -> Result<String, String> {
+pub fn mode(module: &'static str, mode: &str) -> Result<String, ModuleError> {
     let valid =
         !mode.is_empty() && mode.len() <= 5 && mode.chars().all(|c| ('0'..='7').contains(&c));
     let value = u32::from_str_radix(mode, 8)
@@ -57,20 +65,23 @@ pub fn mode(module: &str, mode: &str) -> Result<String, String> {
         .filter(|v| valid && *v <= 0o7777);
     match value {
         Some(v) => Ok(format!("{v:o}")),
-        None => Err(format!(
-            "{module}: mode '{mode}' is not an octal mode like \"0644\" (quote it in YAML)"
-        )),
+        None => Err(ModuleError::Mode {
+            module,
+            mode: mode.to_string(),
+        }),
     }
 }
 
 /// Absolute paths only: a relative path on a node depends on the login directory.
-pub fn absolute(module: &str, field: &str, path: &str) -> Result<(), String> {
+pub fn absolute(module: &'static str, field: &'static str, path: &str) -> Result<(), ModuleError> {
     if path.starts_with('/') && !path.contains('\0') {
         Ok(())
     } else {
-        Err(format!(
-            "{module}: {field} '{path}' must be an absolute path"
-        ))
+        Err(ModuleError::NotAbsolute {
+            module,
+            field,
+            path: path.to_string(),
+        })
     }
 }
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse};
 use super::rewrite::{Edit, Missing, one_line};
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -73,7 +73,7 @@ END {
 }"#;
 
 impl AuthorizedKey {
-    pub fn from_args(args: &serde_json::Value) -> Result<AuthorizedKey, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<AuthorizedKey, ModuleError> {
         let a: Args = parse("authorized_key", args)?;
         let user_ok = !a.user.is_empty()
             && a.user.len() <= 32
@@ -82,9 +82,11 @@ impl AuthorizedKey {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
         if !user_ok {
-            return Err(format!(
-                "authorized_key: user '{}' is not a valid user name",
-                a.user
+            return Err(ModuleError::value(
+                "authorized_key",
+                "user",
+                &a.user,
+                "is not a valid user name",
             ));
         }
         one_line("authorized_key", "key", &a.key)?;
@@ -101,16 +103,19 @@ impl AuthorizedKey {
                     .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c))
         };
         if fields.len() < 2 || !type_ok(fields[0]) || !blob_ok(fields[1]) {
-            return Err(
-                "authorized_key: key must be one public key line: \"TYPE BASE64 [COMMENT]\" (as in a .pub file)"
-                    .into(),
-            );
+            return Err(ModuleError::invalid(
+                "authorized_key",
+                "key must be one public key line: \"TYPE BASE64 [COMMENT]\" (as in a .pub file)",
+            ));
         }
         let mut line = fields.join(" ");
         if let Some(tag) = &a.tag {
             if tag.is_empty() || tag.contains(char::is_whitespace) {
-                return Err(format!(
-                    "authorized_key: tag '{tag}' must be one word (no spaces), e.g. \"tandem:node1\""
+                return Err(ModuleError::value(
+                    "authorized_key",
+                    "tag",
+                    tag,
+                    "must be one word (no spaces), e.g. \"tandem:node1\"",
                 ));
             }
             if fields.last() != Some(&tag.as_str()) || fields.len() == 2 {
@@ -354,21 +359,29 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_explained() {
-        let e =
-            AuthorizedKey::from_args(&json!({"user": "a", "key": KEY, "tags": "x"})).unwrap_err();
+        let e = AuthorizedKey::from_args(&json!({"user": "a", "key": KEY, "tags": "x"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `tags`"), "{e}");
-        let e = AuthorizedKey::from_args(&json!({"user": "a b", "key": KEY})).unwrap_err();
+        let e = AuthorizedKey::from_args(&json!({"user": "a b", "key": KEY}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("authorized_key: user 'a b'"), "{e}");
-        let e = AuthorizedKey::from_args(&json!({"user": "a", "key": "AAAA"})).unwrap_err();
+        let e = AuthorizedKey::from_args(&json!({"user": "a", "key": "AAAA"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("one public key line"), "{e}");
         let e = AuthorizedKey::from_args(&json!({"user": "a", "key": format!("{KEY}\n{OTHER}")}))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("single line"), "{e}");
-        let e =
-            AuthorizedKey::from_args(&json!({"user": "a", "key": KEY, "tag": "a b"})).unwrap_err();
+        let e = AuthorizedKey::from_args(&json!({"user": "a", "key": KEY, "tag": "a b"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("one word"), "{e}");
-        let e =
-            AuthorizedKey::from_args(&json!({"user": "a", "key": KEY, "path": "ak"})).unwrap_err();
+        let e = AuthorizedKey::from_args(&json!({"user": "a", "key": KEY, "path": "ak"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("absolute"), "{e}");
     }
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse, yes};
 use super::rewrite::{Edit, Missing, one_line};
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 const DEFAULT_MARKER: &str = "# {mark} MANAGED BY TANDEM";
@@ -77,18 +77,22 @@ END {
 }"#;
 
 impl Block {
-    pub fn from_args(args: &serde_json::Value) -> Result<Block, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<Block, ModuleError> {
         let a: Args = parse("block", args)?;
         absolute("block", "path", &a.path)?;
         let marker = a.marker.as_deref().unwrap_or(DEFAULT_MARKER);
         one_line("block", "marker", marker)?;
         if !marker.contains("{mark}") {
-            return Err(format!(
-                "block: marker '{marker}' must contain {{mark}} (replaced by BEGIN and END)"
+            return Err(ModuleError::invalid(
+                "block",
+                format!("marker '{marker}' must contain {{mark}} (replaced by BEGIN and END)"),
             ));
         }
         if a.block.contains('\0') {
-            return Err("block: block must be text (it contains a NUL byte)".into());
+            return Err(ModuleError::invalid(
+                "block",
+                "block must be text (it contains a NUL byte)",
+            ));
         }
         let begin = marker.replace("{mark}", "BEGIN");
         let end = marker.replace("{mark}", "END");
@@ -100,7 +104,10 @@ impl Block {
             block.split('\n').count()
         };
         if block.lines().any(|l| l == begin || l == end) {
-            return Err("block: block contains its own marker line".into());
+            return Err(ModuleError::invalid(
+                "block",
+                "block contains its own marker line",
+            ));
         }
         Ok(Block {
             path: a.path,
@@ -275,17 +282,24 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_explained() {
-        let e = Block::from_args(&json!({"path": "/x", "blok": "a"})).unwrap_err();
+        let e = Block::from_args(&json!({"path": "/x", "blok": "a"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `blok`"), "{e}");
-        let e = Block::from_args(&json!({"path": "x", "block": "a"})).unwrap_err();
+        let e = Block::from_args(&json!({"path": "x", "block": "a"}))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("block: path 'x' must be an absolute path"),
             "{e}"
         );
-        let e = Block::from_args(&json!({"path": "/x", "marker": "# tandem"})).unwrap_err();
+        let e = Block::from_args(&json!({"path": "/x", "marker": "# tandem"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("must contain {mark}"), "{e}");
         let e = Block::from_args(&json!({"path": "/x", "block": "# END MANAGED BY TANDEM"}))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("its own marker"), "{e}");
         let t = Local::new();
         let step = plan(json!({"path": t.path("none")}));

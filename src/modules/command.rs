@@ -11,7 +11,7 @@
 use serde::Deserialize;
 
 use super::args::{absolute, parse};
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -34,7 +34,7 @@ pub struct Command {
 }
 
 impl Command {
-    pub fn from_args(args: &serde_json::Value) -> Result<Command, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<Command, ModuleError> {
         // `command: "uptime"` is the short form of `command: {cmd: "uptime"}`.
         let a: Args = match args {
             serde_json::Value::String(cmd) => Args {
@@ -46,14 +46,14 @@ impl Command {
             },
             serde_json::Value::Object(_) => parse("command", args)?,
             _ => {
-                return Err(
-                    "command: give the command as a string, or a map with `cmd` (and creates, removes, unless, chdir)"
-                        .into(),
-                );
+                return Err(ModuleError::invalid(
+                    "command",
+                    "give the command as a string, or a map with `cmd` (and creates, removes, unless, chdir)",
+                ));
             }
         };
         if a.cmd.trim().is_empty() {
-            return Err("command: cmd is empty".into());
+            return Err(ModuleError::invalid("command", "cmd is empty"));
         }
         for (field, value) in [
             ("cmd", Some(&a.cmd)),
@@ -63,7 +63,10 @@ impl Command {
             ("chdir", a.chdir.as_ref()),
         ] {
             if value.is_some_and(|v| v.contains('\0')) {
-                return Err(format!("command: {field} contains a NUL byte"));
+                return Err(ModuleError::invalid(
+                    "command",
+                    format!("{field} contains a NUL byte"),
+                ));
             }
         }
         for (field, value) in [
@@ -251,18 +254,24 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_explained() {
-        let e = Command::from_args(&json!({"cmd": "x", "creates": "rel"})).unwrap_err();
+        let e = Command::from_args(&json!({"cmd": "x", "creates": "rel"}))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("command: creates 'rel' must be an absolute path"),
             "{e}"
         );
-        let e = Command::from_args(&json!({"cmd": "x", "stdin": "y"})).unwrap_err();
+        let e = Command::from_args(&json!({"cmd": "x", "stdin": "y"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `stdin`"), "{e}");
-        let e = Command::from_args(&json!({"creates": "/x"})).unwrap_err();
+        let e = Command::from_args(&json!({"creates": "/x"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing field `cmd`"), "{e}");
-        let e = Command::from_args(&json!(" ")).unwrap_err();
+        let e = Command::from_args(&json!(" ")).unwrap_err().to_string();
         assert!(e.contains("cmd is empty"), "{e}");
-        let e = Command::from_args(&json!(["ls"])).unwrap_err();
+        let e = Command::from_args(&json!(["ls"])).unwrap_err().to_string();
         assert!(e.contains("as a string, or a map"), "{e}");
     }
 }

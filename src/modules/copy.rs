@@ -12,7 +12,7 @@
 //! A new file with no `mode` gets 0644 less the node's umask.
 
 use super::args::{absolute, mode, parse, sha256_hex};
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 use crate::sh::{Script, ShellWord};
 use serde::Deserialize;
 
@@ -50,17 +50,17 @@ enum Source {
 }
 
 impl Copy {
-    pub fn from_args(args: &serde_json::Value) -> Result<Copy, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<Copy, ModuleError> {
         let a: Args = parse("copy", args)?;
         absolute("copy", "dest", &a.dest)?;
         let source = match (a.content, a.src) {
             (Some(c), None) => Source::Inline(c),
             (None, Some(s)) => Source::Local(s),
             _ => {
-                return Err(
-                    "copy: give exactly one of `content` (inline text) or `src` (a local file)"
-                        .into(),
-                );
+                return Err(ModuleError::invalid(
+                    "copy",
+                    "give exactly one of `content` (inline text) or `src` (a local file)",
+                ));
             }
         };
         let mode = a.mode.as_deref().map(|m| mode("copy", m)).transpose()?;
@@ -253,11 +253,17 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_explained() {
-        let e = Copy::from_args(&serde_json::json!({"dest": "/x", "contnet": "a"})).unwrap_err();
+        let e = Copy::from_args(&serde_json::json!({"dest": "/x", "contnet": "a"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `contnet`"), "{e}");
-        let e = Copy::from_args(&serde_json::json!({"dest": "x", "content": "a"})).unwrap_err();
+        let e = Copy::from_args(&serde_json::json!({"dest": "x", "content": "a"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("absolute"), "{e}");
-        let e = Copy::from_args(&serde_json::json!({"dest": "/x"})).unwrap_err();
+        let e = Copy::from_args(&serde_json::json!({"dest": "/x"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("exactly one of"), "{e}");
     }
 }

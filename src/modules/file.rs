@@ -13,7 +13,7 @@
 use serde::Deserialize;
 
 use super::args::{absolute, mode, parse};
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -51,7 +51,7 @@ pub struct File {
 }
 
 /// User and group names as useradd accepts them, or numeric ids.
-fn account(field: &str, value: &str) -> Result<(), String> {
+fn account(field: &str, value: &str) -> Result<(), ModuleError> {
     let ok = !value.is_empty()
         && !value.starts_with('-')
         && value
@@ -60,14 +60,17 @@ fn account(field: &str, value: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "file: {field} '{value}' is not a valid user/group name or id"
+        Err(ModuleError::value(
+            "file",
+            field,
+            value,
+            "is not a valid user/group name or id",
         ))
     }
 }
 
 impl File {
-    pub fn from_args(args: &serde_json::Value) -> Result<File, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<File, ModuleError> {
         let a: Args = parse("file", args)?;
         absolute("file", "path", &a.path)?;
         // "/srv/app/" and "/srv/app" are the same path; a trailing slash would make `rm` and
@@ -79,36 +82,55 @@ impl File {
             .filter(|c| !c.is_empty() && *c != ".")
             .collect();
         if components.contains(&"..") {
-            return Err(format!(
-                "file: path '{}' must not contain '..' (write the path it means)",
-                a.path
+            return Err(ModuleError::value(
+                "file",
+                "path",
+                &a.path,
+                "must not contain '..' (write the path it means)",
             ));
         }
         if a.state == State::Absent && components.len() < 2 {
-            return Err(format!(
-                "file: refusing to remove '{}': state absent needs a path at least two levels deep",
-                a.path
+            return Err(ModuleError::invalid(
+                "file",
+                format!(
+                    "refusing to remove '{}': state absent needs a path at least two levels deep",
+                    a.path
+                ),
             ));
         }
         match (a.state, &a.src) {
             (State::Link, None) => {
-                return Err("file: state link needs `src` (the link's target)".into());
+                return Err(ModuleError::invalid(
+                    "file",
+                    "state link needs `src` (the link's target)",
+                ));
             }
             (State::Link, Some(src)) if src.is_empty() || src.contains('\0') => {
-                return Err("file: src must be a non-empty path".into());
+                return Err(ModuleError::invalid("file", "src must be a non-empty path"));
             }
             (State::Link, Some(_)) => {}
-            (_, Some(_)) => return Err("file: `src` only goes with state: link".into()),
+            (_, Some(_)) => {
+                return Err(ModuleError::invalid(
+                    "file",
+                    "`src` only goes with state: link",
+                ));
+            }
             _ => {}
         }
         if a.state == State::Absent && (a.mode.is_some() || a.owner.is_some() || a.group.is_some())
         {
-            return Err("file: mode, owner and group do not apply to state: absent".into());
+            return Err(ModuleError::invalid(
+                "file",
+                "mode, owner and group do not apply to state: absent",
+            ));
         }
         if a.state == State::Link && a.mode.is_some() {
             // chmod on a link changes its target, and a link's own mode is always 777: it
             // could never converge.
-            return Err("file: mode does not apply to state: link (set it on the target)".into());
+            return Err(ModuleError::invalid(
+                "file",
+                "mode does not apply to state: link (set it on the target)",
+            ));
         }
         let mode = a.mode.as_deref().map(|m| mode("file", m)).transpose()?;
         if let Some(o) = &a.owner {
@@ -386,7 +408,7 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_explained() {
-        let err = |v: serde_json::Value| File::from_args(&v).unwrap_err();
+        let err = |v: serde_json::Value| File::from_args(&v).unwrap_err().to_string();
         assert!(err(json!({"path": "/x/y", "stat": "file"})).contains("unknown field `stat`"));
         assert!(err(json!({"path": "/x/y", "state": "dir"})).contains("unknown variant `dir`"));
         assert!(

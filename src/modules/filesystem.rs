@@ -9,7 +9,7 @@
 use serde::Deserialize;
 
 use super::args::{absolute, parse};
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -30,7 +30,7 @@ pub struct Filesystem {
 }
 
 impl Filesystem {
-    pub fn from_args(args: &serde_json::Value) -> Result<Filesystem, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<Filesystem, ModuleError> {
         let a: Args = parse("filesystem", args)?;
         absolute("filesystem", "dev", &a.dev)?;
         fstype("filesystem", &a.fstype)?;
@@ -43,7 +43,7 @@ impl Filesystem {
 }
 
 /// A file system type name as mkfs.TYPE and mount -t take it: ext4, xfs, btrfs, vfat, ...
-pub fn fstype(module: &str, t: &str) -> Result<(), String> {
+pub fn fstype(module: &'static str, t: &str) -> Result<(), ModuleError> {
     if !t.is_empty()
         && t.len() <= 32
         && t.chars()
@@ -51,8 +51,11 @@ pub fn fstype(module: &str, t: &str) -> Result<(), String> {
     {
         Ok(())
     } else {
-        Err(format!(
-            "{module}: fstype '{t}' is not a file system type like ext4 or xfs"
+        Err(ModuleError::value(
+            module,
+            "fstype",
+            t,
+            "is not a file system type like ext4 or xfs",
         ))
     }
 }
@@ -195,11 +198,16 @@ mod tests {
     #[test]
     fn bad_arguments_are_explained() {
         let e = Filesystem::from_args(&json!({"dev": "/dev/x", "fstype": "ext4", "opt": []}))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `opt`"), "{e}");
-        let e = Filesystem::from_args(&json!({"dev": "/dev/x", "fstype": "ext4; rm"})).unwrap_err();
+        let e = Filesystem::from_args(&json!({"dev": "/dev/x", "fstype": "ext4; rm"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a file system type"), "{e}");
-        let e = Filesystem::from_args(&json!({"dev": "sdb", "fstype": "xfs"})).unwrap_err();
+        let e = Filesystem::from_args(&json!({"dev": "sdb", "fstype": "xfs"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("absolute"), "{e}");
     }
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse, yes};
 use super::rewrite::{Edit, Missing, one_line};
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 use crate::sh::ShellWord;
 
 #[derive(Debug, Deserialize)]
@@ -67,7 +67,7 @@ const ABSENT: &str = r#"BEGIN { want = ENVIRON["TANDEM_LINE"] ""; has = ENVIRON[
 END { exit ch ? 10 : 0 }"#;
 
 impl Line {
-    pub fn from_args(args: &serde_json::Value) -> Result<Line, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<Line, ModuleError> {
         let a: Args = parse("line", args)?;
         absolute("line", "path", &a.path)?;
         if let Some(line) = &a.line {
@@ -76,15 +76,24 @@ impl Line {
         if let Some(re) = &a.regexp {
             one_line("line", "regexp", re)?;
             if re.is_empty() {
-                return Err("line: regexp is empty (it would match every line)".into());
+                return Err(ModuleError::invalid(
+                    "line",
+                    "regexp is empty (it would match every line)",
+                ));
             }
         }
         match a.state {
             State::Present if a.line.is_none() => {
-                return Err("line: state present needs `line` (the full line wanted)".into());
+                return Err(ModuleError::invalid(
+                    "line",
+                    "state present needs `line` (the full line wanted)",
+                ));
             }
             State::Absent if a.line.is_none() && a.regexp.is_none() => {
-                return Err("line: state absent needs `line` or `regexp` (what to remove)".into());
+                return Err(ModuleError::invalid(
+                    "line",
+                    "state absent needs `line` or `regexp` (what to remove)",
+                ));
             }
             _ => {}
         }
@@ -290,17 +299,29 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_explained() {
-        let e = Line::from_args(&json!({"path": "/x", "lin": "a"})).unwrap_err();
+        let e = Line::from_args(&json!({"path": "/x", "lin": "a"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `lin`"), "{e}");
-        let e = Line::from_args(&json!({"path": "x", "line": "a"})).unwrap_err();
+        let e = Line::from_args(&json!({"path": "x", "line": "a"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line: path 'x' must be an absolute path"), "{e}");
-        let e = Line::from_args(&json!({"path": "/x"})).unwrap_err();
+        let e = Line::from_args(&json!({"path": "/x"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("needs `line`"), "{e}");
-        let e = Line::from_args(&json!({"path": "/x", "state": "absent"})).unwrap_err();
+        let e = Line::from_args(&json!({"path": "/x", "state": "absent"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`line` or `regexp`"), "{e}");
-        let e = Line::from_args(&json!({"path": "/x", "line": "a\nb"})).unwrap_err();
+        let e = Line::from_args(&json!({"path": "/x", "line": "a\nb"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("single line"), "{e}");
-        let e = Line::from_args(&json!({"path": "/x", "line": "a", "state": "gone"})).unwrap_err();
+        let e = Line::from_args(&json!({"path": "/x", "line": "a", "state": "gone"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown variant `gone`"), "{e}");
     }
 }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse};
 use super::size;
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -36,7 +36,7 @@ pub struct LoopDevice {
 }
 
 impl LoopDevice {
-    pub fn from_args(args: &serde_json::Value) -> Result<LoopDevice, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<LoopDevice, ModuleError> {
         let a: Args = parse("loop_device", args)?;
         absolute("loop_device", "file", &a.file)?;
         if let Some(link) = &a.link {
@@ -238,14 +238,21 @@ esac
 
     #[test]
     fn bad_arguments_are_explained() {
-        let e = LoopDevice::from_args(&json!({"file": "/x.img"})).unwrap_err();
+        let e = LoopDevice::from_args(&json!({"file": "/x.img"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing field `size`"), "{e}");
-        let e = LoopDevice::from_args(&json!({"file": "x.img", "size": "1M"})).unwrap_err();
+        let e = LoopDevice::from_args(&json!({"file": "x.img", "size": "1M"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("absolute"), "{e}");
         let e = LoopDevice::from_args(&json!({"file": "/x.img", "size": "1M", "link": "web"}))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("link 'web' must be an absolute path"), "{e}");
-        let e = LoopDevice::from_args(&json!({"file": "/x.img", "size": "big"})).unwrap_err();
+        let e = LoopDevice::from_args(&json!({"file": "/x.img", "size": "big"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a size"), "{e}");
     }
 }

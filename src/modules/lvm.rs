@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse};
 use super::size;
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -32,7 +32,7 @@ pub struct Lvm {
 }
 
 /// LVM's own rule for VG and LV names.
-fn name(field: &str, value: &str) -> Result<(), String> {
+fn name(field: &str, value: &str) -> Result<(), ModuleError> {
     let ok = !value.is_empty()
         && value.len() <= 127
         && !value.starts_with('-')
@@ -44,14 +44,17 @@ fn name(field: &str, value: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "lvm: {field} '{value}' is not a valid LVM name (letters, digits, + _ . -; not starting with -)"
+        Err(ModuleError::value(
+            "lvm",
+            field,
+            value,
+            "is not a valid LVM name (letters, digits, + _ . -; not starting with -)",
         ))
     }
 }
 
 impl Lvm {
-    pub fn from_args(args: &serde_json::Value) -> Result<Lvm, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<Lvm, ModuleError> {
         let a: Args = parse("lvm", args)?;
         name("vg", &a.vg)?;
         for pv in &a.pvs {
@@ -64,8 +67,18 @@ impl Lvm {
                 Some((lv, s, bytes))
             }
             (None, None) => None,
-            (Some(_), None) => return Err("lvm: lv needs a size, like size: 20G".into()),
-            (None, Some(_)) => return Err("lvm: size needs lv, the logical volume's name".into()),
+            (Some(_), None) => {
+                return Err(ModuleError::invalid(
+                    "lvm",
+                    "lv needs a size, like size: 20G",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ModuleError::invalid(
+                    "lvm",
+                    "size needs lv, the logical volume's name",
+                ));
+            }
         };
         Ok(Lvm {
             vg: a.vg,
@@ -364,15 +377,25 @@ s=$(( (s + 4194303) / 4194304 * 4194304 ))"#;
 
     #[test]
     fn bad_arguments_are_explained() {
-        let e = Lvm::from_args(&json!({"vg": "vg0", "lv": "web"})).unwrap_err();
+        let e = Lvm::from_args(&json!({"vg": "vg0", "lv": "web"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("needs a size"), "{e}");
-        let e = Lvm::from_args(&json!({"vg": "vg 0"})).unwrap_err();
+        let e = Lvm::from_args(&json!({"vg": "vg 0"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a valid LVM name"), "{e}");
-        let e = Lvm::from_args(&json!({"vg": "vg0", "lv": "web", "size": "20X"})).unwrap_err();
+        let e = Lvm::from_args(&json!({"vg": "vg0", "lv": "web", "size": "20X"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a size"), "{e}");
-        let e = Lvm::from_args(&json!({"vg": "vg0", "pv": ["/dev/sda4"]})).unwrap_err();
+        let e = Lvm::from_args(&json!({"vg": "vg0", "pv": ["/dev/sda4"]}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `pv`"), "{e}");
-        let e = Lvm::from_args(&json!({"vg": "vg0", "pvs": ["sda4"]})).unwrap_err();
+        let e = Lvm::from_args(&json!({"vg": "vg0", "pvs": ["sda4"]}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("absolute"), "{e}");
     }
 }

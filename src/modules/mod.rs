@@ -13,6 +13,7 @@ mod authorized_key;
 mod block;
 mod command;
 mod copy;
+mod error;
 mod file;
 mod filesystem;
 mod line;
@@ -36,6 +37,7 @@ use std::path::Path;
 use crate::sh::Script;
 
 pub use answer::{FileDiff, StepReport};
+pub use error::ModuleError;
 
 /// The shell functions every step may call; sent once per host.
 pub const PRELUDE: &str = include_str!("prelude.sh");
@@ -79,87 +81,123 @@ pub trait Module: fmt::Debug + Send + Sync {
     fn plan(&self, cx: &dyn PlanContext) -> Result<RemoteStep, String>;
 }
 
-/// Every module name, for "unknown module" errors and docs.
-pub const NAMES: &[&str] = &[
-    "copy",
-    "line",
-    "block",
-    "authorized_key",
-    "sysctl",
-    "file",
-    "template",
-    "command",
-    "package",
-    "filesystem",
-    "mount",
-    "lvm",
-    "loop_device",
-    "lxc",
-    "tagged_lines",
+/// One built-in module: its name, its default step timeout, the arguments that travel as the
+/// payload, and how it is built from its (rendered) arguments. [`KINDS`] lists them all.
+pub struct Kind {
+    pub name: &'static str,
+    /// Seconds a step of this module may run when nothing else sets a limit (`timeout` on the
+    /// step or its include, `--step-timeout`, the playbook's `timeout`); `None`: no limit.
+    pub default_timeout: Option<u32>,
+    /// Top-level arguments that travel in the payload, binary-safe: the only ones that may
+    /// hold a NUL byte.
+    payload_fields: &'static [&'static str],
+    from_args: fn(&serde_json::Value) -> Result<Box<dyn Module>, ModuleError>,
+}
+
+/// Every built-in module, the one list of them (names, timeouts and builders all come from
+/// here).
+pub const KINDS: &[Kind] = &[
+    Kind::new("copy", |a| Ok(Box::new(copy::Copy::from_args(a)?))).payload(&["content"]),
+    Kind::new("line", |a| Ok(Box::new(line::Line::from_args(a)?))),
+    Kind::new("block", |a| Ok(Box::new(block::Block::from_args(a)?))),
+    Kind::new("authorized_key", |a| {
+        Ok(Box::new(authorized_key::AuthorizedKey::from_args(a)?))
+    }),
+    Kind::new("sysctl", |a| Ok(Box::new(sysctl::Sysctl::from_args(a)?))),
+    Kind::new("file", |a| Ok(Box::new(file::File::from_args(a)?))),
+    Kind::new("template", |a| {
+        Ok(Box::new(template::Template::from_args(a)?))
+    }),
+    Kind::new("command", |a| Ok(Box::new(command::Command::from_args(a)?))),
+    // apt's downloads and maintainer scripts take minutes at most on a node that reaches its
+    // mirror, and one that cannot reach it must fail, not hang the deploy.
+    Kind::new("package", |a| Ok(Box::new(package::Package::from_args(a)?)))
+        .timeout(package::DEFAULT_TIMEOUT_SECS),
+    Kind::new("filesystem", |a| {
+        Ok(Box::new(filesystem::Filesystem::from_args(a)?))
+    }),
+    Kind::new("mount", |a| Ok(Box::new(mount::Mount::from_args(a)?))),
+    Kind::new("lvm", |a| Ok(Box::new(lvm::Lvm::from_args(a)?))),
+    Kind::new("loop_device", |a| {
+        Ok(Box::new(loop_device::LoopDevice::from_args(a)?))
+    }),
+    Kind::new("lxc", |a| Ok(Box::new(lxc::Lxc::from_args(a)?))).payload(&["config"]),
+    Kind::new("tagged_lines", |a| {
+        Ok(Box::new(tagged_lines::TaggedLines::from_args(a)?))
+    }),
 ];
 
-/// Seconds a step of module `name` may run when nothing else sets a limit (`timeout` on the
-/// step or its include, `--step-timeout`, the playbook's `timeout`): apt's downloads and
-/// maintainer scripts take minutes at most on a node that reaches its mirror, and one that
-/// cannot reach it must fail, not hang the deploy (15 minutes). Other modules have none.
-pub fn default_timeout(name: &str) -> Option<u32> {
-    match name {
-        "package" => Some(package::DEFAULT_TIMEOUT_SECS),
-        _ => None,
+impl Kind {
+    const fn new(
+        name: &'static str,
+        from_args: fn(&serde_json::Value) -> Result<Box<dyn Module>, ModuleError>,
+    ) -> Kind {
+        Kind {
+            name,
+            default_timeout: None,
+            payload_fields: &[],
+            from_args,
+        }
+    }
+
+    const fn timeout(self, secs: u32) -> Kind {
+        Kind {
+            default_timeout: Some(secs),
+            ..self
+        }
+    }
+
+    const fn payload(self, fields: &'static [&'static str]) -> Kind {
+        Kind {
+            payload_fields: fields,
+            ..self
+        }
+    }
+
+    /// The module named `name`, if there is one.
+    pub fn find(name: &str) -> Option<&'static Kind> {
+        KINDS.iter().find(|kind| kind.name == name)
     }
 }
 
-/// Builds a module from its arguments (already rendered). `Err` is a one-line message such as
-/// serde's "unknown field `dst`, expected one of ...": the caller adds file:line.
-pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, String> {
-    // Messages quote the user's values; a newline in one must not split the one-line error.
-    build_module(name, args).map_err(|e| e.replace('\n', "\\n").replace('\r', "\\r"))
+/// Every module name, for "unknown module" errors and docs: [`KINDS`]' names, in its order.
+pub const NAMES: &[&str] = &names::<{ KINDS.len() }>();
+
+const fn names<const N: usize>() -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = KINDS[i].name;
+        i += 1;
+    }
+    out
 }
 
-fn build_module(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, String> {
-    // File content travels in the payload, binary-safe: only the script's values are checked.
-    let payload_fields: &[&str] = match name {
-        "copy" => &["content"],
-        "lxc" => &["config"],
-        _ => &[],
+/// Seconds a step of module `name` may run when nothing else sets a limit (see
+/// [`Kind::default_timeout`]).
+pub fn default_timeout(name: &str) -> Option<u32> {
+    Kind::find(name).and_then(|kind| kind.default_timeout)
+}
+
+/// Builds a module from its arguments (already rendered). The error is one line such as
+/// serde's "unknown field `dst`, expected one of ...": the caller adds file:line.
+pub fn build(name: &str, args: &serde_json::Value) -> Result<Box<dyn Module>, ModuleError> {
+    let Some(kind) = Kind::find(name) else {
+        return Err(ModuleError::Unknown {
+            name: name.to_string(),
+        });
     };
-    if let Some(field) = args::nul_field(args, payload_fields) {
+    // File content travels in the payload, binary-safe: only the script's values are checked.
+    if let Some(field) = args::nul_field(args, kind.payload_fields) {
         let field = if field.is_empty() {
             "the argument".to_string()
         } else {
             field
         };
-        return Err(format!(
-            "{name}: {field} holds a NUL byte, which no file name or shell word can carry"
-        ));
+        return Err(ModuleError::NulByte {
+            module: kind.name,
+            field,
+        });
     }
-    match name {
-        "copy" => copy::Copy::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
-        "line" => line::Line::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
-        "filesystem" => {
-            filesystem::Filesystem::from_args(args).map(|m| Box::new(m) as Box<dyn Module>)
-        }
-        "mount" => mount::Mount::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
-        "lvm" => lvm::Lvm::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
-        "loop_device" => {
-            loop_device::LoopDevice::from_args(args).map(|m| Box::new(m) as Box<dyn Module>)
-        }
-        "lxc" => lxc::Lxc::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
-        "block" => block::Block::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
-        "authorized_key" => {
-            authorized_key::AuthorizedKey::from_args(args).map(|m| Box::new(m) as Box<dyn Module>)
-        }
-        "sysctl" => sysctl::Sysctl::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
-        "file" => file::File::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
-        "template" => template::Template::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
-        "command" => command::Command::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
-        "package" => package::Package::from_args(args).map(|m| Box::new(m) as Box<dyn Module>),
-        "tagged_lines" => {
-            tagged_lines::TaggedLines::from_args(args).map(|m| Box::new(m) as Box<dyn Module>)
-        }
-        other => Err(format!(
-            "unknown module '{other}' (known: {})",
-            NAMES.join(", ")
-        )),
-    }
+    (kind.from_args)(args)
 }

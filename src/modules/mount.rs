@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::args::{absolute, parse};
 use super::filesystem::fstype;
 use super::rewrite::{Edit, Missing};
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -93,10 +93,13 @@ END { exit ch ? 10 : 0 }"#;
 
 /// fstab fields are separated by blanks; the rare path with a space is written `\040` there,
 /// which is not worth the confusion: refuse it.
-fn field(name: &str, value: &str) -> Result<(), String> {
+fn field(name: &str, value: &str) -> Result<(), ModuleError> {
     if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c == '\0') {
-        Err(format!(
-            "mount: {name} '{value}' must be one word (no blanks) to fit in /etc/fstab"
+        Err(ModuleError::value(
+            "mount",
+            name,
+            value,
+            "must be one word (no blanks) to fit in /etc/fstab",
         ))
     } else {
         Ok(())
@@ -104,15 +107,17 @@ fn field(name: &str, value: &str) -> Result<(), String> {
 }
 
 impl Mount {
-    pub fn from_args(args: &serde_json::Value) -> Result<Mount, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<Mount, ModuleError> {
         let a: Args = parse("mount", args)?;
         absolute("mount", "path", &a.path)?;
         absolute("mount", "fstab", &a.fstab)?;
         field("path", &a.path)?;
         if a.path.len() > 1 && a.path.ends_with('/') {
-            return Err(format!(
-                "mount: path '{}' must not end with '/' (fstab and findmnt name it without)",
-                a.path
+            return Err(ModuleError::value(
+                "mount",
+                "path",
+                &a.path,
+                "must not end with '/' (fstab and findmnt name it without)",
             ));
         }
         field("opts", &a.opts)?;
@@ -121,10 +126,10 @@ impl Mount {
             (Some(s), Some(t)) => (s, t),
             (s, t) if !needs_entry => (s.unwrap_or_default(), t.unwrap_or_default()),
             _ => {
-                return Err(
-                    "mount: states mounted and present need `src` (device, UUID=..., file) and `fstype`"
-                        .into(),
-                );
+                return Err(ModuleError::invalid(
+                    "mount",
+                    "states mounted and present need `src` (device, UUID=..., file) and `fstype`",
+                ));
             }
         };
         if needs_entry {
@@ -132,7 +137,10 @@ impl Mount {
             fstype("mount", &fs)?;
         }
         if a.passno > 2 || a.dump > 1 {
-            return Err("mount: dump is 0 or 1, passno 0, 1 or 2".into());
+            return Err(ModuleError::invalid(
+                "mount",
+                "dump is 0 or 1, passno 0, 1 or 2",
+            ));
         }
         Ok(Mount {
             path: a.path,
@@ -436,14 +444,21 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_explained() {
-        let e = Mount::from_args(&json!({"path": "/srv", "src": "/dev/x"})).unwrap_err();
+        let e = Mount::from_args(&json!({"path": "/srv", "src": "/dev/x"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("need `src`"), "{e}");
         let e = Mount::from_args(&json!({"path": "/srv a", "src": "/dev/x", "fstype": "ext4"}))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("one word"), "{e}");
-        let e = Mount::from_args(&json!({"path": "/srv/", "state": "absent"})).unwrap_err();
+        let e = Mount::from_args(&json!({"path": "/srv/", "state": "absent"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("must not end"), "{e}");
-        let e = Mount::from_args(&json!({"path": "/srv", "state": "gone"})).unwrap_err();
+        let e = Mount::from_args(&json!({"path": "/srv", "state": "gone"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown variant `gone`"), "{e}");
         assert!(Mount::from_args(&json!({"path": "/srv", "state": "unmounted"})).is_ok());
     }

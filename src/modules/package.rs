@@ -11,7 +11,7 @@
 use serde::Deserialize;
 
 use super::args::parse;
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 /// The limit of a `package` step unless the playbook or the command line sets one: 15 minutes.
@@ -56,7 +56,7 @@ const APT: &str = "apt-get -y -q -o DPkg::Lock::Timeout=300";
 const INSTALL: &str = "install --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold";
 
 impl Package {
-    pub fn from_args(args: &serde_json::Value) -> Result<Package, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<Package, ModuleError> {
         let a: Args = parse("package", args)?;
         let names: Vec<String> = match a.name {
             serde_json::Value::String(s) => vec![s],
@@ -64,23 +64,26 @@ impl Package {
                 .into_iter()
                 .map(|v| match v {
                     serde_json::Value::String(s) => Ok(s),
-                    other => Err(format!(
-                        "package: name list holds {other}, not a package name"
+                    other => Err(ModuleError::invalid(
+                        "package",
+                        format!("name list holds {other}, not a package name"),
                     )),
                 })
                 .collect::<Result<_, _>>()?,
             other => {
-                return Err(format!(
-                    "package: name must be a package name or a list of them, not {other}"
+                return Err(ModuleError::invalid(
+                    "package",
+                    format!("name must be a package name or a list of them, not {other}"),
                 ));
             }
         };
         if names.is_empty() {
-            return Err("package: name is an empty list".into());
+            return Err(ModuleError::invalid("package", "name is an empty list"));
         }
         if let Some(bad) = names.iter().find(|n| !valid_name(n)) {
-            return Err(format!(
-                "package: '{bad}' is not a Debian package name (lowercase letters, digits, + - .)"
+            return Err(ModuleError::invalid(
+                "package",
+                format!("'{bad}' is not a Debian package name (lowercase letters, digits, + - .)"),
             ));
         }
         let mut unique: Vec<String> = Vec::new();
@@ -382,7 +385,7 @@ done
 
     #[test]
     fn bad_arguments_are_explained() {
-        let err = |v: serde_json::Value| Package::from_args(&v).unwrap_err();
+        let err = |v: serde_json::Value| Package::from_args(&v).unwrap_err().to_string();
         assert!(err(json!({"name": "vim", "stat": "absent"})).contains("unknown field `stat`"));
         assert!(
             err(json!({"name": "vim", "state": "latest"})).contains("unknown variant `latest`")

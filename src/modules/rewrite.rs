@@ -7,6 +7,7 @@
 //! Values reach awk through the environment (`ENVIRON`), never through `-v` or the program
 //! text: `-v` would interpret backslashes, and the program text would need awk quoting.
 
+use super::ModuleError;
 use crate::sh::{Script, ShellWord};
 
 /// awk's exit status meaning "the new content differs from the file".
@@ -111,9 +112,9 @@ impl Edit<'_> {
 }
 
 /// Rejects text that cannot be one line of a file.
-pub fn one_line(module: &str, field: &str, value: &str) -> Result<(), String> {
+pub fn one_line(module: &'static str, field: &'static str, value: &str) -> Result<(), ModuleError> {
     if value.contains('\n') || value.contains('\r') || value.contains('\0') {
-        Err(format!("{module}: {field} must be a single line"))
+        Err(ModuleError::NotOneLine { module, field })
     } else {
         Ok(())
     }

@@ -2,13 +2,15 @@
 //! `truncate` and `fallocate` read them. Converted to bytes here, so the node compares plain
 //! integers and no tool has to guess what a unit means.
 
+use super::ModuleError;
+
 /// Bytes of SIZE: a number (decimals allowed) and an optional unit K, M, G, T, P (powers of
 /// 1024, either case, an optional trailing "B"/"iB"); no unit means bytes.
-pub fn bytes(module: &str, field: &str, size: &str) -> Result<u64, String> {
-    let bad = || {
-        format!(
-            "{module}: {field} '{size}' is not a size like \"512M\" or \"20G\" (units K, M, G, T, P: powers of 1024)"
-        )
+pub fn bytes(module: &'static str, field: &'static str, size: &str) -> Result<u64, ModuleError> {
+    let bad = || ModuleError::Size {
+        module,
+        field,
+        size: size.to_string(),
     };
     let s = size.trim();
     let split = s
@@ -42,16 +44,19 @@ pub fn bytes(module: &str, field: &str, size: &str) -> Result<u64, String> {
         let denom = 10u128.checked_pow(digits).ok_or_else(bad)?;
         let part = (numer << shift) / denom;
         if shift == 0 || !(numer << shift).is_multiple_of(denom) {
-            return Err(format!(
-                "{module}: {field} '{size}' is not a whole number of bytes"
+            return Err(ModuleError::value(
+                module,
+                field,
+                size,
+                "is not a whole number of bytes",
             ));
         }
         value = value.and_then(|v| v.checked_add(u64::try_from(part).ok()?));
     }
     match value {
-        Some(0) => Err(format!("{module}: {field} '{size}' is zero")),
+        Some(0) => Err(ModuleError::value(module, field, size, "is zero")),
         Some(v) if v <= i64::MAX as u64 => Ok(v),
-        _ => Err(format!("{module}: {field} '{size}' is too big")),
+        _ => Err(ModuleError::value(module, field, size, "is too big")),
     }
 }
 
@@ -84,7 +89,7 @@ mod tests {
         ] {
             assert!(bytes("m", "size", s).is_err(), "{s}");
         }
-        let e = bytes("lvm", "size", "20Q").unwrap_err();
+        let e = bytes("lvm", "size", "20Q").unwrap_err().to_string();
         assert!(e.starts_with("lvm: size '20Q' is not a size"), "{e}");
     }
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse, yes};
 use super::rewrite::{Edit, Missing, one_line};
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 const DEFAULT_FILE: &str = "/etc/sysctl.d/99-tandem.conf";
@@ -73,7 +73,7 @@ END {
 }"#;
 
 impl Sysctl {
-    pub fn from_args(args: &serde_json::Value) -> Result<Sysctl, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<Sysctl, ModuleError> {
         let a: Args = parse("sysctl", args)?;
         let name_ok = !a.name.is_empty()
             && a.name
@@ -84,26 +84,34 @@ impl Sysctl {
             && !a.name.contains("..")
             && !a.name.contains("//");
         if !name_ok {
-            return Err(format!(
-                "sysctl: name '{}' is not a kernel parameter name like net.ipv4.ip_forward",
-                a.name
+            return Err(ModuleError::value(
+                "sysctl",
+                "name",
+                &a.name,
+                "is not a kernel parameter name like net.ipv4.ip_forward",
             ));
         }
         let value = match a.value {
             Some(serde_json::Value::String(s)) => s,
             Some(serde_json::Value::Number(n)) => n.to_string(),
             None if a.state == State::Absent => String::new(),
-            None => return Err("sysctl: state present needs `value`".into()),
+            None => {
+                return Err(ModuleError::invalid(
+                    "sysctl",
+                    "state present needs `value`",
+                ));
+            }
             Some(other) => {
-                return Err(format!(
-                    "sysctl: value must be a string or a number, not {other}"
+                return Err(ModuleError::invalid(
+                    "sysctl",
+                    format!("value must be a string or a number, not {other}"),
                 ));
             }
         };
         one_line("sysctl", "value", &value)?;
         let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
         if value.is_empty() && a.state == State::Present {
-            return Err("sysctl: value is empty".into());
+            return Err(ModuleError::invalid("sysctl", "value is empty"));
         }
         let file = a.file.unwrap_or_else(|| DEFAULT_FILE.to_string());
         absolute("sysctl", "file", &file)?;
@@ -364,18 +372,29 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_explained() {
-        let e = Sysctl::from_args(&json!({"name": "vm.swappiness", "valeu": 1})).unwrap_err();
+        let e = Sysctl::from_args(&json!({"name": "vm.swappiness", "valeu": 1}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `valeu`"), "{e}");
-        let e = Sysctl::from_args(&json!({"name": "vm.swappiness"})).unwrap_err();
+        let e = Sysctl::from_args(&json!({"name": "vm.swappiness"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("needs `value`"), "{e}");
-        let e = Sysctl::from_args(&json!({"name": "../../etc/passwd", "value": 1})).unwrap_err();
+        let e = Sysctl::from_args(&json!({"name": "../../etc/passwd", "value": 1}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("sysctl: name '../../etc/passwd'"), "{e}");
-        let e = Sysctl::from_args(&json!({"name": "vm.x; rm", "value": 1})).unwrap_err();
+        let e = Sysctl::from_args(&json!({"name": "vm.x; rm", "value": 1}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a kernel parameter name"), "{e}");
-        let e = Sysctl::from_args(&json!({"name": "vm.x", "value": true})).unwrap_err();
+        let e = Sysctl::from_args(&json!({"name": "vm.x", "value": true}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("string or a number"), "{e}");
-        let e =
-            Sysctl::from_args(&json!({"name": "vm.x", "value": 1, "file": "x.conf"})).unwrap_err();
+        let e = Sysctl::from_args(&json!({"name": "vm.x", "value": 1, "file": "x.conf"}))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("sysctl: file 'x.conf' must be an absolute path"),
             "{e}"

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse};
 use super::rewrite::{Edit, Missing, one_line};
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -68,14 +68,16 @@ END {
 }"#;
 
 impl TaggedLines {
-    pub fn from_args(args: &serde_json::Value) -> Result<TaggedLines, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<TaggedLines, ModuleError> {
         let a: Args = parse("tagged_lines", args)?;
         absolute("tagged_lines", "path", &a.path)?;
         one_line("tagged_lines", "tag", &a.tag)?;
         if a.tag.is_empty() || a.tag.contains(char::is_whitespace) {
-            return Err(format!(
-                "tagged_lines: tag '{}' must be one word (it is matched against each line's last field)",
-                a.tag
+            return Err(ModuleError::value(
+                "tagged_lines",
+                "tag",
+                &a.tag,
+                "must be one word (it is matched against each line's last field)",
             ));
         }
         let mut seen = std::collections::BTreeSet::new();
@@ -83,13 +85,21 @@ impl TaggedLines {
             one_line("tagged_lines", "each of lines", line)?;
             let last = line.split_whitespace().last().unwrap_or("");
             if !last.starts_with(&a.tag) {
-                return Err(format!(
-                    "tagged_lines: line '{line}' must end with a field starting with '{}' (or the next run would not recognise it as its own)",
-                    a.tag
+                return Err(ModuleError::invalid(
+                    "tagged_lines",
+                    format!(
+                        "line '{line}' must end with a field starting with '{}' (or the next run would not recognise it as its own)",
+                        a.tag
+                    ),
                 ));
             }
             if !seen.insert(line.as_str()) {
-                return Err(format!("tagged_lines: line '{line}' is given twice"));
+                return Err(ModuleError::value(
+                    "tagged_lines",
+                    "line",
+                    line,
+                    "is given twice",
+                ));
             }
         }
         let mode = a
@@ -112,9 +122,9 @@ impl TaggedLines {
                 .strip_prefix(within.trim_end_matches('/'))
                 .is_some_and(|rest| rest.starts_with('/'));
             if !inside {
-                return Err(format!(
-                    "tagged_lines: path '{}' is not inside within '{within}'",
-                    a.path
+                return Err(ModuleError::invalid(
+                    "tagged_lines",
+                    format!("path '{}' is not inside within '{within}'", a.path),
                 ));
             }
         }
@@ -289,20 +299,27 @@ mod tests {
     #[test]
     fn bad_arguments_are_explained() {
         let e = TaggedLines::from_args(&json!({"path": "/x", "tag": "t:", "lines": ["a b"]}))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("must end with a field starting with 't:'"),
             "{e}"
         );
-        let e = TaggedLines::from_args(&json!({"path": "/x", "tag": "a b"})).unwrap_err();
+        let e = TaggedLines::from_args(&json!({"path": "/x", "tag": "a b"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("must be one word"), "{e}");
         let e = TaggedLines::from_args(&json!({"path": "/x", "tag": "t", "lines": ["a t", "a t"]}))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("given twice"), "{e}");
-        let e = TaggedLines::from_args(&json!({"path": "x", "tag": "t"})).unwrap_err();
+        let e = TaggedLines::from_args(&json!({"path": "x", "tag": "t"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("absolute path"), "{e}");
-        let e =
-            TaggedLines::from_args(&json!({"path": "/x", "tag": "t", "mode": "rw"})).unwrap_err();
+        let e = TaggedLines::from_args(&json!({"path": "/x", "tag": "t", "mode": "rw"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("octal mode"), "{e}");
     }
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, mode, parse};
 use super::copy::Content;
-use super::{Module, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, RemoteStep};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,13 +44,14 @@ pub struct Template {
 }
 
 impl Template {
-    pub fn from_args(args: &serde_json::Value) -> Result<Template, String> {
+    pub fn from_args(args: &serde_json::Value) -> Result<Template, ModuleError> {
         let a: Args = parse("template", args)?;
         absolute("template", "dest", &a.dest)?;
         if a.src.is_empty() {
-            return Err(
-                "template: src is empty (a template file, relative to the playbook)".into(),
-            );
+            return Err(ModuleError::invalid(
+                "template",
+                "src is empty (a template file, relative to the playbook)",
+            ));
         }
         let mode = a.mode.as_deref().map(|m| mode("template", m)).transpose()?;
         for (name, file) in &a.secrets {
@@ -58,13 +59,17 @@ impl Template {
                 && !name.starts_with(|c: char| c.is_ascii_digit())
                 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if !word {
-                return Err(format!(
-                    "template: secrets: {name:?} is not a variable name (letters, digits, _)"
+                return Err(ModuleError::invalid(
+                    "template",
+                    format!("secrets: {name:?} is not a variable name (letters, digits, _)"),
                 ));
             }
             if !Path::new(file).is_absolute() {
-                return Err(format!(
-                    "template: secrets.{name}: {file:?} is not an absolute path (the local file holding the secret)"
+                return Err(ModuleError::invalid(
+                    "template",
+                    format!(
+                        "secrets.{name}: {file:?} is not an absolute path (the local file holding the secret)"
+                    ),
                 ));
             }
         }
@@ -188,23 +193,31 @@ mod tests {
         let e = Template::from_args(&json!({"src": "t.j2", "dest": "/x"}))
             .unwrap()
             .plan(&cx)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "no template /play/t.j2");
     }
 
     #[test]
     fn bad_arguments_are_explained() {
-        let e = Template::from_args(&json!({"src": "t", "dst": "/x"})).unwrap_err();
+        let e = Template::from_args(&json!({"src": "t", "dst": "/x"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `dst`"), "{e}");
-        let e = Template::from_args(&json!({"src": "t", "dest": "x"})).unwrap_err();
+        let e = Template::from_args(&json!({"src": "t", "dest": "x"}))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("template: dest 'x' must be an absolute path"),
             "{e}"
         );
-        let e =
-            Template::from_args(&json!({"src": "t", "dest": "/x", "mode": "644x"})).unwrap_err();
+        let e = Template::from_args(&json!({"src": "t", "dest": "/x", "mode": "644x"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("template: mode '644x'"), "{e}");
-        let e = Template::from_args(&json!({"dest": "/x"})).unwrap_err();
+        let e = Template::from_args(&json!({"dest": "/x"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing field `src`"), "{e}");
     }
 }

@@ -11,7 +11,7 @@ use serde_saphyr::Spanned;
 
 use super::error::PlaybookError;
 use crate::source_file::position;
-use crate::template::{Templates, has_template_syntax, single_expression};
+use crate::template::{TemplateError, Templates, has_template_syntax, single_expression};
 
 /// Keys of `loop_control`.
 const LOOP_CONTROL_KEYS: &[&str] = &["label"];
@@ -107,7 +107,7 @@ pub enum ControlError {
     )]
     LoopText { text: String },
     #[error("`loop`: {message}")]
-    LoopExpression { message: String },
+    LoopExpression { message: TemplateError },
     #[error(
         "`loop` is a list (e.g. `loop: [alice, bob]`) or one expression giving a list (`loop: \
          \"{{{{ users }}}}\"`)"
@@ -124,7 +124,7 @@ pub enum ControlError {
     )]
     LoopControlKey { key: String },
     #[error("`loop_control.label`: {message}")]
-    LoopLabel { message: String },
+    LoopLabel { message: TemplateError },
     #[error("`loop_control.label` is a template string, e.g. `\"{{{{ item.name }}}}\"`")]
     LoopLabelShape,
     #[error(
@@ -145,7 +145,7 @@ pub enum ControlError {
     #[error("`ignore_errors` is true or false")]
     IgnoreErrors,
     #[error("`name`: {message}")]
-    Name { message: String },
+    Name { message: TemplateError },
     #[error(
         "`name` reads `item`, but the name is shown once for all items: show each item with \
          `loop_control: {{label: \"{{{{ item }}}}\"}}` instead"
@@ -244,7 +244,7 @@ fn loop_items(templates: &Templates, value: &Value) -> Result<Value, ControlErro
 /// Template syntax in every string of a loop item (the message is the template engine's).
 fn check_leaves(templates: &Templates, value: &Value) -> Result<(), String> {
     match value {
-        Value::String(text) => templates.check_str(text),
+        Value::String(text) => templates.check_str(text).map_err(|e| e.to_string()),
         Value::Array(items) => items.iter().try_for_each(|v| check_leaves(templates, v)),
         Value::Object(map) => map.values().try_for_each(|v| check_leaves(templates, v)),
         _ => Ok(()),

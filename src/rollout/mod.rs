@@ -7,10 +7,11 @@ pub mod agent;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::engine::{HealthCheck, Rollout, rollout};
+use crate::engine::{HealthCheck, ProbeOnce, Rollout, rollout};
 use crate::fleet::Fleet;
 use crate::inventory::Inventory;
 use crate::ovh::{Client, ClientOptions, Credentials, OvhError};
@@ -148,7 +149,25 @@ pub fn health_checks(inventory: &Inventory) -> BTreeMap<String, HealthCheck> {
             let within = cluster.settings.health_check?;
             let vip = cluster.vip?;
             let probe = crate::failover::probe_vars::probe_config(&cluster.settings.probe, vip);
-            Some((cluster.name.clone(), HealthCheck { probe, within }))
+            let target = probe.target.to_string();
+            let probe = Arc::new(probe);
+            let probe: ProbeOnce = Arc::new(move || {
+                let probe = probe.clone();
+                Box::pin(async move {
+                    let outcome = crate::failover::probe::check_once(&probe).await;
+                    if outcome.is_ok() {
+                        Ok(())
+                    } else {
+                        Err(outcome.describe())
+                    }
+                })
+            });
+            let check = HealthCheck {
+                target,
+                probe,
+                within,
+            };
+            Some((cluster.name.clone(), check))
         })
         .collect()
 }

@@ -340,7 +340,7 @@ fn plan(module: &str, args: &Value) -> Result<String, String> {
         rendered: Some("rendered = 1\n".into()),
         ..TestContext::default()
     };
-    let built = build(module, args)?;
+    let built = build(module, args).map_err(|e| e.to_string())?;
     let step = built.plan(&cx)?;
     Ok(step.script.into_string())
 }
@@ -394,12 +394,16 @@ fn every_module_script_is_valid_sh_for_every_hostile_value() {
 
 #[test]
 fn a_nul_byte_is_refused_in_every_argument_but_payload_content() {
-    let e = build("file", &json!({"path": "/srv/a\0b"})).unwrap_err();
+    let e = build("file", &json!({"path": "/srv/a\0b"}))
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         e,
         "file: path holds a NUL byte, which no file name or shell word can carry"
     );
-    let e = build("lvm", &json!({"vg": "vg0", "pvs": ["/dev/a", "/dev/\0"]})).unwrap_err();
+    let e = build("lvm", &json!({"vg": "vg0", "pvs": ["/dev/a", "/dev/\0"]}))
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("lvm: pvs[1] holds a NUL byte"), "{e}");
     // File content travels in the payload, binary-safe.
     let step = build("copy", &json!({"dest": "/srv/bin", "content": "a\0b"}))

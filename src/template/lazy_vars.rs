@@ -18,7 +18,7 @@ use minijinja::Value;
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use serde_json::Value as Json;
 
-use super::{Templates, has_template_syntax};
+use super::{TemplateError, Templates, has_template_syntax};
 
 /// A declared var: its value as written and where it is defined (`inventory.yml:12`,
 /// `site.yml:30 (vars of step 'x')`), for errors.
@@ -69,7 +69,7 @@ pub struct LazyVars {
     /// The first var that could not be rendered, worded for the user. Lookups cannot return an
     /// error, so the template that read the var fails on an undefined value, and every render
     /// with this context reports this root cause instead ([`Templates`] checks it).
-    error: Mutex<Option<String>>,
+    error: Mutex<Option<TemplateError>>,
 }
 
 impl fmt::Debug for LazyVars {
@@ -95,7 +95,7 @@ impl LazyVars {
     }
 
     /// Why a var read in this context could not be rendered, if one could not.
-    pub fn failure(&self) -> Option<String> {
+    pub fn failure(&self) -> Option<TemplateError> {
         lock(&self.error).clone()
     }
 
@@ -127,7 +127,7 @@ impl LazyVars {
             if let Some(start) = resolving.iter().position(|n| n == name) {
                 let cycle: Vec<String> = resolving[start..].to_vec();
                 drop(resolving);
-                self.fail(self.cycle_message(&cycle, name));
+                self.fail(TemplateError::VarLoop(self.cycle_message(&cycle, name)));
                 return None;
             }
             resolving.push(name.to_string());
@@ -145,16 +145,16 @@ impl LazyVars {
                 Some(value)
             }
             Err(e) => {
-                self.fail(e.to_string());
+                self.fail(e);
                 None
             }
         }
     }
 
-    fn fail(&self, message: String) {
+    fn fail(&self, cause: TemplateError) {
         let mut error = lock(&self.error);
         if error.is_none() {
-            *error = Some(message);
+            *error = Some(cause);
         }
     }
 

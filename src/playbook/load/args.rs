@@ -144,7 +144,7 @@ fn check_templates(
                 *templated = true;
             }
             if let Err(message) = templates.check_str(text) {
-                *bad = Some((path.clone(), message));
+                *bad = Some((path.clone(), message.to_string()));
             }
         }
         J::Array(items) => {
