@@ -6,6 +6,7 @@
 
 mod auth;
 mod connect;
+mod demux;
 mod error;
 mod jumps;
 mod known_hosts;
@@ -21,10 +22,11 @@ mod target;
 
 pub use auth::PASSPHRASE_ENV;
 pub use connect::{Connector, DEFAULT_KEX, HostKeyPolicy, MAX_CHANNELS, UnknownKex};
+pub use demux::demux_replay;
 pub use error::SshError;
 pub use known_hosts::{KnownHosts, Verdict, fingerprint};
 pub use session::{ExecOutput, ExitStatus, Session};
-pub use shell::{Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell, demux_replay};
+pub use shell::{Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell};
 #[cfg(test)]
 pub(crate) use shell::{HALT, LOOP};
 pub use startups::HANDSHAKES_PER_SSHD;
