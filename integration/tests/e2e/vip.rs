@@ -406,9 +406,10 @@ fn a_world_readable_ovh_conf_and_bad_flags_are_refused_with_exit_2() {
         .run_with(&lab.inventory(), &[]);
     bad_cluster.expect_code(2);
     assert!(
-        bad_cluster
-            .stderr
-            .contains("--cluster nope: no such cluster"),
+        bad_cluster.stderr.contains("--cluster nope: ")
+            && bad_cluster
+                .stderr
+                .contains(" has no such cluster (it has: pair1)"),
         "{}",
         bad_cluster.stderr
     );
