@@ -424,6 +424,16 @@ fn collect_references(
     }
 }
 
+/// Whether `name` can be read as a variable in templates: letters, digits and `_`, not starting
+/// with a digit (the rule for `register:` names and `-e` names alike).
+pub fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Whether `text` may hold template code at all; most arguments are plain strings.
 pub fn has_template_syntax(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")

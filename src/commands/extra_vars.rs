@@ -160,12 +160,7 @@ impl NameProblem {
 }
 
 fn check_name(name: &str) -> Result<(), NameProblem> {
-    let mut chars = name.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
+    if !crate::template::is_variable_name(name) {
         return Err(NameProblem::NotAName);
     }
     if name == LOOP_NAME

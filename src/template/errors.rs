@@ -136,7 +136,7 @@ fn describe(err: &minijinja::Error) -> String {
     };
     if let Some((start, tail, end)) = undefined_mention(detail) {
         let what = &detail[start + 1..tail];
-        let noun = if is_identifier(what) {
+        let noun = if super::is_variable_name(what) {
             "undefined variable"
         } else {
             "undefined value"
@@ -168,14 +168,6 @@ fn undefined_mention(detail: &str) -> Option<(usize, usize, usize)> {
     let tail = detail.find(TAIL)?;
     let start = detail[..tail].rfind('`')?;
     Some((start, tail, tail + TAIL.len()))
-}
-
-fn is_identifier(text: &str) -> bool {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Messages are printed as one line whatever the template holds.

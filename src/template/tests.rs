@@ -369,3 +369,13 @@ fn templates_are_shareable() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Templates>();
 }
+
+#[test]
+fn variable_names_are_letters_digits_and_underscores_not_starting_with_a_digit() {
+    for good in ["x", "_", "web_1", "Node2"] {
+        assert!(is_variable_name(good), "{good}");
+    }
+    for bad in ["", "1x", "web-1", "a.b", "é", "a b"] {
+        assert!(!is_variable_name(bad), "{bad}");
+    }
+}

@@ -121,12 +121,7 @@ pub(super) enum RegisterError {
 }
 
 pub(super) fn check_register(name: &str) -> Result<(), RegisterError> {
-    let mut chars = name.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
+    if !crate::template::is_variable_name(name) {
         return Err(RegisterError::NotAName {
             name: name.to_string(),
             suggested: suggest_identifier(name),
