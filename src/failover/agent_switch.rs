@@ -265,7 +265,8 @@ pub async fn settle(
 }
 
 /// Puts the service on `serving` through the agent: a local stop on the other node, then a
-/// local start here (thawed first if frozen), whose failover trigger routes the VIP here.
+/// local start here (thawed first if frozen), whose failover trigger routes the VIP here; then
+/// waits (bounded) for the agent to rest.
 pub async fn put_service(
     settings: &Settings,
     sides: &[Side; 2],
@@ -307,6 +308,24 @@ pub async fn put_service(
             command(&sides[serving], "om start --local (restore)", &start, &sink),
         )
         .await;
+    // The CLI's action tells the daemon its end asynchronously: a monitor can read `starting`
+    // for a while after `om start` returned. The game day hands the agent back at rest, so
+    // that the next switch (or a game day right after) is not refused as busy.
+    let rested = rec
+        .drive(
+            prober,
+            agent_wait::quiet(runner(&sides[serving]), svc, QUIET_WITHIN, status_notes(&sink)),
+        )
+        .await;
+    if let Err(last) = rested {
+        rec.note(
+            NoteLevel::Warning,
+            format!(
+                "the agent is still at work {} s after the restore ({last})",
+                QUIET_WITHIN.as_secs()
+            ),
+        );
+    }
     rec.record(EventKind::Restore {
         action: format!(
             "service back on {} through the agent, {why}{}",
