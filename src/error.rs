@@ -104,6 +104,16 @@ pub enum Error {
     #[error("failover-test: not confirmed, nothing was done")]
     NotConfirmed,
     #[error(
+        "failover-test --scenario node-crash cuts the power of cluster {cluster}'s active server \
+         (OVH's hard reboot): pass --yes-really to confirm"
+    )]
+    CrashNotConfirmed { cluster: String },
+    #[error(
+        "failover-test --scenario node-crash needs the OpenSVC agent to take the service over \
+         (orchestrate = ha): drop --direct"
+    )]
+    CrashNeedsAgent,
+    #[error(
         "no cookbook playbook: none of {} exists; pass --playbook or set `playbook` in tandem.toml",
         .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]

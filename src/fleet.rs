@@ -214,6 +214,13 @@ impl Fleet {
         connected.into_iter().map(|(_, h, r)| (h, r)).collect()
     }
 
+    /// Connects to the host named `name` (again: a game day logs in to a node that came back
+    /// from a crash); `None` when the fleet has no such host.
+    pub async fn connect(&self, name: &str) -> Option<Result<Session, SshError>> {
+        let host = self.hosts.iter().find(|h| h.name == name)?;
+        Some(self.connector.connect(&host.target).await)
+    }
+
     /// The same fleet (same connector, known hosts, options) on some of its hosts only: a
     /// rollout batch. Inventory order is kept.
     pub fn subset(&self, names: &[String]) -> Fleet {

@@ -256,10 +256,18 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
+/// `failover-test --scenario`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScenarioArg {
+    Switch,
+    NodeCrash,
+}
+
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   tandem failover-test -i inventory.yml --cluster pair1
   tandem failover-test -i inventory.yml --cluster pair1 --to node2 --flip-back --report day.html
+  tandem failover-test -i inventory.yml --cluster pair1 --scenario node-crash --yes-really
   tandem failover-test history --cluster pair1
 
 Exit status: 0 when the verdict is pass; 1 when it fails (or an ALARM was raised); 2 bad input \
@@ -289,6 +297,17 @@ pub struct FailoverTestArgs {
     /// Do not ask for confirmation (needed when stdin is not a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// What to play: `switch` (the planned switch-over) or `node-crash` (the active server's
+    /// power is cut through OVH's hard reboot; its peer's OpenSVC agent must take over, then
+    /// the crashed server boots and rejoins).
+    #[arg(long, value_enum, default_value_t = ScenarioArg::Switch)]
+    pub scenario: ScenarioArg,
+
+    /// Confirms a scenario that takes a server down hard (node-crash): refused without it,
+    /// `--yes` included.
+    #[arg(long)]
+    pub yes_really: bool,
 
     /// Switch without OpenSVC: tandem stops the service on the source, moves the VIP through
     /// the API, starts the service on the target and runs its triggers, over SSH. The default

@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::{FailoverHistoryArgs, FailoverTestArgs, FailoverTestCli};
+use crate::cli::{FailoverHistoryArgs, FailoverTestArgs, FailoverTestCli, ScenarioArg};
 use crate::commands::plumbing::{client, find_cluster, not_a_node_of, require_vip};
 use crate::error::Error;
 use crate::failover::game_day::{self, Settings, Side};
@@ -14,6 +14,7 @@ use crate::failover::history::{self, PastRun};
 use crate::failover::measurement::Verdict;
 use crate::failover::node_ops::ServiceSpec;
 use crate::failover::probe_vars::probe_config;
+use crate::failover::scenario::Scenario;
 use crate::fleet::{Fleet, Selection};
 use crate::inventory::{Cluster, Inventory};
 use crate::ovh::MoveOptions;
@@ -61,6 +62,16 @@ pub async fn failover_test(cli: FailoverTestCli) -> Result<ExitCode, Error> {
         return Err(not_a_node_of(cluster, "--to", to));
     }
     let settings = settings(&args, &inventory, cluster, vip)?;
+    if settings.scenario == Scenario::NodeCrash {
+        if settings.direct {
+            return Err(Error::CrashNeedsAgent);
+        }
+        if !args.yes_really {
+            return Err(Error::CrashNotConfirmed {
+                cluster: cluster.name.clone(),
+            });
+        }
+    }
     let client = client(&inventory, &args.api)?;
 
     if !args.yes {
@@ -95,7 +106,7 @@ pub async fn failover_test(cli: FailoverTestCli) -> Result<ExitCode, Error> {
     };
 
     let live = failover_text::LiveLines::on_stderr();
-    let ending = game_day::run(&settings, sides, &client, Some(Box::new(live))).await;
+    let ending = game_day::run(&settings, sides, &client, &fleet, Some(Box::new(live))).await;
     let report = &ending.report;
     let doc = super::to_json("game day report", report)?;
     // Kept whatever the verdict: a refused or failed game day is history too. A directory
@@ -195,6 +206,10 @@ fn settings(
         .unwrap_or_default();
     Ok(Settings {
         cluster: cluster.name.clone(),
+        scenario: match args.scenario {
+            ScenarioArg::Switch => Scenario::Switch,
+            ScenarioArg::NodeCrash => Scenario::NodeCrash,
+        },
         vip,
         spec: ServiceSpec {
             container: cs.container.clone().unwrap_or_else(|| service.clone()),
@@ -222,17 +237,21 @@ fn confirm(settings: &Settings) -> Result<(), Error> {
     if !std::io::stdin().is_terminal() {
         return Err(Error::ConfirmationNeeded);
     }
-    eprint!(
-        "This switches service {} of cluster {} to its other node and moves its VIP {}{}. Type yes to go on: ",
-        settings.spec.service,
-        settings.cluster,
-        settings.vip,
-        if settings.flip_back {
-            " (then back)"
-        } else {
-            ""
-        }
-    );
+    let back = if settings.flip_back {
+        " (then back)"
+    } else {
+        ""
+    };
+    match settings.scenario {
+        Scenario::Switch => eprint!(
+            "This switches service {} of cluster {} to its other node and moves its VIP {}{back}. Type yes to go on: ",
+            settings.spec.service, settings.cluster, settings.vip
+        ),
+        Scenario::NodeCrash => eprint!(
+            "This cuts the power of the server running service {} of cluster {} (OVH hard reboot); its peer must take the service and the VIP {} over{back}. Type yes to go on: ",
+            settings.spec.service, settings.cluster, settings.vip
+        ),
+    }
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);

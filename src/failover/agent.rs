@@ -27,6 +27,9 @@ pub struct Instance {
     pub status: String,
     /// What the orchestrator aims at (`placed@node2`, `started`, ...); `None` when unset.
     pub global_expect: Option<String>,
+    /// The service's `orchestrate` keyword: `ha` when the daemons fail it over by themselves,
+    /// `no` (what the agent omits from its status) when only a person switches it.
+    pub orchestrate: String,
 }
 
 impl Instance {
@@ -40,7 +43,8 @@ impl Instance {
             .is_some_and(|e| !matches!(e, "aborted"))
     }
 
-    fn describe(&self) -> String {
+    /// `node2 stdby up idle frozen`.
+    pub fn describe(&self) -> String {
         let mut text = format!("{} {} {}", self.node, self.avail, self.status);
         if let Some(expect) = &self.global_expect {
             text.push_str(&format!(" (expect {expect})"));
@@ -87,6 +91,11 @@ pub fn instances(status_json: &str, service: &str) -> Result<Vec<Instance>, Stri
                 "" | "unset" | "none" => None,
                 _ => Some(global_expect),
             },
+            orchestrate: inst
+                .get("orchestrate")
+                .and_then(Value::as_str)
+                .unwrap_or("no")
+                .to_string(),
         });
     }
     Ok(out)
@@ -199,6 +208,14 @@ timeout 60 om {svc} thaw --local
 /// orchestrator could not fail over to later.
 pub fn stop_local_script(service: &str) -> Script {
     Script::fill(STOP_LOCAL, &[("svc", &ShellWord::quote(service))])
+}
+
+const THAW_LOCAL: &str = "timeout 60 om {svc} thaw --local\n";
+
+/// Thaws the service's instance on this node (the agent freezes one it found in a state it did
+/// not make, e.g. after a crash).
+pub fn thaw_local_script(service: &str) -> Script {
+    Script::fill(THAW_LOCAL, &[("svc", &ShellWord::quote(service))])
 }
 
 const START_LOCAL: &str = r#"if [ {thaw} = yes ]; then timeout 60 om {svc} thaw --local || exit 1; fi

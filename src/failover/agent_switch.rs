@@ -19,14 +19,15 @@ use crate::sh::Script;
 const QUIET_WITHIN: Duration = Duration::from_secs(60);
 
 /// Runs a script on `side`; `Err` is the sentence `exec` gave.
-type Answer<'a> = std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+pub(super) type Answer<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
 
-fn runner<'a>(side: &'a Side) -> impl FnMut(Script) -> Answer<'a> {
+pub(super) fn runner<'a>(side: &'a Side) -> impl FnMut(Script) -> Answer<'a> {
     move |script: Script| Box::pin(async move { exec(side, &script).await.map_err(|(_, why)| why) })
 }
 
 /// A sink-backed `seen` callback: each new status of the instances becomes a timeline note.
-fn status_notes(sink: &Sink) -> impl FnMut(&str) + '_ {
+pub(super) fn status_notes(sink: &Sink) -> impl FnMut(&str) + '_ {
     move |text: &str| {
         let _ = sink.send((
             std::time::Instant::now(),
@@ -39,7 +40,7 @@ fn status_notes(sink: &Sink) -> impl FnMut(&str) + '_ {
 }
 
 /// The instances as the agent on `side` sees them.
-async fn instances(settings: &Settings, side: &Side) -> Result<Vec<Instance>, String> {
+pub(super) async fn instances(settings: &Settings, side: &Side) -> Result<Vec<Instance>, String> {
     let text = exec(side, &agent::status_script())
         .await
         .map_err(|(_, why)| {
@@ -192,11 +193,11 @@ pub async fn watch_ovh(settings: &Settings, client: &Client, sink: &Sink) {
     }
 }
 
-/// Reads the agent's service log on both nodes and puts its phases from `since` (a timeline
+/// Reads the agent's service log on `sides` and puts its phases from `since` (a timeline
 /// offset: the flip's start) on the timeline, where they happened.
 pub async fn record_phases(
     settings: &Settings,
-    sides: &[Side; 2],
+    sides: &[Side],
     since: Duration,
     rec: &mut Recorder,
 ) {
@@ -314,7 +315,12 @@ pub async fn put_service(
     let rested = rec
         .drive(
             prober,
-            agent_wait::quiet(runner(&sides[serving]), svc, QUIET_WITHIN, status_notes(&sink)),
+            agent_wait::quiet(
+                runner(&sides[serving]),
+                svc,
+                QUIET_WITHIN,
+                status_notes(&sink),
+            ),
         )
         .await;
     if let Err(last) = rested {

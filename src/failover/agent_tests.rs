@@ -45,6 +45,7 @@ fn instances_are_read_from_the_daemon_status() {
                 frozen: false,
                 status: "idle".into(),
                 global_expect: None,
+                orchestrate: "no".into(),
             },
             Instance {
                 node: "node2".into(),
@@ -52,6 +53,7 @@ fn instances_are_read_from_the_daemon_status() {
                 frozen: false,
                 status: "starting".into(),
                 global_expect: Some("placed@node2".into()),
+                orchestrate: "no".into(),
             }
         ]
     );
@@ -223,4 +225,14 @@ fn the_log_is_read_in_utc_and_cut_into_phases() {
     );
     // Lines before `since` are left out.
     assert_eq!(phases(&lines, start + 14_000, "web").len(), 5);
+}
+
+#[test]
+fn the_orchestrate_keyword_is_read_and_no_when_the_agent_omits_it() {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&status(("up", "idle", None), ("stdby up", "idle", None))).unwrap();
+    doc["monitor"]["nodes"]["node1"]["services"]["status"]["web"]["orchestrate"] = "ha".into();
+    let got = instances(&doc.to_string(), "web").unwrap();
+    assert_eq!(got[0].orchestrate, "ha");
+    assert_eq!(got[1].orchestrate, "no");
 }

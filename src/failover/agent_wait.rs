@@ -122,6 +122,44 @@ where
     }
 }
 
+/// Waits (at most `within`) until the instances satisfy `done`; returns them, or `Err` with the
+/// instances last seen when the bound passed (empty when the agent could not be asked).
+pub async fn until<R, F>(
+    mut run: R,
+    service: &str,
+    within: Duration,
+    mut seen: impl FnMut(&str),
+    done: impl Fn(&[Instance]) -> bool,
+) -> Result<Vec<Instance>, Vec<Instance>>
+where
+    R: FnMut(Script) -> F,
+    F: Future<Output = Result<String, String>>,
+{
+    let started = Instant::now();
+    let mut last = String::new();
+    let mut last_seen = Vec::new();
+    loop {
+        let round = Instant::now();
+        match run(agent::status_script()).await {
+            Ok(text) => match agent::instances(&text, service) {
+                Ok(instances) => {
+                    note(&mut last, &agent::describe(&instances), &mut seen);
+                    if done(&instances) {
+                        return Ok(instances);
+                    }
+                    last_seen = instances;
+                }
+                Err(e) => note(&mut last, &e, &mut seen),
+            },
+            Err(e) => note(&mut last, &format!("cannot ask the agent: {e}"), &mut seen),
+        }
+        if started.elapsed() >= within {
+            return Err(last_seen);
+        }
+        tokio::time::sleep(QUIET_POLL.saturating_sub(round.elapsed())).await;
+    }
+}
+
 fn note(last: &mut String, now: &str, seen: &mut impl FnMut(&str)) {
     if now != last {
         seen(now);

@@ -12,7 +12,9 @@ use super::measurement::GameDayReport;
 use super::node_ops::{self, ServiceSpec};
 use super::probe::{ProbeConfig, Prober};
 use super::recorder::{LiveView, Recorder, Sink, from_ovh};
+use super::scenario::Scenario;
 use super::timeline::{EventKind, NoteLevel, ProbeSettings, Timeline};
+use crate::fleet::Fleet;
 use crate::ovh::{Client, MoveOptions};
 use crate::sh::{Script, ShellWord};
 use crate::ssh::Session;
@@ -30,6 +32,7 @@ pub struct Side {
 /// How this game day goes.
 pub struct Settings {
     pub cluster: String,
+    pub scenario: Scenario,
     pub vip: Ipv4Addr,
     pub spec: ServiceSpec,
     /// Switch with tandem's own stop/move/start instead of the switch command.
@@ -57,19 +60,22 @@ pub struct Ending {
 
 /// How long, after a flip, the target gets to answer beyond the RTO budget before the flip is
 /// declared failed and the service restored.
-const ANSWER_GRACE: Duration = Duration::from_secs(10);
+pub(super) const ANSWER_GRACE: Duration = Duration::from_secs(10);
 /// Probes kept after the target's first answer, to show it stays up.
 const TAIL: Duration = Duration::from_secs(1);
 
-/// `live`: shown every event and probe as it happens.
+/// `live`: shown every event and probe as it happens. `fleet` logs in to a node again (after
+/// a crash).
 pub async fn run(
     settings: &Settings,
-    sides: [Side; 2],
+    mut sides: [Side; 2],
     client: &Client,
+    fleet: &Fleet,
     live: Option<Box<dyn LiveView>>,
 ) -> Ending {
     let clock = Clock::start();
     let mut timeline = Timeline::new(&settings.cluster, &settings.vip.to_string(), &clock);
+    timeline.scenario = settings.scenario.name().to_string();
     timeline.probe = Some(ProbeSettings::from_config(&settings.probe));
     let mut rec = Recorder::new(timeline, clock, live);
     let mut alarms = Vec::new();
@@ -90,20 +96,66 @@ pub async fn run(
         name: "preflight".into(),
     });
     let mut prober = Prober::spawn(settings.probe.clone(), rec.clock);
-    let (from, to) =
+    let checked =
         match super::preflight::preflight(settings, &sides, client, &mut rec, &mut prober).await {
-            Ok(pair) => pair,
-            Err(why) => {
-                prober.stop_handle().stop();
-                let (rest, _) = prober.finish().await;
-                rest.into_iter().for_each(|r| rec.probe(r));
-                unlock(settings, &sides).await;
-                return refused(rec, settings, why);
+            Ok((from, to)) if settings.scenario == Scenario::NodeCrash => {
+                super::node_crash::preflight(settings, &sides, from, client, &mut rec)
+                    .await
+                    .map(|()| (from, to))
             }
+            other => other,
         };
+    let (from, to) = match checked {
+        Ok(pair) => pair,
+        Err(why) => {
+            prober.stop_handle().stop();
+            let (rest, _) = prober.finish().await;
+            rest.into_iter().for_each(|r| rec.probe(r));
+            unlock(settings, &sides).await;
+            return refused(rec, settings, why);
+        }
+    };
 
-    let mut flips = vec![(from, to, "switch")];
-    if settings.flip_back {
+    let mut flips = Vec::new();
+    let mut go_on = true;
+    match settings.scenario {
+        Scenario::Switch => flips.push((from, to, "switch")),
+        Scenario::NodeCrash => {
+            rec.record(EventKind::Phase {
+                name: super::node_crash::LABEL.into(),
+            });
+            let crash = super::node_crash::run(
+                settings,
+                &mut sides,
+                (from, to),
+                client,
+                fleet,
+                &mut rec,
+                &mut prober,
+                &mut alarms,
+            )
+            .await;
+            go_on = crash.took_over && crash.whole;
+            after_crash(
+                settings,
+                &sides,
+                (from, to),
+                &crash,
+                client,
+                &mut rec,
+                &mut prober,
+                &mut alarms,
+            )
+            .await;
+            if !go_on && settings.flip_back {
+                rec.note(
+                    NoteLevel::Warning,
+                    "no flip back: the crash did not end in a whole pair",
+                );
+            }
+        }
+    }
+    if settings.flip_back && go_on {
         flips.push((to, from, "flip-back"));
     }
     for (source, target, label) in flips {
@@ -338,6 +390,51 @@ async fn flip(
     }
     rec.probes_until(prober, TAIL, |_| false).await;
     true
+}
+
+/// Puts the pair right after a crash that did not end well: no takeover (the service goes
+/// back on the crashed node once it is back, as after a failed switch; on the survivor when
+/// the crashed node stays away), or a takeover that left the pair unwhole (the service kept on
+/// the survivor, stopped on the returned node).
+#[allow(clippy::too_many_arguments)]
+async fn after_crash(
+    settings: &Settings,
+    sides: &[Side; 2],
+    (from, to): (usize, usize),
+    crash: &super::node_crash::Outcome,
+    client: &Client,
+    rec: &mut Recorder,
+    prober: &mut Prober,
+    alarms: &mut Vec<String>,
+) {
+    if !crash.crashed {
+        return;
+    }
+    match (crash.took_over, crash.back, crash.whole) {
+        (true, _, true) => {}
+        (false, true, _) => restore(settings, sides, from, client, rec, prober, None, alarms).await,
+        (false, false, _) => {
+            rec.record(EventKind::Phase {
+                name: "restore".into(),
+            });
+            put_service(
+                settings,
+                sides,
+                to,
+                rec,
+                prober,
+                "the crashed node being away",
+            )
+            .await;
+        }
+        (true, true, false) => {
+            rec.record(EventKind::Phase {
+                name: "restore".into(),
+            });
+            put_service(settings, sides, to, rec, prober, "where it was taken over").await;
+        }
+        (true, false, false) => {}
+    }
 }
 
 /// tandem's own switch. OVH is asked for the move first: the route flips only when its task is

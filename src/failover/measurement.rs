@@ -197,6 +197,10 @@ pub struct FlipMeasurement {
     pub attribution: Attribution,
     /// Facts worth a sentence in the report (e.g. "the target never answered").
     pub notes: Vec<String>,
+    /// A crash's detection (`node-crash` only): from the last answer before the outage to the
+    /// survivor's agent's first action on the service, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_ms: Option<u64>,
     /// The OpenSVC agent's phases during this flip, in time order: where a switch through
     /// the agent spent its time (none for `--direct`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -221,11 +225,18 @@ pub struct GameDayReport {
     #[serde(rename = "rto_budget_ms", with = "millis::whole")]
     pub rto_budget: Duration,
     pub cluster: String,
+    /// `switch`, `node-crash`: what was played.
+    #[serde(default = "switch")]
+    pub scenario: String,
     pub vip: String,
     /// `2024-05-06 07:08:09 UTC`.
     pub started_at: String,
     pub flips: Vec<FlipMeasurement>,
     pub timeline: Timeline,
+}
+
+fn switch() -> String {
+    "switch".into()
 }
 
 impl GameDayReport {
@@ -248,6 +259,7 @@ impl GameDayReport {
             probes: ProbeCounts::of(&timeline.probes),
             rto_budget,
             cluster: timeline.cluster.clone(),
+            scenario: timeline.scenario.clone(),
             vip: timeline.vip.clone(),
             started_at: utc_datetime(timeline.started_unix_ms),
             flips,
@@ -483,7 +495,7 @@ fn measure_flip(
         (Some(answer), Some(done)) => Some(answer.at.as_millis() as i64 - done.as_millis() as i64),
         _ => None,
     };
-    let agent_phases = timeline
+    let agent_phases: Vec<AgentPhaseFigure> = timeline
         .events
         .iter()
         .filter(|e| e.at >= start.at && e.at < window_end)
@@ -505,8 +517,17 @@ fn measure_flip(
             _ => None,
         })
         .collect();
+    let detection_ms = detection(&agent_phases, start, last_ok);
+    if let Some(ms) = detection_ms {
+        notes.push(format!(
+            "the crash was detected in {:.1} s: from the last answer to {}'s agent acting",
+            ms as f64 / 1000.0,
+            start.to
+        ));
+    }
     FlipMeasurement {
         agent_phases,
+        detection_ms,
         label: start.label.to_string(),
         from: start.from.to_string(),
         to: start.to.to_string(),
@@ -525,6 +546,25 @@ fn measure_flip(
         attribution,
         notes,
     }
+}
+
+/// For a crash: the survivor's first agent phase after the last answer (the agent noticed the
+/// lost node and acted), measured from that answer.
+fn detection(
+    phases: &[AgentPhaseFigure],
+    start: &FlipStart<'_>,
+    last_ok: Option<&ProbeResult>,
+) -> Option<u64> {
+    if start.label != super::node_crash::LABEL {
+        return None;
+    }
+    let since = last_ok.map_or(start.at, |p| p.at);
+    let acted = phases
+        .iter()
+        .filter(|p| p.node == start.to && p.span.start >= since)
+        .map(|p| p.span.start)
+        .min()?;
+    Some((acted - since).as_millis() as u64)
 }
 
 /// The longest run of consecutive failed probes among `probes` (in start order); the first

@@ -433,3 +433,45 @@ fn the_json_document_keeps_the_command_line_contract() {
     assert_eq!(back.flips[0].downtime, report.flips[0].downtime);
     assert_eq!(back.timeline, report.timeline);
 }
+
+/// A crash's detection runs from the last answer to the survivor's first agent phase; a
+/// planned switch has none, even with the same phases.
+#[test]
+fn a_crash_is_detected_when_the_survivors_agent_first_acts() {
+    let day = |label: &str| {
+        let mut day = Day::new()
+            .node(0, 3000, "node1")
+            .refused(3000, 40_000)
+            .node(40_000, 42_000, "node2")
+            .flip(2000, label, "node1", "node2")
+            .task(38_000, 7, "doing")
+            .task(39_000, 7, "done");
+        for (at, node, name) in [
+            (2500, "node1", "stop: container#1"),
+            (20_000, "node2", "start: ip#1 address check"),
+            (30_000, "node2", "start: container#1"),
+        ] {
+            day.timeline.record(
+                ms(at),
+                EventKind::AgentPhase {
+                    node: node.into(),
+                    name: name.into(),
+                    duration: ms(1000),
+                    ok: true,
+                },
+            );
+        }
+        day.measure(60_000)
+    };
+    let crash = day(crate::failover::node_crash::LABEL);
+    let flip = &crash.flips[0];
+    // The last answer started at 2900 ms; node1's own phase (before it) does not count.
+    assert_eq!(flip.detection_ms, Some(20_000 - 2900), "{flip:?}");
+    assert!(
+        flip.notes.iter().any(|n| n.contains("detected in 17.1 s")),
+        "{:?}",
+        flip.notes
+    );
+    assert_eq!(flip.reaction_ms, Some(1000));
+    assert_eq!(day("switch").flips[0].detection_ms, None);
+}

@@ -1,6 +1,7 @@
 //! The game day (`tandem failover-test`): its measuring instruments and its model. The command
-//! drives them; nothing here knows SSH or the OVH API (events carry plain strings and numbers),
-//! so the instruments can be tested on loopback and reused by anything that moves a VIP.
+//! drives them; the instruments know neither SSH nor the OVH API (events carry plain strings and
+//! numbers), so they can be tested on loopback and reused by anything that moves a VIP; the
+//! scenarios ([`game_day`], [`node_crash`]) drive them over a pair's sessions and OVH's client.
 //!
 //! - [`clock`]: one time base for probes and events.
 //! - [`probe`]: probes of the service through the VIP, streamed as they complete.
@@ -9,6 +10,8 @@
 //! - [`agent`], [`agent_wait`], [`agent_switch`]: the OpenSVC agent: its status and log read
 //!   (pure), the bounded waits for a switch's real end, and the game day's switch, phases and
 //!   restore through it (`deploy --rolling` drains with the first two).
+//! - [`scenario`], [`node_crash`]: what a game day plays: the planned switch ([`game_day`]),
+//!   or the active node's crash (OVH's hard reboot) and its peer's takeover.
 //!
 //! How a command drives them (the report layer, above, renders what they measured: the live
 //! lines, the summary and the HTML page):
@@ -47,9 +50,11 @@ pub mod game_day;
 pub mod history;
 pub mod measurement;
 mod millis;
+pub mod node_crash;
 pub mod node_ops;
 mod preflight;
 pub mod probe;
 pub mod probe_vars;
 pub mod recorder;
+pub mod scenario;
 pub mod timeline;

@@ -222,6 +222,9 @@ impl ProbeSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timeline {
     pub cluster: String,
+    /// `switch`, `node-crash` (a timeline from before scenarios existed is a switch).
+    #[serde(default = "switch")]
+    pub scenario: String,
     /// The failover IP.
     pub vip: String,
     /// Wall clock at the clock origin (ms since the Unix epoch).
@@ -234,11 +237,16 @@ pub struct Timeline {
     pub probes: Vec<ProbeResult>,
 }
 
+fn switch() -> String {
+    "switch".into()
+}
+
 impl Timeline {
     /// An empty timeline whose times are offsets from `clock`'s origin.
     pub fn new(cluster: &str, vip: &str, clock: &Clock) -> Timeline {
         Timeline {
             cluster: cluster.to_string(),
+            scenario: switch(),
             vip: vip.to_string(),
             started_unix_ms: clock.origin_unix_ms(),
             probe: None,

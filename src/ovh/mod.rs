@@ -48,6 +48,7 @@ mod ip;
 mod mover;
 mod preflight;
 mod retry;
+mod server;
 mod signature;
 #[cfg(test)]
 mod tests;
@@ -63,4 +64,5 @@ pub use ip::{IpInfo, MOVE_FUNCTION, RoutedTo, Task, TaskStatus, ip_path};
 pub use mover::{MoveOptions, MoveOutcome};
 pub use preflight::{Checked, needed_calls};
 pub use retry::{RetryPolicy, is_retryable_status};
+pub use server::REBOOT_FUNCTION;
 pub use signature::sign;

@@ -9,7 +9,8 @@
 //! 5. reaps every child (orphans of the namespace land here) until SIGTERM.
 //!
 //! It never restarts sshd by itself: tests kill sshd to play a dead node. SIGUSR2 kills sshd and
-//! SIGUSR1 starts it again (what `Lab::kill_sshd` / `Lab::start_sshd` send).
+//! SIGUSR1 starts it again (what `Lab::kill_sshd` / `Lab::start_sshd` send). SIGPWR cuts the
+//! node's power and boots it again ([`super::power`]: the OVH simulator's `hardReboot`).
 //!
 //! All signals are blocked and taken with sigwait: one loop, no async handler. A pid-namespace init
 //! only gets the signals it handles, so no-op handlers are installed too.
@@ -25,16 +26,18 @@ use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, kill, sig
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, chdir, pivot_root, sethostname};
 
+use super::power::{self, BootState};
 use super::sys::SAFE_PATH;
 use super::{node, opensvc};
 
-const SIGNALS: [Signal; 6] = [
+const SIGNALS: [Signal; 7] = [
     Signal::SIGCHLD,
     Signal::SIGTERM,
     Signal::SIGINT,
     Signal::SIGHUP,
     Signal::SIGUSR1,
     Signal::SIGUSR2,
+    Signal::SIGPWR,
 ];
 
 /// Runs the init; returns the exit status (only on error or SIGTERM).
@@ -214,6 +217,7 @@ fn mnt(
 }
 
 fn supervise(name: &str, mask: &SigSet, sshd_log: &File) -> i32 {
+    let boot = BootState::capture();
     let mut sshd = start_sshd(name, sshd_log);
     loop {
         let sig = match mask.wait() {
@@ -239,6 +243,15 @@ fn supervise(name: &str, mask: &SigSet, sshd_log: &File) -> i32 {
                     eprintln!("tandem-lab init {name}: sshd killed on request");
                 }
             }
+            Signal::SIGPWR => {
+                power::cut(name, &boot);
+                if !stay_dark(name, mask) {
+                    return 0;
+                }
+                power::boot(name, &boot);
+                sshd = start_sshd(name, sshd_log);
+                power::start_agent(name);
+            }
             _ => {
                 eprintln!("tandem-lab init {name}: {sig}, stopping the node");
                 // From a pid-namespace init, kill(-1) reaches every other process of the namespace.
@@ -246,6 +259,39 @@ fn supervise(name: &str, mask: &SigSet, sshd_log: &File) -> i32 {
                 while !matches!(waitpid(None, None), Err(Errno::ECHILD)) {}
                 return 0;
             }
+        }
+    }
+}
+
+/// The node without power for [`power::POWER_OFF`]: children are still reaped, other
+/// requests ignored; false when asked to stop the node meanwhile (it then has nothing left).
+fn stay_dark(name: &str, mask: &SigSet) -> bool {
+    let until = std::time::Instant::now() + power::POWER_OFF;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        let timeout = libc::timespec {
+            tv_sec: left.as_secs() as libc::time_t,
+            tv_nsec: left.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: the set and the timespec live for the call; no siginfo is asked for.
+        let sig = unsafe { libc::sigtimedwait(mask.as_ref(), std::ptr::null_mut(), &timeout) };
+        match Signal::try_from(sig) {
+            Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP) => {
+                eprintln!("tandem-lab init {name}: stopping the node while it is dark");
+                while !matches!(waitpid(None, None), Err(Errno::ECHILD)) {}
+                return false;
+            }
+            Ok(Signal::SIGCHLD) => {
+                while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    if status == WaitStatus::StillAlive {
+                        break;
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -18,6 +18,7 @@ mod no_route;
 mod node;
 pub mod opensvc;
 pub mod ovh_api;
+mod power;
 mod slot;
 pub(crate) mod state;
 pub(crate) mod sys;
@@ -335,6 +336,20 @@ impl Lab {
                 sys::tail(&n.sshd_log, 5)
             ),
         })
+    }
+
+    /// Cuts the power of the node at `address` and boots it again after [`power::POWER_OFF`]
+    /// (through its init): what OVH's `hardReboot` does to a server. Returns the node's name.
+    pub fn power_cycle(&self, address: std::net::Ipv4Addr) -> Result<String, LabError> {
+        let Some(n) = self.nodes.iter().find(|n| n.address == address) else {
+            return Err(LabError::Node {
+                node: address.to_string(),
+                detail: "no node of this lab has that address".into(),
+            });
+        };
+        let n = self.live_node(&n.name)?;
+        signal_init(n, Signal::SIGPWR)?;
+        Ok(n.name.clone())
     }
 
     /// Whether each node's init runs and its sshd accepts connections.

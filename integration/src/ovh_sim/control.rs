@@ -65,6 +65,8 @@ pub struct Knobs {
     pub auth_refused: u64,
     /// Move tasks created.
     pub moves: u64,
+    /// Hard reboots asked for.
+    pub reboots: u64,
 }
 
 /// `POST /_lab/faults`: only the fields given change.
@@ -108,6 +110,7 @@ impl Knobs {
             faults_served: 0,
             auth_refused: 0,
             moves: 0,
+            reboots: 0,
         }
     }
 

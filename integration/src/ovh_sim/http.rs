@@ -187,6 +187,31 @@ fn dedicated(world: &super::world::World, rest: &[&str], query: Option<&str>) ->
                 None,
             ),
         },
+        [name, "task"] => {
+            if !world.services.contains_key(*name) {
+                let (status, message) = super::reboot::unknown_server(name);
+                return error(status, &message, None);
+            }
+            let (function, status) = task_filters(query);
+            answer(
+                200,
+                json!(world.server_task_ids(name, function.as_deref(), status.as_deref())),
+            )
+        }
+        [name, "task", id] => {
+            match id
+                .parse::<u64>()
+                .ok()
+                .and_then(|id| world.server_task(name, id))
+            {
+                Some(task) => answer(200, task.json()),
+                None => error(
+                    404,
+                    &format!("The requested object (taskId = {id}) does not exist"),
+                    None,
+                ),
+            }
+        }
         [name, "ipCanBeMovedTo"] => {
             let Some(ip) = query_value(query, "ip").and_then(|v| parse_ip(&v)) else {
                 return error(400, "Invalid or missing parameter: ip", None);
@@ -219,6 +244,12 @@ fn api(sim: &Sim, method: &Method, segments: &[&str], query: Option<&str>, body:
         }
         (&Method::GET, ["dedicated", "server", rest @ ..]) => {
             return dedicated(&world, rest, query);
+        }
+        (&Method::POST, ["dedicated", "server", name, "reboot"]) => {
+            return match world.start_reboot(name) {
+                Ok(task) => answer(200, task.json()),
+                Err((status, message)) => error(status, &message, None),
+            };
         }
         (&Method::GET, ["ip"]) => {
             return answer(

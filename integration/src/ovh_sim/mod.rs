@@ -11,6 +11,9 @@
 //!   with 403 `NOT_GRANTED_CALL`), `GET /1.0/dedicated/server`, `GET /1.0/dedicated/server/{name}`,
 //!   `GET /1.0/dedicated/server/{name}/ipCanBeMovedTo?ip=` (empty on yes, 400 on no), and
 //!   `GET /1.0/ip?type=failover` (the VIPs; `dedicated`: the servers' own addresses);
+//! - `POST /1.0/dedicated/server/{name}/reboot` (a `hardReboot` task: the lab node's power is cut
+//!   at once, and it boots again by itself), `GET /1.0/dedicated/server/{name}/task` and
+//!   `.../task/{id}`;
 //! - a move task goes `todo -> doing -> done` over the task duration (lab default 2 s), shows in
 //!   the task list only after a lag (the real API's, which Ansible's module tripped on), and on
 //!   `done` really re-routes the VIP: `ip route replace VIP/32 via NODE dev BRIDGE` in the root
@@ -36,6 +39,7 @@ mod auth;
 mod control;
 mod dates;
 mod http;
+mod reboot;
 mod world;
 
 use std::io::BufRead;

@@ -23,6 +23,8 @@ pub struct World {
     /// VIP -> service it is routed to.
     pub routes: BTreeMap<Ipv4Addr, String>,
     pub tasks: Vec<Task>,
+    /// Servers' own tasks (hard reboots), numbered with the move tasks.
+    pub server_tasks: Vec<super::reboot::ServerTask>,
     pub knobs: Knobs,
     next_task_id: u64,
 }
@@ -79,6 +81,7 @@ impl World {
             services: config.services.iter().cloned().collect(),
             routes: config.vips.iter().cloned().collect(),
             tasks: Vec::new(),
+            server_tasks: Vec::new(),
             knobs: Knobs::new(config.task_duration, config.list_lag),
             next_task_id: 1,
         }
@@ -206,8 +209,7 @@ impl World {
         }
         let fate = std::mem::take(&mut self.knobs.next_task);
         self.knobs.moves += 1;
-        let id = self.next_task_id;
-        self.next_task_id += 1;
+        let id = self.take_task_id();
         self.tasks.push(Task {
             id,
             ip,
@@ -223,6 +225,13 @@ impl World {
             applying: false,
         });
         Ok(&self.tasks[self.tasks.len() - 1])
+    }
+
+    /// A new task id: move and server tasks share one sequence, as OVH's ids are unique.
+    pub(super) fn take_task_id(&mut self) -> u64 {
+        let id = self.next_task_id;
+        self.next_task_id += 1;
+        id
     }
 
     pub fn task(&self, ip: Ipv4Addr, id: u64) -> Option<&Task> {
@@ -338,10 +347,32 @@ pub fn not_found(ip: Ipv4Addr) -> MoveRefusal {
 pub async fn ticker(sim: Arc<Sim>) {
     loop {
         tokio::time::sleep(TICK).await;
-        let due = match sim.world.lock() {
-            Ok(mut world) => world.advance(Instant::now()),
+        let (due, power_cuts) = match sim.world.lock() {
+            Ok(mut world) => {
+                let now = Instant::now();
+                (world.advance(now), world.advance_reboots(now))
+            }
             Err(_) => return,
         };
+        for addr in power_cuts {
+            let dir = sim.config.dir.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                crate::lab::Lab::load(&dir)
+                    .and_then(|lab| lab.power_cycle(addr))
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            match result {
+                Ok(node) => eprintln!("ovh api: hard reboot: the power of {node} ({addr}) is cut"),
+                Err(e) => {
+                    eprintln!("ovh api: hard reboot of {addr} failed: {e}");
+                    if let Ok(mut world) = sim.world.lock() {
+                        world.reboot_failed(addr, e);
+                    }
+                }
+            }
+        }
         for (id, ip, via) in due {
             let sim2 = sim.clone();
             let result = tokio::task::spawn_blocking(move || route_vip(&sim2, ip, via))

@@ -28,7 +28,7 @@ fn playbook() -> String {
 /// The agent's switch takes about 15 s here, and much longer on a loaded machine (its daemons
 /// and `om` calls are Python; 90 s was seen with other labs running): the budget is 90 s (the
 /// lab's RTO of 5 s is for `--direct`). It also bounds the waits for the agent (+10 s).
-fn agent_lab() -> TempLab {
+pub(crate) fn agent_lab() -> TempLab {
     let lab = TempLab::with_opensvc(2);
     let inventory = std::fs::read_to_string(lab.inventory()).unwrap();
     assert!(inventory.contains("  rto_seconds: 5\n"), "{inventory}");
@@ -64,14 +64,14 @@ fn agent_lab() -> TempLab {
     lab
 }
 
-fn game_day(lab: &TempLab, extra: &[&str]) -> Run {
+pub(crate) fn game_day(lab: &TempLab, extra: &[&str]) -> Run {
     let mut args = vec!["--cluster", "pair1", "--yes", "--json"];
     args.extend_from_slice(extra);
     Tandem::new(["failover-test", "-i"]).run_with(&lab.inventory(), &args)
 }
 
 /// The service's instances as node1's agent sees them: (node, avail, monitor status, frozen).
-fn agent_says(lab: &TempLab) -> Vec<(String, String, String, bool)> {
+pub(crate) fn agent_says(lab: &TempLab) -> Vec<(String, String, String, bool)> {
     let status = exec_ok(lab, "node1", "om daemon status --format json");
     let status: Value = serde_json::from_str(&status).unwrap();
     let mut out = Vec::new();
@@ -102,7 +102,7 @@ fn answering_nodes(report: &Value) -> Vec<String> {
     runs
 }
 
-fn notes(report: &Value) -> Vec<String> {
+pub(crate) fn notes(report: &Value) -> Vec<String> {
     report["timeline"]["events"]
         .as_array()
         .unwrap()
