@@ -109,10 +109,10 @@ pub enum Error {
     )]
     CrashNotConfirmed { cluster: String },
     #[error(
-        "failover-test --scenario node-crash needs the OpenSVC agent to take the service over \
-         (orchestrate = ha): drop --direct"
+        "failover-test --scenario {scenario} plays what the OpenSVC agents do (orchestrate = ha): \
+         drop --direct"
     )]
-    CrashNeedsAgent,
+    ScenarioNeedsAgent { scenario: &'static str },
     #[error(
         "no cookbook playbook: none of {} exists; pass --playbook or set `playbook` in tandem.toml",
         .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")

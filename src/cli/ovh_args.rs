@@ -261,6 +261,7 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
 pub enum ScenarioArg {
     Switch,
     NodeCrash,
+    NetworkSplit,
 }
 
 #[derive(Debug, Args)]
@@ -298,11 +299,17 @@ pub struct FailoverTestArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
 
-    /// What to play: `switch` (the planned switch-over) or `node-crash` (the active server's
+    /// What to play: `switch` (the planned switch-over), `node-crash` (the active server's
     /// power is cut through OVH's hard reboot; its peer's OpenSVC agent must take over, then
-    /// the crashed server boots and rejoins).
+    /// the crashed server boots and rejoins) or `network-split` (the link between the nodes is
+    /// cut while both stay up: fails when both serve at once or the VIP flaps).
     #[arg(long, value_enum, default_value_t = ScenarioArg::Switch)]
     pub scenario: ScenarioArg,
+
+    /// How long a network-split lasts, in seconds: longer than the agent's heartbeat timeout
+    /// (15 s) and its takeover, or nothing happens.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(5..=3600))]
+    pub split_seconds: u64,
 
     /// Confirms a scenario that takes a server down hard (node-crash): refused without it,
     /// `--yes` included.

@@ -62,10 +62,12 @@ pub async fn failover_test(cli: FailoverTestCli) -> Result<ExitCode, Error> {
         return Err(not_a_node_of(cluster, "--to", to));
     }
     let settings = settings(&args, &inventory, cluster, vip)?;
+    if settings.scenario != Scenario::Switch && settings.direct {
+        return Err(Error::ScenarioNeedsAgent {
+            scenario: settings.scenario.name(),
+        });
+    }
     if settings.scenario == Scenario::NodeCrash {
-        if settings.direct {
-            return Err(Error::CrashNeedsAgent);
-        }
         if !args.yes_really {
             return Err(Error::CrashNotConfirmed {
                 cluster: cluster.name.clone(),
@@ -209,7 +211,9 @@ fn settings(
         scenario: match args.scenario {
             ScenarioArg::Switch => Scenario::Switch,
             ScenarioArg::NodeCrash => Scenario::NodeCrash,
+            ScenarioArg::NetworkSplit => Scenario::NetworkSplit,
         },
+        split: Duration::from_secs(args.split_seconds),
         vip,
         spec: ServiceSpec {
             container: cs.container.clone().unwrap_or_else(|| service.clone()),
@@ -246,6 +250,13 @@ fn confirm(settings: &Settings) -> Result<(), Error> {
         Scenario::Switch => eprint!(
             "This switches service {} of cluster {} to its other node and moves its VIP {}{back}. Type yes to go on: ",
             settings.spec.service, settings.cluster, settings.vip
+        ),
+        Scenario::NetworkSplit => eprint!(
+            "This cuts the link between the two nodes of cluster {} for {} s (service {}, VIP {}): their agents may both start it. Type yes to go on: ",
+            settings.cluster,
+            settings.split.as_secs(),
+            settings.spec.service,
+            settings.vip
         ),
         Scenario::NodeCrash => eprint!(
             "This cuts the power of the server running service {} of cluster {} (OVH hard reboot); its peer must take the service and the VIP {} over{back}. Type yes to go on: ",

@@ -33,6 +33,8 @@ pub struct Side {
 pub struct Settings {
     pub cluster: String,
     pub scenario: Scenario,
+    /// How long a network split lasts.
+    pub split: Duration,
     pub vip: Ipv4Addr,
     pub spec: ServiceSpec,
     /// Switch with tandem's own stop/move/start instead of the switch command.
@@ -152,6 +154,35 @@ pub async fn run(
                     NoteLevel::Warning,
                     "no flip back: the crash did not end in a whole pair",
                 );
+            }
+        }
+        Scenario::NetworkSplit => {
+            rec.record(EventKind::Phase {
+                name: super::network_split::LABEL.into(),
+            });
+            let split = super::network_split::run(
+                settings,
+                &sides,
+                (from, to),
+                settings.split,
+                client,
+                &mut rec,
+                &mut prober,
+            )
+            .await;
+            match split {
+                Ok(outcome) => rec.timeline.violations.extend(outcome.violations),
+                Err(why) => rec.note(NoteLevel::Warning, format!("the link was not cut: {why}")),
+            }
+            // Whatever the agents did, the service ends where OVH routes the VIP, stopped
+            // on the other node, and the pair at rest.
+            rec.record(EventKind::Phase {
+                name: "restore".into(),
+            });
+            make_whole_after_split(settings, &sides, client, &mut rec, &mut prober).await;
+            go_on = false;
+            if settings.flip_back {
+                rec.note(NoteLevel::Info, "no flip back after a network split");
             }
         }
     }
@@ -434,6 +465,46 @@ async fn after_crash(
             put_service(settings, sides, to, rec, prober, "where it was taken over").await;
         }
         (true, false, false) => {}
+    }
+}
+
+/// After a split: the service where OVH routes the VIP (stopped on the other node), through the
+/// agent, once it has settled.
+async fn make_whole_after_split(
+    settings: &Settings,
+    sides: &[Side; 2],
+    client: &Client,
+    rec: &mut Recorder,
+    prober: &mut Prober,
+) {
+    super::agent_switch::settle(settings, sides, rec, prober).await;
+    let routed = rec.drive(prober, client.vip_status(settings.vip)).await;
+    let serving = match &routed {
+        Ok(Some(service)) => sides.iter().position(|s| s.service_name == *service),
+        _ => None,
+    };
+    match serving {
+        Some(serving) => {
+            put_service(
+                settings,
+                sides,
+                serving,
+                rec,
+                prober,
+                "where OVH routes the VIP",
+            )
+            .await
+        }
+        None => rec.record(EventKind::Restore {
+            action: format!(
+                "cannot tell which node the VIP is routed to ({}): the service was left as it is",
+                match routed {
+                    Ok(r) => r.unwrap_or_else(|| "nowhere".into()),
+                    Err(e) => e.to_string(),
+                }
+            ),
+            ok: Some(false),
+        }),
     }
 }
 

@@ -245,7 +245,10 @@ impl GameDayReport {
     pub fn measure(timeline: Timeline, rto_budget: Duration) -> GameDayReport {
         let flips = measure_flips(&timeline, rto_budget);
         let first = flips.first();
-        let verdict = if !flips.is_empty() && flips.iter().all(|f| f.verdict == Verdict::Pass) {
+        let verdict = if !flips.is_empty()
+            && flips.iter().all(|f| f.verdict == Verdict::Pass)
+            && timeline.violations.is_empty()
+        {
             Verdict::Pass
         } else {
             Verdict::Fail

@@ -50,6 +50,7 @@ pub mod game_day;
 pub mod history;
 pub mod measurement;
 mod millis;
+pub mod network_split;
 pub mod node_crash;
 pub mod node_ops;
 mod preflight;

@@ -7,6 +7,8 @@ pub enum Scenario {
     Switch,
     /// The active node dies (OVH's hard reboot cuts its power); the peer's agent takes over.
     NodeCrash,
+    /// The link between the nodes is cut while both stay up; what the agents do is reported.
+    NetworkSplit,
 }
 
 impl Scenario {
@@ -15,6 +17,7 @@ impl Scenario {
         match self {
             Scenario::Switch => "switch",
             Scenario::NodeCrash => super::node_crash::LABEL,
+            Scenario::NetworkSplit => super::network_split::LABEL,
         }
     }
 }

@@ -231,6 +231,10 @@ pub struct Timeline {
     pub started_unix_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeSettings>,
+    /// What fails the verdict whatever the downtime: two nodes serving at once, a VIP that
+    /// flapped (a network split's findings), one sentence each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<String>,
     /// In time order.
     pub events: Vec<Event>,
     /// In start order (`seq`).
@@ -250,6 +254,7 @@ impl Timeline {
             vip: vip.to_string(),
             started_unix_ms: clock.origin_unix_ms(),
             probe: None,
+            violations: Vec::new(),
             events: Vec::new(),
             probes: Vec::new(),
         }

@@ -23,7 +23,7 @@ mod live_view;
 mod modules_lab;
 mod no_route;
 mod opensvc_cluster;
-mod opensvc_crash;
+mod opensvc_failures;
 mod opensvc_game_day;
 mod opensvc_lab;
 mod ovh_preflight;

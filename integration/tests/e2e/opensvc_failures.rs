@@ -1,7 +1,11 @@
-//! The unplanned case, with the real OpenSVC agent: the active node's power is cut (OVH's hard
-//! reboot, which the simulator plays on the lab node: every process killed, the node off the
-//! wire for 40 s, then booted), the survivor's agent notices the lost heartbeats and takes the
-//! service and the VIP over, and the crashed node comes back into a whole pair.
+//! The failures that really happen, with the real OpenSVC agent (orchestrate = ha):
+//!
+//! - node-crash: the active node's power is cut (OVH's hard reboot, which the simulator plays on
+//!   the lab node: every process killed, the node off the wire for 40 s, then booted), the
+//!   survivor's agent notices the lost heartbeats and takes the service and the VIP over, and
+//!   the crashed node comes back into a whole pair;
+//! - network-split: the link between the nodes is cut while both stay up; both agents run the
+//!   service (split brain), which fails the verdict, and the pair is made whole after.
 
 use crate::failover::{node_address, vip, who_serves};
 use crate::opensvc_game_day::{agent_lab, agent_says, game_day, notes};
@@ -79,4 +83,52 @@ fn a_node_crash_is_taken_over_by_the_peer_and_the_pair_is_whole_again() {
     assert_ne!(says[0].1, "up", "web runs on node1 too: {says:?}");
     assert_eq!(says[0].2, "idle", "{says:?}");
     assert!(!says[0].3, "node1 left frozen: {says:?}");
+}
+
+#[test]
+fn a_network_split_that_ends_with_both_nodes_serving_fails_and_the_pair_is_made_whole() {
+    let _turn = agent_lab_turn();
+    let lab = agent_lab();
+    let run = game_day(
+        &lab,
+        &["--scenario", "network-split", "--split-seconds", "50"],
+    );
+    run.expect_code(1);
+    let report = run.json();
+    assert_eq!(report["verdict"], "fail", "{}", run.stderr);
+    assert_eq!(report["scenario"], "network-split");
+    // Cut off from node1, node2's agent started the service while node1 kept it.
+    let violations: Vec<&str> = report["timeline"]["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.starts_with("node1 and node2 both ran web from")
+                && v.ends_with("(split brain)")),
+        "{violations:?}"
+    );
+    // The link is whole again: no blackhole route, no self-heal timer left on either node.
+    for node in ["node1", "node2"] {
+        let routes = exec_ok(&lab, node, "ip route show type blackhole");
+        assert_eq!(routes.trim(), "", "{node} keeps {routes}");
+        let timer = lab.exec(node, "test -e /run/tandem-split.pid").unwrap();
+        assert!(!timer.status.success(), "{node} keeps its self-heal timer");
+    }
+    // One node serves, where OVH routes the VIP; the other is at rest in standby.
+    let serving = who_serves(&lab);
+    let node = serving
+        .strip_prefix("web on ")
+        .expect("the VIP answers")
+        .to_string();
+    assert_eq!(route_via(vip(&lab)), Some(node_address(&lab, &node)));
+    let says = agent_says(&lab);
+    for (name, avail, status, frozen) in &says {
+        assert_eq!(avail == "up", *name == node, "{says:?}");
+        assert_eq!(status, "idle", "{says:?}");
+        assert!(!frozen, "{says:?}");
+    }
 }
