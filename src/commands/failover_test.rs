@@ -67,12 +67,10 @@ pub async fn failover_test(cli: FailoverTestCli) -> Result<ExitCode, Error> {
             scenario: settings.scenario.name(),
         });
     }
-    if settings.scenario == Scenario::NodeCrash {
-        if !args.yes_really {
-            return Err(Error::CrashNotConfirmed {
-                cluster: cluster.name.clone(),
-            });
-        }
+    if settings.scenario == Scenario::NodeCrash && !args.yes_really {
+        return Err(Error::CrashNotConfirmed {
+            cluster: cluster.name.clone(),
+        });
     }
     let client = client(&inventory, &args.api)?;
 
