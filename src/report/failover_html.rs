@@ -2,37 +2,37 @@
 //! script, no external resource) that a person can open from a mail or a ticket years later:
 //! the verdict, the figures, the timeline drawn on a time axis, and every event in a table.
 //!
-//! Every string from the timeline goes through [`escape`]: node names, API paths and error
-//! messages come from outside.
+//! The page is the template `failover_report.html`, rendered by its own small minijinja
+//! environment with HTML auto-escaping on: node names, API paths and error messages come from
+//! outside, and no text reaches the page without being escaped. This file only turns the
+//! report into the template's context (texts and figures); the drawing's geometry comes from
+//! [`super::failover_timeline_svg`] and [`super::failover_history`]. The playbook's template
+//! engine (`crate::template`) is not used: its rules (no escaping, Ansible's filters) are for
+//! files on nodes, not for a page.
 
-use crate::failover::history::PastRun;
-use std::fmt::Write as _;
+use minijinja::value::Serde;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
 
+use super::failover_history::{Chart, chart};
 use super::failover_text::{offset, signed_ms};
-use super::failover_timeline_svg::timeline_svg;
+use super::failover_timeline_svg::{Drawing, drawing};
 use super::human_duration;
 use crate::failover::clock::utc_time_of_day;
+use crate::failover::history::{DEFAULT_SCENARIO, PastRun};
 use crate::failover::measurement::{FlipMeasurement, GameDayReport, Verdict};
 use crate::failover::timeline::EventKind;
 
-/// Text safe inside HTML elements and quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+const TEMPLATE: &str = include_str!("failover_report.html");
+const TEMPLATE_NAME: &str = "failover_report.html";
+
+/// The page could not be rendered: a bug in the template or its context, never bad input.
+#[derive(Debug, thiserror::Error)]
+#[error("the HTML report's template: {0:#}")]
+pub struct RenderError(#[from] minijinja::Error);
 
 /// The whole page.
-pub fn render(report: &GameDayReport) -> String {
+pub fn render(report: &GameDayReport) -> Result<String, RenderError> {
     render_with_history(report, None, &[])
 }
 
@@ -42,103 +42,127 @@ pub fn render_with_history(
     report: &GameDayReport,
     this_run: Option<&PastRun>,
     earlier: &[PastRun],
-) -> String {
-    let mut page = String::with_capacity(64 * 1024 + report.timeline.probes.len() * 160);
-    let route = if report.flips.is_empty() {
-        "no flip".to_string()
-    } else {
-        format!("{} → {}", report.from, report.to)
-    };
-    let verdict = report.verdict.as_str().to_uppercase();
-    let _ = writeln!(
-        page,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{verdict}: game day {cluster}, {route}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
-        cluster = escape(&report.cluster),
-        route = escape(&route),
+) -> Result<String, RenderError> {
+    let mut env = Environment::new();
+    // Whatever the template's name says: this page is HTML.
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    // A misspelt field is an error in the tests, not an empty spot in someone's report.
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()?,
     );
-    header(&mut page, report, &route);
-    for flip in &report.flips {
-        figures(&mut page, report, flip);
-    }
-    if !earlier.is_empty() {
-        let _ = writeln!(
-            page,
-            "<section id=\"history\">\n<h2>History</h2>\n<p>Downtime of the first flip, per phase: this run against the {} earlier game days of cluster {} ({}) kept in the history directory.</p>",
-            earlier.len(),
-            escape(&report.cluster),
-            escape(
-                this_run.map_or(crate::failover::history::DEFAULT_SCENARIO, |r| r
-                    .scenario
-                    .as_str())
-            ),
-        );
-        page.push_str(&super::failover_history::chart_svg(this_run, earlier));
-        page.push_str("</section>\n");
-    }
-    page.push_str("<section>\n<h2>Timeline</h2>\n");
-    page.push_str(&timeline_svg(report));
-    page.push_str(LEGEND);
-    page.push_str("</section>\n");
-    notes(&mut page, report);
-    event_table(&mut page, report);
-    page.push_str(
-        "<footer>Generated by tandem failover-test. Times are offsets from the start of the game day; \
-         wall-clock times are UTC.</footer>\n</body>\n</html>\n",
-    );
-    page
+    env.add_template(TEMPLATE_NAME, TEMPLATE)?;
+    let page = Page::of(report, this_run, earlier);
+    Ok(env.get_template(TEMPLATE_NAME)?.render(Serde(&page))?)
 }
 
-const STYLE: &str = r#"
-:root { --ok: #1a7f37; --fail: #cf222e; --task: #6639ba; --muted: #57606a; --line: #d0d7de; }
-* { box-sizing: border-box; }
-body { font-family: system-ui, "DejaVu Sans", sans-serif; color: #1f2328; margin: 0 auto; max-width: 1400px;
-       padding: 24px 32px; background: #fff; }
-h1 { font-size: 26px; margin: 0 0 4px; font-weight: 600; }
-h2 { font-size: 18px; margin: 28px 0 10px; font-weight: 600; }
-h3 { font-size: 15px; margin: 0 0 10px; font-weight: 600; color: var(--muted); }
-.sub { color: var(--muted); margin: 0; font-size: 14px; }
-.head { display: flex; align-items: center; gap: 28px; margin-bottom: 8px; }
-.verdict { font-size: 64px; font-weight: 800; letter-spacing: 2px; padding: 4px 28px; border-radius: 12px;
-           color: #fff; line-height: 1.1; }
-.verdict.pass { background: var(--ok); } .verdict.fail { background: var(--fail); }
-.because { font-size: 17px; margin: 6px 0 0; }
-.flip { border: 1px solid var(--line); border-radius: 10px; padding: 14px 18px; margin-top: 18px; }
-.cards { display: flex; flex-wrap: wrap; gap: 12px; }
-.card { flex: 1 1 150px; background: #f6f8fa; border-radius: 8px; padding: 10px 14px; }
-.card .label { font-size: 12px; text-transform: uppercase; letter-spacing: .5px; color: var(--muted); }
-.card .value { font-size: 26px; font-weight: 700; margin-top: 2px; }
-.card .hint { font-size: 12px; color: var(--muted); }
-.card.bad .value { color: var(--fail); } .card.good .value { color: var(--ok); }
-.tag { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 12px; font-weight: 700; }
-.tag.pass { background: var(--ok); } .tag.fail { background: var(--fail); }
-svg.timeline { width: 100%; height: auto; display: block; border: 1px solid var(--line); border-radius: 8px; }
-svg text { font-family: system-ui, "DejaVu Sans", sans-serif; }
-.legend { font-size: 13px; color: var(--muted); margin-top: 6px; }
-.legend span { display: inline-block; margin-right: 18px; }
-.legend i { display: inline-block; width: 12px; height: 12px; vertical-align: -1px; margin-right: 5px; border-radius: 2px; }
-ul.notes { margin: 0; padding-left: 20px; } ul.notes li { margin: 3px 0; }
-table.events { border-collapse: collapse; width: 100%; font-size: 13px; }
-table.events th { text-align: left; color: var(--muted); font-weight: 600; border-bottom: 2px solid var(--line); padding: 5px 8px; }
-table.events td { border-bottom: 1px solid #eaeef2; padding: 4px 8px; vertical-align: top; }
-table.events td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.events tr.problem td { color: var(--fail); }
-table.events tr.milestone td { font-style: italic; background: #f6f8fa; }
-table.events tr.flip td { font-weight: 700; border-top: 2px solid var(--line); }
-footer { margin-top: 28px; font-size: 12px; color: var(--muted); }
-"#;
+/// The template's context: plain texts (escaped by the template) and figures.
+#[derive(Serialize)]
+struct Page {
+    /// `pass` or `fail`: a CSS class, upper-cased for the badge.
+    verdict: &'static str,
+    cluster: String,
+    /// `node1 → node2`, or `no flip`.
+    route: String,
+    started_at: String,
+    vip: String,
+    /// ` · probes: http GET / to 203.0.113.10:80 every 100 ms (timeout 300 ms)`, or empty.
+    probe: String,
+    budget: String,
+    because: String,
+    flips: Vec<FlipView>,
+    history: Option<History>,
+    timeline: Drawing,
+    notes: Vec<String>,
+    events: Vec<EventRow>,
+}
 
-const LEGEND: &str = "<div class=\"legend\">\
-<span><i style=\"background:#1a7f37\"></i>ok probe, in the strip of the node that answered</span>\
-<span><i style=\"background:#cf222e\"></i>failed probe</span>\
-<span><i style=\"background:#6639ba\"></i>OVH move task, created to final status</span>\
-<span><i style=\"background:rgba(207,34,46,.14);border:1px solid rgba(207,34,46,.5)\"></i>downtime</span>\
-</div>\n";
+#[derive(Serialize)]
+struct FlipView {
+    label: String,
+    from: String,
+    to: String,
+    verdict: &'static str,
+    cards: Vec<Card>,
+}
 
-fn header(page: &mut String, report: &GameDayReport, route: &str) {
-    let class = report.verdict.as_str();
-    let because = match (report.flips.is_empty(), report.verdict) {
+#[derive(Serialize)]
+struct Card {
+    label: &'static str,
+    value: String,
+    hint: String,
+    /// `good`, `bad` or empty: the value's colour.
+    mood: &'static str,
+}
+
+#[derive(Serialize)]
+struct History {
+    earlier: usize,
+    scenario: String,
+    chart: Chart,
+}
+
+#[derive(Serialize)]
+struct EventRow {
+    class: &'static str,
+    offset: String,
+    utc: String,
+    tag: &'static str,
+    what: String,
+}
+
+impl Page {
+    fn of(report: &GameDayReport, this_run: Option<&PastRun>, earlier: &[PastRun]) -> Page {
+        let route = if report.flips.is_empty() {
+            "no flip".to_string()
+        } else {
+            format!("{} → {}", report.from, report.to)
+        };
+        let probe = report.timeline.probe.as_ref().map_or(String::new(), |p| {
+            format!(
+                " · probes: {} to {} every {} (timeout {})",
+                p.mode,
+                p.target,
+                human_duration(p.interval),
+                human_duration(p.timeout)
+            )
+        });
+        let history = (!earlier.is_empty()).then(|| History {
+            earlier: earlier.len(),
+            scenario: this_run
+                .map_or(DEFAULT_SCENARIO, |r| r.scenario.as_str())
+                .to_string(),
+            chart: chart(this_run, earlier),
+        });
+        Page {
+            verdict: report.verdict.as_str(),
+            cluster: report.cluster.clone(),
+            route,
+            started_at: report.started_at.clone(),
+            vip: report.vip.clone(),
+            probe,
+            budget: human_duration(report.rto_budget),
+            because: because(report),
+            flips: report.flips.iter().map(|f| flip_view(report, f)).collect(),
+            history,
+            timeline: drawing(report),
+            notes: report
+                .flips
+                .iter()
+                .flat_map(|f| f.notes.iter().map(move |n| format!("{}: {n}", f.label)))
+                .collect(),
+            events: event_rows(report),
+        }
+    }
+}
+
+/// The sentence under the verdict.
+fn because(report: &GameDayReport) -> String {
+    match (report.flips.is_empty(), report.verdict) {
         (true, _) => "No flip was made: the game day stopped before moving the VIP.".to_string(),
         (false, Verdict::Pass) => format!(
             "Every flip answered from its target within the RTO budget of {}.",
@@ -164,103 +188,49 @@ fn header(page: &mut String, report: &GameDayReport, route: &str) {
                 .collect();
             format!("Failed. {}.", failed.join("; "))
         }
-    };
-    let probe = report.timeline.probe.as_ref().map_or(String::new(), |p| {
-        format!(
-            " · probes: {} to {} every {} (timeout {})",
-            p.mode,
-            p.target,
-            human_duration(p.interval),
-            human_duration(p.timeout)
-        )
-    });
-    let _ = writeln!(
-        page,
-        "<div class=\"head\">\n<div class=\"verdict {class}\">{verdict}</div>\n<div>\n\
-         <h1>Game day: cluster {cluster}, {route}</h1>\n\
-         <p class=\"sub\">{date} · VIP {vip}{probe} · RTO budget {budget}</p>\n\
-         <p class=\"because\">{because}</p>\n</div>\n</div>",
-        verdict = class.to_uppercase(),
-        cluster = escape(&report.cluster),
-        route = escape(route),
-        date = escape(&report.started_at),
-        vip = escape(&report.vip),
-        probe = escape(&probe),
-        budget = human_duration(report.rto_budget),
-        because = escape(&because),
-    );
+    }
 }
 
-fn card(page: &mut String, label: &str, value: &str, hint: &str, mood: &str) {
-    let _ = writeln!(
-        page,
-        "<div class=\"card {mood}\"><div class=\"label\">{}</div><div class=\"value\">{}</div>\
-         <div class=\"hint\">{}</div></div>",
-        escape(label),
-        escape(value),
-        escape(hint)
-    );
-}
-
-fn figures(page: &mut String, report: &GameDayReport, flip: &FlipMeasurement) {
-    let _ = writeln!(
-        page,
-        "<section class=\"flip\">\n<h3>{label}: {from} → {to} <span class=\"tag {v}\">{vu}</span></h3>\n<div class=\"cards\">",
-        label = escape(&flip.label),
-        from = escape(&flip.from),
-        to = escape(&flip.to),
-        v = flip.verdict.as_str(),
-        vu = flip.verdict.as_str().to_uppercase(),
-    );
-    let (downtime, hint, mood) = if flip.target_answered {
-        let mood = if flip.downtime <= report.rto_budget {
-            "good"
-        } else {
-            "bad"
-        };
-        (
-            human_duration(flip.downtime),
-            format!("budget {}", human_duration(report.rto_budget)),
-            mood,
-        )
+fn flip_view(report: &GameDayReport, flip: &FlipMeasurement) -> FlipView {
+    let downtime = if flip.target_answered {
+        Card {
+            label: "Downtime",
+            value: human_duration(flip.downtime),
+            hint: format!("budget {}", human_duration(report.rto_budget)),
+            mood: if flip.downtime <= report.rto_budget {
+                "good"
+            } else {
+                "bad"
+            },
+        }
     } else {
-        (
-            format!("≥ {}", human_duration(flip.downtime)),
-            format!("{} never answered", flip.to),
-            "bad",
-        )
+        Card {
+            label: "Downtime",
+            value: format!("≥ {}", human_duration(flip.downtime)),
+            hint: format!("{} never answered", flip.to),
+            mood: "bad",
+        }
     };
-    card(page, "Downtime", &downtime, &hint, mood);
-    match &flip.task {
+    let task = match &flip.task {
         Some(t) => {
             let (value, mood) = match t.duration {
                 Some(d) => (human_duration(d), ""),
                 None => (t.final_status.clone(), "bad"),
             };
-            card(
-                page,
-                "OVH task",
-                &value,
-                &format!("task {}, created to {}", t.task_id, t.final_status),
+            Card {
+                label: "OVH task",
+                value,
+                hint: format!("task {}, created to {}", t.task_id, t.final_status),
                 mood,
-            );
+            }
         }
-        None => card(page, "OVH task", "–", "no task seen", ""),
-    }
-    card(
-        page,
-        "tandem's reaction",
-        &flip.reaction_ms.map_or("–".to_string(), signed_ms),
-        "task done to first answer from the target",
-        "",
-    );
-    card(
-        page,
-        "Probes ok",
-        &format!("{} / {}", flip.probes.ok, flip.probes.sent),
-        &format!("{:.1}% success", flip.probes.success_ratio * 100.0),
-        "",
-    );
+        None => Card {
+            label: "OVH task",
+            value: "–".to_string(),
+            hint: "no task seen".to_string(),
+            mood: "",
+        },
+    };
     let (run, run_hint) =
         flip.longest_failed_run
             .map_or(("0".to_string(), "no probe failed".to_string()), |r| {
@@ -269,49 +239,53 @@ fn figures(page: &mut String, report: &GameDayReport, flip: &FlipMeasurement) {
                     human_duration(r.span.end - r.span.start),
                 )
             });
-    card(page, "Longest failed run", &run, &run_hint, "");
-    page.push_str("</div>\n</section>\n");
+    FlipView {
+        label: flip.label.clone(),
+        from: flip.from.clone(),
+        to: flip.to.clone(),
+        verdict: flip.verdict.as_str(),
+        cards: vec![
+            downtime,
+            task,
+            Card {
+                label: "tandem's reaction",
+                value: flip.reaction_ms.map_or("–".to_string(), signed_ms),
+                hint: "task done to first answer from the target".to_string(),
+                mood: "",
+            },
+            Card {
+                label: "Probes ok",
+                value: format!("{} / {}", flip.probes.ok, flip.probes.sent),
+                hint: format!("{:.1}% success", flip.probes.success_ratio * 100.0),
+                mood: "",
+            },
+            Card {
+                label: "Longest failed run",
+                value: run,
+                hint: run_hint,
+                mood: "",
+            },
+        ],
+    }
 }
 
-fn notes(page: &mut String, report: &GameDayReport) {
-    let notes: Vec<String> = report
-        .flips
+fn event_rows(report: &GameDayReport) -> Vec<EventRow> {
+    report
+        .events_with_milestones()
         .iter()
-        .flat_map(|f| f.notes.iter().map(move |n| format!("{}: {n}", f.label)))
-        .collect();
-    if notes.is_empty() {
-        return;
-    }
-    page.push_str("<section>\n<h2>Notes</h2>\n<ul class=\"notes\">\n");
-    for n in notes {
-        let _ = writeln!(page, "<li>{}</li>", escape(&n));
-    }
-    page.push_str("</ul>\n</section>\n");
-}
-
-fn event_table(page: &mut String, report: &GameDayReport) {
-    page.push_str(
-        "<section>\n<h2>Events</h2>\n<table class=\"events\">\n\
-         <tr><th>Time</th><th>UTC</th><th>Kind</th><th>What</th></tr>\n",
-    );
-    for event in report.events_with_milestones() {
-        let class = match &event.kind {
-            EventKind::FirstFailedProbe { .. } | EventKind::FirstAnswer { .. } => "milestone",
-            EventKind::FlipStarted { .. } => "flip",
-            kind if kind.is_problem() => "problem",
-            _ => "",
-        };
-        let wall = report.timeline.started_unix_ms + event.at.as_millis() as u64;
-        let _ = writeln!(
-            page,
-            "<tr class=\"{class}\"><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
-            offset(event.at),
-            utc_time_of_day(wall),
-            event.kind.tag(),
-            escape(&event.kind.describe()),
-        );
-    }
-    page.push_str("</table>\n</section>\n");
+        .map(|event| EventRow {
+            class: match &event.kind {
+                EventKind::FirstFailedProbe { .. } | EventKind::FirstAnswer { .. } => "milestone",
+                EventKind::FlipStarted { .. } => "flip",
+                kind if kind.is_problem() => "problem",
+                _ => "",
+            },
+            offset: offset(event.at),
+            utc: utc_time_of_day(report.timeline.started_unix_ms + event.at.as_millis() as u64),
+            tag: event.kind.tag(),
+            what: event.kind.describe(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

