@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::utc_datetime;
 use super::millis;
+use super::phases::PhaseFigure;
 use super::probe::ProbeResult;
 use super::timeline::{Event, EventKind, Timeline};
 
@@ -201,6 +202,12 @@ pub struct FlipMeasurement {
     /// the agent spent its time (none for `--direct`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agent_phases: Vec<AgentPhaseFigure>,
+    /// The flip cut into its phases (stop, OVH task, start, first answer): [`super::phases`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseFigure>,
+    /// The phase that took most of the outage, in one sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical_path: Option<String>,
 }
 
 /// A whole game day: the `--json` document (DESIGN.md section 7 fixes `verdict`, `from`, `to`,
@@ -505,7 +512,7 @@ fn measure_flip(
             _ => None,
         })
         .collect();
-    FlipMeasurement {
+    let mut flip = FlipMeasurement {
         agent_phases,
         label: start.label.to_string(),
         from: start.from.to_string(),
@@ -524,7 +531,11 @@ fn measure_flip(
         probes: ProbeCounts::of(window.iter().copied().filter(|p| p.at >= counted_from)),
         attribution,
         notes,
-    }
+        phases: Vec::new(),
+        critical_path: None,
+    };
+    (flip.phases, flip.critical_path) = super::phases::of(timeline, &flip);
+    flip
 }
 
 /// The longest run of consecutive failed probes among `probes` (in start order); the first

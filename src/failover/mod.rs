@@ -48,6 +48,7 @@ pub mod history;
 pub mod measurement;
 mod millis;
 pub mod node_ops;
+pub mod phases;
 mod preflight;
 pub mod probe;
 pub mod probe_vars;

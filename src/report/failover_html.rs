@@ -5,8 +5,9 @@
 //! The page is the template `failover_report.html`, rendered by its own small minijinja
 //! environment with HTML auto-escaping on: node names, API paths and error messages come from
 //! outside, and no text reaches the page without being escaped. This file only turns the
-//! report into the template's context (texts and figures); the drawing's geometry comes from
-//! [`super::failover_timeline_svg`] and [`super::failover_history`]. The playbook's template
+//! report into the template's context (texts and figures); the drawings' geometry comes from
+//! [`super::failover_timeline_svg`], [`super::failover_phase_bar`] and
+//! [`super::failover_history`]. The playbook's template
 //! engine (`crate::template`) is not used: its rules (no escaping, Ansible's filters) are for
 //! files on nodes, not for a page.
 
@@ -15,6 +16,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use super::failover_history::{Chart, chart};
+use super::failover_phase_bar::{PhaseBar, phase_bar};
 use super::failover_text::{offset, signed_ms};
 use super::failover_timeline_svg::{Drawing, drawing};
 use super::human_duration;
@@ -77,6 +79,7 @@ struct Page {
     flips: Vec<FlipView>,
     history: Option<History>,
     timeline: Drawing,
+    phase_bar: Option<PhaseBar>,
     notes: Vec<String>,
     events: Vec<EventRow>,
 }
@@ -150,6 +153,7 @@ impl Page {
             flips: report.flips.iter().map(|f| flip_view(report, f)).collect(),
             history,
             timeline: drawing(report),
+            phase_bar: phase_bar(report),
             notes: report
                 .flips
                 .iter()

@@ -251,3 +251,48 @@ fn the_history_chart_is_drawn_under_the_figures() {
     assert!(page.contains("the 2 earlier game days of cluster web (x)"));
     assert!(!render(&report).unwrap().contains("id=\"history\""));
 }
+
+#[test]
+fn the_phases_are_drawn_under_the_timeline_with_the_critical_path() {
+    let mut timeline = game_day("node1", 30, 100).timeline;
+    for (at, node, command, done) in [
+        (30, "node1", "stop the service", 1500),
+        (1600, "node2", "start the service", 1900),
+    ] {
+        timeline.record(
+            ms(at),
+            EventKind::CommandStarted {
+                node: node.into(),
+                command: command.into(),
+            },
+        );
+        timeline.record(
+            ms(done),
+            EventKind::CommandFinished {
+                node: node.into(),
+                command: command.into(),
+                ok: true,
+                detail: None,
+            },
+        );
+    }
+    let page = render(&GameDayReport::measure(timeline, Duration::from_secs(60))).unwrap();
+    assert_eq!(page.matches("<svg class=\"phases\"").count(), 1);
+    for phase in ["stop", "OVH task", "start"] {
+        assert_eq!(
+            page.matches(&format!("<g class=\"flip-phase\" data-phase=\"{phase}\">"))
+                .count(),
+            1,
+            "no {phase}"
+        );
+    }
+    assert!(page.contains(
+        "<p class=\"critical\">switch: 1.1 s of the 1.1 s outage was the OVH task moving the VIP to node2</p>"
+    ));
+    // Without a phase, no bar.
+    let bare = render(&game_day("node1", 30, 100)).unwrap();
+    assert!(bare.contains("data-phase=\"OVH task\""));
+    let mut none = game_day("node1", 30, 100);
+    none.flips[0].phases.clear();
+    assert!(!render(&none).unwrap().contains("<svg class=\"phases\""));
+}

@@ -200,6 +200,7 @@ pub fn summary(report: &GameDayReport, color: bool) -> String {
     ];
     rows.extend(report.flips.iter().map(flip_row));
     text.push_str(&align(&rows));
+    text.push_str(&phases(report));
     let phases: Vec<Vec<String>> = report
         .flips
         .iter()
@@ -236,6 +237,41 @@ pub fn summary(report: &GameDayReport, color: bool) -> String {
         for n in notes {
             text.push_str(&n);
             text.push('\n');
+        }
+    }
+    text
+}
+
+/// Each flip's phases (from its start) with their share of the outage, and the sentence naming
+/// the one that cost most of it: where the downtime went.
+fn phases(report: &GameDayReport) -> String {
+    let mut rows = vec![
+        ["  FLIP", "PHASE", "NODE", "START", "TOOK", "OF THE OUTAGE"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for f in &report.flips {
+        rows.extend(f.phases.iter().map(|p| {
+            vec![
+                format!("  {}", f.label),
+                p.name.clone(),
+                p.node.clone(),
+                format!(
+                    "+{:.1} s",
+                    p.start.saturating_sub(f.started_at).as_secs_f64()
+                ),
+                human_duration(p.duration),
+                human_duration(p.outage),
+            ]
+        }));
+    }
+    if rows.len() == 1 {
+        return String::new();
+    }
+    let mut text = format!("\nphases:\n{}", align(&rows));
+    for f in &report.flips {
+        if let Some(sentence) = &f.critical_path {
+            let _ = writeln!(text, "  {}: {sentence}", f.label);
         }
     }
     text
@@ -433,5 +469,14 @@ mod tests {
         let report = GameDayReport::measure(timeline, Duration::from_secs(1));
         let text = summary(&report, false);
         assert!(text.contains("node1  stop: container#1"), "{text}");
+        // The agent's stop is the flip's stop phase, and most of the outage it saw.
+        assert!(
+            text.contains("\nphases:\n  FLIP    PHASE  NODE   START   TOOK    OF THE OUTAGE\n  switch  stop   node1  +0.1 s  100 ms  50 ms\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  switch: 50 ms of the 200 ms outage was stopping the service on node1 (mostly the agent's `stop: container#1`)\n"),
+            "{text}"
+        );
     }
 }

@@ -23,15 +23,27 @@ pub(super) fn r1(x: f64) -> f64 {
 }
 
 /// Geometry of the drawing, in SVG user units (the SVG scales to the page width).
-struct Frame {
-    width: f64,
-    left: f64,
-    right: f64,
+pub(super) struct Frame {
+    pub(super) width: f64,
+    pub(super) left: f64,
+    pub(super) right: f64,
     span: Duration,
 }
 
 impl Frame {
-    fn x(&self, at: Duration) -> f64 {
+    /// The time axis of `report`'s drawings: the timeline and the phase bar under it.
+    pub(super) fn of(report: &GameDayReport) -> Frame {
+        let end = report.timeline.end().max(Duration::from_secs(1));
+        // A little air after the last probe.
+        Frame {
+            width: 1320.0,
+            left: 130.0,
+            right: 24.0,
+            span: end + end / 40,
+        }
+    }
+
+    pub(super) fn x(&self, at: Duration) -> f64 {
         let ratio = at.as_secs_f64() / self.span.as_secs_f64().max(0.001);
         self.left + ratio.clamp(0.0, 1.0) * (self.width - self.left - self.right)
     }
@@ -182,14 +194,7 @@ pub struct MarkerLine {
 /// The timeline drawing: marker labels on top, a probe strip per node, a strip of failed probes,
 /// the OVH task bars, a time axis; the downtime shaded across the strips.
 pub fn drawing(report: &GameDayReport) -> Drawing {
-    let end = report.timeline.end().max(Duration::from_secs(1));
-    // A little air after the last probe.
-    let frame = Frame {
-        width: 1320.0,
-        left: 130.0,
-        right: 24.0,
-        span: end + end / 40,
-    };
+    let frame = Frame::of(report);
     let markers = markers(report);
     let (label_rows, rows) = place_labels(&markers, &frame);
     let top = 10.0 + label_rows as f64 * LABEL_ROW + 6.0;
@@ -338,7 +343,7 @@ fn markers(report: &GameDayReport) -> Vec<Marker> {
 }
 
 /// Rough width of a 12px label: enough to keep labels from overlapping.
-fn label_width(label: &str) -> f64 {
+pub(super) fn label_width(label: &str) -> f64 {
     label.chars().count() as f64 * 7.0 + 8.0
 }
 
