@@ -1,6 +1,7 @@
 //! `tandem failover-test --report FILE.html`: one self-contained page (inline CSS and SVG, no
 //! script, no external resource) that a person can open from a mail or a ticket years later:
-//! the verdict, the figures, the timeline drawn on a time axis, and every event in a table.
+//! the verdict, the figures, the timeline drawn on a time axis, every event in a table, and
+//! the `--json` document itself as a download link (a `data:` URL: no file to keep beside it).
 //!
 //! The page is the template `failover_report.html`, rendered by its own small minijinja
 //! environment with HTML auto-escaping on: node names, API paths and error messages come from
@@ -11,27 +12,33 @@
 //! engine (`crate::template`) is not used: its rules (no escaping, Ansible's filters) are for
 //! files on nodes, not for a page.
 
-use minijinja::value::Serde;
+use std::time::Duration;
+
+use minijinja::value::{Serde, Value};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use super::failover_history::{Chart, chart};
 use super::failover_phase_bar::{PhaseBar, phase_bar};
-use super::failover_text::{offset, signed_ms};
+use super::failover_text::{failure_kinds, offset, signed_ms};
 use super::failover_timeline_svg::{Drawing, drawing};
 use super::human_duration;
 use crate::failover::clock::utc_time_of_day;
 use crate::failover::history::{DEFAULT_SCENARIO, PastRun};
-use crate::failover::measurement::{FlipMeasurement, GameDayReport, Verdict};
-use crate::failover::timeline::EventKind;
+use crate::failover::measurement::{GameDayReport, Verdict};
+use crate::failover::timeline::{Event, EventKind};
 
 const TEMPLATE: &str = include_str!("failover_report.html");
 const TEMPLATE_NAME: &str = "failover_report.html";
 
 /// The page could not be rendered: a bug in the template or its context, never bad input.
 #[derive(Debug, thiserror::Error)]
-#[error("the HTML report's template: {0:#}")]
-pub struct RenderError(#[from] minijinja::Error);
+pub enum RenderError {
+    #[error("the HTML report's template: {0:#}")]
+    Template(#[from] minijinja::Error),
+    #[error("the HTML report's JSON document: {0}")]
+    Json(#[from] serde_json::Error),
+}
 
 /// The whole page.
 pub fn render(report: &GameDayReport) -> Result<String, RenderError> {
@@ -58,7 +65,7 @@ pub fn render_with_history(
             .build()?,
     );
     env.add_template(TEMPLATE_NAME, TEMPLATE)?;
-    let page = Page::of(report, this_run, earlier);
+    let page = Page::of(report, this_run, earlier, embedded_json(report)?);
     Ok(env.get_template(TEMPLATE_NAME)?.render(Serde(&page))?)
 }
 
@@ -76,6 +83,12 @@ struct Page {
     probe: String,
     budget: String,
     because: String,
+    /// The `--json` document, base64, for the page's download link: marked safe, as base64's
+    /// alphabet has no character that means anything inside a quoted attribute (escaped,
+    /// each `/` would take six bytes).
+    json: Value,
+    /// `pair1-20261202110000.json`.
+    json_file: String,
     flips: Vec<FlipView>,
     history: Option<History>,
     timeline: Drawing,
@@ -119,7 +132,12 @@ struct EventRow {
 }
 
 impl Page {
-    fn of(report: &GameDayReport, this_run: Option<&PastRun>, earlier: &[PastRun]) -> Page {
+    fn of(
+        report: &GameDayReport,
+        this_run: Option<&PastRun>,
+        earlier: &[PastRun],
+        json: Value,
+    ) -> Page {
         let route = if report.flips.is_empty() {
             "no flip".to_string()
         } else {
@@ -150,7 +168,11 @@ impl Page {
             probe,
             budget: human_duration(report.rto_budget),
             because: because(report),
-            flips: report.flips.iter().map(|f| flip_view(report, f)).collect(),
+            json,
+            json_file: json_file(report),
+            flips: (0..report.flips.len())
+                .map(|k| flip_view(report, k))
+                .collect(),
             history,
             timeline: drawing(report),
             phase_bar: phase_bar(report),
@@ -162,6 +184,35 @@ impl Page {
             events: event_rows(report),
         }
     }
+}
+
+/// The report as `--json` prints it (and the history keeps it), in base64.
+fn embedded_json(report: &GameDayReport) -> Result<Value, RenderError> {
+    use base64::Engine;
+    let doc = serde_json::to_vec(report)?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(doc);
+    Ok(Value::from_safe_string(encoded))
+}
+
+/// A file name from the cluster (letters, digits, `-`, `_` kept) and the start's digits.
+fn json_file(report: &GameDayReport) -> String {
+    let cluster: String = report
+        .cluster
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stamp: String = report
+        .started_at
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    format!("game-day-{cluster}-{stamp}.json")
 }
 
 /// The sentence under the verdict.
@@ -195,7 +246,9 @@ fn because(report: &GameDayReport) -> String {
     }
 }
 
-fn flip_view(report: &GameDayReport, flip: &FlipMeasurement) -> FlipView {
+/// Flip `k` as its section shows it.
+fn flip_view(report: &GameDayReport, k: usize) -> FlipView {
+    let flip = &report.flips[k];
     let downtime = if flip.target_answered {
         Card {
             label: "Downtime",
@@ -260,7 +313,7 @@ fn flip_view(report: &GameDayReport, flip: &FlipMeasurement) -> FlipView {
             Card {
                 label: "Probes ok",
                 value: format!("{} / {}", flip.probes.ok, flip.probes.sent),
-                hint: format!("{:.1}% success", flip.probes.success_ratio * 100.0),
+                hint: probes_hint(report, k),
                 mood: "",
             },
             Card {
@@ -273,23 +326,101 @@ fn flip_view(report: &GameDayReport, flip: &FlipMeasurement) -> FlipView {
     }
 }
 
-fn event_rows(report: &GameDayReport) -> Vec<EventRow> {
-    report
-        .events_with_milestones()
+/// `66.7% success · 10 timeout`: the failed probes by kind, over the probes the flip counts
+/// (from its start, the first flip's from the game day's, to the next flip's start).
+fn probes_hint(report: &GameDayReport, k: usize) -> String {
+    let flip = &report.flips[k];
+    let from = if k == 0 {
+        Duration::ZERO
+    } else {
+        flip.started_at
+    };
+    let until = report
+        .flips
+        .get(k + 1)
+        .map_or(Duration::MAX, |f| f.started_at);
+    let mine = report
+        .timeline
+        .probes
         .iter()
-        .map(|event| EventRow {
-            class: match &event.kind {
-                EventKind::FirstFailedProbe { .. } | EventKind::FirstAnswer { .. } => "milestone",
-                EventKind::FlipStarted { .. } => "flip",
-                kind if kind.is_problem() => "problem",
-                _ => "",
-            },
-            offset: offset(event.at),
-            utc: utc_time_of_day(report.timeline.started_unix_ms + event.at.as_millis() as u64),
-            tag: event.kind.tag(),
-            what: event.kind.describe(),
+        .filter(|p| p.at >= from && p.at < until);
+    let failed = failure_kinds(mine);
+    let ratio = format!("{:.1}% success", flip.probes.success_ratio * 100.0);
+    if failed.is_empty() {
+        ratio
+    } else {
+        format!("{ratio} · {failed}")
+    }
+}
+
+/// The event table's rows: every event and milestone in time order, except that an API
+/// request and its answer take one line (at the request's time, with the answer and how long
+/// it took): a move polled for a minute is otherwise two lines per poll.
+fn event_rows(report: &GameDayReport) -> Vec<EventRow> {
+    let events = report.events_with_milestones();
+    let answers = answers(&events);
+    let answered: Vec<bool> = (0..events.len())
+        .map(|i| answers.contains(&Some(i)))
+        .collect();
+    events
+        .iter()
+        .zip(&answers)
+        .zip(answered)
+        .filter(|(_, answered)| !answered)
+        .map(|((event, answer), _)| {
+            let answer = answer.map(|j| &events[j]);
+            let shown = answer.unwrap_or(event);
+            EventRow {
+                class: match &shown.kind {
+                    EventKind::FirstFailedProbe { .. } | EventKind::FirstAnswer { .. } => {
+                        "milestone"
+                    }
+                    EventKind::FlipStarted { .. } => "flip",
+                    kind if kind.is_problem() => "problem",
+                    _ => "",
+                },
+                offset: offset(event.at),
+                utc: utc_time_of_day(report.timeline.started_unix_ms + event.at.as_millis() as u64),
+                tag: event.kind.tag(),
+                what: match answer {
+                    Some(a) => format!(
+                        "{} ({} ms)",
+                        a.kind.describe(),
+                        (a.at - event.at).as_millis()
+                    ),
+                    None => event.kind.describe(),
+                },
+            }
         })
         .collect()
+}
+
+/// For each API request in `events`, the index of its answer: the first later answer to the
+/// same method and path, unless the same request is sent again before it (a retry: the
+/// answer is the retry's).
+fn answers(events: &[Event]) -> Vec<Option<usize>> {
+    let mut taken = vec![false; events.len()];
+    let mut answers = vec![None; events.len()];
+    for (i, e) in events.iter().enumerate() {
+        let EventKind::ApiRequest { method, path } = &e.kind else {
+            continue;
+        };
+        let same = |m: &String, p: &String| m == method && p == path;
+        for (j, later) in events.iter().enumerate().skip(i + 1) {
+            match &later.kind {
+                EventKind::ApiRequest { method: m, path: p } if same(m, p) => break,
+                EventKind::ApiResponse {
+                    method: m, path: p, ..
+                } if same(m, p) && !taken[j] => {
+                    taken[j] = true;
+                    answers[i] = Some(j);
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    answers
 }
 
 #[cfg(test)]

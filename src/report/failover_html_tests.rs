@@ -12,6 +12,16 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// The base64 of the page's embedded JSON document.
+fn embedded(page: &str) -> &str {
+    let start = page
+        .find("data:application/json;base64,")
+        .expect("no embedded JSON")
+        + "data:application/json;base64,".len();
+    let len = page[start..].find('"').expect("unterminated link");
+    &page[start..start + len]
+}
+
 /// A kept run whose name and phase are `name`.
 fn past_run(name: &str) -> PastRun {
     PastRun {
@@ -104,8 +114,11 @@ fn hostile_names_never_reach_the_page_unescaped() {
     assert!(!page.contains(evil), "raw markup in the page");
     assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"));
     assert!(!page.contains("<script"), "the page needs no script");
+    // The only link is the embedded JSON document.
     assert!(
-        !page.contains("src=\"http") && !page.contains("href="),
+        !page.contains("src=\"http")
+            && page.matches("href=").count() == 1
+            && page.contains("href=\"data:application/json;base64,"),
         "no external resource"
     );
 }
@@ -126,6 +139,8 @@ fn the_page_has_the_verdict_the_figures_and_the_drawing() {
     ] {
         assert!(page.contains(label), "no {label}");
     }
+    // Failures told apart by kind (refused is not timeout).
+    assert!(page.contains("<div class=\"hint\">66.7% success · 10 timeout</div>"));
     assert_eq!(page.matches("class=\"probe ok\"").count(), 20);
     assert_eq!(page.matches("class=\"probe failed\"").count(), 10);
     assert_eq!(page.matches("<g class=\"marker\">").count(), 4);
@@ -161,7 +176,9 @@ fn thousands_of_probes_are_drawn_as_runs() {
     let runs = page.matches("class=\"probes ").count();
     assert!((3..100).contains(&runs), "{runs} runs");
     assert_eq!(page.matches("data-probes=\"3000\"").count(), 3);
-    assert!(page.len() < 200_000, "{} bytes", page.len());
+    // The drawing stays small; the embedded JSON document has every probe, as --json does.
+    let drawn = page.len() - embedded(&page).len();
+    assert!(drawn < 200_000, "{drawn} bytes");
 }
 
 #[test]
@@ -295,4 +312,77 @@ fn the_phases_are_drawn_under_the_timeline_with_the_critical_path() {
     let mut none = game_day("node1", 30, 100);
     none.flips[0].phases.clear();
     assert!(!render(&none).unwrap().contains("<svg class=\"phases\""));
+}
+
+#[test]
+fn the_page_embeds_the_json_document_as_a_download() {
+    use base64::Engine;
+    let report = game_day("node1", 30, 100);
+    let page = render(&report).unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(embedded(&page))
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(doc, serde_json::to_value(&report).unwrap());
+    let stamp: String = report
+        .started_at
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    assert!(page.contains(&format!("download=\"game-day-web-{stamp}.json\"")));
+}
+
+#[test]
+fn an_api_request_and_its_answer_take_one_line() {
+    let mut timeline = game_day("node1", 30, 100).timeline;
+    let (move_path, task_path) = (
+        "/ip/203.0.113.10%2F32/move",
+        "/ip/203.0.113.10%2F32/task/42",
+    );
+    let request = |path: &str| EventKind::ApiRequest {
+        method: "POST".into(),
+        path: path.into(),
+    };
+    let answer = |path: &str, status: Option<u16>| EventKind::ApiResponse {
+        method: "POST".into(),
+        path: path.into(),
+        status,
+        error: status.is_none().then(|| "connection reset".to_string()),
+    };
+    for (at, kind) in [
+        (100, request(move_path)),
+        // A retry: the first request never got its answer.
+        (400, request(move_path)),
+        (420, request(task_path)),
+        (650, answer(move_path, None)),
+        (700, answer(task_path, Some(200))),
+        // An answer whose request was not recorded stays a line of its own.
+        (800, answer(task_path, Some(200))),
+    ] {
+        timeline.record(ms(at), kind);
+    }
+    let report = GameDayReport::measure(timeline, Duration::from_secs(60));
+    let page = render(&report).unwrap();
+    let rows = |what: &str| page.matches(what).count();
+    assert_eq!(
+        rows("<tr class="),
+        report.events_with_milestones().len() - 2,
+        "two pairs joined"
+    );
+    // Texts are escaped (minijinja writes / as &#x2f;): compare on the unescaped text.
+    let text = page.replace("&#x2f;", "/").replace("&gt;", ">");
+    assert!(
+        text.contains(
+            "<td>+0.100s</td>"
+                .replace("<td>", "<td class=\"num\">")
+                .as_str()
+        )
+    );
+    assert!(text.contains("<td>api</td><td>POST /ip/203.0.113.10%2F32/move</td>"));
+    assert!(text.contains("<tr class=\"problem\"><td class=\"num\">+0.400s</td>"));
+    assert!(text.contains(
+        "<td>POST /ip/203.0.113.10%2F32/move -> no answer: connection reset (250 ms)</td>"
+    ));
+    assert!(text.contains("<td>POST /ip/203.0.113.10%2F32/task/42 -> 200 (280 ms)</td>"));
+    assert!(text.contains("<td>POST /ip/203.0.113.10%2F32/task/42 -> 200</td>"));
 }
