@@ -128,7 +128,8 @@ pub async fn failover_test(cli: FailoverTestCli) -> Result<ExitCode, Error> {
         }
     };
     if let Some(path) = &args.report {
-        let page = failover_html::render_with_history(report, this_run.as_ref(), &earlier);
+        let page = failover_html::render_with_history(report, this_run.as_ref(), &earlier)
+            .map_err(Error::internal)?;
         std::fs::write(path, page).map_err(|source| Error::CannotWrite {
             flag: "--report",
             path: path.clone(),

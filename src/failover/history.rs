@@ -70,24 +70,38 @@ impl PastRun {
     }
 }
 
-/// A flip's phases: its own `phases` list (`[{name, duration_ms}]`) when the report has one;
-/// otherwise the part of the outage the OVH task covers and the rest.
+/// A flip's phases: its own `phases` list when the report has one, each phase's share of the
+/// outage (`outage_ms`, see `failover::phases`) with the part no phase covered as `other`
+/// (lists without shares: each `duration_ms`); otherwise the part of the outage the OVH task
+/// covers and the rest.
 fn phases_of(flip: &Value) -> Vec<(String, u64)> {
+    let downtime = flip.get("downtime_ms").and_then(Value::as_u64).unwrap_or(0);
     if let Some(list) = flip.get("phases").and_then(Value::as_array) {
-        let phases: Vec<(String, u64)> = list
+        let field = if list.iter().all(|p| p.get("outage_ms").is_some()) {
+            "outage_ms"
+        } else {
+            "duration_ms"
+        };
+        let mut phases: Vec<(String, u64)> = list
             .iter()
             .filter_map(|p| {
                 Some((
                     p.get("name")?.as_str()?.to_string(),
-                    p.get("duration_ms")?.as_u64()?,
+                    p.get(field)?.as_u64()?,
                 ))
             })
             .collect();
+        if field == "outage_ms" {
+            let shared: u64 = phases.iter().map(|p| p.1).sum();
+            phases.retain(|p| p.1 > 0);
+            if downtime > shared {
+                phases.push(("other".to_string(), downtime - shared));
+            }
+        }
         if !phases.is_empty() {
             return phases;
         }
     }
-    let downtime = flip.get("downtime_ms").and_then(Value::as_u64).unwrap_or(0);
     let task = flip
         .pointer("/task/duration_ms")
         .and_then(Value::as_u64)
@@ -283,5 +297,27 @@ mod tests {
             ]
         );
         assert!(PastRun::from_json(Path::new("y.json"), &json!({"hosts": {}})).is_none());
+    }
+
+    /// The chart stacks shares of the outage: phases that overlap (the OVH task beside the
+    /// stop) are not counted twice, and what no phase covered is `other`.
+    #[test]
+    fn phases_with_their_share_of_the_outage_are_charted_by_share() {
+        let doc = json!({"verdict": "pass", "cluster": "c",
+            "flips": [{"downtime_ms": 3100, "phases": [
+                {"name": "stop", "duration_ms": 2000, "outage_ms": 0},
+                {"name": "OVH task", "duration_ms": 2800, "outage_ms": 2100},
+                {"name": "start", "duration_ms": 500, "outage_ms": 500},
+                {"name": "first answer", "duration_ms": 400, "outage_ms": 400}]}]});
+        let run = PastRun::from_json(Path::new("x.json"), &doc).unwrap();
+        assert_eq!(
+            run.phases,
+            [
+                ("OVH task".to_string(), 2100),
+                ("start".to_string(), 500),
+                ("first answer".to_string(), 400),
+                ("other".to_string(), 100)
+            ]
+        );
     }
 }

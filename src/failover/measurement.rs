@@ -25,8 +25,14 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::utc_datetime;
 use super::millis;
+use super::phases::PhaseFigure;
 use super::probe::ProbeResult;
 use super::timeline::{Event, EventKind, Timeline};
+
+pub use super::figures::{
+    AgentPhaseFigure, FailedRun, ProbeCounts, ProbeMark, Span, TaskFigures, longest_failed_run,
+    task_figures,
+};
 
 /// Pass or fail, against the RTO budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,108 +61,6 @@ pub enum Attribution {
     /// target is taken to answer from the first ok probe after the first failure that followed
     /// the flip's start; if no probe failed, from the first ok probe after the task's `done`.
     ByTiming,
-}
-
-/// A probe the measurement points at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProbeMark {
-    pub seq: u64,
-    #[serde(rename = "at_ms", with = "millis::whole")]
-    pub at: Duration,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
-    /// Why it failed, for a failed probe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-impl ProbeMark {
-    fn of(p: &ProbeResult) -> ProbeMark {
-        ProbeMark {
-            seq: p.seq,
-            at: p.at,
-            node: p.node.clone(),
-            reason: (!p.is_ok()).then(|| p.outcome.describe()),
-        }
-    }
-}
-
-/// A stretch of time (e.g. the shaded outage).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Span {
-    #[serde(rename = "start_ms", with = "millis::whole")]
-    pub start: Duration,
-    #[serde(rename = "end_ms", with = "millis::whole")]
-    pub end: Duration,
-}
-
-/// A phase of the OpenSVC agent's work during a flip (from its log).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentPhaseFigure {
-    pub node: String,
-    /// `stop: container#1`, `start: trigger ovh_failover`, ...
-    pub name: String,
-    /// When it began and ended, on the game day's clock.
-    pub span: Span,
-    pub ok: bool,
-}
-
-/// The longest run of consecutive failed probes (in start order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailedRun {
-    pub count: u64,
-    /// From the first failed probe's start to the last one's end (start + latency).
-    #[serde(flatten)]
-    pub span: Span,
-}
-
-/// Probe counts over a set of probes.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ProbeCounts {
-    pub sent: u64,
-    pub ok: u64,
-    pub failed: u64,
-    /// `ok / sent`, 0 when nothing was sent.
-    pub success_ratio: f64,
-}
-
-impl ProbeCounts {
-    pub fn of<'a>(probes: impl IntoIterator<Item = &'a ProbeResult>) -> ProbeCounts {
-        let (mut sent, mut ok) = (0u64, 0u64);
-        for p in probes {
-            sent += 1;
-            ok += u64::from(p.is_ok());
-        }
-        ProbeCounts {
-            sent,
-            ok,
-            failed: sent - ok,
-            success_ratio: if sent == 0 {
-                0.0
-            } else {
-                ok as f64 / sent as f64
-            },
-        }
-    }
-}
-
-/// The OVH task of a flip, as tandem saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskFigures {
-    pub task_id: u64,
-    /// The first status seen for this task.
-    #[serde(rename = "created_at_ms", with = "millis::whole")]
-    pub created_at: Duration,
-    /// When `done` was first seen.
-    #[serde(rename = "done_at_ms", with = "millis::optional")]
-    pub done_at: Option<Duration>,
-    /// The last status seen, and when.
-    pub final_status: String,
-    #[serde(rename = "final_at_ms", with = "millis::whole")]
-    pub final_at: Duration,
-    /// `done_at - created_at`; none when the task never reached `done`.
-    #[serde(rename = "duration_ms", with = "millis::optional")]
-    pub duration: Option<Duration>,
 }
 
 /// Everything measured about one flip.
@@ -205,6 +109,12 @@ pub struct FlipMeasurement {
     /// the agent spent its time (none for `--direct`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agent_phases: Vec<AgentPhaseFigure>,
+    /// The flip cut into its phases (stop, OVH task, start, first answer): [`super::phases`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseFigure>,
+    /// The phase that took most of the outage, in one sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical_path: Option<String>,
 }
 
 /// A whole game day: the `--json` document (DESIGN.md section 7 fixes `verdict`, `from`, `to`,
@@ -528,7 +438,7 @@ fn measure_flip(
             start.to
         ));
     }
-    FlipMeasurement {
+    let mut flip = FlipMeasurement {
         agent_phases,
         detection_ms,
         label: start.label.to_string(),
@@ -548,7 +458,11 @@ fn measure_flip(
         probes: ProbeCounts::of(window.iter().copied().filter(|p| p.at >= counted_from)),
         attribution,
         notes,
-    }
+        phases: Vec::new(),
+        critical_path: None,
+    };
+    (flip.phases, flip.critical_path) = super::phases::of(timeline, &flip);
+    flip
 }
 
 /// For a crash: the survivor's first agent phase after the last answer (the agent noticed the
@@ -568,62 +482,6 @@ fn detection(
         .map(|p| p.span.start)
         .min()?;
     Some((acted - since).as_millis() as u64)
-}
-
-/// The longest run of consecutive failed probes among `probes` (in start order); the first
-/// such run on a tie.
-pub fn longest_failed_run(probes: &[&ProbeResult]) -> Option<FailedRun> {
-    let mut best: Option<FailedRun> = None;
-    let mut current: Option<FailedRun> = None;
-    for p in probes {
-        if p.is_ok() {
-            current = None;
-            continue;
-        }
-        let end = p.at + p.latency;
-        let run = match current {
-            Some(mut run) => {
-                run.count += 1;
-                run.span.end = run.span.end.max(end);
-                run
-            }
-            None => FailedRun {
-                count: 1,
-                span: Span { start: p.at, end },
-            },
-        };
-        current = Some(run);
-        if best.is_none_or(|b| run.count > b.count) {
-            best = Some(run);
-        }
-    }
-    best
-}
-
-/// The first task whose status was seen in `[from, until)`: created at its first status,
-/// done at its first `done`, final at its last status.
-pub fn task_figures(timeline: &Timeline, from: Duration, until: Duration) -> Option<TaskFigures> {
-    let statuses: Vec<(Duration, u64, &str)> = timeline
-        .events
-        .iter()
-        .filter(|e| e.at >= from && e.at < until)
-        .filter_map(|e| match &e.kind {
-            EventKind::TaskStatus { task_id, status } => Some((e.at, *task_id, status.as_str())),
-            _ => None,
-        })
-        .collect();
-    let &(created_at, task_id, _) = statuses.first()?;
-    let mine = || statuses.iter().filter(|s| s.1 == task_id);
-    let done_at = mine().find(|s| s.2 == "done").map(|s| s.0);
-    let &(final_at, _, final_status) = mine().next_back()?;
-    Some(TaskFigures {
-        task_id,
-        created_at,
-        done_at,
-        final_status: final_status.to_string(),
-        final_at,
-        duration: done_at.map(|d| d - created_at),
-    })
 }
 
 #[cfg(test)]

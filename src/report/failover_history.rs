@@ -4,7 +4,10 @@
 use std::fmt::Write;
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::{Value, json};
+
+use super::failover_timeline_svg::r1;
 
 use crate::failover::history::PastRun;
 
@@ -76,9 +79,53 @@ const PALETTE: [&str; 6] = [
     "#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#9d755d",
 ];
 
-/// A horizontal stacked bar per run (earlier runs, then this one, highlighted): the first
-/// flip's downtime split into its phases, on one scale, with a legend. Inline SVG, no script.
-pub fn chart_svg(this_run: Option<&PastRun>, earlier: &[PastRun]) -> String {
+/// The history chart as the page's template draws it: a horizontal stacked bar per run
+/// (earlier runs, then this one, highlighted), the first flip's downtime split into its phases
+/// on one scale, and a legend. Numbers and plain texts only; the template escapes the texts.
+#[derive(Debug, Serialize)]
+pub struct Chart {
+    pub width: f64,
+    pub height: f64,
+    pub rows: Vec<ChartRow>,
+    pub legend: Vec<LegendItem>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChartRow {
+    /// `2026-12-02 11:00:00 UTC (this run)`.
+    pub label: String,
+    pub current: bool,
+    pub text_y: f64,
+    pub bars: Vec<ChartBar>,
+    pub total_x: f64,
+    /// `4.60 s`, with ` ✗` for a failed run.
+    pub total: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChartBar {
+    pub name: String,
+    pub ms: u64,
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub colour: &'static str,
+    /// `OVH task: 2.00 s`.
+    pub title: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LegendItem {
+    pub name: String,
+    pub colour: &'static str,
+    pub x: f64,
+    /// The colour box's top; `y` is the text's baseline.
+    pub box_y: f64,
+    pub text_x: f64,
+    pub y: f64,
+}
+
+pub fn chart(this_run: Option<&PastRun>, earlier: &[PastRun]) -> Chart {
     let runs: Vec<(&PastRun, bool)> = earlier
         .iter()
         .map(|r| (r, false))
@@ -99,65 +146,73 @@ pub fn chart_svg(this_run: Option<&PastRun>, earlier: &[PastRun]) -> String {
         .unwrap_or(0)
         .max(1);
     let (label_w, bar_w, row_h) = (300.0, 420.0, 22.0);
-    let height = row_h * runs.len() as f64 + 40.0;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        "<svg class=\"history\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{height}\" \
-         viewBox=\"0 0 {w} {height}\" role=\"img\" aria-label=\"downtime per phase, this run against earlier ones\">",
-        w = label_w + bar_w + 80.0
-    );
-    for (i, (run, current)) in runs.iter().enumerate() {
-        let y = i as f64 * row_h + 4.0;
-        let weight = if *current { "bold" } else { "normal" };
-        let label = if *current {
-            format!("{} (this run)", run.started_at)
-        } else {
-            run.started_at.clone()
-        };
-        let _ = writeln!(
-            svg,
-            "<text x=\"0\" y=\"{ty}\" font-size=\"12\" font-weight=\"{weight}\">{}</text>",
-            super::failover_html::escape(&label),
-            ty = y + 14.0
-        );
-        let mut x = label_w;
-        for (name, ms) in &run.phases {
-            let w = *ms as f64 / max as f64 * bar_w;
-            let colour = PALETTE[names.iter().position(|n| n == name).unwrap_or(0) % PALETTE.len()];
-            let _ = writeln!(
-                svg,
-                "<rect class=\"phase\" data-phase=\"{n}\" data-ms=\"{ms}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"16\" fill=\"{colour}\"><title>{n}: {s:.2} s</title></rect>",
-                n = super::failover_html::escape(name),
-                s = *ms as f64 / 1000.0
-            );
-            x += w;
-        }
-        let _ = writeln!(
-            svg,
-            "<text x=\"{tx:.1}\" y=\"{ty}\" font-size=\"12\">{s:.2} s{v}</text>",
-            tx = x + 6.0,
-            ty = y + 14.0,
-            s = run.downtime_ms as f64 / 1000.0,
-            v = if run.verdict == "pass" { "" } else { " ✗" }
-        );
-    }
+    let colour =
+        |name: &str| PALETTE[names.iter().position(|n| *n == name).unwrap_or(0) % PALETTE.len()];
+    let rows = runs
+        .iter()
+        .enumerate()
+        .map(|(i, (run, current))| {
+            let y = i as f64 * row_h + 4.0;
+            let mut x = label_w;
+            let bars = run
+                .phases
+                .iter()
+                .map(|(name, ms)| {
+                    let width = *ms as f64 / max as f64 * bar_w;
+                    let bar = ChartBar {
+                        name: name.clone(),
+                        ms: *ms,
+                        x: r1(x),
+                        y: r1(y),
+                        width: r1(width),
+                        colour: colour(name),
+                        title: format!("{name}: {:.2} s", *ms as f64 / 1000.0),
+                    };
+                    x += width;
+                    bar
+                })
+                .collect();
+            ChartRow {
+                label: if *current {
+                    format!("{} (this run)", run.started_at)
+                } else {
+                    run.started_at.clone()
+                },
+                current: *current,
+                text_y: y + 14.0,
+                bars,
+                total_x: r1(x + 6.0),
+                total: format!(
+                    "{:.2} s{}",
+                    run.downtime_ms as f64 / 1000.0,
+                    if run.verdict == "pass" { "" } else { " ✗" }
+                ),
+            }
+        })
+        .collect();
     let mut x = label_w;
     let y = runs.len() as f64 * row_h + 20.0;
-    for (i, name) in names.iter().enumerate() {
-        let _ = writeln!(
-            svg,
-            "<rect x=\"{x:.1}\" y=\"{ry:.1}\" width=\"10\" height=\"10\" fill=\"{c}\"/><text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"11\">{n}</text>",
-            ry = y - 9.0,
-            c = PALETTE[i % PALETTE.len()],
-            tx = x + 14.0,
-            ty = y,
-            n = super::failover_html::escape(name)
-        );
-        x += 14.0 + 7.0 * name.chars().count() as f64 + 16.0;
+    let legend = names
+        .iter()
+        .map(|name| {
+            let item = LegendItem {
+                name: name.to_string(),
+                colour: colour(name),
+                x: r1(x),
+                box_y: r1(y - 9.0),
+                text_x: r1(x + 14.0),
+                y: r1(y),
+            };
+            x += 14.0 + 7.0 * name.chars().count() as f64 + 16.0;
+            item
+        })
+        .collect();
+    Chart {
+        width: label_w + bar_w + 80.0,
+        height: row_h * runs.len() as f64 + 40.0,
+        rows,
+        legend,
     }
-    svg.push_str("</svg>\n");
-    svg
 }
 
 #[cfg(test)]
@@ -207,14 +262,17 @@ mod tests {
     fn the_chart_has_a_bar_per_phase_per_run_scaled_to_the_longest() {
         let earlier = [run("a", "pass", 2000, 300), run("b", "pass", 1000, 0)];
         let now = run("c", "fail", 4000, 600);
-        let svg = chart_svg(Some(&now), &earlier);
-        assert_eq!(svg.matches("<rect class=\"phase\"").count(), 6, "{svg}");
-        assert!(svg.contains("c (this run)"));
+        let chart = chart(Some(&now), &earlier);
+        assert_eq!(chart.rows.iter().map(|r| r.bars.len()).sum::<usize>(), 6);
+        assert_eq!(chart.rows[2].label, "c (this run)");
+        assert!(chart.rows[2].current && !chart.rows[0].current);
         // The longest run (4.6 s) fills the bar width (after 300 px of labels); its task part is 4000/4600 of it.
-        assert!(
-            svg.contains("data-ms=\"4000\" x=\"300.0\" y=\"48.0\" width=\"365.2\""),
-            "{svg}"
+        let task = &chart.rows[2].bars[0];
+        assert_eq!(
+            (task.ms, task.x, task.y, task.width),
+            (4000, 300.0, 48.0, 365.2)
         );
-        assert!(svg.contains("4.60 s ✗"));
+        assert_eq!(chart.rows[2].total, "4.60 s ✗");
+        assert_eq!(chart.legend.len(), 2);
     }
 }

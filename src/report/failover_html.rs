@@ -1,38 +1,47 @@
 //! `tandem failover-test --report FILE.html`: one self-contained page (inline CSS and SVG, no
 //! script, no external resource) that a person can open from a mail or a ticket years later:
-//! the verdict, the figures, the timeline drawn on a time axis, and every event in a table.
+//! the verdict, the figures, the timeline drawn on a time axis, every event in a table, and
+//! the `--json` document itself as a download link (a `data:` URL: no file to keep beside it).
 //!
-//! Every string from the timeline goes through [`escape`]: node names, API paths and error
-//! messages come from outside.
+//! The page is the template `failover_report.html`, rendered by its own small minijinja
+//! environment with HTML auto-escaping on: node names, API paths and error messages come from
+//! outside, and no text reaches the page without being escaped. This file only turns the
+//! report into the template's context (texts and figures); the drawings' geometry comes from
+//! [`super::failover_timeline_svg`], [`super::failover_phase_bar`] and
+//! [`super::failover_history`]. The playbook's template
+//! engine (`crate::template`) is not used: its rules (no escaping, Ansible's filters) are for
+//! files on nodes, not for a page.
 
-use crate::failover::history::PastRun;
-use std::fmt::Write as _;
+use std::time::Duration;
 
-use super::failover_text::{offset, signed_ms};
-use super::failover_timeline_svg::timeline_svg;
+use minijinja::value::{Serde, Value};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use super::failover_history::{Chart, chart};
+use super::failover_phase_bar::{PhaseBar, phase_bar};
+use super::failover_text::{failure_kinds, offset, signed_ms};
+use super::failover_timeline_svg::{Drawing, drawing};
 use super::human_duration;
 use crate::failover::clock::utc_time_of_day;
-use crate::failover::measurement::{FlipMeasurement, GameDayReport, Verdict};
-use crate::failover::timeline::EventKind;
+use crate::failover::history::{DEFAULT_SCENARIO, PastRun};
+use crate::failover::measurement::{GameDayReport, Verdict};
+use crate::failover::timeline::{Event, EventKind};
 
-/// Text safe inside HTML elements and quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+const TEMPLATE: &str = include_str!("failover_report.html");
+const TEMPLATE_NAME: &str = "failover_report.html";
+
+/// The page could not be rendered: a bug in the template or its context, never bad input.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("the HTML report's template: {0:#}")]
+    Template(#[from] minijinja::Error),
+    #[error("the HTML report's JSON document: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 /// The whole page.
-pub fn render(report: &GameDayReport) -> String {
+pub fn render(report: &GameDayReport) -> Result<String, RenderError> {
     render_with_history(report, None, &[])
 }
 
@@ -42,103 +51,173 @@ pub fn render_with_history(
     report: &GameDayReport,
     this_run: Option<&PastRun>,
     earlier: &[PastRun],
-) -> String {
-    let mut page = String::with_capacity(64 * 1024 + report.timeline.probes.len() * 160);
-    let route = if report.flips.is_empty() {
-        "no flip".to_string()
-    } else {
-        format!("{} → {}", report.from, report.to)
-    };
-    let verdict = report.verdict.as_str().to_uppercase();
-    let _ = writeln!(
-        page,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{verdict}: game day {cluster}, {route}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
-        cluster = escape(&report.cluster),
-        route = escape(&route),
+) -> Result<String, RenderError> {
+    let mut env = Environment::new();
+    // Whatever the template's name says: this page is HTML.
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    // A misspelt field is an error in the tests, not an empty spot in someone's report.
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()?,
     );
-    header(&mut page, report, &route);
-    for flip in &report.flips {
-        figures(&mut page, report, flip);
-    }
-    if !earlier.is_empty() {
-        let _ = writeln!(
-            page,
-            "<section id=\"history\">\n<h2>History</h2>\n<p>Downtime of the first flip, per phase: this run against the {} earlier game days of cluster {} ({}) kept in the history directory.</p>",
-            earlier.len(),
-            escape(&report.cluster),
-            escape(
-                this_run.map_or(crate::failover::history::DEFAULT_SCENARIO, |r| r
-                    .scenario
-                    .as_str())
-            ),
-        );
-        page.push_str(&super::failover_history::chart_svg(this_run, earlier));
-        page.push_str("</section>\n");
-    }
-    page.push_str("<section>\n<h2>Timeline</h2>\n");
-    page.push_str(&timeline_svg(report));
-    page.push_str(LEGEND);
-    page.push_str("</section>\n");
-    notes(&mut page, report);
-    event_table(&mut page, report);
-    page.push_str(
-        "<footer>Generated by tandem failover-test. Times are offsets from the start of the game day; \
-         wall-clock times are UTC.</footer>\n</body>\n</html>\n",
-    );
-    page
+    env.add_template(TEMPLATE_NAME, TEMPLATE)?;
+    let page = Page::of(report, this_run, earlier, embedded_json(report)?);
+    Ok(env.get_template(TEMPLATE_NAME)?.render(Serde(&page))?)
 }
 
-const STYLE: &str = r#"
-:root { --ok: #1a7f37; --fail: #cf222e; --task: #6639ba; --muted: #57606a; --line: #d0d7de; }
-* { box-sizing: border-box; }
-body { font-family: system-ui, "DejaVu Sans", sans-serif; color: #1f2328; margin: 0 auto; max-width: 1400px;
-       padding: 24px 32px; background: #fff; }
-h1 { font-size: 26px; margin: 0 0 4px; font-weight: 600; }
-h2 { font-size: 18px; margin: 28px 0 10px; font-weight: 600; }
-h3 { font-size: 15px; margin: 0 0 10px; font-weight: 600; color: var(--muted); }
-.sub { color: var(--muted); margin: 0; font-size: 14px; }
-.head { display: flex; align-items: center; gap: 28px; margin-bottom: 8px; }
-.verdict { font-size: 64px; font-weight: 800; letter-spacing: 2px; padding: 4px 28px; border-radius: 12px;
-           color: #fff; line-height: 1.1; }
-.verdict.pass { background: var(--ok); } .verdict.fail { background: var(--fail); }
-.because { font-size: 17px; margin: 6px 0 0; }
-.flip { border: 1px solid var(--line); border-radius: 10px; padding: 14px 18px; margin-top: 18px; }
-.cards { display: flex; flex-wrap: wrap; gap: 12px; }
-.card { flex: 1 1 150px; background: #f6f8fa; border-radius: 8px; padding: 10px 14px; }
-.card .label { font-size: 12px; text-transform: uppercase; letter-spacing: .5px; color: var(--muted); }
-.card .value { font-size: 26px; font-weight: 700; margin-top: 2px; }
-.card .hint { font-size: 12px; color: var(--muted); }
-.card.bad .value { color: var(--fail); } .card.good .value { color: var(--ok); }
-.tag { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 12px; font-weight: 700; }
-.tag.pass { background: var(--ok); } .tag.fail { background: var(--fail); }
-svg.timeline { width: 100%; height: auto; display: block; border: 1px solid var(--line); border-radius: 8px; }
-svg text { font-family: system-ui, "DejaVu Sans", sans-serif; }
-.legend { font-size: 13px; color: var(--muted); margin-top: 6px; }
-.legend span { display: inline-block; margin-right: 18px; }
-.legend i { display: inline-block; width: 12px; height: 12px; vertical-align: -1px; margin-right: 5px; border-radius: 2px; }
-ul.notes { margin: 0; padding-left: 20px; } ul.notes li { margin: 3px 0; }
-table.events { border-collapse: collapse; width: 100%; font-size: 13px; }
-table.events th { text-align: left; color: var(--muted); font-weight: 600; border-bottom: 2px solid var(--line); padding: 5px 8px; }
-table.events td { border-bottom: 1px solid #eaeef2; padding: 4px 8px; vertical-align: top; }
-table.events td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.events tr.problem td { color: var(--fail); }
-table.events tr.milestone td { font-style: italic; background: #f6f8fa; }
-table.events tr.flip td { font-weight: 700; border-top: 2px solid var(--line); }
-footer { margin-top: 28px; font-size: 12px; color: var(--muted); }
-"#;
+/// The template's context: plain texts (escaped by the template) and figures.
+#[derive(Serialize)]
+struct Page {
+    /// `pass` or `fail`: a CSS class, upper-cased for the badge.
+    verdict: &'static str,
+    cluster: String,
+    /// `node1 → node2`, or `no flip`.
+    route: String,
+    started_at: String,
+    vip: String,
+    /// ` · probes: http GET / to 203.0.113.10:80 every 100 ms (timeout 300 ms)`, or empty.
+    probe: String,
+    budget: String,
+    because: String,
+    /// The `--json` document, base64, for the page's download link: marked safe, as base64's
+    /// alphabet has no character that means anything inside a quoted attribute (escaped,
+    /// each `/` would take six bytes).
+    json: Value,
+    /// `pair1-20261202110000.json`.
+    json_file: String,
+    flips: Vec<FlipView>,
+    history: Option<History>,
+    timeline: Drawing,
+    phase_bar: Option<PhaseBar>,
+    notes: Vec<String>,
+    events: Vec<EventRow>,
+}
 
-const LEGEND: &str = "<div class=\"legend\">\
-<span><i style=\"background:#1a7f37\"></i>ok probe, in the strip of the node that answered</span>\
-<span><i style=\"background:#cf222e\"></i>failed probe</span>\
-<span><i style=\"background:#6639ba\"></i>OVH move task, created to final status</span>\
-<span><i style=\"background:rgba(207,34,46,.14);border:1px solid rgba(207,34,46,.5)\"></i>downtime</span>\
-</div>\n";
+#[derive(Serialize)]
+struct FlipView {
+    label: String,
+    from: String,
+    to: String,
+    verdict: &'static str,
+    cards: Vec<Card>,
+}
 
-fn header(page: &mut String, report: &GameDayReport, route: &str) {
-    let class = report.verdict.as_str();
-    let because = match (report.flips.is_empty(), report.verdict) {
+#[derive(Serialize)]
+struct Card {
+    label: &'static str,
+    value: String,
+    hint: String,
+    /// `good`, `bad` or empty: the value's colour.
+    mood: &'static str,
+}
+
+#[derive(Serialize)]
+struct History {
+    earlier: usize,
+    scenario: String,
+    chart: Chart,
+}
+
+#[derive(Serialize)]
+struct EventRow {
+    class: &'static str,
+    offset: String,
+    utc: String,
+    tag: &'static str,
+    what: String,
+}
+
+impl Page {
+    fn of(
+        report: &GameDayReport,
+        this_run: Option<&PastRun>,
+        earlier: &[PastRun],
+        json: Value,
+    ) -> Page {
+        let route = if report.flips.is_empty() {
+            "no flip".to_string()
+        } else {
+            format!("{} → {}", report.from, report.to)
+        };
+        let probe = report.timeline.probe.as_ref().map_or(String::new(), |p| {
+            format!(
+                " · probes: {} to {} every {} (timeout {})",
+                p.mode,
+                p.target,
+                human_duration(p.interval),
+                human_duration(p.timeout)
+            )
+        });
+        let history = (!earlier.is_empty()).then(|| History {
+            earlier: earlier.len(),
+            scenario: this_run
+                .map_or(DEFAULT_SCENARIO, |r| r.scenario.as_str())
+                .to_string(),
+            chart: chart(this_run, earlier),
+        });
+        Page {
+            verdict: report.verdict.as_str(),
+            cluster: report.cluster.clone(),
+            route,
+            started_at: report.started_at.clone(),
+            vip: report.vip.clone(),
+            probe,
+            budget: human_duration(report.rto_budget),
+            because: because(report),
+            json,
+            json_file: json_file(report),
+            flips: (0..report.flips.len())
+                .map(|k| flip_view(report, k))
+                .collect(),
+            history,
+            timeline: drawing(report),
+            phase_bar: phase_bar(report),
+            notes: report
+                .flips
+                .iter()
+                .flat_map(|f| f.notes.iter().map(move |n| format!("{}: {n}", f.label)))
+                .collect(),
+            events: event_rows(report),
+        }
+    }
+}
+
+/// The report as `--json` prints it (and the history keeps it), in base64.
+fn embedded_json(report: &GameDayReport) -> Result<Value, RenderError> {
+    use base64::Engine;
+    let doc = serde_json::to_vec(report)?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(doc);
+    Ok(Value::from_safe_string(encoded))
+}
+
+/// A file name from the cluster (letters, digits, `-`, `_` kept) and the start's digits.
+fn json_file(report: &GameDayReport) -> String {
+    let cluster: String = report
+        .cluster
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stamp: String = report
+        .started_at
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    format!("game-day-{cluster}-{stamp}.json")
+}
+
+/// The sentence under the verdict.
+fn because(report: &GameDayReport) -> String {
+    match (report.flips.is_empty(), report.verdict) {
         (true, _) => "No flip was made: the game day stopped before moving the VIP.".to_string(),
         (false, Verdict::Pass) => format!(
             "Every flip answered from its target within the RTO budget of {}.",
@@ -164,103 +243,51 @@ fn header(page: &mut String, report: &GameDayReport, route: &str) {
                 .collect();
             format!("Failed. {}.", failed.join("; "))
         }
-    };
-    let probe = report.timeline.probe.as_ref().map_or(String::new(), |p| {
-        format!(
-            " · probes: {} to {} every {} (timeout {})",
-            p.mode,
-            p.target,
-            human_duration(p.interval),
-            human_duration(p.timeout)
-        )
-    });
-    let _ = writeln!(
-        page,
-        "<div class=\"head\">\n<div class=\"verdict {class}\">{verdict}</div>\n<div>\n\
-         <h1>Game day: cluster {cluster}, {route}</h1>\n\
-         <p class=\"sub\">{date} · VIP {vip}{probe} · RTO budget {budget}</p>\n\
-         <p class=\"because\">{because}</p>\n</div>\n</div>",
-        verdict = class.to_uppercase(),
-        cluster = escape(&report.cluster),
-        route = escape(route),
-        date = escape(&report.started_at),
-        vip = escape(&report.vip),
-        probe = escape(&probe),
-        budget = human_duration(report.rto_budget),
-        because = escape(&because),
-    );
+    }
 }
 
-fn card(page: &mut String, label: &str, value: &str, hint: &str, mood: &str) {
-    let _ = writeln!(
-        page,
-        "<div class=\"card {mood}\"><div class=\"label\">{}</div><div class=\"value\">{}</div>\
-         <div class=\"hint\">{}</div></div>",
-        escape(label),
-        escape(value),
-        escape(hint)
-    );
-}
-
-fn figures(page: &mut String, report: &GameDayReport, flip: &FlipMeasurement) {
-    let _ = writeln!(
-        page,
-        "<section class=\"flip\">\n<h3>{label}: {from} → {to} <span class=\"tag {v}\">{vu}</span></h3>\n<div class=\"cards\">",
-        label = escape(&flip.label),
-        from = escape(&flip.from),
-        to = escape(&flip.to),
-        v = flip.verdict.as_str(),
-        vu = flip.verdict.as_str().to_uppercase(),
-    );
-    let (downtime, hint, mood) = if flip.target_answered {
-        let mood = if flip.downtime <= report.rto_budget {
-            "good"
-        } else {
-            "bad"
-        };
-        (
-            human_duration(flip.downtime),
-            format!("budget {}", human_duration(report.rto_budget)),
-            mood,
-        )
+/// Flip `k` as its section shows it.
+fn flip_view(report: &GameDayReport, k: usize) -> FlipView {
+    let flip = &report.flips[k];
+    let downtime = if flip.target_answered {
+        Card {
+            label: "Downtime",
+            value: human_duration(flip.downtime),
+            hint: format!("budget {}", human_duration(report.rto_budget)),
+            mood: if flip.downtime <= report.rto_budget {
+                "good"
+            } else {
+                "bad"
+            },
+        }
     } else {
-        (
-            format!("≥ {}", human_duration(flip.downtime)),
-            format!("{} never answered", flip.to),
-            "bad",
-        )
+        Card {
+            label: "Downtime",
+            value: format!("≥ {}", human_duration(flip.downtime)),
+            hint: format!("{} never answered", flip.to),
+            mood: "bad",
+        }
     };
-    card(page, "Downtime", &downtime, &hint, mood);
-    match &flip.task {
+    let task = match &flip.task {
         Some(t) => {
             let (value, mood) = match t.duration {
                 Some(d) => (human_duration(d), ""),
                 None => (t.final_status.clone(), "bad"),
             };
-            card(
-                page,
-                "OVH task",
-                &value,
-                &format!("task {}, created to {}", t.task_id, t.final_status),
+            Card {
+                label: "OVH task",
+                value,
+                hint: format!("task {}, created to {}", t.task_id, t.final_status),
                 mood,
-            );
+            }
         }
-        None => card(page, "OVH task", "–", "no task seen", ""),
-    }
-    card(
-        page,
-        "tandem's reaction",
-        &flip.reaction_ms.map_or("–".to_string(), signed_ms),
-        "task done to first answer from the target",
-        "",
-    );
-    card(
-        page,
-        "Probes ok",
-        &format!("{} / {}", flip.probes.ok, flip.probes.sent),
-        &format!("{:.1}% success", flip.probes.success_ratio * 100.0),
-        "",
-    );
+        None => Card {
+            label: "OVH task",
+            value: "–".to_string(),
+            hint: "no task seen".to_string(),
+            mood: "",
+        },
+    };
     let (run, run_hint) =
         flip.longest_failed_run
             .map_or(("0".to_string(), "no probe failed".to_string()), |r| {
@@ -269,49 +296,131 @@ fn figures(page: &mut String, report: &GameDayReport, flip: &FlipMeasurement) {
                     human_duration(r.span.end - r.span.start),
                 )
             });
-    card(page, "Longest failed run", &run, &run_hint, "");
-    page.push_str("</div>\n</section>\n");
+    FlipView {
+        label: flip.label.clone(),
+        from: flip.from.clone(),
+        to: flip.to.clone(),
+        verdict: flip.verdict.as_str(),
+        cards: vec![
+            downtime,
+            task,
+            Card {
+                label: "tandem's reaction",
+                value: flip.reaction_ms.map_or("–".to_string(), signed_ms),
+                hint: "task done to first answer from the target".to_string(),
+                mood: "",
+            },
+            Card {
+                label: "Probes ok",
+                value: format!("{} / {}", flip.probes.ok, flip.probes.sent),
+                hint: probes_hint(report, k),
+                mood: "",
+            },
+            Card {
+                label: "Longest failed run",
+                value: run,
+                hint: run_hint,
+                mood: "",
+            },
+        ],
+    }
 }
 
-fn notes(page: &mut String, report: &GameDayReport) {
-    let notes: Vec<String> = report
+/// `66.7% success · 10 timeout`: the failed probes by kind, over the probes the flip counts
+/// (from its start, the first flip's from the game day's, to the next flip's start).
+fn probes_hint(report: &GameDayReport, k: usize) -> String {
+    let flip = &report.flips[k];
+    let from = if k == 0 {
+        Duration::ZERO
+    } else {
+        flip.started_at
+    };
+    let until = report
         .flips
+        .get(k + 1)
+        .map_or(Duration::MAX, |f| f.started_at);
+    let mine = report
+        .timeline
+        .probes
         .iter()
-        .flat_map(|f| f.notes.iter().map(move |n| format!("{}: {n}", f.label)))
-        .collect();
-    if notes.is_empty() {
-        return;
+        .filter(|p| p.at >= from && p.at < until);
+    let failed = failure_kinds(mine);
+    let ratio = format!("{:.1}% success", flip.probes.success_ratio * 100.0);
+    if failed.is_empty() {
+        ratio
+    } else {
+        format!("{ratio} · {failed}")
     }
-    page.push_str("<section>\n<h2>Notes</h2>\n<ul class=\"notes\">\n");
-    for n in notes {
-        let _ = writeln!(page, "<li>{}</li>", escape(&n));
-    }
-    page.push_str("</ul>\n</section>\n");
 }
 
-fn event_table(page: &mut String, report: &GameDayReport) {
-    page.push_str(
-        "<section>\n<h2>Events</h2>\n<table class=\"events\">\n\
-         <tr><th>Time</th><th>UTC</th><th>Kind</th><th>What</th></tr>\n",
-    );
-    for event in report.events_with_milestones() {
-        let class = match &event.kind {
-            EventKind::FirstFailedProbe { .. } | EventKind::FirstAnswer { .. } => "milestone",
-            EventKind::FlipStarted { .. } => "flip",
-            kind if kind.is_problem() => "problem",
-            _ => "",
+/// The event table's rows: every event and milestone in time order, except that an API
+/// request and its answer take one line (at the request's time, with the answer and how long
+/// it took): a move polled for a minute is otherwise two lines per poll.
+fn event_rows(report: &GameDayReport) -> Vec<EventRow> {
+    let events = report.events_with_milestones();
+    let answers = answers(&events);
+    let answered: Vec<bool> = (0..events.len())
+        .map(|i| answers.contains(&Some(i)))
+        .collect();
+    events
+        .iter()
+        .zip(&answers)
+        .zip(answered)
+        .filter(|(_, answered)| !answered)
+        .map(|((event, answer), _)| {
+            let answer = answer.map(|j| &events[j]);
+            let shown = answer.unwrap_or(event);
+            EventRow {
+                class: match &shown.kind {
+                    EventKind::FirstFailedProbe { .. } | EventKind::FirstAnswer { .. } => {
+                        "milestone"
+                    }
+                    EventKind::FlipStarted { .. } => "flip",
+                    kind if kind.is_problem() => "problem",
+                    _ => "",
+                },
+                offset: offset(event.at),
+                utc: utc_time_of_day(report.timeline.started_unix_ms + event.at.as_millis() as u64),
+                tag: event.kind.tag(),
+                what: match answer {
+                    Some(a) => format!(
+                        "{} ({} ms)",
+                        a.kind.describe(),
+                        (a.at - event.at).as_millis()
+                    ),
+                    None => event.kind.describe(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// For each API request in `events`, the index of its answer: the first later answer to the
+/// same method and path, unless the same request is sent again before it (a retry: the
+/// answer is the retry's).
+fn answers(events: &[Event]) -> Vec<Option<usize>> {
+    let mut taken = vec![false; events.len()];
+    let mut answers = vec![None; events.len()];
+    for (i, e) in events.iter().enumerate() {
+        let EventKind::ApiRequest { method, path } = &e.kind else {
+            continue;
         };
-        let wall = report.timeline.started_unix_ms + event.at.as_millis() as u64;
-        let _ = writeln!(
-            page,
-            "<tr class=\"{class}\"><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
-            offset(event.at),
-            utc_time_of_day(wall),
-            event.kind.tag(),
-            escape(&event.kind.describe()),
-        );
+        let same = |m: &String, p: &String| m == method && p == path;
+        for (j, later) in events.iter().enumerate().skip(i + 1) {
+            match &later.kind {
+                EventKind::ApiRequest { method: m, path: p } if same(m, p) => break,
+                EventKind::ApiResponse {
+                    method: m, path: p, ..
+                } if same(m, p) && !taken[j] => {
+                    taken[j] = true;
+                    answers[i] = Some(j);
+                    break;
+                }
+                _ => {}
+            }
+        }
     }
-    page.push_str("</table>\n</section>\n");
+    answers
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::human_duration;
 use crate::failover::measurement::{FlipMeasurement, GameDayReport, Verdict};
-use crate::failover::probe::ProbeResult;
+use crate::failover::probe::{ProbeOutcome, ProbeResult};
 use crate::failover::recorder::LiveView;
 use crate::failover::timeline::{Event, EventKind};
 
@@ -172,12 +172,18 @@ pub fn summary(report: &GameDayReport, color: bool) -> String {
         )
     };
     let _ = writeln!(text, "{verdict}  {headline}");
+    let failed = failure_kinds(&report.timeline.probes);
     let _ = writeln!(
         text,
-        "probes: {}/{} ok ({:.1}%)",
+        "probes: {}/{} ok ({:.1}%){}",
         report.probes.ok,
         report.probes.sent,
-        report.probes.success_ratio * 100.0
+        report.probes.success_ratio * 100.0,
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!(", failed: {failed}")
+        }
     );
     if report.flips.is_empty() {
         return text;
@@ -200,6 +206,7 @@ pub fn summary(report: &GameDayReport, color: bool) -> String {
     ];
     rows.extend(report.flips.iter().map(flip_row));
     text.push_str(&align(&rows));
+    text.push_str(&phases(report));
     let phases: Vec<Vec<String>> = report
         .flips
         .iter()
@@ -236,6 +243,41 @@ pub fn summary(report: &GameDayReport, color: bool) -> String {
         for n in notes {
             text.push_str(&n);
             text.push('\n');
+        }
+    }
+    text
+}
+
+/// Each flip's phases (from its start) with their share of the outage, and the sentence naming
+/// the one that cost most of it: where the downtime went.
+fn phases(report: &GameDayReport) -> String {
+    let mut rows = vec![
+        ["  FLIP", "PHASE", "NODE", "START", "TOOK", "OF THE OUTAGE"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for f in &report.flips {
+        rows.extend(f.phases.iter().map(|p| {
+            vec![
+                format!("  {}", f.label),
+                p.name.clone(),
+                p.node.clone(),
+                format!(
+                    "+{:.1} s",
+                    p.start.saturating_sub(f.started_at).as_secs_f64()
+                ),
+                human_duration(p.duration),
+                human_duration(p.outage),
+            ]
+        }));
+    }
+    if rows.len() == 1 {
+        return String::new();
+    }
+    let mut text = format!("\nphases:\n{}", align(&rows));
+    for f in &report.flips {
+        if let Some(sentence) = &f.critical_path {
+            let _ = writeln!(text, "  {}: {sentence}", f.label);
         }
     }
     text
@@ -281,6 +323,28 @@ fn flip_row(f: &FlipMeasurement) -> Vec<String> {
     ]
 }
 
+/// `30 refused, 12 timeout`: the failed probes by kind, most frequent first; empty when none
+/// failed. The kinds tell different stories: refused is nothing listening where the VIP points
+/// (the service is down there), timeout is no answer at all (typically the route moving).
+pub fn failure_kinds<'a>(probes: impl IntoIterator<Item = &'a ProbeResult>) -> String {
+    let mut kinds: Vec<(String, u64)> = Vec::new();
+    for p in probes.into_iter().filter(|p| !p.is_ok()) {
+        // An OS error's message varies from probe to probe: counted as one kind.
+        let kind = match &p.outcome {
+            ProbeOutcome::Error { .. } => "other error".to_string(),
+            outcome => outcome.describe(),
+        };
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((kind, 1)),
+        }
+    }
+    // Stable: equal counts keep the order they first failed in.
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+    let parts: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    parts.join(", ")
+}
+
 /// `+500 ms`, `-1200 ms`.
 pub fn signed_ms(ms: i64) -> String {
     format!("{ms:+} ms")
@@ -308,7 +372,6 @@ fn align(rows: &[Vec<String>]) -> String {
 mod tests {
     use super::*;
     use crate::failover::clock::Clock;
-    use crate::failover::probe::ProbeOutcome;
     use crate::failover::timeline::Timeline;
 
     fn probe(seq: u64, at_ms: u64, ok: bool, node: Option<&str>) -> ProbeResult {
@@ -396,10 +459,47 @@ mod tests {
             "{text}"
         );
         assert!(
+            text.contains("\nprobes: 2/3 ok (66.7%), failed: 1 refused\n"),
+            "{text}"
+        );
+        assert!(
             text.contains("switch  node1  node2  pass     200 ms    -     -         2/3 (66.7%)"),
             "{text}"
         );
         assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn failed_probes_are_counted_by_kind_most_frequent_first() {
+        let failing = |seq: u64, outcome: ProbeOutcome| ProbeResult {
+            outcome,
+            ..probe(seq, seq * 100, false, None)
+        };
+        let probes = [
+            probe(1, 0, true, Some("node1")),
+            failing(2, ProbeOutcome::Refused),
+            failing(3, ProbeOutcome::Timeout),
+            failing(4, ProbeOutcome::Timeout),
+            failing(
+                5,
+                ProbeOutcome::Error {
+                    message: "os error 99".into(),
+                },
+            ),
+            failing(
+                6,
+                ProbeOutcome::Error {
+                    message: "os error 98".into(),
+                },
+            ),
+            failing(7, ProbeOutcome::Refused),
+            failing(8, ProbeOutcome::Reset),
+        ];
+        assert_eq!(
+            failure_kinds(&probes),
+            "2 refused, 2 timeout, 2 other error, 1 reset"
+        );
+        assert_eq!(failure_kinds(&probes[..1]), "");
     }
 
     #[test]
@@ -433,5 +533,14 @@ mod tests {
         let report = GameDayReport::measure(timeline, Duration::from_secs(1));
         let text = summary(&report, false);
         assert!(text.contains("node1  stop: container#1"), "{text}");
+        // The agent's stop is the flip's stop phase, and most of the outage it saw.
+        assert!(
+            text.contains("\nphases:\n  FLIP    PHASE  NODE   START   TOOK    OF THE OUTAGE\n  switch  stop   node1  +0.1 s  100 ms  50 ms\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  switch: 50 ms of the 200 ms outage was stopping the service on node1 (mostly the agent's `stop: container#1`)\n"),
+            "{text}"
+        );
     }
 }

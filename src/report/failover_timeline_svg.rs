@@ -1,10 +1,12 @@
-//! The game-day report's timeline drawing: an inline SVG of the probes per node, the failed
-//! probes, the OVH task bars, the markers and the downtime on one time axis.
+//! The geometry of the game-day report's timeline drawing: where the probes per node, the
+//! failed probes, the OVH task bars, the markers and the downtime go on one time axis. Only
+//! numbers and plain texts are computed here; the SVG markup is in the page's template
+//! (`failover_report.html`), which escapes every text.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::failover_html::escape;
+use serde::Serialize;
+
 use super::failover_text::offset;
 use super::human_duration;
 use crate::failover::measurement::GameDayReport;
@@ -15,16 +17,33 @@ use crate::failover::timeline::{EventKind, is_task_failure};
 /// `<rect>`s with tooltips is fine, an hour of probes at 20 ms is not.
 const MAX_SINGLE_MARKS: usize = 2000;
 
+/// A coordinate to 0.1 user unit: the template prints it as `{:.1}` would (`300.0`, `365.2`).
+pub(super) fn r1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
 /// Geometry of the drawing, in SVG user units (the SVG scales to the page width).
-struct Frame {
-    width: f64,
-    left: f64,
-    right: f64,
+pub(super) struct Frame {
+    pub(super) width: f64,
+    pub(super) left: f64,
+    pub(super) right: f64,
     span: Duration,
 }
 
 impl Frame {
-    fn x(&self, at: Duration) -> f64 {
+    /// The time axis of `report`'s drawings: the timeline and the phase bar under it.
+    pub(super) fn of(report: &GameDayReport) -> Frame {
+        let end = report.timeline.end().max(Duration::from_secs(1));
+        // A little air after the last probe.
+        Frame {
+            width: 1320.0,
+            left: 130.0,
+            right: 24.0,
+            span: end + end / 40,
+        }
+    }
+
+    pub(super) fn x(&self, at: Duration) -> f64 {
         let ratio = at.as_secs_f64() / self.span.as_secs_f64().max(0.001);
         self.left + ratio.clamp(0.0, 1.0) * (self.width - self.left - self.right)
     }
@@ -45,28 +64,148 @@ const STRIP_HEIGHT: f64 = 26.0;
 const STRIP_GAP: f64 = 8.0;
 const LABEL_ROW: f64 = 17.0;
 
+/// The whole drawing, as the template draws it, back to front.
+#[derive(Debug, Serialize)]
+pub struct Drawing {
+    pub width: f64,
+    /// Whole units, for the `viewBox`.
+    pub height: u64,
+    /// The strip backgrounds and their names, left of the plot.
+    pub rows: Vec<RowBackground>,
+    pub plot: Plot,
+    pub axis: Axis,
+    pub downtimes: Vec<DowntimeSpan>,
+    pub strips: Vec<ProbeStrip>,
+    pub tasks: Vec<TaskBar>,
+    pub markers: Vec<MarkerLine>,
+}
+
+/// Where the strips are drawn: `left` to `left + width`.
+#[derive(Debug, Serialize)]
+pub struct Plot {
+    pub left: f64,
+    pub right: f64,
+    pub width: f64,
+    pub label_x: f64,
+    pub strip_height: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RowBackground {
+    pub y: f64,
+    pub label: String,
+    pub label_y: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Axis {
+    pub y: f64,
+    pub top: f64,
+    pub strips_bottom: f64,
+    pub tick_end: f64,
+    pub text_y: f64,
+    /// Clear of the "0 s" label centred on the axis' start.
+    pub caption_x: f64,
+    pub ticks: Vec<Tick>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tick {
+    pub x: f64,
+    pub label: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DowntimeSpan {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    /// The tooltip: `switch: downtime 2300 ms`.
+    pub title: String,
+    pub text: String,
+    pub text_x: f64,
+    pub text_y: f64,
+    pub anchor: &'static str,
+}
+
+/// The probes of one strip: each as a mark with its tooltip, or, for big game days, merged
+/// into runs.
+#[derive(Debug, Serialize)]
+pub struct ProbeStrip {
+    /// `ok` or `failed`.
+    pub class: &'static str,
+    /// The node that answered; empty for the failed strip and for unattributed answers.
+    pub node: String,
+    pub count: usize,
+    pub fill: &'static str,
+    pub y: f64,
+    pub height: f64,
+    pub mark_width: f64,
+    pub marks: Vec<ProbeMarkView>,
+    pub runs: Vec<ProbeRun>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProbeMarkView {
+    pub x: f64,
+    /// `#12 +1.100s timeout from node1 (300.0 ms)`.
+    pub title: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProbeRun {
+    pub x: f64,
+    pub width: f64,
+    pub count: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TaskBar {
+    pub status: String,
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    pub color: &'static str,
+    pub label: String,
+    pub text_x: f64,
+    pub text_y: f64,
+    pub text_fill: &'static str,
+    pub anchor: &'static str,
+    /// A tick at each status change, with the status as tooltip.
+    pub ticks: Vec<Tick>,
+    pub tick_top: f64,
+    pub tick_bottom: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MarkerLine {
+    pub x: f64,
+    pub top: f64,
+    pub bottom: f64,
+    pub color: &'static str,
+    pub label: String,
+    pub label_x: f64,
+    pub label_y: f64,
+    pub anchor: &'static str,
+}
+
 /// The timeline drawing: marker labels on top, a probe strip per node, a strip of failed probes,
 /// the OVH task bars, a time axis; the downtime shaded across the strips.
-pub fn timeline_svg(report: &GameDayReport) -> String {
-    let end = report.timeline.end().max(Duration::from_secs(1));
-    // A little air after the last probe.
-    let frame = Frame {
-        width: 1320.0,
-        left: 130.0,
-        right: 24.0,
-        span: end + end / 40,
-    };
+pub fn drawing(report: &GameDayReport) -> Drawing {
+    let frame = Frame::of(report);
     let markers = markers(report);
     let (label_rows, rows) = place_labels(&markers, &frame);
     let top = 10.0 + label_rows as f64 * LABEL_ROW + 6.0;
 
-    let nodes = report.nodes();
     let unattributed = report
         .timeline
         .probes
         .iter()
         .any(|p| p.is_ok() && p.node.is_none());
-    let mut strips: Vec<(String, String)> = nodes
+    let mut strips: Vec<(String, String)> = report
+        .nodes()
         .iter()
         .map(|n| (n.clone(), format!("ok from {n}")))
         .collect();
@@ -78,96 +217,95 @@ pub fn timeline_svg(report: &GameDayReport) -> String {
     let row_y = |row: usize| top + row as f64 * (STRIP_HEIGHT + STRIP_GAP);
     let strips_bottom = row_y(task_row) + STRIP_HEIGHT;
     let axis_y = strips_bottom + 10.0;
-    let height = axis_y + 34.0;
 
-    let mut svg = String::with_capacity(32 * 1024);
-    let _ = writeln!(
-        svg,
-        "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {height:.0}\" \
-         role=\"img\" aria-label=\"timeline of the game day\">\n\
-         <rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{height:.0}\" fill=\"#ffffff\"/>",
-        w = frame.width
-    );
-
-    // Strip backgrounds and names.
     let names = strips
         .iter()
         .map(|(_, label)| label.clone())
         .chain(["failed probes".to_string(), "OVH task".to_string()]);
-    for (row, label) in names.enumerate() {
-        let y = row_y(row);
-        let _ = writeln!(
-            svg,
-            "<rect x=\"{l}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{STRIP_HEIGHT}\" fill=\"#f6f8fa\"/>\n\
-             <text x=\"{tx}\" y=\"{ty:.1}\" font-size=\"13\" text-anchor=\"end\" fill=\"#1f2328\">{}</text>",
-            escape(&shorten(&label, 18)),
-            l = frame.left,
-            w = frame.width - frame.left - frame.right,
-            tx = frame.left - 8.0,
-            ty = y + STRIP_HEIGHT / 2.0 + 4.5,
-        );
-    }
+    let backgrounds = names
+        .enumerate()
+        .map(|(row, label)| RowBackground {
+            y: r1(row_y(row)),
+            label: shorten(&label, 18),
+            label_y: r1(row_y(row) + STRIP_HEIGHT / 2.0 + 4.5),
+        })
+        .collect();
 
-    axis(&mut svg, &frame, (top, strips_bottom), axis_y);
-
-    // Downtime spans, under the marks, labelled in the target's strip (empty during the outage).
-    for flip in &report.flips {
-        let Some(outage) = flip.outage else { continue };
-        let (x0, x1) = (frame.x(outage.start), frame.x(outage.end));
-        let text = if flip.target_answered {
-            format!("downtime {}", human_duration(flip.downtime))
-        } else {
-            format!("down ≥ {}", human_duration(flip.downtime))
-        };
-        let target_row = strips.iter().position(|(n, _)| *n == flip.to).unwrap_or(0);
-        let (tx, anchor) = if label_width(&text) + 8.0 < x1 - x0 {
-            ((x0 + x1) / 2.0, "middle")
-        } else {
-            (x1 + 4.0, "start")
-        };
-        let _ = writeln!(
-            svg,
-            "<g class=\"downtime\"><rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" \
-             fill=\"rgba(207,34,46,0.14)\" stroke=\"rgba(207,34,46,0.5)\" stroke-dasharray=\"3 2\"/>\
-             <title>{label}: downtime {d}</title>\
-             <text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"13\" font-weight=\"700\" fill=\"#cf222e\" \
-             text-anchor=\"{anchor}\">{text}</text></g>",
-            y = top - 3.0,
-            w = (x1 - x0).max(1.0),
-            h = strips_bottom - top + 6.0,
-            label = escape(&flip.label),
-            d = human_duration(flip.downtime),
-            ty = row_y(target_row) + STRIP_HEIGHT / 2.0 + 4.5,
-            text = escape(&text),
-        );
-    }
-
-    probe_marks(&mut svg, report, &frame, &strips, failed_row, &row_y);
-    task_bars(&mut svg, report, &frame, row_y(task_row));
+    // Downtime spans, labelled in the target's strip (empty during the outage).
+    let downtimes = report
+        .flips
+        .iter()
+        .filter_map(|flip| {
+            let outage = flip.outage?;
+            let (x0, x1) = (frame.x(outage.start), frame.x(outage.end));
+            let text = if flip.target_answered {
+                format!("downtime {}", human_duration(flip.downtime))
+            } else {
+                format!("down ≥ {}", human_duration(flip.downtime))
+            };
+            let target_row = strips.iter().position(|(n, _)| *n == flip.to).unwrap_or(0);
+            let (text_x, anchor) = if label_width(&text) + 8.0 < x1 - x0 {
+                ((x0 + x1) / 2.0, "middle")
+            } else {
+                (x1 + 4.0, "start")
+            };
+            Some(DowntimeSpan {
+                x: r1(x0),
+                y: r1(top - 3.0),
+                width: r1((x1 - x0).max(1.0)),
+                height: r1(strips_bottom - top + 6.0),
+                title: format!("{}: downtime {}", flip.label, human_duration(flip.downtime)),
+                text,
+                text_x: r1(text_x),
+                text_y: r1(row_y(target_row) + STRIP_HEIGHT / 2.0 + 4.5),
+                anchor,
+            })
+        })
+        .collect();
 
     // Markers last, over everything, labels in their rows.
-    for (marker, row) in markers.iter().zip(rows) {
-        let x = frame.x(marker.at);
-        let label_y = 10.0 + (row as f64 + 1.0) * LABEL_ROW - 4.0;
-        let right_side = x > frame.width - frame.right - label_width(&marker.label);
-        let (anchor, tx) = if right_side {
-            ("end", x - 4.0)
-        } else {
-            ("start", x + 4.0)
-        };
-        let _ = writeln!(
-            svg,
-            "<g class=\"marker\"><line x1=\"{x:.1}\" y1=\"{y1:.1}\" x2=\"{x:.1}\" y2=\"{strips_bottom:.1}\" \
-             stroke=\"{c}\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>\
-             <text x=\"{tx:.1}\" y=\"{label_y:.1}\" font-size=\"12\" font-weight=\"600\" fill=\"{c}\" \
-             text-anchor=\"{anchor}\">{label}</text></g>",
-            y1 = label_y - 11.0,
-            c = marker.color,
-            label = escape(&marker.label),
-        );
+    let marker_lines = markers
+        .iter()
+        .zip(rows)
+        .map(|(marker, row)| {
+            let x = frame.x(marker.at);
+            let label_y = 10.0 + (row as f64 + 1.0) * LABEL_ROW - 4.0;
+            let right_side = x > frame.width - frame.right - label_width(&marker.label);
+            let (anchor, label_x) = if right_side {
+                ("end", x - 4.0)
+            } else {
+                ("start", x + 4.0)
+            };
+            MarkerLine {
+                x: r1(x),
+                top: r1(label_y - 11.0),
+                bottom: r1(strips_bottom),
+                color: marker.color,
+                label: marker.label.clone(),
+                label_x: r1(label_x),
+                label_y: r1(label_y),
+                anchor,
+            }
+        })
+        .collect();
+
+    Drawing {
+        width: frame.width,
+        height: (axis_y + 34.0).round() as u64,
+        rows: backgrounds,
+        plot: Plot {
+            left: frame.left,
+            right: frame.width - frame.right,
+            width: r1(frame.width - frame.left - frame.right),
+            label_x: frame.left - 8.0,
+            strip_height: STRIP_HEIGHT,
+        },
+        axis: axis(&frame, (top, strips_bottom), axis_y),
+        downtimes,
+        strips: probe_strips(report, &frame, &strips, failed_row, &row_y),
+        tasks: task_bars(report, &frame, row_y(task_row)),
+        markers: marker_lines,
     }
-    svg.push_str("</svg>\n");
-    svg
 }
 
 fn markers(report: &GameDayReport) -> Vec<Marker> {
@@ -205,7 +343,7 @@ fn markers(report: &GameDayReport) -> Vec<Marker> {
 }
 
 /// Rough width of a 12px label: enough to keep labels from overlapping.
-fn label_width(label: &str) -> f64 {
+pub(super) fn label_width(label: &str) -> f64 {
     label.chars().count() as f64 * 7.0 + 8.0
 }
 
@@ -234,14 +372,13 @@ fn place_labels(markers: &[Marker], frame: &Frame) -> (usize, Vec<usize>) {
     (row_ends.len().max(1), rows)
 }
 
-fn probe_marks(
-    svg: &mut String,
+fn probe_strips(
     report: &GameDayReport,
     frame: &Frame,
     strips: &[(String, String)],
     failed_row: usize,
     row_y: &dyn Fn(usize) -> f64,
-) {
+) -> Vec<ProbeStrip> {
     let interval = report
         .timeline
         .probe
@@ -250,56 +387,62 @@ fn probe_marks(
     let mark_w = (interval.as_secs_f64() * frame.px_per_sec() * 0.7).clamp(1.2, 6.0);
     let probes = &report.timeline.probes;
     let single = probes.len() <= MAX_SINGLE_MARKS;
-    for (row, (node, _)) in strips
+    let rows = strips
         .iter()
-        .map(|(n, l)| (Some(n.as_str()), l))
-        .chain([(None, &String::new())])
         .enumerate()
-    {
-        let row = if node.is_none() { failed_row } else { row };
+        .map(|(row, (n, _))| (row, Some(n.as_str())))
+        .chain([(failed_row, None)]);
+    rows.map(|(row, node)| {
         let in_strip = |p: &&ProbeResult| match node {
             None => !p.is_ok(),
             Some("") => p.is_ok() && p.node.is_none(),
             Some(n) => p.answered_by(n),
         };
         let mine: Vec<&ProbeResult> = probes.iter().filter(in_strip).collect();
-        let class = if node.is_some() { "ok" } else { "failed" };
-        let fill = if node.is_some() { "#1a7f37" } else { "#cf222e" };
-        let _ = writeln!(
-            svg,
-            "<g class=\"strip {class}\" data-node=\"{}\" data-probes=\"{}\" fill=\"{fill}\">",
-            escape(node.unwrap_or("")),
-            mine.len()
-        );
-        let (y, h) = (row_y(row) + 4.0, STRIP_HEIGHT - 8.0);
-        if single {
-            for p in mine {
-                let _ = writeln!(
-                    svg,
-                    "<rect class=\"probe {class}\" x=\"{:.1}\" y=\"{y:.1}\" width=\"{mark_w:.1}\" height=\"{h}\">\
-                     <title>#{} {} {}{} ({:.1} ms)</title></rect>",
-                    frame.x(p.at),
-                    p.seq,
-                    offset(p.at),
-                    escape(&p.outcome.describe()),
-                    p.node
-                        .as_deref()
-                        .map_or(String::new(), |n| format!(" from {}", escape(n))),
-                    p.latency.as_secs_f64() * 1000.0,
-                );
-            }
+        let marks = if single {
+            mine.iter()
+                .map(|p| ProbeMarkView {
+                    x: r1(frame.x(p.at)),
+                    title: format!(
+                        "#{} {} {}{} ({:.1} ms)",
+                        p.seq,
+                        offset(p.at),
+                        p.outcome.describe(),
+                        p.node
+                            .as_deref()
+                            .map_or(String::new(), |n| format!(" from {n}")),
+                        p.latency.as_secs_f64() * 1000.0,
+                    ),
+                })
+                .collect()
         } else {
-            for (x0, x1, count) in pixel_runs(mine.iter().map(|p| frame.x(p.at)), mark_w) {
-                let _ = writeln!(
-                    svg,
-                    "<rect class=\"probes {class}\" data-count=\"{count}\" x=\"{x0:.1}\" y=\"{y:.1}\" \
-                     width=\"{:.1}\" height=\"{h}\"/>",
-                    x1 - x0
-                );
-            }
+            Vec::new()
+        };
+        let runs = if single {
+            Vec::new()
+        } else {
+            pixel_runs(mine.iter().map(|p| frame.x(p.at)), mark_w)
+                .into_iter()
+                .map(|(x0, x1, count)| ProbeRun {
+                    x: r1(x0),
+                    width: r1(x1 - x0),
+                    count,
+                })
+                .collect()
+        };
+        ProbeStrip {
+            class: if node.is_some() { "ok" } else { "failed" },
+            node: node.unwrap_or("").to_string(),
+            count: mine.len(),
+            fill: if node.is_some() { "#1a7f37" } else { "#cf222e" },
+            y: r1(row_y(row) + 4.0),
+            height: STRIP_HEIGHT - 8.0,
+            mark_width: r1(mark_w),
+            marks,
+            runs,
         }
-        svg.push_str("</g>\n");
-    }
+    })
+    .collect()
 }
 
 /// Merges marks whose boxes touch into runs `(x_start, x_end, marks)`, so thousands of probes
@@ -318,7 +461,8 @@ fn pixel_runs(xs: impl Iterator<Item = f64>, mark_w: f64) -> Vec<(f64, f64, usiz
     runs
 }
 
-fn task_bars(svg: &mut String, report: &GameDayReport, frame: &Frame, y: f64) {
+fn task_bars(report: &GameDayReport, frame: &Frame, y: f64) -> Vec<TaskBar> {
+    let mut bars = Vec::new();
     for flip in &report.flips {
         let Some(task) = &flip.task else { continue };
         let end = task.done_at.unwrap_or(task.final_at);
@@ -336,76 +480,69 @@ fn task_bars(svg: &mut String, report: &GameDayReport, frame: &Frame, y: f64) {
             None => format!("task {}: {}", task.task_id, task.final_status),
         };
         let fits = label_width(&label) < width;
-        let (tx, fill, anchor) = if fits {
+        let (text_x, text_fill, anchor) = if fits {
             (x0 + width / 2.0, "#ffffff", "middle")
         } else {
             (x0 + width + 4.0, color, "start")
         };
-        let _ = write!(
-            svg,
-            "<g class=\"task\" data-status=\"{status}\"><rect x=\"{x0:.1}\" y=\"{ry:.1}\" width=\"{width:.1}\" \
-             height=\"{rh:.1}\" rx=\"4\" fill=\"{color}\"/>\
-             <text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"12\" font-weight=\"600\" fill=\"{fill}\" \
-             text-anchor=\"{anchor}\">{label}</text>",
-            status = escape(&task.final_status),
-            ry = y + 3.0,
-            rh = STRIP_HEIGHT - 6.0,
-            ty = y + STRIP_HEIGHT / 2.0 + 4.0,
-            label = escape(&label),
-        );
-        // A tick at each status change, with the status as tooltip.
-        let changes = report.timeline.events.iter().filter(|e| {
-            matches!(&e.kind, EventKind::TaskStatus { task_id, .. } if *task_id == task.task_id)
+        let ticks = report
+            .timeline
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(&e.kind, EventKind::TaskStatus { task_id, .. } if *task_id == task.task_id)
+            })
+            .map(|e| Tick {
+                x: r1(frame.x(e.at)),
+                label: e.kind.describe(),
+            })
+            .collect();
+        bars.push(TaskBar {
+            status: task.final_status.clone(),
+            x: r1(x0),
+            y: r1(y + 3.0),
+            width: r1(width),
+            height: r1(STRIP_HEIGHT - 6.0),
+            color,
+            label,
+            text_x: r1(text_x),
+            text_y: r1(y + STRIP_HEIGHT / 2.0 + 4.0),
+            text_fill,
+            anchor,
+            ticks,
+            tick_top: r1(y + 3.0),
+            tick_bottom: r1(y + STRIP_HEIGHT - 3.0),
         });
-        for e in changes {
-            let x = frame.x(e.at);
-            let _ = write!(
-                svg,
-                "<line x1=\"{x:.1}\" y1=\"{y1:.1}\" x2=\"{x:.1}\" y2=\"{y2:.1}\" stroke=\"#ffffff\" stroke-width=\"1\" opacity=\"0.7\">\
-                 <title>{}</title></line>",
-                escape(&e.kind.describe()),
-                y1 = y + 3.0,
-                y2 = y + STRIP_HEIGHT - 3.0,
-            );
-        }
-        svg.push_str("</g>\n");
     }
+    bars
 }
 
 /// The time axis under the strips, with a light grid line across them at each tick.
-fn axis(svg: &mut String, frame: &Frame, (top, strips_bottom): (f64, f64), axis_y: f64) {
+fn axis(frame: &Frame, (top, strips_bottom): (f64, f64), axis_y: f64) -> Axis {
     let step = tick_step(frame.span);
-    let _ = writeln!(
-        svg,
-        "<g class=\"axis\"><line x1=\"{l}\" y1=\"{axis_y:.1}\" x2=\"{r}\" y2=\"{axis_y:.1}\" stroke=\"#57606a\"/>",
-        l = frame.left,
-        r = frame.width - frame.right,
-    );
+    let mut ticks = Vec::new();
     let mut t = Duration::ZERO;
     while t <= frame.span {
-        let x = frame.x(t);
         let label = if step < Duration::from_secs(1) {
             format!("{:.1} s", t.as_secs_f64())
         } else {
             format!("{} s", t.as_secs())
         };
-        let _ = writeln!(
-            svg,
-            "<line x1=\"{x:.1}\" y1=\"{top:.1}\" x2=\"{x:.1}\" y2=\"{strips_bottom:.1}\" stroke=\"#d0d7de\" stroke-width=\"0.6\"/>\
-             <line x1=\"{x:.1}\" y1=\"{axis_y:.1}\" x2=\"{x:.1}\" y2=\"{tick:.1}\" stroke=\"#57606a\"/>\
-             <text x=\"{x:.1}\" y=\"{ty:.1}\" font-size=\"12\" text-anchor=\"middle\" fill=\"#57606a\">{label}</text>",
-            tick = axis_y + 5.0,
-            ty = axis_y + 19.0,
-        );
+        ticks.push(Tick {
+            x: r1(frame.x(t)),
+            label,
+        });
         t += step;
     }
-    let _ = writeln!(
-        svg,
-        "<text x=\"{x}\" y=\"{y:.1}\" font-size=\"12\" text-anchor=\"end\" fill=\"#57606a\">time since start</text></g>",
-        // Clear of the "0 s" label centred on the axis' start.
-        x = frame.left - 22.0,
-        y = axis_y + 19.0,
-    );
+    Axis {
+        y: r1(axis_y),
+        top: r1(top),
+        strips_bottom: r1(strips_bottom),
+        tick_end: r1(axis_y + 5.0),
+        text_y: r1(axis_y + 19.0),
+        caption_x: frame.left - 22.0,
+        ticks,
+    }
 }
 
 /// A round tick step giving at most about 14 ticks.

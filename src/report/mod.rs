@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod diff;
 pub mod failover_history;
 pub mod failover_html;
+mod failover_phase_bar;
 pub mod failover_text;
 mod failover_timeline_svg;
 pub mod live;

@@ -283,7 +283,7 @@ fn html_report_renders_its_timeline_in_headless_chromium() {
     assert_eq!(report.flips.len(), 2);
     assert_eq!(report.verdict.as_str(), "pass", "{:?}", report.flips);
     let page = work.join("failover-report.html");
-    std::fs::write(&page, failover_html::render(&report)).unwrap();
+    std::fs::write(&page, failover_html::render(&report).unwrap()).unwrap();
     let blank = work.join("blank.html");
     std::fs::write(&blank, "<!DOCTYPE html><html><body></body></html>").unwrap();
 
@@ -360,7 +360,7 @@ fn html_report_history_chart_renders_in_headless_chromium() {
     let page = work.join("failover-report-history.html");
     std::fs::write(
         &page,
-        failover_html::render_with_history(&report, Some(&now), &earlier),
+        failover_html::render_with_history(&report, Some(&now), &earlier).unwrap(),
     )
     .unwrap();
 
