@@ -473,5 +473,20 @@ fn a_crash_is_detected_when_the_survivors_agent_first_acts() {
         flip.notes
     );
     assert_eq!(flip.reaction_ms, Some(1000));
+    // The detection is a phase of the crash, and here the longest share of its outage.
+    let detection = flip
+        .phases
+        .iter()
+        .find(|p| p.name == crate::failover::phases::DETECTION)
+        .expect("a detection phase");
+    assert_eq!(
+        (detection.start, detection.duration),
+        (ms(2900), ms(17_100))
+    );
+    let sentence = flip.critical_path.as_deref().unwrap_or_default();
+    assert!(
+        sentence.contains("was the survivor noticing that node1 was gone"),
+        "{sentence}"
+    );
     assert_eq!(day("switch").flips[0].detection_ms, None);
 }

@@ -1,7 +1,8 @@
 //! A flip cut into its phases, and the one that cost most of the outage: where the downtime
 //! went. Pure functions over a measured flip and its timeline, like the measurement.
 //!
-//! The phases of a planned switch, each a span on the game day's clock:
+//! The phases of a planned switch, each a span on the game day's clock (a crash has no stop on
+//! the source but a **detection**: from the last answer to the survivor's agent acting):
 //!
 //! - **stop** on the source: through the agent, from its first `stop: ...` step on the source
 //!   to its last (its own log, [`EventKind::AgentPhase`]); with `--direct`, tandem's stop
@@ -29,6 +30,8 @@ use super::timeline::{Event, EventKind, Timeline};
 const DIRECT_STOP: &str = "stop the service";
 const DIRECT_START: &str = "start the service";
 
+/// A crash's: from the last answer to the survivor's agent acting.
+pub const DETECTION: &str = "detection";
 pub const STOP: &str = "stop";
 pub const TASK: &str = "OVH task";
 pub const START: &str = "start";
@@ -37,7 +40,7 @@ pub const FIRST_ANSWER: &str = "first answer";
 /// One phase of a flip.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseFigure {
-    /// [`STOP`], [`TASK`], [`START`] or [`FIRST_ANSWER`].
+    /// [`DETECTION`], [`STOP`], [`TASK`], [`START`] or [`FIRST_ANSWER`].
     pub name: String,
     /// The node it ran on; for the OVH task, the node the VIP was moved to.
     pub node: String,
@@ -81,6 +84,14 @@ pub fn of(timeline: &Timeline, flip: &FlipMeasurement) -> (Vec<PhaseFigure>, Opt
         .map(|s| PhaseFigure::new(name, node, s.start, s.end))
     };
     let mut phases: Vec<PhaseFigure> = Vec::new();
+    if let Some(ms) = flip.detection_ms {
+        let from = flip
+            .last_ok_before_outage
+            .as_ref()
+            .map_or(flip.started_at, |p| p.at);
+        let end = from + Duration::from_millis(ms);
+        phases.push(PhaseFigure::new(DETECTION, &flip.from, from, end));
+    }
     phases.extend(handover(STOP, &flip.from, DIRECT_STOP));
     if let Some(task) = &flip.task {
         let end = task.done_at.unwrap_or(task.final_at);
@@ -190,6 +201,7 @@ fn critical_path(phases: &[PhaseFigure], flip: &FlipMeasurement, outage: Span) -
         STOP => format!("stopping the service on {}", top.node),
         START => format!("starting the service on {}", top.node),
         TASK => format!("the OVH task moving the VIP to {}", top.node),
+        DETECTION => format!("the survivor noticing that {} was gone", top.node),
         _ => format!("waiting for the first answer from {}", top.node),
     };
     let step = [STOP, START]

@@ -75,6 +75,10 @@ struct Page {
     /// `pass` or `fail`: a CSS class, upper-cased for the badge.
     verdict: &'static str,
     cluster: String,
+    /// `switch`, `node-crash`, `network-split`.
+    scenario: String,
+    /// What failed the verdict beyond the downtime (two nodes serving at once, ...).
+    violations: Vec<String>,
     /// `node1 → node2`, or `no flip`.
     route: String,
     started_at: String,
@@ -162,6 +166,8 @@ impl Page {
         Page {
             verdict: report.verdict.as_str(),
             cluster: report.cluster.clone(),
+            scenario: report.scenario.clone(),
+            violations: report.timeline.violations.clone(),
             route,
             started_at: report.started_at.clone(),
             vip: report.vip.clone(),

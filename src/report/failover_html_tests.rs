@@ -129,7 +129,7 @@ fn the_page_has_the_verdict_the_figures_and_the_drawing() {
     let page = render(&report).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<div class=\"verdict pass\">PASS</div>"));
-    assert!(page.contains("Game day: cluster web, node1 → node2"));
+    assert!(page.contains("Game day: cluster web, switch, node1 → node2"));
     for label in [
         "Downtime",
         "OVH task",
@@ -385,4 +385,25 @@ fn an_api_request_and_its_answer_take_one_line() {
     ));
     assert!(text.contains("<td>POST /ip/203.0.113.10%2F32/task/42 -> 200 (280 ms)</td>"));
     assert!(text.contains("<td>POST /ip/203.0.113.10%2F32/task/42 -> 200</td>"));
+}
+
+/// A network split's findings fail the verdict and head the page, escaped like every text.
+#[test]
+fn violations_are_shown_under_the_verdict() {
+    let mut report = game_day("node1", 50, 100);
+    report.timeline.violations = vec!["node1 and node2 both ran <web> (split brain)".into()];
+    let report = GameDayReport::measure(report.timeline, report.rto_budget);
+    assert_eq!(report.verdict, Verdict::Fail);
+    let page = render(&report).unwrap();
+    assert!(
+        page.contains(
+            r#"<p class="because violation">node1 and node2 both ran &lt;web&gt; (split brain)</p>"#
+        ),
+        "{page}"
+    );
+    let text = crate::report::failover_text::summary(&report, false);
+    assert!(
+        text.contains("  ! node1 and node2 both ran <web> (split brain)\n"),
+        "{text}"
+    );
 }

@@ -145,8 +145,8 @@ pub fn summary(report: &GameDayReport, color: bool) -> String {
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "game day: cluster {}, VIP {}, {}",
-        report.cluster, report.vip, report.started_at
+        "game day: cluster {}, scenario {}, VIP {}, {}",
+        report.cluster, report.scenario, report.vip, report.started_at
     );
     let verdict = match report.verdict {
         Verdict::Pass => paint("PASS", GREEN, color),
@@ -172,6 +172,10 @@ pub fn summary(report: &GameDayReport, color: bool) -> String {
         )
     };
     let _ = writeln!(text, "{verdict}  {headline}");
+    // What failed the verdict beyond the downtime (a network split's findings).
+    for violation in &report.timeline.violations {
+        let _ = writeln!(text, "  {} {violation}", paint("!", RED, color));
+    }
     let failed = failure_kinds(&report.timeline.probes);
     let _ = writeln!(
         text,
