@@ -21,7 +21,10 @@ mod sudo;
 mod target;
 
 pub use auth::PASSPHRASE_ENV;
-pub use connect::{Connector, DEFAULT_KEX, HostKeyPolicy, MAX_CHANNELS, UnknownKex};
+pub use connect::{
+    Connector, DEFAULT_KEX, HostKeyPolicy, LearnedHostKey, MAX_CHANNELS, OnHostKeyLearned,
+    UnknownKex,
+};
 pub use demux::demux_replay;
 pub use error::SshError;
 pub use known_hosts::{KnownHosts, Verdict, fingerprint};
