@@ -39,17 +39,17 @@
 //! # }
 //! ```
 
-pub mod agent;
-pub mod agent_switch;
-pub mod agent_wait;
+pub(crate) mod agent;
+pub(crate) mod agent_switch;
+pub(crate) mod agent_wait;
 pub mod clock;
-pub mod game_day;
+pub(crate) mod game_day;
 pub mod history;
 pub mod measurement;
 mod millis;
-pub mod node_ops;
+pub(crate) mod node_ops;
 mod preflight;
 pub mod probe;
-pub mod probe_vars;
-pub mod recorder;
+pub(crate) mod probe_vars;
+pub(crate) mod recorder;
 pub mod timeline;

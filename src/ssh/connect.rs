@@ -206,10 +206,6 @@ impl Connector {
         Ok(())
     }
 
-    pub fn known_hosts(&self) -> &KnownHosts {
-        &self.known_hosts
-    }
-
     fn client_config(&self, target: &Target) -> Arc<client::Config> {
         let mut kex = self.kex.clone();
         kex.extend_from_slice(KEX_EXTENSIONS);

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::*;
-use crate::ssh::Identity;
+use crate::ssh::target::Identity;
 
 /// A key pair made by ssh-keygen in `dir`; `passphrase` empty for none.
 fn keygen(dir: &Path, name: &str, passphrase: &str) -> PathBuf {
