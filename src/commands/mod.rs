@@ -9,6 +9,7 @@ pub mod extra_vars;
 pub mod failover_test;
 mod generated;
 pub mod inventory;
+pub(crate) mod inventory_import;
 pub mod keys;
 pub mod ping;
 mod plumbing;

@@ -7,7 +7,6 @@
 
 mod build;
 mod error;
-pub(crate) mod import;
 mod pattern;
 mod raw;
 pub(crate) mod settings;
@@ -19,6 +18,8 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The name rule, also for the clusters `inventory import` writes.
+pub(crate) use build::valid_name;
 pub use error::InventoryError;
 pub(crate) use error::{InventoryErrorKind, PatternError};
 pub(crate) use settings::{ClusterSettings, ProbeKind, ProbeSettings};
