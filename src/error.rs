@@ -129,7 +129,7 @@ pub enum Error {
     },
     /// `inventory import`'s `--pair` values or the pairs they name, in the importer's words.
     #[error("{0}")]
-    Import(#[from] crate::inventory::import::ImportError),
+    Import(#[from] crate::commands::inventory_import::ImportError),
     #[error("{flag} {}: cannot create it: {source}", .path.display())]
     CannotCreate {
         flag: &'static str,

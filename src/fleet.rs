@@ -11,8 +11,8 @@ use futures::stream::{self, Stream, StreamExt};
 
 use crate::inventory::{Inventory, InventoryError, PatternError};
 use crate::ssh::{
-    Connector, HostKeyPolicy, KnownHosts, Session, SshConfigFile, SshError, Target, UnknownKex,
-    Wanted,
+    Connector, HostKeyPolicy, KnownHosts, OnHostKeyLearned, Session, SshConfigFile, SshError,
+    Target, UnknownKex, Wanted,
 };
 
 /// Why a fleet cannot be prepared: bad input, found before any connection.
@@ -83,6 +83,8 @@ pub struct ConnectOptions {
     pub user: Option<String>,
     /// Over the inventory's `ssh.identity` and nodes' `identity`.
     pub private_key: Option<PathBuf>,
+    /// Told of each host key `accept_new` records, for the command to tell the user.
+    pub on_host_key_learned: Option<OnHostKeyLearned>,
 }
 
 /// A selected node, ready to connect to.
@@ -178,6 +180,9 @@ impl Fleet {
             &hosts,
         )?;
         let mut connector = Connector::new(known_hosts, policy);
+        if let Some(callback) = &args.on_host_key_learned {
+            connector = connector.on_host_key_learned(callback.clone());
+        }
         connector.preload_identities(hosts.iter().map(|host| &host.target))?;
         if !args.kex.is_empty() {
             connector = connector.with_kex(&args.kex)?;

@@ -15,7 +15,8 @@ const LAYERS: &[&[&str]] = &[
     &["sh", "logging", "source_file"],
     &["template"],
     // The OVH API client imports nothing of tandem's (a crate in all but name); the inventory's
-    // `ovh:` section holds its Endpoint, and `inventory import` reads its account answers.
+    // `ovh:` section holds its Endpoint and settings (`inventory import`, which reads the
+    // account's answers, is a command).
     &["ovh"],
     &["inventory"],
     &["modules"],

@@ -41,7 +41,8 @@ fuzz_target!(|data: &[u8]| {
             assert!(!message.contains('\n'), "not one line: {message:?}");
         }
         _ => {
-            if let Err(message) = Endpoint::parse(&String::from_utf8_lossy(rest)) {
+            if let Err(err) = Endpoint::parse(&String::from_utf8_lossy(rest)) {
+                let message = err.to_string();
                 assert!(!message.contains('\n'), "not one line: {message:?}");
             }
         }

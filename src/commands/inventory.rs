@@ -1,14 +1,14 @@
 //! `tandem inventory import --from-ovh [--pair ...] [-o FILE]`: asks OVH for the account's
-//! servers and failover IPs, and writes the inventory `inventory::import` renders (or, without
+//! servers and failover IPs, and writes the inventory `inventory_import` renders (or, without
 //! `--pair`, lists them).
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::inventory_import::{self as import, Account, OvhSource, PairSpec, SshSettings};
 use crate::cli::{InventoryArgs, InventoryCommand, InventoryImportArgs};
 use crate::error::Error;
-use crate::inventory::import::{self, Account, OvhSource, PairSpec, SshSettings};
 use crate::ovh::{Client, ClientOptions, Credentials, Endpoint, OvhSettings, RetryPolicy};
 
 pub async fn inventory(args: InventoryArgs) -> Result<ExitCode, Error> {

@@ -9,6 +9,7 @@ pub mod extra_vars;
 pub mod failover_test;
 mod generated;
 pub mod inventory;
+pub(crate) mod inventory_import;
 pub mod keys;
 pub mod ping;
 mod plumbing;
@@ -64,6 +65,11 @@ pub(crate) fn connect_options(args: &crate::cli::ConnectArgs) -> crate::fleet::C
         connect_timeout: args.connect_timeout,
         user: args.user.clone(),
         private_key: args.private_key.clone(),
+        // The SSH layer only reports a learned key; saying so is the command's (word for word
+        // OpenSSH's notice, which scripts and the e2e tests look for).
+        on_host_key_learned: Some(crate::ssh::OnHostKeyLearned::new(|learned| {
+            eprintln!("tandem: {learned}");
+        })),
     }
 }
 

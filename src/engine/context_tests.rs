@@ -39,6 +39,7 @@ fn step(vars: Value) -> Step {
         name: "show".into(),
         module: "command".into(),
         args: json!({"cmd": "true"}),
+        built: None,
         when: Vec::new(),
         tags: Vec::new(),
         notify: Vec::new(),

@@ -27,8 +27,6 @@ impl StepStatus {
 #[derive(Debug, Clone)]
 pub struct StepResult {
     pub host: String,
-    /// Position in the host's plan (handlers come after the steps).
-    pub index: usize,
     pub name: String,
     /// `file:line` of the step.
     pub location: String,
@@ -119,7 +117,6 @@ pub enum Event {
         host: String,
         stats: HostStats,
         error: Option<String>,
-        elapsed_ms: u64,
     },
     /// A rollout batch begins (`--serial`, `--rolling`); `index` counts from 1.
     BatchStarted {

@@ -5,7 +5,6 @@
 //! are skipped by the remote shell itself, never run.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::time::Instant;
 
 use serde_json::{Map, Value};
 use tokio::sync::mpsc::UnboundedSender;
@@ -90,7 +89,6 @@ pub async fn run_host(
     session: &Session,
     events: &UnboundedSender<Event>,
 ) -> HostStats {
-    let started = Instant::now();
     let Some(node) = shared.inventory.node(&host.name) else {
         return HostStats::default();
     };
@@ -162,7 +160,6 @@ pub async fn run_host(
         host: host.name.clone(),
         stats: run.stats,
         error: run.stopped.clone(),
-        elapsed_ms: started.elapsed().as_millis() as u64,
     });
     run.stats
 }
@@ -422,7 +419,6 @@ impl<'a> HostRun<'a> {
     ) -> StepResult {
         StepResult {
             host: self.host.name.clone(),
-            index: planned.index,
             name: name.to_string(),
             location: planned.origin.clone(),
             handler: planned.handler,

@@ -20,8 +20,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use context::{DATA_VARS, TANDEM_NAMES};
-pub use events::{Event, HostStats, ItemResult, StepResult, StepStatus};
-pub use facts::FACTS_SCRIPT;
+pub use events::{Event, HostStats, StepResult, StepStatus};
 pub use interrupt::Interrupt;
 pub use plan::TagFilter;
 pub use undefined::check as check_undefined_names;
@@ -112,7 +111,7 @@ pub async fn deploy(
                     )
                 },
             )
-            .map(|o| (o.host, o.result, o.elapsed)),
+            .map(|o| (o.host, o.result)),
     );
     let mut outcomes = Vec::new();
     let abandon = shared.interrupt.reached(interrupt::Level::Abandon);
@@ -146,7 +145,7 @@ pub async fn deploy(
     let abandoned: Vec<Host> = fleet
         .hosts()
         .iter()
-        .filter(|h| !outcomes.iter().any(|(done, _, _)| done.name == h.name))
+        .filter(|h| !outcomes.iter().any(|(done, _)| done.name == h.name))
         .cloned()
         .collect();
     let mut results = finish(fleet.hosts(), outcomes, shared.planned_steps(), &events);
@@ -164,7 +163,6 @@ pub async fn deploy(
             } else {
                 "not started: Ctrl-C came before it was connected".into()
             }),
-            elapsed_ms: 0,
         });
         results.push((host.name, stats));
     }
@@ -390,7 +388,6 @@ pub async fn deploy_connected(
             let shared = shared.clone();
             let events = events.clone();
             async move {
-                let started = Instant::now();
                 let result = match session {
                     Ok(session) => {
                         let stats = host::run_host(&shared, &host, &session, &events).await;
@@ -399,7 +396,7 @@ pub async fn deploy_connected(
                     }
                     Err(e) => Err(e),
                 };
-                (host, result, started.elapsed())
+                (host, result)
             }
         })
         .buffer_unordered(forks.max(1))
@@ -422,12 +419,12 @@ fn announce(shared: &Shared, hosts: &[Host], events: &UnboundedSender<Event>) {
 /// the results as the inventory does.
 fn finish(
     hosts: &[Host],
-    outcomes: Vec<(Host, Result<HostStats, SshError>, Duration)>,
+    outcomes: Vec<(Host, Result<HostStats, SshError>)>,
     planned: usize,
     events: &UnboundedSender<Event>,
 ) -> Vec<(String, HostStats)> {
     let mut results = Vec::with_capacity(outcomes.len());
-    for (host, result, elapsed) in outcomes {
+    for (host, result) in outcomes {
         let stats = match result {
             Ok(stats) => stats,
             Err(e) => {
@@ -440,7 +437,6 @@ fn finish(
                     host: host.name.clone(),
                     stats,
                     error: Some(e.to_string()),
-                    elapsed_ms: elapsed.as_millis() as u64,
                 });
                 stats
             }

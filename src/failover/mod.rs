@@ -42,22 +42,22 @@
 //! # }
 //! ```
 
-pub mod agent;
-pub mod agent_switch;
-pub mod agent_wait;
+pub(crate) mod agent;
+pub(crate) mod agent_switch;
+pub(crate) mod agent_wait;
 pub mod clock;
 pub mod figures;
-pub mod game_day;
+pub(crate) mod game_day;
 pub mod history;
 pub mod measurement;
 mod millis;
-pub mod network_split;
-pub mod node_crash;
-pub mod node_ops;
+pub(crate) mod network_split;
+pub(crate) mod node_crash;
+pub(crate) mod node_ops;
 pub mod phases;
 mod preflight;
 pub mod probe;
-pub mod probe_vars;
-pub mod recorder;
-pub mod scenario;
+pub(crate) mod probe_vars;
+pub(crate) mod recorder;
+pub(crate) mod scenario;
 pub mod timeline;

@@ -18,7 +18,7 @@ use super::{
 use crate::source_file::one_line;
 
 /// `[A-Za-z0-9][A-Za-z0-9._-]*`: safe in shell commands, file names and `--limit` patterns.
-pub(super) fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))

@@ -7,10 +7,9 @@
 
 mod build;
 mod error;
-pub mod import;
 mod pattern;
 mod raw;
-pub mod settings;
+pub(crate) mod settings;
 mod spanned_vars;
 #[cfg(test)]
 mod tests;
@@ -19,9 +18,11 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use build::MAX_SSH_SECONDS;
-pub use error::{InventoryError, InventoryErrorKind, PatternError};
-pub use settings::{ClusterSettings, ProbeKind, ProbeSettings, SwitchCommand};
+/// The name rule, also for the clusters `inventory import` writes.
+pub(crate) use build::valid_name;
+pub use error::InventoryError;
+pub(crate) use error::{InventoryErrorKind, PatternError};
+pub(crate) use settings::{ClusterSettings, ProbeKind, ProbeSettings};
 
 use build::build;
 use raw::RawInventory;
@@ -30,15 +31,15 @@ use crate::ovh::{Endpoint, OvhSettings};
 use crate::source_file::{self, position as pos};
 
 /// Vars at any level: free-form YAML, kept in file order.
-pub type Vars = indexmap::IndexMap<String, serde_json::Value>;
+pub(crate) type Vars = indexmap::IndexMap<String, serde_json::Value>;
 
 /// The line each var of one level is written on, for errors about a var (a template in it
 /// that fails, vars that read each other in a loop).
-pub type VarLines = indexmap::IndexMap<String, usize>;
+pub(crate) type VarLines = indexmap::IndexMap<String, usize>;
 
 /// Inventories are small; anything this big is the wrong file, and refusing it before parsing
 /// keeps a stray multi-gigabyte file from eating the memory.
-pub const MAX_INVENTORY_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_INVENTORY_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A loaded, validated inventory.
 #[derive(Debug, Clone)]
@@ -125,7 +126,7 @@ impl Inventory {
 
     /// Parses and validates inventory text; `path` is only used in messages and to resolve
     /// relative paths.
-    pub fn parse(text: &str, path: &Path) -> Result<Inventory, InventoryError> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Inventory, InventoryError> {
         let raw: RawInventory =
             source_file::parse(text).map_err(|err| InventoryError::from_yaml(path, &err))?;
         build(raw, path)
@@ -142,7 +143,7 @@ impl Inventory {
         self.nodes().find(|node| node.name == name)
     }
 
-    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+    pub(crate) fn cluster(&self, name: &str) -> Option<&Cluster> {
         self.clusters.iter().find(|cluster| cluster.name == name)
     }
 
@@ -167,7 +168,7 @@ impl Inventory {
     }
 
     /// The line each of [`Inventory::node_vars`] is written on (the level that wins).
-    pub fn node_var_lines(&self, node: &Node) -> VarLines {
+    pub(crate) fn node_var_lines(&self, node: &Node) -> VarLines {
         let mut lines = self.var_lines.clone();
         if let Some(cluster) = self.cluster(&node.cluster) {
             lines.extend(cluster.var_lines.iter().map(|(k, v)| (k.clone(), *v)));

@@ -53,16 +53,13 @@ mod signature;
 #[cfg(test)]
 mod tests;
 
-pub use access::{AccessRule, Credential, Needed, glob};
 pub use account::{FailoverIp, Server};
-pub use client::{Client, ClientOptions, Observer};
-pub use credentials::{Credentials, OvhSettings, Secret, check_private, default_search_path};
-pub use endpoint::{ENDPOINTS, Endpoint, EndpointError};
+pub use client::{Client, ClientOptions};
+pub use credentials::{Credentials, OvhSettings, Secret};
+pub use endpoint::{Endpoint, EndpointError};
 pub use error::{ApiError, OvhError};
 pub use events::{Event, EventKind};
-pub use ip::{IpInfo, MOVE_FUNCTION, RoutedTo, Task, TaskStatus, ip_path};
+pub use ip::{IpInfo, Task, TaskStatus};
 pub use mover::{MoveOptions, MoveOutcome};
-pub use preflight::{Checked, needed_calls};
-pub use retry::{RetryPolicy, is_retryable_status};
-pub use server::REBOOT_FUNCTION;
+pub use retry::RetryPolicy;
 pub use signature::sign;

@@ -9,9 +9,6 @@ use super::client::{Client, Observer};
 use super::error::OvhError;
 use super::ip::Task;
 
-/// The function name OVH gives a hard reboot's task.
-pub const REBOOT_FUNCTION: &str = "hardReboot";
-
 /// `/dedicated/server/{name}`
 fn server_path(service: &str) -> String {
     format!("/dedicated/server/{service}")

@@ -34,7 +34,6 @@ use meta::meta_step;
 use read::parse_file;
 use values::{parse_become, parse_become_user};
 
-pub use include::MAX_INCLUDE_DEPTH;
 pub use read::MAX_PLAYBOOK_BYTES;
 
 /// Reads, parses and validates the playbook at `path` and every file it includes, without an

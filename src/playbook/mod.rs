@@ -6,7 +6,7 @@
 //! (checked by the module itself), template and `when` syntax, includes flattened, handlers and
 //! `notify`. Every error is one line starting with `PATH:LINE:COL: `.
 
-pub mod control;
+pub(crate) mod control;
 #[cfg(test)]
 mod control_tests;
 mod error;
@@ -14,7 +14,7 @@ mod error;
 mod handlers_tests;
 mod include_path;
 mod load;
-pub mod model;
+pub(crate) mod model;
 mod raw;
 #[cfg(test)]
 mod roles_tests;
@@ -23,9 +23,10 @@ mod suggest;
 mod tests;
 mod timeout;
 
-pub use error::{PlaybookError, PlaybookErrorKind};
-pub use include_path::{IncludeVars, NodeVars};
-pub use load::{MAX_INCLUDE_DEPTH, MAX_PLAYBOOK_BYTES, load, load_with};
-pub use model::{FLUSH_HANDLERS, Location, Playbook, Step};
-pub use suggest::suggestion;
-pub use timeout::{MAX_TIMEOUT_SECS, parse_timeout};
+pub use error::PlaybookError;
+pub(crate) use include_path::{IncludeVars, NodeVars};
+pub use load::load;
+pub(crate) use load::{MAX_PLAYBOOK_BYTES, load_with};
+pub use model::Playbook;
+pub(crate) use model::{Location, Step};
+pub(crate) use suggest::suggestion;

@@ -2,8 +2,10 @@
 //! the file and line it came from so every later error can point there.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::inventory::Vars;
+use crate::modules::Module;
 
 #[derive(Debug, Clone)]
 pub struct Playbook {
@@ -45,6 +47,10 @@ pub struct Step {
     pub module: String,
     /// The module's arguments as written; string leaves may hold templates, rendered per host.
     pub args: serde_json::Value,
+    /// The module built at load from `args` when they hold no template code: every host runs
+    /// this one value (arguments are parsed once). `None` when they are templated (built per
+    /// host after rendering) or for steps not loaded from a file.
+    pub built: Option<Arc<dyn Module>>,
     /// A minijinja expression; the step runs only where it is true. Conditions of enclosing
     /// includes are and-ed in.
     pub when: Vec<String>,

@@ -1,12 +1,11 @@
 //! The deploy report: the recap and the JSON for failed, unreached and looped hosts.
 
 use super::*;
-use crate::engine::ItemResult;
+use crate::engine::events::ItemResult;
 
 fn step(host: &str, index: usize, status: StepStatus) -> Event {
     Event::StepFinished(StepResult {
         host: host.into(),
-        index,
         name: format!("step {index}"),
         location: format!("site.yml:{}", 3 * index + 1),
         handler: false,
@@ -46,7 +45,6 @@ fn report() -> DeployReport {
             ..Default::default()
         },
         error: Some("step 'step 1' failed".into()),
-        elapsed_ms: 5,
     });
     report.handle(Event::HostFinished {
         host: "node2".into(),
@@ -55,7 +53,6 @@ fn report() -> DeployReport {
             ..Default::default()
         },
         error: None,
-        elapsed_ms: 5,
     });
     report
 }

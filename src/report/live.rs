@@ -74,11 +74,6 @@ impl Live {
         }
     }
 
-    /// The total of steps planned (less those hosts that stopped early will not run).
-    pub fn total_steps(&self) -> usize {
-        self.total_steps
-    }
-
     pub fn host_started(&mut self, host: &str, steps: usize, now: Instant) {
         if !self.planned.contains_key(host) {
             self.planned.insert(host.to_string(), steps);
@@ -309,7 +304,7 @@ mod tests {
         let t0 = Instant::now();
         let mut live = Live::new("deploy", 20, t0);
         live.plan(&names(20), 27);
-        assert_eq!(live.total_steps(), 540);
+        assert_eq!(live.total_steps, 540);
         let lines = live.render(t0, 40, 120, false);
         assert!(
             lines[0].contains(" 0/540 steps  0/20 hosts done"),
@@ -318,9 +313,9 @@ mod tests {
         // Starting does not count a host twice; a host that stops after 2 steps takes its
         // 25 steps not run off the total.
         live.host_started("node01", 27, t0);
-        assert_eq!(live.total_steps(), 540);
+        assert_eq!(live.total_steps, 540);
         live.host_finished("node01", 2);
-        assert_eq!(live.total_steps(), 515);
+        assert_eq!(live.total_steps, 515);
     }
 
     #[test]

@@ -1,23 +1,23 @@
 //! What the user sees: text for people, JSON for scripts. Nothing here touches the network.
 
-pub mod color;
-pub mod config;
-pub mod deploy;
-pub mod diff;
-pub mod failover_history;
+pub(crate) mod color;
+pub(crate) mod config;
+pub(crate) mod deploy;
+pub(crate) mod diff;
+pub(crate) mod failover_history;
 pub mod failover_html;
 mod failover_phase_bar;
-pub mod failover_text;
+pub(crate) mod failover_text;
 mod failover_timeline_svg;
-pub mod live;
+pub(crate) mod live;
 pub mod ping;
-pub mod run;
-pub mod vip;
+pub(crate) mod run;
+pub(crate) mod vip;
 
 use std::time::Duration;
 
 /// `53 ms` under ten seconds, `12.3 s` above: the precision people read.
-pub fn human_duration(d: Duration) -> String {
+pub(crate) fn human_duration(d: Duration) -> String {
     if d < Duration::from_secs(10) {
         format!("{} ms", d.as_millis())
     } else {
@@ -27,7 +27,11 @@ pub fn human_duration(d: Duration) -> String {
 
 /// A byte string as JSON: text when it is UTF-8, otherwise base64 under a `_base64` key, so
 /// binary output survives the trip exactly.
-pub fn json_bytes(map: &mut serde_json::Map<String, serde_json::Value>, key: &str, bytes: &[u8]) {
+pub(crate) fn json_bytes(
+    map: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    bytes: &[u8],
+) {
     use base64::Engine;
     match std::str::from_utf8(bytes) {
         Ok(text) => {

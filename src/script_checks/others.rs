@@ -24,7 +24,7 @@ fn the_fixed_scripts_are_valid_sh() {
     checked.add("modules/prelude.sh", crate::modules::PRELUDE);
     checked.add("the remote shell's loop", crate::ssh::LOOP);
     checked.add("the remote shell's halt", crate::ssh::HALT);
-    checked.add("deploy's facts", crate::engine::FACTS_SCRIPT);
+    checked.add("deploy's facts", crate::engine::facts::FACTS_SCRIPT);
     let all = crate::engine::facts::Group::ALL.into_iter().collect();
     checked.add(
         "deploy's facts, every group",

@@ -1,6 +1,8 @@
 //! Opening one authenticated SSH connection per node: TCP (or a ProxyJump tunnel), key
 //! exchange, host-key verification against known_hosts, then public-key authentication.
 
+use std::fmt;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,6 +31,45 @@ pub enum HostKeyPolicy {
     /// Record it and go on, like OpenSSH's `StrictHostKeyChecking=accept-new`. A changed key is
     /// still refused.
     AcceptNew,
+}
+
+/// A host key recorded in known_hosts under [`HostKeyPolicy::AcceptNew`]. The SSH layer never
+/// prints: whoever drives it is told through [`OnHostKeyLearned`] and says it to the user
+/// (OpenSSH's "Permanently added ..."); `Display` is that sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LearnedHostKey {
+    /// As known_hosts names it: `host`, or `[host]:port` off port 22.
+    pub host: String,
+    pub fingerprint: String,
+    pub known_hosts: PathBuf,
+}
+
+impl fmt::Display for LearnedHostKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "permanently added {} ({}) to {}",
+            self.host,
+            self.fingerprint,
+            self.known_hosts.display()
+        )
+    }
+}
+
+/// Called from the connection's task each time a host key is learned.
+#[derive(Clone)]
+pub struct OnHostKeyLearned(Arc<dyn Fn(&LearnedHostKey) + Send + Sync>);
+
+impl OnHostKeyLearned {
+    pub fn new(callback: impl Fn(&LearnedHostKey) + Send + Sync + 'static) -> OnHostKeyLearned {
+        OnHostKeyLearned(Arc::new(callback))
+    }
+}
+
+impl fmt::Debug for OnHostKeyLearned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnHostKeyLearned(..)")
+    }
 }
 
 /// Our key-exchange preference (DESIGN.md section 2): post-quantum hybrid where the server has
@@ -65,6 +106,7 @@ pub const MAX_CHANNELS: usize = 8;
 pub struct Connector {
     known_hosts: Arc<KnownHosts>,
     policy: HostKeyPolicy,
+    on_learned: Option<OnHostKeyLearned>,
     kex: Vec<kex::Name>,
     keys: KeyCache,
     startups: Startups,
@@ -90,11 +132,18 @@ impl Connector {
         Connector {
             known_hosts: Arc::new(known_hosts),
             policy,
+            on_learned: None,
             kex,
             keys: KeyCache::default(),
             startups: Startups::default(),
             jumps: JumpSessions::default(),
         }
+    }
+
+    /// Tells `callback` of every host key recorded under [`HostKeyPolicy::AcceptNew`].
+    pub fn on_host_key_learned(mut self, callback: OnHostKeyLearned) -> Connector {
+        self.on_learned = Some(callback);
+        self
     }
 
     /// Replaces the key-exchange preference. Unknown names are an error naming the valid ones.
@@ -155,10 +204,6 @@ impl Connector {
             }
         }
         Ok(())
-    }
-
-    pub fn known_hosts(&self) -> &KnownHosts {
-        &self.known_hosts
     }
 
     fn client_config(&self, target: &Target) -> Arc<client::Config> {
@@ -291,6 +336,7 @@ impl Connector {
             port: target.port,
             known_hosts: self.known_hosts.clone(),
             policy: self.policy,
+            on_learned: self.on_learned.clone(),
             disconnect: disconnect.clone(),
         };
         let connecting = client::connect_stream(self.client_config(target), stream, handler);
@@ -409,6 +455,7 @@ pub(super) struct ClientHandler {
     port: u16,
     known_hosts: Arc<KnownHosts>,
     policy: HostKeyPolicy,
+    on_learned: Option<OnHostKeyLearned>,
     disconnect: Arc<Mutex<Option<String>>>,
 }
 
@@ -449,16 +496,17 @@ impl client::Handler for ClientHandler {
                 if self.policy == HostKeyPolicy::AcceptNew && other_types.is_empty() =>
             {
                 kh.learn(&host, port, &key).map_err(HandlerError::Refused)?;
-                eprintln!(
-                    "tandem: permanently added {} ({}) to {}",
-                    if port == 22 {
-                        host.clone()
-                    } else {
-                        format!("[{host}]:{port}")
-                    },
-                    fingerprint(&key),
-                    path.display()
-                );
+                if let Some(OnHostKeyLearned(callback)) = &self.on_learned {
+                    callback(&LearnedHostKey {
+                        host: if port == 22 {
+                            host
+                        } else {
+                            format!("[{host}]:{port}")
+                        },
+                        fingerprint: fingerprint(&key),
+                        known_hosts: path,
+                    });
+                }
                 Ok(true)
             }
             Verdict::Unknown { other_types } => {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::*;
-use crate::ssh::Identity;
+use crate::ssh::target::Identity;
 
 /// A key pair made by ssh-keygen in `dir`; `passphrase` empty for none.
 fn keygen(dir: &Path, name: &str, passphrase: &str) -> PathBuf {
@@ -93,4 +93,74 @@ fn a_jump_host_explicit_key_is_checked_too() {
     let err = connector().preload_identities([&via]).unwrap_err();
     assert!(err.to_string().contains("no such file"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A handler for `host:port` checking against a known_hosts file in `dir`, telling `heard` of
+/// every key it learns.
+fn handler(
+    dir: &Path,
+    port: u16,
+    policy: HostKeyPolicy,
+    heard: &Arc<Mutex<Vec<LearnedHostKey>>>,
+) -> ClientHandler {
+    let heard = heard.clone();
+    ClientHandler {
+        host: "192.0.2.10".into(),
+        port,
+        known_hosts: Arc::new(KnownHosts::load(&dir.join("known_hosts")).unwrap()),
+        policy,
+        on_learned: Some(OnHostKeyLearned::new(move |learned| {
+            heard.lock().unwrap().push(learned.clone())
+        })),
+        disconnect: Arc::new(Mutex::new(None)),
+    }
+}
+
+fn offered(dir: &Path, name: &str) -> PublicKeyOrCertificate {
+    let path = keygen(dir, name, "");
+    let text = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+    PublicKeyOrCertificate::PublicKey {
+        key: russh::keys::PublicKey::from_openssh(&text).unwrap(),
+        hash_alg: None,
+    }
+}
+
+#[tokio::test]
+async fn a_learned_host_key_is_told_to_the_caller_never_printed_here() {
+    use client::Handler;
+    let dir = scratch("learned");
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let key = offered(&dir, "host_key");
+    let PublicKeyOrCertificate::PublicKey { key: public, .. } = &key else {
+        unreachable!()
+    };
+    let print = fingerprint(public);
+    let mut learning = handler(&dir, 2222, HostKeyPolicy::AcceptNew, &heard);
+    assert!(learning.check_server_key(&key).await.unwrap());
+    let learned = heard.lock().unwrap().clone();
+    assert_eq!(
+        learned,
+        vec![LearnedHostKey {
+            host: "[192.0.2.10]:2222".into(),
+            fingerprint: print.clone(),
+            known_hosts: dir.join("known_hosts"),
+        }]
+    );
+    assert_eq!(
+        learned[0].to_string(),
+        format!(
+            "permanently added [192.0.2.10]:2222 ({print}) to {}",
+            dir.join("known_hosts").display()
+        )
+    );
+    // Known now: nothing more to tell, under either policy.
+    for policy in [HostKeyPolicy::AcceptNew, HostKeyPolicy::Strict] {
+        let mut again = handler(&dir, 2222, policy, &heard);
+        assert!(again.check_server_key(&key).await.unwrap());
+    }
+    assert_eq!(heard.lock().unwrap().len(), 1);
+    // Refused under strict checking: nothing learned, nothing told.
+    let mut strict = handler(&dir, 22, HostKeyPolicy::Strict, &heard);
+    assert!(strict.check_server_key(&key).await.is_err());
+    assert_eq!(heard.lock().unwrap().len(), 1);
 }

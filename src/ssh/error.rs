@@ -63,11 +63,6 @@ pub enum SshError {
 }
 
 impl SshError {
-    /// True when the node could not be reached or logged into at all: Ansible's "unreachable".
-    pub fn is_unreachable(&self) -> bool {
-        !matches!(self, SshError::Channel { .. })
-    }
-
     /// A short stable name for the kind of failure, used in `--json` output.
     pub fn kind(&self) -> &'static str {
         match self {

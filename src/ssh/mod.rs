@@ -20,8 +20,7 @@ mod stream;
 mod sudo;
 mod target;
 
-pub use auth::PASSPHRASE_ENV;
-pub use connect::{Connector, DEFAULT_KEX, HostKeyPolicy, MAX_CHANNELS, UnknownKex};
+pub use connect::{Connector, HostKeyPolicy, LearnedHostKey, OnHostKeyLearned, UnknownKex};
 pub use demux::demux_replay;
 pub use error::SshError;
 pub use known_hosts::{KnownHosts, Verdict, fingerprint};
@@ -29,6 +28,5 @@ pub use session::{ExecOutput, ExitStatus, Session};
 pub use shell::{Answer, FrameMode, FrameStatus, PendingAnswer, RemoteShell};
 #[cfg(test)]
 pub(crate) use shell::{HALT, LOOP};
-pub use startups::HANDSHAKES_PER_SSHD;
 pub use sudo::{BecomePassword, Sudo};
-pub use target::{DEFAULT_CONNECT_TIMEOUT, Identity, SshConfigFile, Target, Wanted};
+pub use target::{SshConfigFile, Target, Wanted};

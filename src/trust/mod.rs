@@ -10,7 +10,7 @@
 //! both ways, and an unreachable node's old entries must not be taken for stale ones.
 
 pub mod gather;
-pub mod plan;
+pub(crate) mod plan;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -29,7 +29,7 @@ use plan::{ContainerSpec, Member};
 
 /// Runs `keys` on every node of the fleet (whole clusters); returns each host's stats in
 /// inventory order. `events` feeds the same report as `deploy`.
-pub async fn exchange(
+pub(crate) async fn exchange(
     inventory: &Inventory,
     fleet: &Fleet,
     options: RunOptions,
@@ -192,7 +192,6 @@ fn stopped(events: &UnboundedSender<Event>, host: &str, why: &str) -> HostStats 
         host: host.to_string(),
         stats,
         error: Some(why.to_string()),
-        elapsed_ms: 0,
     });
     stats
 }

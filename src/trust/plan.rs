@@ -192,6 +192,7 @@ fn step(
         name: name.to_string(),
         module: module.to_string(),
         args,
+        built: None,
         when: when.to_vec(),
         tags: Vec::new(),
         notify: Vec::new(),

@@ -3,20 +3,22 @@
 //! `template` or `copy` reads, and the step's default name.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_saphyr::Spanned;
 
 use super::{Loader, Scope, pos};
-use crate::modules;
+use crate::modules::{self, Module};
 use crate::playbook::error::PlaybookError;
 use crate::source_file;
-use crate::template::Templates;
+use crate::template::{Templates, has_template_syntax};
 
 impl Loader {
     /// The module's arguments, checked before any node is touched: template syntax in every
     /// string, then the module's own check; a `{{ }}` may stand for a number or a bool the
     /// module checks, so a templated step is checked after rendering, per host. Returns the
-    /// arguments as the step keeps them (a role's template `src` resolved).
+    /// arguments as the step keeps them (a role's template `src` resolved) and, when nothing is
+    /// templated, the module built from them: the one every host runs, so they are parsed once.
     pub(super) fn check_module_args(
         &self,
         file: &Path,
@@ -24,7 +26,7 @@ impl Loader {
         module_key: &Spanned<String>,
         args: &Spanned<serde_json::Value>,
         scope: &Scope,
-    ) -> Result<serde_json::Value, PlaybookError> {
+    ) -> Result<(serde_json::Value, Option<Arc<dyn Module>>), PlaybookError> {
         let mut templated = false;
         let mut bad = None;
         check_templates(
@@ -47,22 +49,24 @@ impl Loader {
             ));
         }
         if templated {
-            return Ok(args.value.clone());
-        }
-        if let Err(message) = modules::build(&module_key.value, &args.value) {
-            return Err(PlaybookError::invalid(
-                file,
-                pos(&module_key.referenced),
-                format!("{label}: {message}"),
-            ));
+            return Ok((args.value.clone(), None));
         }
         let mut args_value = args.value.clone();
         if module_key.value == "template" {
+            // Before building: the module keeps its `src`, and must keep the resolved one
+            // (resolving never empties it, so the checks say the same either way).
             in_template_dir(&mut args_value, scope.template_dir.as_deref());
         }
+        let module = modules::build(&module_key.value, &args_value).map_err(|message| {
+            PlaybookError::invalid(
+                file,
+                pos(&module_key.referenced),
+                format!("{label}: {message}"),
+            )
+        })?;
         let spanned = Spanned::new(args_value.clone(), args.referenced, args.defined);
         self.check_local_source(file, label, &module_key.value, &spanned)?;
-        Ok(args_value)
+        Ok((args_value, Some(Arc::from(module))))
     }
 
     /// The local file a `template` or `copy` step reads (relative to the playbook file that
@@ -140,7 +144,9 @@ fn check_templates(
     }
     match value {
         J::String(text) => {
-            if text.contains("{{") || text.contains("{%") {
+            // The engine renders every string with template syntax, `{# #}` comments too:
+            // such a step's module must be built from the rendered text, per host.
+            if has_template_syntax(text) {
                 *templated = true;
             }
             if let Err(message) = templates.check_str(text) {

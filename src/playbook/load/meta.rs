@@ -70,6 +70,7 @@ pub(super) fn meta_step(
         name_is_template: false,
         module: FLUSH_HANDLERS.to_string(),
         args: serde_json::Value::from("flush_handlers"),
+        built: None,
         when: Vec::new(),
         tags,
         notify: Vec::new(),

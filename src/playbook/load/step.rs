@@ -50,7 +50,7 @@ impl Loader {
 
         refuse_unknown_keys(file, &label, &keys)?;
         let (module_key, args) = the_one_module(file, here, &label, &keys)?;
-        let args_value = self.check_module_args(file, &label, module_key, args, scope)?;
+        let (args_value, built) = self.check_module_args(file, &label, module_key, args, scope)?;
 
         let mut when = scope.when.clone();
         if let Some(entry) = keys.get("when") {
@@ -96,6 +96,7 @@ impl Loader {
             name,
             module: module_key.value.clone(),
             args: args_value,
+            built,
             when,
             tags: step_tags,
             notify,

@@ -1,13 +1,14 @@
 //! `tandem inventory import --from-ovh`: an inventory written from what the OVH account holds
 //! (its dedicated servers and failover IPs), with the pairs the user picked (`--pair`), so that
 //! nobody copies service names and addresses by hand. Pure: the account's listing in, YAML
-//! text out; the command asks OVH and writes the file.
+//! text out; the command (`inventory.rs`) asks OVH and writes the file. It lives with the
+//! commands, its only user: the inventory layer below reads inventories, it does not write them.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
-use super::build::valid_name;
+use crate::inventory::valid_name;
 use crate::ovh::{FailoverIp, Server};
 
 /// A `--pair` that cannot be written into an inventory; the message names the flag to fix.
