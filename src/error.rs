@@ -45,8 +45,8 @@ pub enum Error {
 
     /// The engine's checks before a run (vars that read each other in a loop, names nothing
     /// defines), in the engine's words.
-    #[error("{0}")]
-    VarCheck(String),
+    #[error(transparent)]
+    VarCheck(#[from] crate::engine::CheckError),
 
     #[error(
         "--resume {}: none of its hosts to redo ({}) is in this inventory and --limit: is it the \

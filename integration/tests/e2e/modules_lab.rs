@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use base64::Engine as _;
-use tandem::modules::{self, PRELUDE, PlanContext, RemoteStep, StepReport};
+use tandem::modules::{self, PRELUDE, PlanContext, PlanError, RemoteStep, StepReport};
+use tandem::template::TemplateError;
 use tandem_integration::lab::{Lab, TempLab};
 
 use crate::support::{exec_ok, stderr};
@@ -19,8 +20,9 @@ impl PlanContext for NoTemplates {
     fn base_dir(&self) -> &Path {
         Path::new("/")
     }
-    fn render_file(&self, path: &Path) -> Result<String, String> {
-        Err(format!("no template {} in this test", path.display()))
+    fn render_file(&self, path: &Path) -> Result<String, PlanError> {
+        let why = format!("no template {} in this test", path.display());
+        Err(TemplateError::Unreadable(why).into())
     }
 }
 

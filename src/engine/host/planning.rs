@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::modules::{self, PlanContext};
+use crate::engine::StepPlanError;
+use crate::modules::{self, PlanContext, PlanError};
 use crate::playbook::Step;
 use crate::template::Templates;
 
@@ -13,11 +14,12 @@ pub(in crate::engine) fn plan_with(
     step: &Step,
     origin: &str,
     ctx: &minijinja::Value,
-) -> Result<modules::RemoteStep, String> {
-    let args = templates
-        .render_args(&step.args, ctx, origin)
-        .map_err(|e| e.to_string())?;
-    let module = modules::build(&step.module, &args).map_err(|e| format!("{origin}: {e}"))?;
+) -> Result<modules::RemoteStep, StepPlanError> {
+    let args = templates.render_args(&step.args, ctx, origin)?;
+    let module = modules::build(&step.module, &args).map_err(|source| StepPlanError::Module {
+        origin: origin.to_string(),
+        source,
+    })?;
     let base_dir = step
         .location
         .file
@@ -29,7 +31,10 @@ pub(in crate::engine) fn plan_with(
         templates,
         ctx,
     };
-    module.plan(&cx).map_err(|e| format!("{origin}: {e}"))
+    module.plan(&cx).map_err(|source| StepPlanError::Plan {
+        origin: origin.to_string(),
+        source,
+    })
 }
 
 /// The module's window on the controller while planning one step on one host.
@@ -44,19 +49,15 @@ impl PlanContext for StepContext<'_> {
         &self.base_dir
     }
 
-    fn render_file(&self, path: &Path) -> Result<String, String> {
-        self.templates
-            .render_file(path, self.ctx)
-            .map_err(|e| e.to_string())
+    fn render_file(&self, path: &Path) -> Result<String, PlanError> {
+        Ok(self.templates.render_file(path, self.ctx)?)
     }
 
     fn render_file_with(
         &self,
         path: &Path,
         extra: &std::collections::BTreeMap<String, String>,
-    ) -> Result<String, String> {
-        self.templates
-            .render_file_with(path, self.ctx, extra)
-            .map_err(|e| e.to_string())
+    ) -> Result<String, PlanError> {
+        Ok(self.templates.render_file_with(path, self.ctx, extra)?)
     }
 }
