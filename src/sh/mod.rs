@@ -10,5 +10,5 @@
 mod script;
 mod word;
 
-pub use script::{Fragment, Script};
+pub use script::{Fragment, QuotedPlaceholder, Script};
 pub use word::ShellWord;
