@@ -13,16 +13,8 @@ pub enum CliValueError {
     #[error("not a regular file: give the path of a private key file")]
     NotAFile,
     /// The io error's words without its "(os error N)": the flag's message stays readable.
-    #[error("cannot read it: {}", without_os_error(.0))]
+    #[error("cannot read it: {}", crate::source_file::io_message(.0))]
     Unreadable(std::io::Error),
-}
-
-fn without_os_error(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    text.split(" (os error ")
-        .next()
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// `-u/--user`: a login name as OpenSSH takes it (no spaces, controls or leading `-`, which

@@ -59,21 +59,13 @@ pub fn file_filter() -> Targets {
 #[derive(Debug, thiserror::Error)]
 pub enum LoggingError {
     /// The io error's words without its "(os error N)".
-    #[error("--log-file {}: cannot open it: {}", .path.display(), without_os_error(.source))]
+    #[error("--log-file {}: cannot open it: {}", .path.display(), crate::source_file::io_message(.source))]
     LogFile {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("cannot set up logging: {0}")]
     Subscriber(#[from] tracing_subscriber::util::TryInitError),
-}
-
-fn without_os_error(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    text.split(" (os error ")
-        .next()
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// Sets the subscriber up (`ansi`: colour on stderr, as the report decides); a log file that cannot be opened is bad input (exit 2).
@@ -133,5 +125,16 @@ mod tests {
         assert!(at(3, "russh::client", Level::DEBUG));
         assert!(!at(3, "hyper", Level::DEBUG), "other crates stay quiet");
         assert!(file_filter().would_enable(SSH, &Level::TRACE));
+    }
+
+    #[test]
+    fn a_log_file_that_cannot_be_opened_is_named_without_the_os_error_number() {
+        // Verbosity 0 is what an unset one reads as: nothing else here is changed.
+        let err = init(0, Some(Path::new("/nonexistent/tandem.log")), false).unwrap_err();
+        assert!(matches!(err, LoggingError::LogFile { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "--log-file /nonexistent/tandem.log: cannot open it: No such file or directory"
+        );
     }
 }
