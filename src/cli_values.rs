@@ -3,9 +3,23 @@
 
 use std::path::PathBuf;
 
+/// A flag's value refused while parsing; clap puts the flag and the value before it.
+#[derive(Debug, thiserror::Error)]
+pub enum CliValueError {
+    #[error(
+        "not a login name: letters, digits, '_', '-', '.', '@', at most 64, not starting with '-'"
+    )]
+    NotALoginName,
+    #[error("not a regular file: give the path of a private key file")]
+    NotAFile,
+    /// The io error's words without its "(os error N)": the flag's message stays readable.
+    #[error("cannot read it: {}", crate::source_file::io_message(.0))]
+    Unreadable(std::io::Error),
+}
+
 /// `-u/--user`: a login name as OpenSSH takes it (no spaces, controls or leading `-`, which
 /// would read as an option or split a word).
-pub fn login_user(value: &str) -> Result<String, String> {
+pub fn login_user(value: &str) -> Result<String, CliValueError> {
     let valid = !value.is_empty()
         && value.len() <= 64
         && !value.starts_with('-')
@@ -15,28 +29,18 @@ pub fn login_user(value: &str) -> Result<String, String> {
     if valid {
         Ok(value.to_string())
     } else {
-        Err(
-            "not a login name: letters, digits, '_', '-', '.', '@', at most 64, not starting \
-             with '-'"
-                .to_string(),
-        )
+        Err(CliValueError::NotALoginName)
     }
 }
 
 /// `--private-key`: a file that can be read now (a missing key found at the first login would
 /// fail every node the same way).
-pub fn private_key(value: &str) -> Result<PathBuf, String> {
+pub fn private_key(value: &str) -> Result<PathBuf, CliValueError> {
     let path = PathBuf::from(value);
     match std::fs::metadata(&path) {
         Ok(meta) if meta.is_file() => Ok(path),
-        Ok(_) => Err("not a regular file: give the path of a private key file".to_string()),
-        Err(e) => {
-            let text = e.to_string();
-            Err(format!(
-                "cannot read it: {}",
-                text.split(" (os error ").next().unwrap_or_default()
-            ))
-        }
+        Ok(_) => Err(CliValueError::NotAFile),
+        Err(e) => Err(CliValueError::Unreadable(e)),
     }
 }
 
@@ -47,7 +51,7 @@ mod tests {
     #[test]
     fn login_names_that_could_be_options_or_split_are_refused() {
         for good in ["root", "deploy", "ops.team", "svc_1", "ad@corp"] {
-            assert_eq!(login_user(good).as_deref(), Ok(good));
+            assert_eq!(login_user(good).unwrap(), good);
         }
         for bad in [
             "",
@@ -63,15 +67,15 @@ mod tests {
 
     #[test]
     fn a_private_key_must_be_a_readable_file() {
-        assert!(
+        assert_eq!(
             private_key("/nonexistent/id_ed25519")
                 .unwrap_err()
-                .starts_with("cannot read it: No such file")
+                .to_string(),
+            "cannot read it: No such file or directory"
         );
-        assert!(
-            private_key("/")
-                .unwrap_err()
-                .starts_with("not a regular file")
+        assert_eq!(
+            private_key("/").unwrap_err().to_string(),
+            "not a regular file: give the path of a private key file"
         );
     }
 }

@@ -45,8 +45,8 @@ pub enum Error {
 
     /// The engine's checks before a run (vars that read each other in a loop, names nothing
     /// defines), in the engine's words.
-    #[error("{0}")]
-    VarCheck(String),
+    #[error(transparent)]
+    VarCheck(#[from] crate::engine::CheckError),
 
     #[error(
         "--resume {}: none of its hosts to redo ({}) is in this inventory and --limit: is it the \
@@ -93,9 +93,9 @@ pub enum Error {
     },
     #[error("no HOME nor XDG_STATE_HOME to keep game days under: pass --history DIR")]
     NoHistoryDir,
-    /// The history's reader words what it could not read.
+    /// The history's reader names what it could not read.
     #[error("--history: cannot read {0}")]
-    HistoryUnreadable(String),
+    HistoryUnreadable(crate::failover::history::HistoryError),
     #[error(
         "failover-test moves the cluster's VIP and switches its service: pass --yes to confirm \
          (stdin is not a terminal)"

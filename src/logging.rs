@@ -17,7 +17,7 @@
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use tracing::Level;
@@ -55,8 +55,21 @@ pub fn file_filter() -> Targets {
     terminal_filter(3).with_target("tandem", Level::DEBUG)
 }
 
+/// Why logging could not be set up (bad input, exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    /// The io error's words without its "(os error N)".
+    #[error("--log-file {}: cannot open it: {}", .path.display(), crate::source_file::io_message(.source))]
+    LogFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot set up logging: {0}")]
+    Subscriber(#[from] tracing_subscriber::util::TryInitError),
+}
+
 /// Sets the subscriber up (`ansi`: colour on stderr, as the report decides); a log file that cannot be opened is bad input (exit 2).
-pub fn init(verbosity: u8, log_file: Option<&Path>, ansi: bool) -> Result<(), String> {
+pub fn init(verbosity: u8, log_file: Option<&Path>, ansi: bool) -> Result<(), LoggingError> {
     let _ = VERBOSITY.set(verbosity);
     let file = match log_file {
         Some(path) => Some(
@@ -65,13 +78,9 @@ pub fn init(verbosity: u8, log_file: Option<&Path>, ansi: bool) -> Result<(), St
                 .append(true)
                 .mode(0o600)
                 .open(path)
-                .map_err(|e| {
-                    let text = e.to_string();
-                    format!(
-                        "--log-file {}: cannot open it: {}",
-                        path.display(),
-                        text.split(" (os error ").next().unwrap_or_default()
-                    )
+                .map_err(|source| LoggingError::LogFile {
+                    path: path.to_path_buf(),
+                    source,
                 })?,
         ),
         None => None,
@@ -96,8 +105,8 @@ pub fn init(verbosity: u8, log_file: Option<&Path>, ansi: bool) -> Result<(), St
     tracing_subscriber::registry()
         .with(terminal)
         .with(file)
-        .try_init()
-        .map_err(|e| format!("cannot set up logging: {e}"))
+        .try_init()?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -116,5 +125,16 @@ mod tests {
         assert!(at(3, "russh::client", Level::DEBUG));
         assert!(!at(3, "hyper", Level::DEBUG), "other crates stay quiet");
         assert!(file_filter().would_enable(SSH, &Level::TRACE));
+    }
+
+    #[test]
+    fn a_log_file_that_cannot_be_opened_is_named_without_the_os_error_number() {
+        // Verbosity 0 is what an unset one reads as: nothing else here is changed.
+        let err = init(0, Some(Path::new("/nonexistent/tandem.log")), false).unwrap_err();
+        assert!(matches!(err, LoggingError::LogFile { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "--log-file /nonexistent/tandem.log: cannot open it: No such file or directory"
+        );
     }
 }

@@ -31,7 +31,7 @@ pub enum ServiceConfigError {
     NotRendered {
         cluster: String,
         node: String,
-        why: String,
+        why: engine::StepPlanError,
     },
     /// A bug: the template module refuses a step without a string `dest`.
     #[error(

@@ -511,12 +511,7 @@ fn read_template_file(path: &Path) -> Result<String, minijinja::Error> {
     use std::io::Read;
     let fail = |what: String| minijinja::Error::new(ErrorKind::TemplateNotFound, what);
     let describe = |err: std::io::Error| {
-        let text = err.to_string();
-        let text = text
-            .split(" (os error ")
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        let text = crate::source_file::io_message(&err);
         fail(format!("cannot read template `{}`: {text}", path.display()))
     };
     let file = std::fs::File::open(path).map_err(describe)?;

@@ -243,15 +243,24 @@ pub struct VipMoveArgs {
     pub api: OvhApiArgs,
 }
 
+/// A `--...-secs` value refused while parsing; clap puts the flag before it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum SecondsError {
+    #[error("'{0}' is not a number of seconds (e.g. 3 or 0.5)")]
+    NotANumber(String),
+    /// As written (trimmed): `1e300` shown in full would be three hundred digits.
+    #[error("{0} is out of range: use 0.05 to 3600")]
+    OutOfRange(String),
+}
+
 /// A positive number of seconds, decimals allowed, at most an hour.
-fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+fn parse_seconds(text: &str) -> Result<std::time::Duration, SecondsError> {
     let seconds: f64 = text
         .trim()
         .parse()
-        .map_err(|_| format!("'{text}' is not a number of seconds (e.g. 3 or 0.5)"))?;
+        .map_err(|_| SecondsError::NotANumber(text.to_string()))?;
     if !(0.05..=3600.0).contains(&seconds) {
-        // As written: `1e300` shown in full would be three hundred digits.
-        return Err(format!("{} is out of range: use 0.05 to 3600", text.trim()));
+        return Err(SecondsError::OutOfRange(text.trim().to_string()));
     }
     Ok(std::time::Duration::from_secs_f64(seconds))
 }

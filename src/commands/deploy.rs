@@ -48,8 +48,8 @@ pub async fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     };
     let shared = Shared::new(inventory, playbook, options);
     // Vars that read each other in a loop are bad input, refused before anything connects.
-    engine::check_var_loops(&shared, fleet.hosts()).map_err(Error::VarCheck)?;
-    engine::check_undefined_names(&shared).map_err(Error::VarCheck)?;
+    engine::check_var_loops(&shared, fleet.hosts())?;
+    engine::check_undefined_names(&shared)?;
     let batched = args.serial.is_some() || args.rolling || args.max_fail_percent.is_some();
     let rollout = if batched {
         // The health checks were checked with the inventory: a bad one is bad input, found

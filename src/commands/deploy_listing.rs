@@ -65,9 +65,9 @@ fn check(shared: &Shared, names: &[(String, String)]) -> Result<(), Error> {
         let Some(node) = shared.inventory.node(name) else {
             continue;
         };
-        engine::check_node_var_loops(shared, node).map_err(Error::VarCheck)?;
+        engine::check_node_var_loops(shared, node)?;
     }
-    engine::check_undefined_names(shared).map_err(Error::VarCheck)
+    Ok(engine::check_undefined_names(shared)?)
 }
 
 fn list_hosts(names: &[(String, String)]) -> String {

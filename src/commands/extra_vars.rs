@@ -178,9 +178,9 @@ mod tests {
 
     use super::*;
 
-    fn parsed(values: &[&str]) -> Result<Vars, String> {
+    fn parsed(values: &[&str]) -> Result<Vars, ExtraVarsError> {
         let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-        parse(&values).map_err(|e| e.to_string())
+        parse(&values)
     }
 
     #[test]
@@ -228,9 +228,13 @@ mod tests {
             ),
         ];
         for (value, expected) in cases {
-            assert_eq!(parsed(&[value]).unwrap_err(), expected, "{value}");
+            assert_eq!(
+                parsed(&[value]).unwrap_err().to_string(),
+                expected,
+                "{value}"
+            );
         }
-        let message = parsed(&["{port: [1, 2"]).unwrap_err();
+        let message = parsed(&["{port: [1, 2"]).unwrap_err().to_string();
         assert!(
             message.starts_with("--extra-vars '{port: [1, 2': not a YAML/JSON map ("),
             "{message}"

@@ -43,18 +43,14 @@ async fn status(args: VipStatusArgs) -> Result<ExitCode, Error> {
         async move {
             let routed = match cluster.vip {
                 None => None,
-                Some(vip) => Some(
-                    client
-                        .vip_status(vip)
-                        .await
-                        .map(|service| Routed {
-                            node: service
-                                .as_deref()
-                                .and_then(|s| node_of_service(inventory, cluster, s)),
-                            service,
-                        })
-                        .map_err(|e| e.to_string()),
-                ),
+                Some(vip) => Some(client.vip_status(vip).await.map(|service| {
+                    Routed {
+                        node: service
+                            .as_deref()
+                            .and_then(|s| node_of_service(inventory, cluster, s)),
+                        service,
+                    }
+                })),
             };
             VipRow {
                 cluster: cluster.name.clone(),
@@ -127,8 +123,7 @@ async fn move_vip(args: VipMoveArgs) -> Result<ExitCode, Error> {
         return Err(Error::Ovh(e.clone()));
     }
     if json {
-        let shown = result.as_ref().map_err(|e| e.to_string()).cloned();
-        println!("{}", move_json(&request, &shown, start, &events));
+        println!("{}", move_json(&request, &result, start, &events));
     }
     match result {
         Ok(outcome) => {

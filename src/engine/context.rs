@@ -9,9 +9,10 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+use super::CheckError;
 use crate::inventory::{Inventory, Node};
 use crate::playbook::{Playbook, Step};
-use crate::template::{Declared, LazyVars, Templates, VarScope, holds_template, loop_message};
+use crate::template::{Declared, LazyVars, Templates, VarScope, holds_template};
 
 /// Vars tandem itself fills with what the nodes said (`keys` puts every node's keys and the
 /// containers' root file systems in `tandem_keys`): data, like a registered result, never
@@ -218,7 +219,10 @@ impl HostVars {
     /// Vars of this host that read each other in a loop, found before anything connects (at
     /// run time they fail the step that reads them, [`LazyVars`]): the defaults and inventory
     /// vars, with the vars of each of `steps` over them.
-    pub fn check_loops<'s>(&self, steps: impl IntoIterator<Item = &'s Step>) -> Result<(), String> {
+    pub fn check_loops<'s>(
+        &self,
+        steps: impl IntoIterator<Item = &'s Step>,
+    ) -> Result<(), CheckError> {
         let refs = |value: &Value| -> Vec<String> {
             self.templates
                 .references_in_args(value)
@@ -265,14 +269,14 @@ impl HostVars {
 }
 
 /// A loop in `graph` (name -> the names its value reads, where it is defined), worded.
-fn find_loop(graph: &IndexMap<&str, (Vec<String>, String)>) -> Result<(), String> {
+fn find_loop(graph: &IndexMap<&str, (Vec<String>, String)>) -> Result<(), CheckError> {
     /// 0: not seen, 1: on the current path, 2: done.
     fn visit<'g>(
         name: &'g str,
         graph: &'g IndexMap<&str, (Vec<String>, String)>,
         state: &mut std::collections::HashMap<&'g str, u8>,
         path: &mut Vec<&'g str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheckError> {
         match state.get(name) {
             Some(2) => return Ok(()),
             Some(1) => {
@@ -281,7 +285,7 @@ fn find_loop(graph: &IndexMap<&str, (Vec<String>, String)>) -> Result<(), String
                     .iter()
                     .map(|n| (n.to_string(), graph[*n].1.clone()))
                     .collect();
-                return Err(loop_message(&cycle));
+                return Err(CheckError::VarLoop { cycle });
             }
             _ => {}
         }

@@ -297,7 +297,7 @@ fn loops_are_found_before_anything_connects_and_only_real_ones() {
     host.check_loops([&step(json!({"x": "{{ d }}{{ upstream }}"}))])
         .unwrap();
     let looping = step(json!({"web_port": "{{ upstream | length }}"}));
-    let message = host.check_loops([&looping]).unwrap_err();
+    let message = host.check_loops([&looping]).unwrap_err().to_string();
     assert_eq!(
         message,
         "/srv/inventory.yml:7: vars read each other in a loop: upstream -> web_port -> \

@@ -13,11 +13,12 @@ use super::context::HostVars;
 use super::events::{Event, HostStats, StepResult, StepStatus};
 use super::interrupt::Level;
 use super::plan::PlannedStep;
-use super::{Shared, step_timeout};
+use super::{Shared, StepPlanError, step_timeout};
 use crate::fleet::Host;
 use crate::modules::{self, StepReport};
 use crate::playbook::Step;
 use crate::ssh::{FrameMode, PendingAnswer, RemoteShell, Session, SshError, Sudo};
+use crate::template::TemplateError;
 
 mod answers;
 mod controlled;
@@ -315,7 +316,7 @@ impl<'a> HostRun<'a> {
         let ctx = self.vars.context(step, &facts, &self.registered);
         let name = match self.display_name(step, &ctx, &planned.origin) {
             Ok(name) => name,
-            Err(message) => return self.fail_locally(planned, step, &step.name, message),
+            Err(e) => return self.fail_locally(planned, step, &step.name, e.to_string()),
         };
         for condition in &step.when {
             match templates.eval_bool(condition, &ctx, &planned.origin) {
@@ -337,7 +338,7 @@ impl<'a> HostRun<'a> {
         }
         let remote = match self.plan_step(planned, step, &ctx) {
             Ok(remote) => remote,
-            Err(message) => return self.fail_locally(planned, step, &name, message),
+            Err(e) => return self.fail_locally(planned, step, &name, e.to_string()),
         };
         let limit = step_timeout::effective(
             step,
@@ -370,14 +371,11 @@ impl<'a> HostRun<'a> {
         step: &Step,
         ctx: &minijinja::Value,
         origin: &str,
-    ) -> Result<String, String> {
+    ) -> Result<String, TemplateError> {
         if !step.name_is_template {
             return Ok(step.name.clone());
         }
-        self.shared
-            .templates
-            .render_str(&step.name, ctx, origin)
-            .map_err(|e| e.to_string())
+        self.shared.templates.render_str(&step.name, ctx, origin)
     }
 
     fn plan_step(
@@ -385,7 +383,7 @@ impl<'a> HostRun<'a> {
         planned: &PlannedStep,
         step: &Step,
         ctx: &minijinja::Value,
-    ) -> Result<modules::RemoteStep, String> {
+    ) -> Result<modules::RemoteStep, StepPlanError> {
         plan_with(&self.shared.templates, step, &planned.origin, ctx)
     }
 

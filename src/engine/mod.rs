@@ -4,6 +4,7 @@
 //! what happens between, per host: [`host`].
 
 mod context;
+mod errors;
 pub mod events;
 pub mod facts;
 mod host;
@@ -20,6 +21,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use context::{DATA_VARS, TANDEM_NAMES};
+pub use errors::{CheckError, StepPlanError};
 pub use events::{Event, HostStats, StepResult, StepStatus};
 pub use interrupt::Interrupt;
 pub use plan::TagFilter;
@@ -450,7 +452,7 @@ fn finish(
 
 /// Vars that read each other in a loop, on any of `hosts`, for the steps this run selected:
 /// bad input, found before anything connects.
-pub fn check_var_loops(shared: &Shared, hosts: &[Host]) -> Result<(), String> {
+pub fn check_var_loops(shared: &Shared, hosts: &[Host]) -> Result<(), CheckError> {
     for host in hosts {
         if let Some(node) = shared.inventory.node(&host.name) {
             check_node_var_loops(shared, node)?;
@@ -460,7 +462,10 @@ pub fn check_var_loops(shared: &Shared, hosts: &[Host]) -> Result<(), String> {
 }
 
 /// [`check_var_loops`] for one node of the inventory.
-pub fn check_node_var_loops(shared: &Shared, node: &crate::inventory::Node) -> Result<(), String> {
+pub fn check_node_var_loops(
+    shared: &Shared,
+    node: &crate::inventory::Node,
+) -> Result<(), CheckError> {
     let playbook = &shared.playbook;
     let steps: Vec<&crate::playbook::Step> = shared
         .plan
@@ -487,7 +492,7 @@ pub fn plan_step_offline(
     shared: &Shared,
     node: &crate::inventory::Node,
     index: usize,
-) -> Result<Option<(serde_json::Value, crate::modules::RemoteStep)>, String> {
+) -> Result<Option<(serde_json::Value, crate::modules::RemoteStep)>, StepPlanError> {
     let step = &shared.playbook.steps[index];
     let origin = step.location.to_string();
     let vars = context::HostVars::new(&shared.templates, &shared.inventory, node, &shared.playbook);
@@ -495,18 +500,11 @@ pub fn plan_step_offline(
     // `when` decides here as in a run (without facts or registered results: a condition that
     // reads them is an error, said as such).
     for condition in &step.when {
-        if !shared
-            .templates
-            .eval_bool(condition, &ctx, &origin)
-            .map_err(|e| e.to_string())?
-        {
+        if !shared.templates.eval_bool(condition, &ctx, &origin)? {
             return Ok(None);
         }
     }
-    let args = shared
-        .templates
-        .render_args(&step.args, &ctx, &origin)
-        .map_err(|e| e.to_string())?;
+    let args = shared.templates.render_args(&step.args, &ctx, &origin)?;
     let remote = host::plan_with(&shared.templates, step, &origin, &ctx)?;
     Ok(Some((args, remote)))
 }

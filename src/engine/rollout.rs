@@ -18,11 +18,18 @@ pub enum Serial {
     Percent(u8),
 }
 
-impl FromStr for Serial {
-    type Err = String;
+/// A `--serial` value that is not a batch size (clap places it after the flag).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{text}' is not a batch size: use a count (10) or a share (25%)")]
+pub struct SerialError {
+    text: String,
+}
 
-    fn from_str(text: &str) -> Result<Serial, String> {
-        let bad = || format!("'{text}' is not a batch size: use a count (10) or a share (25%)");
+impl FromStr for Serial {
+    type Err = SerialError;
+
+    fn from_str(text: &str) -> Result<Serial, SerialError> {
+        let bad = || SerialError { text: text.into() };
         match text.strip_suffix('%') {
             Some(p) => match p.parse::<u8>() {
                 Ok(p) if (1..=100).contains(&p) => Ok(Serial::Percent(p)),
@@ -128,10 +135,9 @@ mod tests {
         assert_eq!("25%".parse::<Serial>(), Ok(Serial::Percent(25)));
         assert!("0".parse::<Serial>().is_err());
         assert!("101%".parse::<Serial>().is_err());
-        assert!(
-            "x".parse::<Serial>()
-                .unwrap_err()
-                .contains("not a batch size")
+        assert_eq!(
+            "x".parse::<Serial>().unwrap_err().to_string(),
+            "'x' is not a batch size: use a count (10) or a share (25%)"
         );
         assert_eq!(Serial::Percent(25).size(10), 3);
         assert_eq!(Serial::Percent(1).size(10), 1);

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use super::Shared;
+use super::{CheckError, Shared};
 use crate::playbook::Step;
 use crate::playbook::control::TemplateText;
 
@@ -24,7 +24,7 @@ const GLOBALS: &[&str] = &[
 ];
 
 /// The first step (handlers last) that reads a name nothing defines, worded with its place.
-pub fn check(shared: &Shared) -> Result<(), String> {
+pub fn check(shared: &Shared) -> Result<(), CheckError> {
     let playbook = &shared.playbook;
     let inventory = &shared.inventory;
     let mut defined: BTreeSet<String> = playbook
@@ -93,8 +93,8 @@ fn check_step(
     shared: &Shared,
     step: &Step,
     defined: &BTreeSet<String>,
-    what: &str,
-) -> Result<(), String> {
+    what: &'static str,
+) -> Result<(), CheckError> {
     let templates = &shared.templates;
     let mut reads = templates.references_in_args(&step.args);
     for when in &step.when {
@@ -138,23 +138,17 @@ fn check_step(
     }
     match undefined {
         None => Ok(()),
-        Some(name) => Err(format!(
-            "{}: {what} '{}' reads `{name}`, which nothing defines (no var in the playbook, \
-             the inventory or -e, no earlier `register`, not one of tandem's names{}): define \
-             it or fix the name",
-            step.location,
-            step.name,
-            if name == "item" {
-                "; `item` exists only on a step with `loop`"
-            } else {
-                ""
-            }
-        )),
+        Some(name) => Err(CheckError::Undefined {
+            location: step.location.clone(),
+            what,
+            step: step.name.clone(),
+            name: name.clone(),
+        }),
     }
 }
 
 /// `facts.NAME` where no fact has that name: a typo every node would fail on.
-fn check_fact_names(shared: &Shared, step: &Step, what: &str) -> Result<(), String> {
+fn check_fact_names(shared: &Shared, step: &Step, what: &'static str) -> Result<(), CheckError> {
     let reads = super::reads::Reads {
         templates: &shared.templates,
         dotted: true,
@@ -176,13 +170,12 @@ fn check_fact_names(shared: &Shared, step: &Step, what: &str) -> Result<(), Stri
         if known.contains(&name) {
             continue;
         }
-        return Err(format!(
-            "{}: {what} '{}' reads `facts.{name}`, which is not a fact (facts: {}){}",
-            step.location,
-            step.name,
-            known.join(", "),
-            crate::playbook::suggestion(name, known.iter().copied())
-        ));
+        return Err(CheckError::NotAFact {
+            location: step.location.clone(),
+            what,
+            step: step.name.clone(),
+            name: name.to_string(),
+        });
     }
     Ok(())
 }
@@ -216,7 +209,7 @@ clusters:
         let playbook = crate::playbook::load(&path).unwrap();
         let inventory = Inventory::parse(INVENTORY, Path::new("/srv/inventory.yml")).unwrap();
         let shared = Shared::new(inventory, playbook, RunOptions::default());
-        check(&shared).map_err(|e| e.replace(&format!("{}/", dir.display()), ""))
+        check(&shared).map_err(|e| e.to_string().replace(&format!("{}/", dir.display()), ""))
     }
 
     #[test]

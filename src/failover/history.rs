@@ -11,6 +11,31 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
+/// A history directory or file that could not be read or written; `Display` names the path.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", .path.display())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    /// Every name for this second is taken (a thousand runs in one second).
+    #[error("{}: too many runs in one second", .dir.display())]
+    TooMany { dir: PathBuf },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> HistoryError + '_ {
+    move |source| HistoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// The scenario of a report that names none (the planned switch, the only one before
 /// scenarios existed).
 pub const DEFAULT_SCENARIO: &str = "switch";
@@ -115,7 +140,7 @@ fn phases_of(flip: &Value) -> Vec<(String, u64)> {
 
 /// Keeps `doc` under `dir` (made if missing), named after its cluster and start so that a
 /// listing of the directory reads in order; returns the file.
-pub fn save(dir: &Path, doc: &Value) -> Result<PathBuf, String> {
+pub fn save(dir: &Path, doc: &Value) -> Result<PathBuf, HistoryError> {
     let cluster = doc
         .get("cluster")
         .and_then(Value::as_str)
@@ -137,7 +162,7 @@ pub fn save(dir: &Path, doc: &Value) -> Result<PathBuf, String> {
             }
         })
         .collect();
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
     // Two runs in the same second (tests, a retry) get their own files.
     for n in 0..1000 {
         let name = if n == 0 {
@@ -152,15 +177,18 @@ pub fn save(dir: &Path, doc: &Value) -> Result<PathBuf, String> {
             .open(&path);
         match file {
             Ok(file) => {
-                serde_json::to_writer_pretty(&file, doc)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                if let Err(source) = serde_json::to_writer_pretty(&file, doc) {
+                    return Err(HistoryError::Json { path, source });
+                }
                 return Ok(path);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(e) => return Err(io_error(&path)(e)),
         }
     }
-    Err(format!("{}: too many runs in one second", dir.display()))
+    Err(HistoryError::TooMany {
+        dir: dir.to_path_buf(),
+    })
 }
 
 /// Every kept run of `dir`, oldest first, filtered by cluster and scenario; files that are not
@@ -169,11 +197,11 @@ pub fn load(
     dir: &Path,
     cluster: Option<&str>,
     scenario: Option<&str>,
-) -> Result<Vec<PastRun>, String> {
+) -> Result<Vec<PastRun>, HistoryError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("{}: {e}", dir.display())),
+        Err(e) => return Err(io_error(dir)(e)),
     };
     let mut runs = Vec::new();
     for entry in entries.flatten() {
@@ -319,5 +347,24 @@ mod tests {
                 ("other".to_string(), 100)
             ]
         );
+    }
+
+    #[test]
+    fn a_history_that_is_a_file_is_an_error_naming_it() {
+        let file = std::env::temp_dir().join(format!("tandem-history-file-{}", std::process::id()));
+        std::fs::write(&file, "not a directory").unwrap();
+        let err = load(&file, None, None).unwrap_err();
+        assert!(matches!(err, HistoryError::Io { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("{}: Not a directory (os error 20)", file.display())
+        );
+        let err = save(&file, &report("pair1", "2026-12-02 10:00:00 UTC", 1, 1)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: ", file.display())),
+            "{err}"
+        );
+        std::fs::remove_file(&file).unwrap();
     }
 }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse};
 use super::rewrite::{Edit, Missing, one_line};
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -171,7 +171,7 @@ fi
 "#;
 
 impl Module for AuthorizedKey {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let follow = ShellWord::quote(if self.follow { "1" } else { "" });
         let mut script = Script::fill(
             USER,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse, yes};
 use super::rewrite::{Edit, Missing, one_line};
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 const DEFAULT_MARKER: &str = "# {mark} MANAGED BY TANDEM";
@@ -123,7 +123,7 @@ impl Block {
 }
 
 impl Module for Block {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let present = if self.state == State::Present {
             "1"
         } else {

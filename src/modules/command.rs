@@ -11,7 +11,7 @@
 use serde::Deserialize;
 
 use super::args::{absolute, parse};
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -111,7 +111,7 @@ fi
 "#;
 
 impl Module for Command {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let mut script = Script::default();
         if let Some(dir) = &self.chdir {
             script.push(Script::fill(

@@ -12,7 +12,7 @@
 //! A new file with no `mode` gets 0644 less the node's umask.
 
 use super::args::{absolute, mode, parse, sha256_hex};
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::{Script, ShellWord};
 use serde::Deserialize;
 
@@ -77,13 +77,17 @@ impl Copy {
 }
 
 impl Module for Copy {
-    fn plan(&self, cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let payload = match &self.source {
             Source::Inline(text) => text.clone().into_bytes(),
             Source::Local(path) => {
                 let full = cx.base_dir().join(path);
-                std::fs::read(&full)
-                    .map_err(|e| format!("copy: cannot read src {}: {e}", full.display()))?
+                std::fs::read(&full).map_err(|source| PlanError::Unreadable {
+                    module: "copy",
+                    field: "src",
+                    path: full,
+                    source,
+                })?
             }
         };
         Ok(RemoteStep {

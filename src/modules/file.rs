@@ -13,7 +13,7 @@
 use serde::Deserialize;
 
 use super::args::{absolute, mode, parse};
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -201,7 +201,7 @@ fi
 "#;
 
 impl Module for File {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let mut script = Script::fill("p={path}\n", &[("path", &ShellWord::quote(&self.path))]);
         script.push(match self.state {
             State::File => Script::code(FILE),

@@ -9,7 +9,7 @@
 use serde::Deserialize;
 
 use super::args::{absolute, parse};
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -88,7 +88,7 @@ out=$("mkfs.$want" {opts} "$dev" 2>&1 </dev/null) || tandem_fail "filesystem: mk
 "#;
 
 impl Module for Filesystem {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let opts: Vec<ShellWord> = self.opts.iter().map(|o| ShellWord::quote(o)).collect();
         let script = Script::fill(
             SCRIPT,

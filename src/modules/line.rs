@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse, yes};
 use super::rewrite::{Edit, Missing, one_line};
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::ShellWord;
 
 #[derive(Debug, Deserialize)]
@@ -109,7 +109,7 @@ impl Line {
 }
 
 impl Module for Line {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let line = self.line.as_deref().unwrap_or("");
         let has_line = if self.line.is_some() { "1" } else { "" };
         let env = [

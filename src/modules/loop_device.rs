@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse};
 use super::size;
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -101,7 +101,7 @@ fi
 "#;
 
 impl Module for LoopDevice {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let mut script = Script::fill(
             FILE,
             &[

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse};
 use super::size;
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -147,7 +147,7 @@ fi
 "#;
 
 impl Module for Lvm {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let pvs: Vec<ShellWord> = self.pvs.iter().map(|p| ShellWord::quote(p)).collect();
         let mut script = Script::fill(VG, &[("vg", &ShellWord::quote(&self.vg)), ("pvs", &pvs)]);
         if let Some((lv, asked, bytes)) = &self.lv {

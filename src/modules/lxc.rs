@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse};
 use super::copy::Content;
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -212,7 +212,7 @@ esac
 "#;
 
 impl Module for Lxc {
-    fn plan(&self, cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let mut script = Script::fill(
             HEAD,
             &[

@@ -22,6 +22,7 @@ mod lvm;
 mod lxc;
 mod mount;
 mod package;
+mod plan_error;
 mod rewrite;
 mod secret_file;
 mod size;
@@ -38,6 +39,8 @@ use crate::sh::Script;
 
 pub use answer::{FileDiff, StepReport};
 pub use error::ModuleError;
+pub use plan_error::PlanError;
+pub use secret_file::SecretFileError;
 
 /// The shell functions every step may call; sent once per host.
 pub const PRELUDE: &str = include_str!("prelude.sh");
@@ -56,21 +59,18 @@ pub trait PlanContext {
     /// Directory that relative `src` paths start from (the playbook file's directory).
     fn base_dir(&self) -> &Path;
     /// Renders a local template file with the host's variables (strict: undefined is an error).
-    fn render_file(&self, path: &Path) -> Result<String, String>;
+    fn render_file(&self, path: &Path) -> Result<String, PlanError>;
     /// `render_file`, with `extra` names (a template step's secrets) seen by this one rendering
     /// only: they never become variables other steps, errors or reports could show.
     fn render_file_with(
         &self,
         path: &Path,
         extra: &std::collections::BTreeMap<String, String>,
-    ) -> Result<String, String> {
+    ) -> Result<String, PlanError> {
         if extra.is_empty() {
             self.render_file(path)
         } else {
-            Err(format!(
-                "{}: this context cannot render with secrets",
-                path.display()
-            ))
+            Err(PlanError::NoSecrets { path: path.into() })
         }
     }
 }
@@ -78,7 +78,7 @@ pub trait PlanContext {
 pub trait Module: fmt::Debug + Send + Sync {
     /// The script (and payload) that brings the node to the desired state. Errors are about
     /// local inputs (a missing `src` file, a template error), worded for the user.
-    fn plan(&self, cx: &dyn PlanContext) -> Result<RemoteStep, String>;
+    fn plan(&self, cx: &dyn PlanContext) -> Result<RemoteStep, PlanError>;
 }
 
 /// One built-in module: its name, its default step timeout, the arguments that travel as the

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::args::{absolute, parse};
 use super::filesystem::fstype;
 use super::rewrite::{Edit, Missing};
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -167,7 +167,7 @@ const HEAD: &str = "p={path}\n";
 const HOW: &str = "src={src} fstype={fstype} opts={opts}\n";
 
 impl Module for Mount {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let entry = self.entry();
         let env = [
             ("TANDEM_ENTRY", entry.as_str()),

@@ -11,7 +11,7 @@
 use serde::Deserialize;
 
 use super::args::parse;
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 /// The limit of a `package` step unless the playbook or the command line sets one: 15 minutes.
@@ -151,7 +151,7 @@ const REMOVE_TODO: &str = r#"# shellcheck disable=SC2086 # $todo: validated name
 "#;
 
 impl Module for Package {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let words: Vec<ShellWord> = self.names.iter().map(|n| ShellWord::quote(n)).collect();
         let (pattern, verb) = match self.state {
             State::Present => (r#"*"$nl$p "?"i $nl"*"#, "installed"),

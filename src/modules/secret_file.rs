@@ -6,17 +6,52 @@
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A secret file tandem will not use (or could not make); `Display` says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretFileError {
+    #[error("secret file {} is not an absolute path", .path.display())]
+    NotAbsolute { path: PathBuf },
+    /// Its metadata could not be read (other than "missing", which makes a new one).
+    #[error("cannot read the secret file {}: {source}", .path.display())]
+    Inspect {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the secret file {} is not a regular file: remove it (tandem makes a new one) or put the secret there",
+        .path.display()
+    )]
+    NotAFile { path: PathBuf },
+    #[error(
+        "refusing the secret file {shown}: others can read it (mode {mode:o}): chmod 600 {shown}",
+        shown = .path.display()
+    )]
+    Exposed { path: PathBuf, mode: u32 },
+    #[error(
+        "the secret file {} must hold one word (the secret) on one line: remove it to have tandem make a new one",
+        .path.display()
+    )]
+    NotOneWord { path: PathBuf },
+    #[error("cannot create the secret file {}: {source}", .path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// The secret in PATH, or a new one (32 hex digits, as OpenSVC makes them) written there first.
 /// Two steps creating it at once agree: the file appears whole under its name (a hard link of a
 /// complete temporary file), and the one that loses reads the winner's.
-pub fn load_or_create(path: &Path) -> Result<String, String> {
+pub fn load_or_create(path: &Path) -> Result<String, SecretFileError> {
     if !path.is_absolute() {
-        return Err(format!(
-            "secret file {} is not an absolute path",
-            path.display()
-        ));
+        return Err(SecretFileError::NotAbsolute { path: path.into() });
     }
     match fs::symlink_metadata(path) {
         Ok(_) => read(path),
@@ -24,39 +59,37 @@ pub fn load_or_create(path: &Path) -> Result<String, String> {
             create(path)?;
             read(path)
         }
-        Err(e) => Err(format!(
-            "cannot read the secret file {}: {e}",
-            path.display()
-        )),
+        Err(source) => Err(SecretFileError::Inspect {
+            path: path.into(),
+            source,
+        }),
     }
 }
 
-fn read(path: &Path) -> Result<String, String> {
-    let shown = path.display();
-    let meta = fs::symlink_metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+fn read(path: &Path) -> Result<String, SecretFileError> {
+    let unreadable = |source| SecretFileError::Read {
+        path: path.into(),
+        source,
+    };
+    let meta = fs::symlink_metadata(path).map_err(unreadable)?;
     if !meta.is_file() {
-        return Err(format!(
-            "the secret file {shown} is not a regular file: remove it (tandem makes a new one) or put the secret there"
-        ));
+        return Err(SecretFileError::NotAFile { path: path.into() });
     }
     if meta.mode() & 0o077 != 0 {
-        return Err(format!(
-            "refusing the secret file {shown}: others can read it (mode {:o}): chmod 600 {shown}",
-            meta.mode() & 0o777
-        ));
+        return Err(SecretFileError::Exposed {
+            path: path.into(),
+            mode: meta.mode() & 0o777,
+        });
     }
-    let text = fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let text = fs::read_to_string(path).map_err(unreadable)?;
     let secret = text.trim();
     if secret.is_empty() || secret.contains(char::is_whitespace) {
-        return Err(format!(
-            "the secret file {shown} must hold one word (the secret) on one line: remove it to have tandem make a new one"
-        ));
+        return Err(SecretFileError::NotOneWord { path: path.into() });
     }
     Ok(secret.to_string())
 }
 
-fn create(path: &Path) -> Result<(), String> {
-    let shown = path.display();
+fn create(path: &Path) -> Result<(), SecretFileError> {
     let secret = format!("{:032x}", rand::random::<u128>());
     // Unique per call, not per process: both nodes' steps run in this one process, and a shared
     // temporary name let one remove or link the other's half-written file.
@@ -84,7 +117,10 @@ fn create(path: &Path) -> Result<(), String> {
         other => other,
     });
     let _ = fs::remove_file(&tmp);
-    made.map_err(|e| format!("cannot create the secret file {shown}: {e}"))
+    made.map_err(|source| SecretFileError::Create {
+        path: path.into(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -120,12 +156,23 @@ mod tests {
         let path = t.path("s");
         fs::write(&path, "abc\n").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        let err = load_or_create(&path).unwrap_err();
-        assert!(err.contains("chmod 600"), "{err}");
+        let err = load_or_create(&path).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "refusing the secret file {p}: others can read it (mode 644): chmod 600 {p}",
+                p = path.display()
+            )
+        );
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(load_or_create(&path).unwrap(), "abc");
         fs::write(&path, "\n").unwrap();
-        assert!(load_or_create(&path).unwrap_err().contains("one word"));
+        assert!(
+            load_or_create(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("one word")
+        );
         assert!(load_or_create(Path::new("rel")).is_err());
     }
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse, yes};
 use super::rewrite::{Edit, Missing, one_line};
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 const DEFAULT_FILE: &str = "/etc/sysctl.d/99-tandem.conf";
@@ -167,7 +167,7 @@ fi
 "#;
 
 impl Module for Sysctl {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let present = if self.state == State::Present {
             "1"
         } else {

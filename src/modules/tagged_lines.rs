@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, parse};
 use super::rewrite::{Edit, Missing, one_line};
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 use crate::sh::{Script, ShellWord};
 
 #[derive(Debug, Deserialize)]
@@ -158,7 +158,7 @@ if tandem_checking && [ ! -d "$d" ]; then tandem_changed "created "{path}; exit 
 "#;
 
 impl Module for TaggedLines {
-    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, _cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         let want = self.lines.join("\n");
         let env = [
             ("TANDEM_TAG", self.tag.as_str()),

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::args::{absolute, mode, parse};
 use super::copy::Content;
-use super::{Module, ModuleError, PlanContext, RemoteStep};
+use super::{Module, ModuleError, PlanContext, PlanError, RemoteStep};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,15 +86,20 @@ impl Template {
 }
 
 impl Module for Template {
-    fn plan(&self, cx: &dyn PlanContext) -> Result<RemoteStep, String> {
+    fn plan(&self, cx: &dyn PlanContext) -> Result<RemoteStep, PlanError> {
         // `join` keeps an absolute `src` as is.
         let path = cx.base_dir().join(Path::new(&self.src));
         // minijinja's error already names the template, the line and the undefined variable:
         // passed through unchanged (DESIGN.md section 3).
         let mut secrets = BTreeMap::new();
         for (name, file) in &self.secrets {
-            let value = super::secret_file::load_or_create(Path::new(file))
-                .map_err(|e| format!("template: secrets.{name}: {e}"))?;
+            let value = super::secret_file::load_or_create(Path::new(file)).map_err(|source| {
+                PlanError::Secret {
+                    module: "template",
+                    name: name.clone(),
+                    source,
+                }
+            })?;
             secrets.insert(name.clone(), value);
         }
         let payload = cx.render_file_with(&path, &secrets)?.into_bytes();
@@ -131,7 +136,7 @@ mod tests {
         fn base_dir(&self) -> &Path {
             &self.base
         }
-        fn render_file(&self, path: &Path) -> Result<String, String> {
+        fn render_file(&self, path: &Path) -> Result<String, PlanError> {
             self.asked.lock().unwrap().push(path.to_path_buf());
             Ok("port = 80\n".into())
         }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::answer::{StepReport, parse};
-use super::{PRELUDE, PlanContext, RemoteStep};
+use super::{PRELUDE, PlanContext, PlanError, RemoteStep};
+use crate::template::TemplateError;
 
 pub const MARK: &str = "@tandem-test-mark";
 
@@ -133,9 +134,9 @@ impl PlanContext for TestContext {
         &self.base
     }
 
-    fn render_file(&self, path: &Path) -> Result<String, String> {
-        self.rendered
-            .clone()
-            .ok_or_else(|| format!("no template {}", path.display()))
+    fn render_file(&self, path: &Path) -> Result<String, PlanError> {
+        self.rendered.clone().ok_or_else(|| {
+            TemplateError::Unreadable(format!("no template {}", path.display())).into()
+        })
     }
 }

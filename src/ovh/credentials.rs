@@ -230,7 +230,7 @@ fn read_config(path: &Path, explicit: bool) -> Result<Option<Ini>, OvhError> {
             path.display()
         ))
     })?;
-    Ini::parse(&text, path).map(Some).map_err(OvhError::Config)
+    Ini::parse(&text, path).map(Some).map_err(OvhError::Ini)
 }
 
 /// The ssh rule for private keys: nobody but the owner may read or write it.

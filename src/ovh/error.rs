@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::ini::IniError;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OvhError {
     /// Credentials or endpoint unusable (missing keys, a bad ovh.conf, wrong file mode): bad
     /// input, nothing was sent.
     Config(String),
+    /// ovh.conf has a line that is not read (bad input, as `Config`).
+    Ini(IniError),
     /// OVH answered with an error (boxed: it is the largest variant by far).
     Api(Box<ApiError>),
     /// No usable answer: connection refused, timeout, reset.
@@ -108,7 +112,7 @@ impl OvhError {
     /// True for a problem of the user's input (exit 2), false for a failure of the API or the
     /// move (exit 1).
     pub fn is_config(&self) -> bool {
-        matches!(self, OvhError::Config(_))
+        matches!(self, OvhError::Config(_) | OvhError::Ini(_))
     }
 
     /// The API error behind this one, if any (also through `GaveUp`).
@@ -146,6 +150,7 @@ impl fmt::Display for OvhError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OvhError::Config(message) => f.write_str(message),
+            OvhError::Ini(e) => e.fmt(f),
             OvhError::Refused(message) => write!(f, "OVH preflight refused {message}"),
             OvhError::Api(e) => e.fmt(f),
             OvhError::Transport {

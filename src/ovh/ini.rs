@@ -6,7 +6,37 @@
 //! section, a line that is neither, and a key given twice in one section are errors, each one
 //! line `FILE:LINE: what to fix`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A line of ovh.conf that is not read: `FILE:LINE: what to fix`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}: {problem}", .path.display())]
+pub struct IniError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub problem: IniProblem,
+}
+
+/// What is wrong with the line; names and keys quoted from the file are [`printable`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IniProblem {
+    #[error("section header without a closing ']': write it as [name]")]
+    UnclosedSection,
+    #[error("empty section name: write [default] or [ENDPOINT]")]
+    EmptySection,
+    #[error("'{0}' is not `key = value`, a [section] or a comment: fix or remove the line")]
+    NotAnEntry(String),
+    #[error("a value without a key: write `key = value`")]
+    NoKey,
+    #[error("`{0}` is outside any section: put it under [default] or [ENDPOINT]")]
+    OutsideSection(String),
+    #[error("`{key}` is given twice in [{section}] (first on line {first}): keep one")]
+    Twice {
+        key: String,
+        section: String,
+        first: usize,
+    },
+}
 
 /// One `key = value` and where it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +62,12 @@ pub struct Ini {
 }
 
 impl Ini {
-    pub fn parse(text: &str, path: &Path) -> Result<Ini, String> {
-        let at = |line: usize, message: String| format!("{}:{line}: {message}", path.display());
+    pub fn parse(text: &str, path: &Path) -> Result<Ini, IniError> {
+        let at = |line: usize, problem: IniProblem| IniError {
+            path: path.to_path_buf(),
+            line,
+            problem,
+        };
         let mut ini = Ini::default();
         let mut current: Option<usize> = None;
         for (index, raw) in text.lines().enumerate() {
@@ -44,17 +78,11 @@ impl Ini {
             }
             if let Some(rest) = text.strip_prefix('[') {
                 let Some(name) = rest.strip_suffix(']') else {
-                    return Err(at(
-                        line,
-                        "section header without a closing ']': write it as [name]".into(),
-                    ));
+                    return Err(at(line, IniProblem::UnclosedSection));
                 };
                 let name = name.trim();
                 if name.is_empty() {
-                    return Err(at(
-                        line,
-                        "empty section name: write [default] or [ENDPOINT]".into(),
-                    ));
+                    return Err(at(line, IniProblem::EmptySection));
                 }
                 current = Some(match ini.sections.iter().position(|s| s.name == name) {
                     Some(existing) => existing,
@@ -70,40 +98,24 @@ impl Ini {
                 continue;
             }
             let Some(split) = text.find(['=', ':']) else {
-                return Err(at(
-                    line,
-                    format!(
-                        "'{}' is not `key = value`, a [section] or a comment: fix or remove the line",
-                        printable(text)
-                    ),
-                ));
+                return Err(at(line, IniProblem::NotAnEntry(printable(text))));
             };
             let key = text[..split].trim();
             let value = text[split + 1..].trim();
             if key.is_empty() {
-                return Err(at(
-                    line,
-                    "a value without a key: write `key = value`".into(),
-                ));
+                return Err(at(line, IniProblem::NoKey));
             }
             let Some(section) = current.map(|i| &mut ini.sections[i]) else {
-                return Err(at(
-                    line,
-                    format!(
-                        "`{}` is outside any section: put it under [default] or [ENDPOINT]",
-                        printable(key)
-                    ),
-                ));
+                return Err(at(line, IniProblem::OutsideSection(printable(key))));
             };
             if let Some(first) = section.entries.iter().find(|e| e.key == key) {
                 return Err(at(
                     line,
-                    format!(
-                        "`{}` is given twice in [{}] (first on line {}): keep one",
-                        printable(key),
-                        section.name,
-                        first.line
-                    ),
+                    IniProblem::Twice {
+                        key: printable(key),
+                        section: section.name.clone(),
+                        first: first.line,
+                    },
                 ));
             }
             section.entries.push(Entry {
@@ -136,7 +148,7 @@ mod tests {
 
     const PATH: &str = "/etc/ovh.conf";
 
-    fn parse(text: &str) -> Result<Ini, String> {
+    fn parse(text: &str) -> Result<Ini, IniError> {
         Ini::parse(text, Path::new(PATH))
     }
 
@@ -168,28 +180,32 @@ mod tests {
     #[test]
     fn errors_name_the_file_and_line() {
         assert_eq!(
-            parse("[default]\nendpoint ovh-eu\n").unwrap_err(),
+            parse("[default]\nendpoint ovh-eu\n")
+                .unwrap_err()
+                .to_string(),
             "/etc/ovh.conf:2: 'endpoint ovh-eu' is not `key = value`, a [section] or a comment: \
              fix or remove the line"
         );
         assert_eq!(
-            parse("endpoint=ovh-eu\n").unwrap_err(),
+            parse("endpoint=ovh-eu\n").unwrap_err().to_string(),
             "/etc/ovh.conf:1: `endpoint` is outside any section: put it under [default] or [ENDPOINT]"
         );
         assert_eq!(
-            parse("\n[default\n").unwrap_err(),
+            parse("\n[default\n").unwrap_err().to_string(),
             "/etc/ovh.conf:2: section header without a closing ']': write it as [name]"
         );
         assert_eq!(
-            parse("[ovh-eu]\nconsumer_key=a\n\n[ovh-eu]\nconsumer_key=b\n").unwrap_err(),
+            parse("[ovh-eu]\nconsumer_key=a\n\n[ovh-eu]\nconsumer_key=b\n")
+                .unwrap_err()
+                .to_string(),
             "/etc/ovh.conf:5: `consumer_key` is given twice in [ovh-eu] (first on line 2): keep one"
         );
         assert_eq!(
-            parse("[]\n").unwrap_err(),
+            parse("[]\n").unwrap_err().to_string(),
             "/etc/ovh.conf:1: empty section name: write [default] or [ENDPOINT]"
         );
         assert_eq!(
-            parse("[x]\n= v\n").unwrap_err(),
+            parse("[x]\n= v\n").unwrap_err().to_string(),
             "/etc/ovh.conf:2: a value without a key: write `key = value`"
         );
     }

@@ -100,7 +100,10 @@ type Entry = (Spanned<String>, Spanned<Value>);
 #[non_exhaustive]
 pub enum ControlError {
     #[error("`loop` item {index}: {message}")]
-    LoopItem { index: usize, message: String },
+    LoopItem {
+        index: usize,
+        message: TemplateError,
+    },
     #[error(
         "`loop` is a list, or one expression giving a list written `\"{{{{ expr }}}}\"` (e.g. \
          `loop: \"{{{{ users }}}}\"`), not the text `{text}`"
@@ -242,9 +245,9 @@ fn loop_items(templates: &Templates, value: &Value) -> Result<Value, ControlErro
 }
 
 /// Template syntax in every string of a loop item (the message is the template engine's).
-fn check_leaves(templates: &Templates, value: &Value) -> Result<(), String> {
+fn check_leaves(templates: &Templates, value: &Value) -> Result<(), TemplateError> {
     match value {
-        Value::String(text) => templates.check_str(text).map_err(|e| e.to_string()),
+        Value::String(text) => templates.check_str(text),
         Value::Array(items) => items.iter().try_for_each(|v| check_leaves(templates, v)),
         Value::Object(map) => map.values().try_for_each(|v| check_leaves(templates, v)),
         _ => Ok(()),

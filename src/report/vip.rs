@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use super::human_duration;
-use crate::ovh::{Event, MoveOutcome};
+use crate::ovh::{Event, MoveOutcome, OvhError};
 
 /// One cluster's line of `vip status`.
 pub struct VipRow {
@@ -14,7 +14,7 @@ pub struct VipRow {
     pub vip: Option<Ipv4Addr>,
     /// `None` when the cluster has no VIP (nothing asked); else the routed service (or nowhere)
     /// and the inventory node holding that service, or the API's error.
-    pub routed: Option<Result<Routed, String>>,
+    pub routed: Option<Result<Routed, OvhError>>,
 }
 
 pub struct Routed {
@@ -79,7 +79,7 @@ pub fn status_json(rows: &[VipRow]) -> Value {
             }),
             Some(Err(e)) => json!({
                 "vip": row.vip.map(|v| v.to_string()),
-                "error": e,
+                "error": e.to_string(),
             }),
         };
         clusters.insert(row.cluster.clone(), value);
@@ -138,7 +138,7 @@ pub fn move_summary(request: &MoveRequest, outcome: &MoveOutcome, total: Duratio
 
 pub fn move_json(
     request: &MoveRequest,
-    result: &Result<MoveOutcome, String>,
+    result: &Result<MoveOutcome, OvhError>,
     start: Instant,
     events: &[Event],
 ) -> Value {
@@ -157,7 +157,7 @@ pub fn move_json(
             from.clone(),
             None,
         ),
-        Err(e) => ("failed", None, None, None, Some(e.clone())),
+        Err(e) => ("failed", None, None, None, Some(e.to_string())),
     };
     json!({
         "cluster": request.cluster,
@@ -211,7 +211,12 @@ mod tests {
             VipRow {
                 cluster: "pair2".into(),
                 vip: Some(Ipv4Addr::new(203, 0, 113, 8)),
-                routed: Some(Err("HTTP 404".into())),
+                routed: Some(Err(OvhError::Transport {
+                    method: "GET".into(),
+                    path: "/ip/203.0.113.8".into(),
+                    detail: "HTTP 404".into(),
+                    timed_out: false,
+                })),
             },
         ];
         let text = status_table(&rows);
@@ -219,9 +224,15 @@ mod tests {
             text.contains("pair1    203.0.113.7  node1.lab.invalid"),
             "{text}"
         );
-        assert!(text.ends_with("error: pair2: HTTP 404\n"), "{text}");
+        assert!(
+            text.ends_with("error: pair2: OVH API GET /ip/203.0.113.8: HTTP 404\n"),
+            "{text}"
+        );
         let json = status_json(&rows);
         assert_eq!(json["clusters"]["pair1"]["node"], "node1");
-        assert_eq!(json["clusters"]["pair2"]["error"], "HTTP 404");
+        assert_eq!(
+            json["clusters"]["pair2"]["error"],
+            "OVH API GET /ip/203.0.113.8: HTTP 404"
+        );
     }
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{Checked, HOSTILE};
 use crate::modules::testing::TestContext;
-use crate::modules::{NAMES, build};
+use crate::modules::{ModuleError, NAMES, PlanError, build};
 
 /// How a hostile value goes into one argument.
 struct Field {
@@ -335,13 +335,21 @@ fn set(args: &mut Value, at: &str, value: String) {
     }
 }
 
-fn plan(module: &str, args: &Value) -> Result<String, String> {
+/// Why a module gave no script for a case: it refused the arguments, or could not plan.
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error(transparent)]
+    Args(#[from] ModuleError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+fn plan(module: &str, args: &Value) -> Result<String, Refused> {
     let cx = TestContext {
         rendered: Some("rendered = 1\n".into()),
         ..TestContext::default()
     };
-    let built = build(module, args).map_err(|e| e.to_string())?;
-    let step = built.plan(&cx)?;
+    let step = build(module, args)?.plan(&cx)?;
     Ok(step.script.into_string())
 }
 
@@ -367,6 +375,7 @@ fn every_module_script_is_valid_sh_for_every_hostile_value() {
                 match plan(module, &args) {
                     Ok(script) => checked.add(format!("{module} {args}"), &script),
                     Err(e) => {
+                        let e = e.to_string();
                         assert!(
                             !field.any,
                             "{module}{}: refused {value:?}, which it must accept: {e}",

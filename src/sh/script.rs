@@ -53,6 +53,17 @@ impl Fragment for Script {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Script(String);
 
+/// A user's shell code with a placeholder between quotes, where the quoted word tandem puts
+/// in would glue to the user's quotes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{placeholder} is inside quotes in `{template}`: write it bare, tandem quotes the value itself"
+)]
+pub struct QuotedPlaceholder {
+    pub placeholder: &'static str,
+    pub template: String,
+}
+
 impl Script {
     /// Code written in tandem's source, as is.
     pub fn code(code: &'static str) -> Script {
@@ -99,14 +110,23 @@ impl Script {
         Script(out)
     }
 
-    /// Shell code a user wrote as shell code (the cluster's `switch_command`), with each
-    /// `placeholder` in it replaced by its word. The code is the user's own and is taken as is;
-    /// the values put into it cannot become code. A placeholder the user put between quotes
-    /// (`'{service}'`) would glue their quotes to the word's and split it: refused, naming it.
+    /// [`Script::fill_user_template`] with its error as text: the signature failover's
+    /// node_ops.rs calls (another session's file); it goes once that file takes the type.
     pub fn user_template(
         template: &str,
         words: &[(&'static str, &ShellWord)],
     ) -> Result<Script, String> {
+        Script::fill_user_template(template, words).map_err(|e| e.to_string())
+    }
+
+    /// Shell code a user wrote as shell code (the cluster's `switch_command`), with each
+    /// `placeholder` in it replaced by its word. The code is the user's own and is taken as is;
+    /// the values put into it cannot become code. A placeholder the user put between quotes
+    /// (`'{service}'`) would glue their quotes to the word's and split it: refused, naming it.
+    pub fn fill_user_template(
+        template: &str,
+        words: &[(&'static str, &ShellWord)],
+    ) -> Result<Script, QuotedPlaceholder> {
         let mut out = String::with_capacity(template.len() + 32);
         let mut quote = Quoting::default();
         let mut rest = template;
@@ -120,10 +140,10 @@ impl Script {
                     }
                 }
             } else if let Some((placeholder, _)) = words.iter().find(|(p, _)| rest.starts_with(p)) {
-                return Err(format!(
-                    "{placeholder} is inside quotes in `{template}`: write it bare, tandem \
-                     quotes the value itself"
-                ));
+                return Err(QuotedPlaceholder {
+                    placeholder,
+                    template: template.to_string(),
+                });
             }
             quote.step(c);
             out.push(c);
@@ -289,8 +309,22 @@ mod tests {
             "om \\{service}",
             "echo \"$(om {to})\"",
         ] {
-            let e = Script::user_template(bad, &words).unwrap_err();
-            assert!(e.contains("inside quotes"), "{bad}: {e}");
+            let e = Script::fill_user_template(bad, &words).unwrap_err();
+            assert_eq!(
+                e.placeholder,
+                if bad.contains("{to}") {
+                    "{to}"
+                } else {
+                    "{service}"
+                }
+            );
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "{} is inside quotes in `{bad}`: write it bare, tandem quotes the value itself",
+                    e.placeholder
+                )
+            );
         }
         // Quotes that close before the placeholder are fine.
         let s = Script::user_template("printf '%s\\n' {to}", &words).unwrap();

@@ -262,6 +262,21 @@ impl SshConfigFile {
     }
 }
 
+/// A `ProxyCommand` that cannot be filled in; the caller names the host it is for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyCommandError {
+    /// `what` is "host" or "user".
+    #[error(
+        "the {what} '{value}' has characters a shell would read (ProxyCommand fills it in \
+         unquoted): use a plain name or address"
+    )]
+    NotPlain { what: &'static str, value: String },
+    #[error("unknown token %{0} (ProxyCommand takes %h, %p, %r, %n and %%)")]
+    UnknownToken(char),
+    #[error("ends with a lone %: write %% for a percent sign")]
+    LonePercent,
+}
+
 /// `ProxyCommand`'s tokens, as OpenSSH fills them: `%h` the host (after `HostName`), `%p` the
 /// port, `%r` the user, `%n` the name as given, `%%` a percent sign. The values go into a shell
 /// command unquoted (as in OpenSSH), so each must be a plain host or user name: anything a shell
@@ -272,8 +287,8 @@ pub fn expand_proxy_command(
     port: u16,
     user: &str,
     original: &str,
-) -> Result<String, String> {
-    let plain = |what: &str, value: &str| -> Result<String, String> {
+) -> Result<String, ProxyCommandError> {
+    let plain = |what: &'static str, value: &str| -> Result<String, ProxyCommandError> {
         let ok = !value.is_empty()
             && !value.starts_with('-')
             && value.chars().all(|c| {
@@ -282,10 +297,10 @@ pub fn expand_proxy_command(
         if ok {
             Ok(value.to_string())
         } else {
-            Err(format!(
-                "the {what} '{value}' has characters a shell would read (ProxyCommand fills it in \
-                 unquoted): use a plain name or address"
-            ))
+            Err(ProxyCommandError::NotPlain {
+                what,
+                value: value.to_string(),
+            })
         }
     };
     let mut out = String::with_capacity(command.len() + host.len());
@@ -301,12 +316,8 @@ pub fn expand_proxy_command(
             Some('n') => out.push_str(&plain("host", original)?),
             Some('r') => out.push_str(&plain("user", user)?),
             Some('p') => out.push_str(&port.to_string()),
-            Some(other) => {
-                return Err(format!(
-                    "unknown token %{other} (ProxyCommand takes %h, %p, %r, %n and %%)"
-                ));
-            }
-            None => return Err("ends with a lone %: write %% for a percent sign".to_string()),
+            Some(other) => return Err(ProxyCommandError::UnknownToken(other)),
+            None => return Err(ProxyCommandError::LonePercent),
         }
     }
     Ok(out)

@@ -82,7 +82,7 @@ pub(crate) async fn exchange(
                 keys.insert(host.name.clone(), k.clone());
             }
             Read::Failed(why) => {
-                problems.insert(host.name.clone(), why.clone());
+                problems.insert(host.name.clone(), why.to_string());
             }
             Read::Unreachable(e) => {
                 problems.insert(host.name.clone(), e.to_string());
@@ -168,7 +168,9 @@ pub(crate) async fn exchange(
                 not_run.push((name.clone(), stopped(&events, &name, &blocked[&name])));
             }
             Read::Unreachable(e) => sessions.push((host, Err(e))),
-            Read::Failed(why) => not_run.push((name.clone(), stopped(&events, &name, &why))),
+            Read::Failed(why) => {
+                not_run.push((name.clone(), stopped(&events, &name, &why.to_string())))
+            }
         }
     }
     let mut results = engine::deploy_connected(shared, sessions, fleet.forks(), events).await;
@@ -199,8 +201,19 @@ fn stopped(events: &UnboundedSender<Event>, host: &str, why: &str) -> HostStats 
 enum Read {
     Keys(Session, NodeKeys),
     /// Reached, but the script failed: the reason.
-    Failed(String),
+    Failed(ReadKeysError),
     Unreachable(SshError),
+}
+
+/// Why a reached node's keys could not be read (the node is reported failed with it).
+#[derive(Debug, thiserror::Error)]
+enum ReadKeysError {
+    /// The remote shell broke (opening it, or while the script ran).
+    #[error(transparent)]
+    Shell(#[from] SshError),
+    /// The gathering script ran and failed: its status and stderr.
+    #[error("reading its keys failed ({status:?}): {}", .stderr.trim())]
+    Script { status: FrameStatus, stderr: String },
 }
 
 async fn read_all(
@@ -245,19 +258,19 @@ async fn read_one(
     sudo: bool,
     containers: &[String],
     check: bool,
-) -> Result<NodeKeys, String> {
-    let shell = session.shell(sudo).await.map_err(|e| e.to_string())?;
+) -> Result<NodeKeys, ReadKeysError> {
+    let shell = session.shell(sudo).await?;
     let answer = shell
         .run(&gather::script(containers, check), b"", FrameMode::Continue)
         .await;
     shell.close().await;
-    let answer = answer.map_err(|e| e.to_string())?;
+    let answer = answer?;
     match answer.status {
         FrameStatus::Exited(0) => Ok(gather::parse(&String::from_utf8_lossy(&answer.stdout))),
-        status => Err(format!(
-            "reading its keys failed ({status:?}): {}",
-            String::from_utf8_lossy(&answer.stderr).trim()
-        )),
+        status => Err(ReadKeysError::Script {
+            status,
+            stderr: String::from_utf8_lossy(&answer.stderr).into_owned(),
+        }),
     }
 }
 

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use tandem::modules::{self, PRELUDE, PlanContext, RemoteStep, StepReport};
+use tandem::modules::{self, PRELUDE, PlanContext, PlanError, RemoteStep, StepReport};
 use tandem_integration::lab::Lab;
 
 use crate::support::stderr;
@@ -24,7 +24,7 @@ impl PlanContext for Context {
     fn base_dir(&self) -> &Path {
         Path::new("/")
     }
-    fn render_file(&self, _path: &Path) -> Result<String, String> {
+    fn render_file(&self, _path: &Path) -> Result<String, PlanError> {
         Ok(RENDERED.to_string())
     }
 }

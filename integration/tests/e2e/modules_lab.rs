@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use base64::Engine as _;
-use tandem::modules::{self, PRELUDE, PlanContext, RemoteStep, StepReport};
+use tandem::modules::{self, PRELUDE, PlanContext, PlanError, RemoteStep, StepReport};
 use tandem_integration::lab::{Lab, TempLab};
 
 use crate::support::{exec_ok, stderr};
@@ -19,8 +19,13 @@ impl PlanContext for NoTemplates {
     fn base_dir(&self) -> &Path {
         Path::new("/")
     }
-    fn render_file(&self, path: &Path) -> Result<String, String> {
-        Err(format!("no template {} in this test", path.display()))
+    fn render_file(&self, path: &Path) -> Result<String, PlanError> {
+        Err(PlanError::Unreadable {
+            module: "template",
+            field: "src",
+            path: path.to_path_buf(),
+            source: std::io::Error::other("no templates in this test"),
+        })
     }
 }
 

@@ -80,8 +80,8 @@ impl<'a> HostRun<'a> {
         let ctx = self.vars.context(step, &facts, &self.registered);
         let name = match self.display_name(step, &ctx, origin) {
             Ok(name) => name,
-            Err(message) => {
-                self.fail_locally(planned, step, &step.name, message)?;
+            Err(e) => {
+                self.fail_locally(planned, step, &step.name, e.to_string())?;
                 return self.drain(session).await;
             }
         };
@@ -225,8 +225,8 @@ impl<'a> HostRun<'a> {
             attempt += 1;
             let remote = match plan_with(&templates, step, origin, &ctx) {
                 Ok(remote) => remote,
-                Err(message) => {
-                    break Outcome::local(label.clone(), StepStatus::Failed, Some(message));
+                Err(e) => {
+                    break Outcome::local(label.clone(), StepStatus::Failed, Some(e.to_string()));
                 }
             };
             // Each attempt (each item, each retry) gets the step's whole time limit.

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::modules::{self, Module, PlanContext};
+use crate::engine::StepPlanError;
+use crate::modules::{self, Module, PlanContext, PlanError};
 use crate::playbook::Step;
 use crate::template::Templates;
 
@@ -14,7 +15,7 @@ pub(in crate::engine) fn plan_with(
     step: &Step,
     origin: &str,
     ctx: &minijinja::Value,
-) -> Result<modules::RemoteStep, String> {
+) -> Result<modules::RemoteStep, StepPlanError> {
     let module = module_for(templates, step, origin, ctx)?;
     let base_dir = step
         .location
@@ -27,7 +28,10 @@ pub(in crate::engine) fn plan_with(
         templates,
         ctx,
     };
-    module.plan(&cx).map_err(|e| format!("{origin}: {e}"))
+    module.plan(&cx).map_err(|source| StepPlanError::Plan {
+        origin: origin.to_string(),
+        source,
+    })
 }
 
 /// The module built at load when the step's arguments hold no template code (parsed once for
@@ -37,14 +41,15 @@ fn module_for(
     step: &Step,
     origin: &str,
     ctx: &minijinja::Value,
-) -> Result<Arc<dyn Module>, String> {
+) -> Result<Arc<dyn Module>, StepPlanError> {
     if let Some(built) = &step.built {
         return Ok(Arc::clone(built));
     }
-    let args = templates
-        .render_args(&step.args, ctx, origin)
-        .map_err(|e| e.to_string())?;
-    let module = modules::build(&step.module, &args).map_err(|e| format!("{origin}: {e}"))?;
+    let args = templates.render_args(&step.args, ctx, origin)?;
+    let module = modules::build(&step.module, &args).map_err(|source| StepPlanError::Module {
+        origin: origin.to_string(),
+        source,
+    })?;
     Ok(Arc::from(module))
 }
 
@@ -60,20 +65,16 @@ impl PlanContext for StepContext<'_> {
         &self.base_dir
     }
 
-    fn render_file(&self, path: &Path) -> Result<String, String> {
-        self.templates
-            .render_file(path, self.ctx)
-            .map_err(|e| e.to_string())
+    fn render_file(&self, path: &Path) -> Result<String, PlanError> {
+        Ok(self.templates.render_file(path, self.ctx)?)
     }
 
     fn render_file_with(
         &self,
         path: &Path,
         extra: &std::collections::BTreeMap<String, String>,
-    ) -> Result<String, String> {
-        self.templates
-            .render_file_with(path, self.ctx, extra)
-            .map_err(|e| e.to_string())
+    ) -> Result<String, PlanError> {
+        Ok(self.templates.render_file_with(path, self.ctx, extra)?)
     }
 }
 
