@@ -167,3 +167,61 @@ pub fn task_figures(timeline: &Timeline, from: Duration, until: Duration) -> Opt
         duration: done_at.map(|d| d - created_at),
     })
 }
+
+/// The probes of the baseline (before anything moved): how the service answers when all is well.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    pub sent: u64,
+    pub ok: u64,
+    #[serde(rename = "from_ms", with = "millis::whole")]
+    pub from: Duration,
+    #[serde(rename = "until_ms", with = "millis::whole")]
+    pub until: Duration,
+    /// Latency of the ok probes: median and 95th percentile (nearest rank).
+    #[serde(rename = "latency_p50_ms", with = "millis::fine")]
+    pub latency_p50: Duration,
+    #[serde(rename = "latency_p95_ms", with = "millis::fine")]
+    pub latency_p95: Duration,
+}
+
+/// The baseline: the probes started from the `baseline` phase to the first flip.
+pub fn baseline(timeline: &Timeline, phase: &str) -> Option<Baseline> {
+    let from = timeline.events.iter().find_map(|e| match &e.kind {
+        EventKind::Phase { name } if name == phase => Some(e.at),
+        _ => None,
+    })?;
+    let until = timeline
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::FlipStarted { .. } if e.at >= from => Some(e.at),
+            _ => None,
+        })
+        .unwrap_or(Duration::MAX);
+    let probes: Vec<&ProbeResult> = timeline
+        .probes
+        .iter()
+        .filter(|p| p.at >= from && p.at < until)
+        .collect();
+    let mut latencies: Vec<Duration> = probes
+        .iter()
+        .filter(|p| p.is_ok())
+        .map(|p| p.latency)
+        .collect();
+    latencies.sort();
+    let rank = |q: f64| -> Duration {
+        if latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+        latencies[i - 1]
+    };
+    Some(Baseline {
+        sent: probes.len() as u64,
+        ok: latencies.len() as u64,
+        from,
+        until: probes.last().map_or(from, |p| p.at),
+        latency_p50: rank(0.5),
+        latency_p95: rank(0.95),
+    })
+}

@@ -63,6 +63,10 @@ pub struct Ending {
 /// How long, after a flip, the target gets to answer beyond the RTO budget before the flip is
 /// declared failed and the service restored.
 pub(super) const ANSWER_GRACE: Duration = Duration::from_secs(10);
+/// How long the service is probed before anything moves.
+const BASELINE: Duration = Duration::from_secs(2);
+/// The timeline phase that opens the baseline (the measurement finds it by this name).
+pub const BASELINE_PHASE: &str = "baseline";
 /// Probes kept after the target's first answer, to show it stays up.
 const TAIL: Duration = Duration::from_secs(1);
 
@@ -118,6 +122,12 @@ pub async fn run(
         }
     };
 
+    // A baseline of probes before anything moves: what the service's answers look like when
+    // all is well (their latency), for the report to compare the flips with.
+    rec.record(EventKind::Phase {
+        name: BASELINE_PHASE.into(),
+    });
+    rec.probes_until(&mut prober, BASELINE, |_| false).await;
     let mut flips = Vec::new();
     let mut go_on = true;
     match settings.scenario {

@@ -30,8 +30,8 @@ use super::probe::ProbeResult;
 use super::timeline::{Event, EventKind, Timeline};
 
 pub use super::figures::{
-    AgentPhaseFigure, FailedRun, ProbeCounts, ProbeMark, Span, TaskFigures, longest_failed_run,
-    task_figures,
+    AgentPhaseFigure, Baseline, FailedRun, ProbeCounts, ProbeMark, Span, TaskFigures,
+    longest_failed_run, task_figures,
 };
 
 /// Pass or fail, against the RTO budget.
@@ -142,6 +142,9 @@ pub struct GameDayReport {
     /// `2024-05-06 07:08:09 UTC`.
     pub started_at: String,
     pub flips: Vec<FlipMeasurement>,
+    /// The probes before anything moved (none in a report from before baselines existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
     pub timeline: Timeline,
 }
 
@@ -176,6 +179,7 @@ impl GameDayReport {
             vip: timeline.vip.clone(),
             started_at: utc_datetime(timeline.started_unix_ms),
             flips,
+            baseline: super::figures::baseline(&timeline, super::game_day::BASELINE_PHASE),
             timeline,
         }
     }

@@ -490,3 +490,42 @@ fn a_crash_is_detected_when_the_survivors_agent_first_acts() {
     );
     assert_eq!(day("switch").flips[0].detection_ms, None);
 }
+
+/// The baseline is the probes from the `baseline` phase to the first flip, with the latency
+/// of the ok ones; a report without that phase (an older one) has none.
+#[test]
+fn the_baseline_is_the_probes_before_the_first_flip() {
+    let mut day = Day::new()
+        .node(0, 4000, "node1")
+        .flip(3000, "switch", "node1", "node2");
+    assert_eq!(day.timeline.probes.len(), 40);
+    day.timeline.record(
+        ms(1000),
+        EventKind::Phase {
+            name: crate::failover::game_day::BASELINE_PHASE.into(),
+        },
+    );
+    // Latencies 1..=20 ms for the 20 probes of the baseline window (1000..3000 ms).
+    for (i, p) in day.timeline.probes.iter_mut().enumerate() {
+        p.latency = if (10..30).contains(&i) {
+            ms(i as u64 - 9)
+        } else {
+            ms(500)
+        };
+    }
+    let report = day.measure(5000);
+    let baseline = report.baseline.expect("a baseline");
+    assert_eq!((baseline.sent, baseline.ok), (20, 20));
+    assert_eq!((baseline.from, baseline.until), (ms(1000), ms(2900)));
+    assert_eq!(
+        (baseline.latency_p50, baseline.latency_p95),
+        (ms(10), ms(19))
+    );
+    assert!(
+        Day::new()
+            .node(0, 1000, "node1")
+            .measure(5000)
+            .baseline
+            .is_none()
+    );
+}
