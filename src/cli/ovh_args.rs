@@ -344,6 +344,12 @@ pub struct FailoverTestArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub rto: Option<std::time::Duration>,
 
+    /// The RPO budget, in seconds: how old the data on the node that takes over may be (the
+    /// last completed sync of the service's rsync resources); a flip over it fails (default:
+    /// the cluster's `rpo_seconds` var, else measured but not judged).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub rpo: Option<std::time::Duration>,
+
     /// Time between two probes of the service, in ms (at least 20).
     #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(20..=10_000))]
     pub probe_interval: u64,

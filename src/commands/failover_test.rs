@@ -213,6 +213,7 @@ fn settings(
             ScenarioArg::NetworkSplit => Scenario::NetworkSplit,
         },
         split: Duration::from_secs(args.split_seconds),
+        rpo: args.rpo.or(cs.rpo),
         vip,
         spec: ServiceSpec {
             container: cs.container.clone().unwrap_or_else(|| service.clone()),

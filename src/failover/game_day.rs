@@ -35,6 +35,9 @@ pub struct Settings {
     pub scenario: Scenario,
     /// How long a network split lasts.
     pub split: Duration,
+    /// The RPO budget (`rpo_seconds`, `--rpo`): how old the target's data may be when it takes
+    /// over; `None`: measured, not judged.
+    pub rpo: Option<Duration>,
     pub vip: Ipv4Addr,
     pub spec: ServiceSpec,
     /// Switch with tandem's own stop/move/start instead of the switch command.
@@ -82,6 +85,7 @@ pub async fn run(
     let clock = Clock::start();
     let mut timeline = Timeline::new(&settings.cluster, &settings.vip.to_string(), &clock);
     timeline.scenario = settings.scenario.name().to_string();
+    timeline.rpo_budget_ms = settings.rpo.map(|b| b.as_millis() as u64);
     timeline.probe = Some(ProbeSettings::from_config(&settings.probe));
     let mut rec = Recorder::new(timeline, clock, live);
     let mut alarms = Vec::new();
@@ -430,7 +434,34 @@ async fn flip(
         return false;
     }
     rec.probes_until(prober, TAIL, |_| false).await;
+    record_last_syncs(settings, target, label, rec, prober).await;
     true
+}
+
+/// Reads on `target` (which just took the service over) when each rsync resource last
+/// completed a sync to it: the flip's RPO. A node that cannot say is noted, never fatal.
+pub(super) async fn record_last_syncs(
+    settings: &Settings,
+    target: &Side,
+    label: &str,
+    rec: &mut Recorder,
+    prober: &mut Prober,
+) {
+    let script = super::rpo::last_syncs_script(&settings.spec.service, &target.name);
+    match rec.drive(prober, exec(target, &script)).await {
+        Ok(text) => rec.timeline.last_syncs.push(super::rpo::TargetSyncs {
+            flip: label.to_string(),
+            node: target.name.clone(),
+            syncs: super::rpo::parse_last_syncs(&text),
+        }),
+        Err((_, why)) => rec.note(
+            NoteLevel::Warning,
+            format!(
+                "cannot read the last syncs on {}: no RPO ({why})",
+                target.name
+            ),
+        ),
+    }
 }
 
 /// Puts the pair right after a crash that did not end well: no takeover (the service goes

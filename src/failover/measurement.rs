@@ -101,6 +101,9 @@ pub struct FlipMeasurement {
     pub attribution: Attribution,
     /// Facts worth a sentence in the report (e.g. "the target never answered").
     pub notes: Vec<String>,
+    /// How old the data was on the target when it took over (where rsync resources sync it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo: Option<super::rpo::RpoFigures>,
     /// A crash's detection (`node-crash` only): from the last answer before the outage to the
     /// survivor's agent's first action on the service, in ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -434,6 +437,15 @@ fn measure_flip(
             _ => None,
         })
         .collect();
+    let rpo = rpo_of(timeline, start, &agent_phases);
+    if let Some(rpo) = &rpo {
+        notes.push(rpo.sentence(start.to));
+    }
+    let verdict = if rpo.as_ref().is_some_and(|r| !r.within_budget) {
+        Verdict::Fail
+    } else {
+        verdict
+    };
     let detection_ms = detection(&agent_phases, start, last_ok);
     if let Some(ms) = detection_ms {
         notes.push(format!(
@@ -444,6 +456,7 @@ fn measure_flip(
     }
     let mut flip = FlipMeasurement {
         agent_phases,
+        rpo,
         detection_ms,
         label: start.label.to_string(),
         from: start.from.to_string(),
@@ -467,6 +480,27 @@ fn measure_flip(
     };
     (flip.phases, flip.critical_path) = super::phases::of(timeline, &flip);
     flip
+}
+
+/// The flip's RPO from the syncs read on its target: the target took over when its agent
+/// started the service there (its first `start` phase), else when the flip started.
+fn rpo_of(
+    timeline: &Timeline,
+    start: &FlipStart<'_>,
+    phases: &[AgentPhaseFigure],
+) -> Option<super::rpo::RpoFigures> {
+    let read = timeline
+        .last_syncs
+        .iter()
+        .find(|s| s.flip == start.label && s.node == start.to)?;
+    let took_over = phases
+        .iter()
+        .filter(|p| p.node == start.to && p.name.starts_with("start"))
+        .map(|p| p.span.start)
+        .min()
+        .unwrap_or(start.at);
+    let took_over_unix_ms = timeline.started_unix_ms + took_over.as_millis() as u64;
+    super::rpo::RpoFigures::of(&read.syncs, took_over_unix_ms, timeline.rpo_budget_ms)
 }
 
 /// For a crash: the survivor's first agent phase after the last answer (the agent noticed the

@@ -162,7 +162,8 @@ pub async fn run(
             false
         }
     };
-    // Where the survivor's agent spent the time, from its own log, while it is fresh.
+    // Where the survivor's agent spent the time, from its own log, while it is fresh; and how
+    // old the data it took over was.
     record_phases(
         settings,
         std::slice::from_ref(&sides[to]),
@@ -170,6 +171,9 @@ pub async fn run(
         rec,
     )
     .await;
+    if took_over {
+        super::game_day::record_last_syncs(settings, &sides[to], LABEL, rec, prober).await;
+    }
 
     rec.record(EventKind::Phase {
         name: "node back".into(),

@@ -235,6 +235,12 @@ pub struct Timeline {
     /// flapped (a network split's findings), one sentence each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<String>,
+    /// The RPO budget the game day holds each flip to (`rpo_seconds`, `--rpo`), in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo_budget_ms: Option<u64>,
+    /// The last completed syncs, read on each flip's target after it took over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_syncs: Vec<super::rpo::TargetSyncs>,
     /// In time order.
     pub events: Vec<Event>,
     /// In start order (`seq`).
@@ -255,6 +261,8 @@ impl Timeline {
             started_unix_ms: clock.origin_unix_ms(),
             probe: None,
             violations: Vec::new(),
+            rpo_budget_ms: None,
+            last_syncs: Vec::new(),
             events: Vec::new(),
             probes: Vec::new(),
         }

@@ -39,6 +39,7 @@ pub const SETTING_KEYS: &[&str] = &[
     "opensvc_cluster_id",
     "switch_command",
     "rto_seconds",
+    "rpo_seconds",
     "ovh_poll_seconds",
     "health_check",
     "probe_kind",
@@ -83,6 +84,8 @@ pub struct ClusterSettings {
     pub switch_command: SwitchCommand,
     /// `rto_seconds` (default 120): the game day's outage budget.
     pub rto: Duration,
+    /// `rpo_seconds` (no default): how old the data on a node taking over may be.
+    pub rpo: Option<Duration>,
     /// `ovh_poll_seconds` (default 3): between two looks at an OVH move task.
     pub ovh_poll: Duration,
     /// `health_check` (`true`, or `{within: SECONDS}`): how long a rollout waits for the
@@ -104,6 +107,7 @@ impl Default for ClusterSettings {
             opensvc_cluster_id: None,
             switch_command: SwitchCommand::default(),
             rto: Duration::from_secs(120),
+            rpo: None,
             ovh_poll: Duration::from_secs(3),
             health_check: None,
             probe: ProbeSettings::default(),
@@ -347,6 +351,7 @@ fn read(values: &IndexMap<&'static str, &Spanned<YamlValue>>) -> Result<ClusterS
     if let Some(rto) = get!("rto_seconds", |v| seconds("rto_seconds", v, 120)) {
         settings.rto = rto;
     }
+    settings.rpo = get!("rpo_seconds", |v| seconds("rpo_seconds", v, 300));
     if let Some(poll) = get!("ovh_poll_seconds", |v| seconds("ovh_poll_seconds", v, 3)) {
         settings.ovh_poll = poll;
     }

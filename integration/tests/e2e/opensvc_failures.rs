@@ -19,8 +19,18 @@ fn a_node_crash_is_taken_over_by_the_peer_and_the_pair_is_whole_again() {
     // Lives in node1's memory only (/run is a tmpfs): a real power cut loses it.
     exec_ok(&lab, "node1", "echo before > /run/tandem-crash-marker");
     let daemon_before = exec_ok(&lab, "node1", "cat /var/lib/opensvc/osvcd.pid");
+    // The data reaches node2 through the agent's rsync resources, over root's ssh between the
+    // nodes (`tandem keys`): one sync now, so the crash has an RPO to measure.
+    crate::cli::Tandem::new(["keys", "-i"])
+        .run_with(&lab.inventory(), &[])
+        .expect_code(0);
+    exec_ok(&lab, "node1", "om web sync nodes");
+    let synced = std::time::SystemTime::now();
 
-    let run = game_day(&lab, &["--scenario", "node-crash", "--yes-really"]);
+    let run = game_day(
+        &lab,
+        &["--scenario", "node-crash", "--yes-really", "--rpo", "600"],
+    );
     run.expect_code(0);
     let report = run.json();
     assert_eq!(report["verdict"], "pass", "{}", run.stderr);
@@ -49,6 +59,17 @@ fn a_node_crash_is_taken_over_by_the_peer_and_the_pair_is_whole_again() {
     assert!(flip["reaction_ms"].is_i64(), "{flip}");
     // The outage ended on node2's answers.
     assert_eq!(flip["first_target_answer"]["node"], "node2", "{flip}");
+    // The RPO: the data node2 took over was as old as the sync before the crash, at least the
+    // detection, at most the time since that sync.
+    let rpo = &flip["rpo"];
+    assert_eq!(rpo["within_budget"], true, "{rpo}");
+    assert_eq!(rpo["budget_ms"], 600_000, "{rpo}");
+    let age = rpo["age_ms"].as_u64().expect("an RPO");
+    assert!(age >= detection, "RPO {age} ms, detection {detection} ms");
+    assert!(
+        u128::from(age) <= synced.elapsed().unwrap().as_millis(),
+        "RPO {age} ms, older than the sync"
+    );
 
     // The node really crashed: its memory is gone and its agent is a new process.
     let marker = lab.exec("node1", "cat /run/tandem-crash-marker").unwrap();
