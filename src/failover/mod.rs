@@ -59,5 +59,6 @@ mod preflight;
 pub mod probe;
 pub(crate) mod probe_vars;
 pub(crate) mod recorder;
+pub mod run_info;
 pub(crate) mod scenario;
 pub mod timeline;
