@@ -445,6 +445,8 @@ fn the_page_names_the_run_and_shows_the_baseline() {
         page.contains("baseline: 1 probes in 0.0 s, 1 ok, latency p50 1.0 ms p95 1.0 ms"),
         "{page}"
     );
+    // Marked on the timeline where it was taken.
+    assert!(page.contains(">baseline (p50 1.0 ms)</text></g>"), "{page}");
 }
 
 /// A report kept before `run` existed still loads (the history reads old files).
