@@ -49,6 +49,7 @@ pub mod clock;
 pub mod figures;
 pub(crate) mod game_day;
 pub mod history;
+mod live_order;
 pub mod measurement;
 mod millis;
 pub(crate) mod network_split;
