@@ -14,6 +14,7 @@ use crate::failover::history::{self, PastRun};
 use crate::failover::measurement::Verdict;
 use crate::failover::node_ops::ServiceSpec;
 use crate::failover::probe_vars::probe_config;
+use crate::failover::run_info::{RunInfo, SwitchedBy};
 use crate::failover::scenario::Scenario;
 use crate::fleet::{Fleet, Selection};
 use crate::inventory::{Cluster, Inventory};
@@ -106,7 +107,19 @@ pub async fn failover_test(cli: FailoverTestCli) -> Result<ExitCode, Error> {
     };
 
     let live = failover_text::LiveLines::on_stderr();
-    let ending = game_day::run(&settings, sides, &client, &fleet, Some(Box::new(live))).await;
+    let mut ending = game_day::run(&settings, sides, &client, &fleet, Some(Box::new(live))).await;
+    ending.report.run = Some(RunInfo {
+        tandem_version: env!("CARGO_PKG_VERSION").to_string(),
+        command_line: super::command_line::as_typed(
+            std::env::args_os().map(|a| a.to_string_lossy().into_owned()),
+        ),
+        inventory: inventory.path.display().to_string(),
+        switched_by: if settings.direct {
+            SwitchedBy::Direct
+        } else {
+            SwitchedBy::Agent
+        },
+    });
     let report = &ending.report;
     let doc = super::to_json("game day report", report)?;
     // Kept whatever the verdict: a refused or failed game day is history too. A directory

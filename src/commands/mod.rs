@@ -1,6 +1,7 @@
 //! One file per subcommand: each turns its arguments into work and an exit status.
 
 pub(crate) mod become_password;
+mod command_line;
 pub mod config;
 mod cookbook_path;
 pub mod deploy;

@@ -27,6 +27,7 @@ use super::clock::utc_datetime;
 use super::millis;
 use super::phases::PhaseFigure;
 use super::probe::ProbeResult;
+use super::run_info::RunInfo;
 use super::timeline::{Event, EventKind, Timeline};
 
 pub use super::figures::{
@@ -148,6 +149,10 @@ pub struct GameDayReport {
     /// The probes before anything moved (none in a report from before baselines existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<Baseline>,
+    /// What was run (version, command line, inventory, agent or `--direct`): set by the
+    /// command, which alone knows them; none in reports from before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
     pub timeline: Timeline,
 }
 
@@ -183,6 +188,7 @@ impl GameDayReport {
             started_at: utc_datetime(timeline.started_unix_ms),
             flips,
             baseline: super::figures::baseline(&timeline, super::game_day::BASELINE_PHASE),
+            run: None,
             timeline,
         }
     }

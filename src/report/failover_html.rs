@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::failover_history::{Chart, chart};
 use super::failover_phase_bar::{PhaseBar, phase_bar};
-use super::failover_text::{failure_kinds, offset, signed_ms};
+use super::failover_text::{baseline_line, failure_kinds, offset, signed_ms};
 use super::failover_timeline_svg::{Drawing, drawing};
 use super::human_duration;
 use crate::failover::clock::utc_time_of_day;
@@ -87,6 +87,10 @@ struct Page {
     probe: String,
     budget: String,
     because: String,
+    /// What was run; none in reports from before it was kept.
+    run: Option<RunView>,
+    /// `baseline: 20 probes in 2.0 s, 20 ok, latency p50 1.2 ms p95 3.4 ms`, or none.
+    baseline: Option<String>,
     /// The `--json` document, base64, for the page's download link: marked safe, as base64's
     /// alphabet has no character that means anything inside a quoted attribute (escaped,
     /// each `/` would take six bytes).
@@ -99,6 +103,14 @@ struct Page {
     phase_bar: Option<PhaseBar>,
     notes: Vec<String>,
     events: Vec<EventRow>,
+}
+
+#[derive(Serialize)]
+struct RunView {
+    version: String,
+    command_line: String,
+    inventory: String,
+    switched_by: &'static str,
 }
 
 #[derive(Serialize)]
@@ -174,6 +186,13 @@ impl Page {
             probe,
             budget: human_duration(report.rto_budget),
             because: because(report),
+            run: report.run.as_ref().map(|r| RunView {
+                version: r.tandem_version.clone(),
+                command_line: r.command_line.clone(),
+                inventory: r.inventory.clone(),
+                switched_by: r.switched_by.as_str(),
+            }),
+            baseline: report.baseline.as_ref().map(baseline_line),
             json,
             json_file: json_file(report),
             flips: (0..report.flips.len())

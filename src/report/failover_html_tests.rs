@@ -407,3 +407,55 @@ fn violations_are_shown_under_the_verdict() {
         "{text}"
     );
 }
+
+/// The page names what was run (escaped: the command line comes from a person's shell) and the
+/// baseline the outage is measured against.
+#[test]
+fn the_page_names_the_run_and_shows_the_baseline() {
+    use crate::failover::run_info::{RunInfo, SwitchedBy};
+    let mut t = game_day("node1", 30, 100).timeline;
+    t.record(
+        ms(0),
+        EventKind::Phase {
+            name: "baseline".into(),
+        },
+    );
+    let mut report = GameDayReport::measure(t, Duration::from_secs(3600));
+    report.run = Some(RunInfo {
+        tandem_version: "9.8.7".into(),
+        command_line: "tandem failover-test --cluster '<b>web</b>' --direct".into(),
+        inventory: "inv/<prod>.yml".into(),
+        switched_by: SwitchedBy::Direct,
+    });
+    let page = render(&report).unwrap();
+    assert!(
+        page.contains(
+            "tandem 9.8.7 · switched by tandem directly (--direct) · inventory <code>inv&#x2f;&lt;prod&gt;.yml</code>"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "<pre class=\"cmd\">$ tandem failover-test --cluster &#x27;&lt;b&gt;web&lt;&#x2f;b&gt;&#x27; --direct</pre>"
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("<b>web"), "raw markup in the page");
+    assert!(
+        page.contains("baseline: 1 probes in 0.0 s, 1 ok, latency p50 1.0 ms p95 1.0 ms"),
+        "{page}"
+    );
+    // Marked on the timeline where it was taken.
+    assert!(page.contains(">baseline (p50 1.0 ms)</text></g>"), "{page}");
+}
+
+/// A report kept before `run` existed still loads (the history reads old files).
+#[test]
+fn a_report_without_run_loads() {
+    let report = game_day("node1", 30, 100);
+    assert!(report.run.is_none());
+    let doc = serde_json::to_value(&report).unwrap();
+    assert!(doc.get("run").is_none(), "absent, not null, when unknown");
+    let back: GameDayReport = serde_json::from_value(doc).unwrap();
+    assert_eq!(back, report);
+}

@@ -8,9 +8,10 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use super::human_duration;
-use crate::failover::measurement::{FlipMeasurement, GameDayReport, Verdict};
+use crate::failover::measurement::{Baseline, FlipMeasurement, GameDayReport, Verdict};
 use crate::failover::probe::{ProbeOutcome, ProbeResult};
 use crate::failover::recorder::LiveView;
+use crate::failover::run_info::RunInfo;
 use crate::failover::timeline::{Event, EventKind};
 
 const RED: &str = "\x1b[31m";
@@ -148,6 +149,9 @@ pub fn summary(report: &GameDayReport, color: bool) -> String {
         "game day: cluster {}, scenario {}, VIP {}, {}",
         report.cluster, report.scenario, report.vip, report.started_at
     );
+    if let Some(run) = &report.run {
+        text.push_str(&run_lines(run));
+    }
     let verdict = match report.verdict {
         Verdict::Pass => paint("PASS", GREEN, color),
         Verdict::Fail => paint("FAIL", RED, color),
@@ -189,6 +193,9 @@ pub fn summary(report: &GameDayReport, color: bool) -> String {
             format!(", failed: {failed}")
         }
     );
+    if let Some(baseline) = &report.baseline {
+        let _ = writeln!(text, "{}", baseline_line(baseline));
+    }
     if report.flips.is_empty() {
         return text;
     }
@@ -250,6 +257,36 @@ pub fn summary(report: &GameDayReport, color: bool) -> String {
         }
     }
     text
+}
+
+/// `run: tandem 0.4.0, switched by the OpenSVC agent, inventory inv.yml` and the command line:
+/// what measured, so the run can be trusted and redone.
+pub fn run_lines(run: &RunInfo) -> String {
+    format!(
+        "run: tandem {}, switched by {}, inventory {}\n  $ {}\n",
+        run.tandem_version,
+        run.switched_by.as_str(),
+        run.inventory,
+        run.command_line
+    )
+}
+
+/// `baseline: 20 probes in 2.0 s, 20 ok, latency p50 1.2 ms p95 3.4 ms`: how the service
+/// answered before anything moved, the yardstick for the rest.
+pub fn baseline_line(b: &Baseline) -> String {
+    format!(
+        "baseline: {} probes in {:.1} s, {} ok, latency p50 {} p95 {}",
+        b.sent,
+        b.until.saturating_sub(b.from).as_secs_f64(),
+        b.ok,
+        fine_ms(b.latency_p50),
+        fine_ms(b.latency_p95)
+    )
+}
+
+/// `1.2 ms`: a probe's latency, to a tenth of a millisecond.
+pub fn fine_ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// Each flip's phases (from its start) with their share of the outage, and the sentence naming
@@ -471,6 +508,50 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn the_summary_names_the_run_and_shows_the_baseline() {
+        use crate::failover::run_info::SwitchedBy;
+        let clock = Clock::start();
+        let mut timeline = Timeline::new("web", "203.0.113.10", &clock);
+        timeline.record(
+            Duration::ZERO,
+            EventKind::Phase {
+                name: "baseline".into(),
+            },
+        );
+        for seq in 1..=21 {
+            let latency = Duration::from_micros(1000 + 100 * seq);
+            timeline.add_probe(ProbeResult {
+                latency,
+                ..probe(seq, (seq - 1) * 100, true, Some("node1"))
+            });
+        }
+        timeline.record(
+            Duration::from_millis(2050),
+            EventKind::FlipStarted {
+                label: "switch".into(),
+                from: "node1".into(),
+                to: "node2".into(),
+            },
+        );
+        let mut report = GameDayReport::measure(timeline, Duration::from_secs(1));
+        report.run = Some(RunInfo {
+            tandem_version: "9.8.7".into(),
+            command_line: "tandem failover-test -i inv.yml --cluster web".into(),
+            inventory: "inv.yml".into(),
+            switched_by: SwitchedBy::Agent,
+        });
+        let text = summary(&report, false);
+        assert!(
+            text.contains("\nrun: tandem 9.8.7, switched by the OpenSVC agent, inventory inv.yml\n  $ tandem failover-test -i inv.yml --cluster web\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nbaseline: 21 probes in 2.0 s, 21 ok, latency p50 2.1 ms p95 3.0 ms\n"),
+            "{text}"
+        );
     }
 
     #[test]

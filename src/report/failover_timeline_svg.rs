@@ -310,6 +310,17 @@ pub fn drawing(report: &GameDayReport) -> Drawing {
 
 fn markers(report: &GameDayReport) -> Vec<Marker> {
     let mut markers = Vec::new();
+    // Where the yardstick was taken: the probes from here to the first flip are the baseline.
+    if let Some(b) = &report.baseline {
+        markers.push(Marker {
+            at: b.from,
+            label: format!(
+                "baseline (p50 {})",
+                super::failover_text::fine_ms(b.latency_p50)
+            ),
+            color: "#57606a",
+        });
+    }
     for flip in &report.flips {
         markers.push(Marker {
             at: flip.started_at,
