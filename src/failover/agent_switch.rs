@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use super::agent::{self, Instance};
 use super::agent_wait;
-use super::game_day::{Settings, Side, command, exec};
+use super::game_day::{Settings, Side};
+use super::node_exec::{command, exec};
 use super::probe::Prober;
 use super::recorder::{Recorder, Sink};
 use super::timeline::{EventKind, NoteLevel};

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::agent_switch::{record_phases, watch_ovh};
 use super::clock::Clock;
-use super::game_day::{Settings, Side, command, exec};
+use super::game_day::{Settings, Side};
+use super::node_exec::{command, exec};
 use super::probe::Prober;
 use super::recorder::{Recorder, Sink};
 use super::timeline::{EventKind, NoteLevel};

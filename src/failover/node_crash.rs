@@ -339,13 +339,13 @@ async fn make_whole(
         let _ = rec
             .drive(
                 prober,
-                super::game_day::command(&sides[from], "om clear", &clear, &sink),
+                super::node_exec::command(&sides[from], "om clear", &clear, &sink),
             )
             .await;
         let _ = rec
             .drive(
                 prober,
-                super::game_day::command(&sides[from], "om thaw --local", &thaw, &sink),
+                super::node_exec::command(&sides[from], "om thaw --local", &thaw, &sink),
             )
             .await;
         waited = rec

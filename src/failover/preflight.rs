@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::game_day::{Settings, Side, exec};
+use super::game_day::{Settings, Side};
+use super::node_exec::exec;
 use super::node_ops;
 use super::probe::Prober;
 use super::recorder::Recorder;

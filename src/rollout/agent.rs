@@ -16,7 +16,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::engine::{BatchHooks, Event};
 use crate::failover::agent;
 use crate::failover::agent_wait;
-use crate::failover::game_day::exec_as_root;
+use crate::failover::node_exec::exec_as_root;
 use crate::failover::node_ops::switch_command;
 use crate::fleet::Fleet;
 use crate::inventory::Inventory;
