@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::agent::{self, Instance};
 use super::agent_wait;
+use super::errors::FlipError;
 use super::game_day::{Settings, Side};
 use super::node_exec::{command, exec};
 use super::probe::Prober;
@@ -24,7 +25,7 @@ pub(super) type Answer<'a> =
     std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
 
 pub(super) fn runner<'a>(side: &'a Side) -> impl FnMut(Script) -> Answer<'a> {
-    move |script: Script| Box::pin(async move { exec(side, &script).await.map_err(|(_, why)| why) })
+    move |script: Script| Box::pin(async move { exec(side, &script).await.map_err(|e| e.detail) })
 }
 
 /// A sink-backed `seen` callback: each new status of the instances becomes a timeline note.
@@ -42,14 +43,12 @@ pub(super) fn status_notes(sink: &Sink) -> impl FnMut(&str) + '_ {
 
 /// The instances as the agent on `side` sees them.
 pub(super) async fn instances(settings: &Settings, side: &Side) -> Result<Vec<Instance>, String> {
-    let text = exec(side, &agent::status_script())
-        .await
-        .map_err(|(_, why)| {
-            format!(
-                "cannot read the OpenSVC agent's status on {}: {why}",
-                side.name
-            )
-        })?;
+    let text = exec(side, &agent::status_script()).await.map_err(|why| {
+        format!(
+            "cannot read the OpenSVC agent's status on {}: {why}",
+            side.name
+        )
+    })?;
     agent::instances(&text, &settings.spec.service).map_err(|e| format!("on {}: {e}", side.name))
 }
 
@@ -114,10 +113,9 @@ pub async fn switch(
     client: &Client,
     sink: &Sink,
     grace: Duration,
-) -> Result<(), String> {
+) -> Result<(), FlipError> {
     let svc = &settings.spec.service;
-    let cmd = super::node_ops::switch_command(&settings.switch_template, svc, &target.name)
-        .map_err(|e| format!("switch_command: {e}"))?;
+    let cmd = super::node_ops::switch_command(&settings.switch_template, svc, &target.name)?;
     let within = settings.rto + grace;
     let switching = async {
         command(source, &cmd, &cmd, sink).await?;
@@ -129,7 +127,8 @@ pub async fn switch(
             status_notes(sink),
         )
         .await
-        .into_result(svc, &target.name, within)
+        .into_result(svc, &target.name, within)?;
+        Ok::<(), FlipError>(())
     };
     tokio::select! {
         r = switching => r?,
@@ -137,11 +136,8 @@ pub async fn switch(
     }
     match client.vip_status(settings.vip).await {
         Ok(Some(routed)) if routed == target.service_name => Ok(()),
-        Ok(other) => Err(format!(
-            "the agent reports the switch done but OVH routes the VIP to {}",
-            other.as_deref().unwrap_or("nowhere")
-        )),
-        Err(e) => Err(format!("asking OVH where the VIP is: {e}")),
+        Ok(routed) => Err(FlipError::RoutedElsewhere { routed }),
+        Err(e) => Err(FlipError::VipStatus(e)),
     }
 }
 

@@ -27,18 +27,49 @@ pub enum Outcome {
     TimedOut(String),
 }
 
+/// A switch the agent did not carry out: it reports a failure, or it was not done in time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SwitchEndError {
+    #[error("the OpenSVC agent reports the switch of {service} to {target} failed ({what})")]
+    Failed {
+        service: String,
+        target: String,
+        what: String,
+    },
+    #[error(
+        "the OpenSVC agent did not finish the switch of {service} to {target} within {} s (last seen: {what})",
+        .within.as_secs()
+    )]
+    TimedOut {
+        service: String,
+        target: String,
+        within: Duration,
+        what: String,
+    },
+}
+
 impl Outcome {
-    /// `Err` with a sentence for everything but `Done`.
-    pub fn into_result(self, service: &str, target: &str, within: Duration) -> Result<(), String> {
+    /// `Err` for everything but `Done`.
+    pub fn into_result(
+        self,
+        service: &str,
+        target: &str,
+        within: Duration,
+    ) -> Result<(), SwitchEndError> {
+        let (service, target) = (service.to_string(), target.to_string());
         match self {
             Outcome::Done => Ok(()),
-            Outcome::Failed(what) => Err(format!(
-                "the OpenSVC agent reports the switch of {service} to {target} failed ({what})"
-            )),
-            Outcome::TimedOut(what) => Err(format!(
-                "the OpenSVC agent did not finish the switch of {service} to {target} within {} s (last seen: {what})",
-                within.as_secs()
-            )),
+            Outcome::Failed(what) => Err(SwitchEndError::Failed {
+                service,
+                target,
+                what,
+            }),
+            Outcome::TimedOut(what) => Err(SwitchEndError::TimedOut {
+                service,
+                target,
+                within,
+                what,
+            }),
         }
     }
 }
@@ -250,7 +281,8 @@ mod tests {
         assert_eq!(outcome, Outcome::Failed("node2: start failed".into()));
         let err = outcome
             .into_result("web", "node2", Duration::from_secs(60))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("reports the switch of web to node2 failed"),
             "{err}"

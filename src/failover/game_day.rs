@@ -9,8 +9,9 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::clock::Clock;
+use super::errors::FlipError;
 use super::measurement::GameDayReport;
-use super::node_exec::{command, exec};
+use super::node_exec::{ExecError, command, exec};
 use super::node_ops::{self, ServiceSpec};
 use super::probe::{ProbeConfig, Prober};
 use super::recorder::{LiveView, Recorder, Sink, from_ovh};
@@ -256,7 +257,7 @@ async fn lock(settings: &Settings, sides: &[Side; 2], rec: &mut Recorder) -> Res
     for (i, side) in sides.iter().enumerate() {
         match exec(side, &script).await {
             Ok(_) => {}
-            Err((code, detail)) => {
+            Err(ExecError { code, detail }) => {
                 for taken in &sides[..i] {
                     let _ = exec(
                         taken,
@@ -324,7 +325,7 @@ async fn flip(
         .drive(prober, async {
             tokio::select! {
                 r = work => r,
-                _ = interrupted => Err("interrupted (Ctrl-C): restoring".to_string()),
+                _ = interrupted => Err(FlipError::Interrupted),
             }
         })
         .await;
@@ -370,7 +371,7 @@ async fn switch_direct(
     client: &Client,
     sink: &Sink,
     started_task: &std::sync::Mutex<Option<u64>>,
-) -> Result<(), String> {
+) -> Result<(), FlipError> {
     let moving = client.move_vip(
         settings.vip,
         &target.service_name,
@@ -393,6 +394,6 @@ async fn switch_direct(
         command(target, "start the service", &start_script, sink).await
     };
     let (moved, handed) = tokio::join!(moving, handover);
-    moved.map_err(|e| format!("moving the VIP: {e}"))?;
-    handed
+    moved.map_err(FlipError::MoveVip)?;
+    Ok(handed?)
 }

@@ -48,6 +48,7 @@ pub(crate) mod agent;
 pub(crate) mod agent_switch;
 pub(crate) mod agent_wait;
 pub mod clock;
+mod errors;
 pub mod figures;
 pub(crate) mod game_day;
 pub mod history;

@@ -216,11 +216,11 @@ async fn command_output(
             ok: result.is_ok(),
             detail: Some(match &result {
                 Ok(out) => format!("cut: {out}"),
-                Err((_, why)) => why.clone(),
+                Err(why) => why.detail.clone(),
             }),
         },
     ));
-    result.map_err(|(_, why)| format!("{what} on {}: {why}", side.name))
+    result.map_err(|why| format!("{what} on {}: {why}", side.name))
 }
 
 /// Looks at each node's container every second for `split`; notes each change and returns
@@ -246,7 +246,7 @@ async fn watch_containers(
         let (a, b) = tokio::join!(exec(&sides[0], &script), exec(&sides[1], &script));
         let now = [a, b].map(|r| {
             r.map(|s| s.trim().to_string())
-                .unwrap_or_else(|(_, why)| format!("unknown ({why})"))
+                .unwrap_or_else(|why| format!("unknown ({why})"))
         });
         for (i, state) in now.iter().enumerate() {
             if *state != last[i] {

@@ -8,8 +8,26 @@ use super::timeline::EventKind;
 use crate::sh::{Script, ShellWord};
 use crate::ssh::Session;
 
+/// A script that failed on a node: its exit code, if it ended with one, and the last lines it
+/// printed (or the ssh error when it never ran).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct ExecError {
+    pub code: Option<u32>,
+    pub detail: String,
+}
+
+/// A command of the game day that failed: what it was, on which node, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} on {node}: {detail}")]
+pub struct CommandError {
+    pub what: String,
+    pub node: String,
+    pub detail: String,
+}
+
 /// Runs a script on a node, as root; `Err` carries the last lines it printed.
-pub(super) async fn exec(side: &Side, script: &Script) -> Result<String, (Option<u32>, String)> {
+pub(super) async fn exec(side: &Side, script: &Script) -> Result<String, ExecError> {
     exec_as_root(&side.session, side.sudo, script).await
 }
 
@@ -19,7 +37,7 @@ pub async fn exec_as_root(
     session: &Session,
     sudo: bool,
     script: &Script,
-) -> Result<String, (Option<u32>, String)> {
+) -> Result<String, ExecError> {
     let script = ShellWord::quote(script);
     let command = if sudo {
         format!("sudo -n sh -c {script}")
@@ -31,13 +49,20 @@ pub async fn exec_as_root(
             let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
             match out.status {
                 crate::ssh::ExitStatus::Code(0) => Ok(stdout),
-                crate::ssh::ExitStatus::Code(code) => {
-                    Err((Some(code), last_words(&out.stderr, &stdout)))
-                }
-                _ => Err((None, last_words(&out.stderr, &stdout))),
+                crate::ssh::ExitStatus::Code(code) => Err(ExecError {
+                    code: Some(code),
+                    detail: last_words(&out.stderr, &stdout),
+                }),
+                _ => Err(ExecError {
+                    code: None,
+                    detail: last_words(&out.stderr, &stdout),
+                }),
             }
         }
-        Err(e) => Err((None, e.to_string())),
+        Err(e) => Err(ExecError {
+            code: None,
+            detail: e.to_string(),
+        }),
     }
 }
 
@@ -58,7 +83,7 @@ pub(super) async fn command(
     what: &str,
     script: &Script,
     sink: &Sink,
-) -> Result<(), String> {
+) -> Result<(), CommandError> {
     let _ = sink.send((
         std::time::Instant::now(),
         EventKind::CommandStarted {
@@ -69,7 +94,7 @@ pub(super) async fn command(
     let result = exec(side, script).await;
     let (ok, detail) = match &result {
         Ok(_) => (true, None),
-        Err((_, why)) => (false, Some(why.clone())),
+        Err(e) => (false, Some(e.detail.clone())),
     };
     let _ = sink.send((
         std::time::Instant::now(),
@@ -80,7 +105,9 @@ pub(super) async fn command(
             detail: detail.clone(),
         },
     ));
-    result
-        .map(|_| ())
-        .map_err(|(_, why)| format!("{what} on {}: {why}", side.name))
+    result.map(|_| ()).map_err(|e| CommandError {
+        what: what.to_string(),
+        node: side.name.clone(),
+        detail: e.detail,
+    })
 }

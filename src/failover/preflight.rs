@@ -51,7 +51,7 @@ pub(super) async fn preflight(
     for side in sides {
         let text = exec(side, &script)
             .await
-            .map_err(|(_, why)| format!("cannot inspect {}: {why}", side.name))?;
+            .map_err(|why| format!("cannot inspect {}: {why}", side.name))?;
         seen.push(parse_inspection(&text));
     }
     let config = settings.spec.config_path();
