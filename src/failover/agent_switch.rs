@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::agent::{self, Instance};
 use super::agent_wait;
-use super::errors::FlipError;
+use super::errors::{AgentError, FlipError, Refusal};
 use super::game_day::{Settings, Side};
 use super::node_exec::{command, exec};
 use super::probe::Prober;
@@ -42,14 +42,20 @@ pub(super) fn status_notes(sink: &Sink) -> impl FnMut(&str) + '_ {
 }
 
 /// The instances as the agent on `side` sees them.
-pub(super) async fn instances(settings: &Settings, side: &Side) -> Result<Vec<Instance>, String> {
-    let text = exec(side, &agent::status_script()).await.map_err(|why| {
-        format!(
-            "cannot read the OpenSVC agent's status on {}: {why}",
-            side.name
-        )
-    })?;
-    agent::instances(&text, &settings.spec.service).map_err(|e| format!("on {}: {e}", side.name))
+pub(super) async fn instances(
+    settings: &Settings,
+    side: &Side,
+) -> Result<Vec<Instance>, AgentError> {
+    let text = exec(side, &agent::status_script())
+        .await
+        .map_err(|source| AgentError::Unreadable {
+            node: side.name.clone(),
+            source,
+        })?;
+    agent::instances(&text, &settings.spec.service).map_err(|source| AgentError::Status {
+        node: side.name.clone(),
+        source,
+    })
 }
 
 /// Refuses a game day the agent could not carry out: it must know the service on both nodes,
@@ -59,42 +65,44 @@ pub async fn preflight(
     sides: &[Side; 2],
     source: usize,
     rec: &mut Recorder,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     let svc = &settings.spec.service;
     let seen = instances(settings, &sides[source]).await?;
     for side in sides {
         if !seen.iter().any(|i| i.node == side.name) {
-            return Err(format!(
-                "the OpenSVC agent on {} does not see service {svc} on {} (is its daemon running and the cluster joined? see `om mon`)",
-                sides[source].name, side.name
-            ));
+            return Err(Refusal::NotSeen {
+                asked: sides[source].name.clone(),
+                service: svc.clone(),
+                node: side.name.clone(),
+            });
         }
     }
     if let Some(i) = seen.iter().find(|i| i.status.ends_with("failed")) {
-        return Err(format!(
-            "the OpenSVC agent reports {svc} on {}: {}: look at `om {svc} logs`, then `om {svc} clear`",
-            i.node, i.status
-        ));
+        return Err(Refusal::InstanceFailed {
+            service: svc.clone(),
+            node: i.node.clone(),
+            status: i.status.clone(),
+        });
     }
     if let Some(i) = seen.iter().find(|i| i.frozen) {
-        return Err(format!(
-            "{svc} is frozen on {}: the agent would not switch it (`om {svc} thaw`)",
-            i.node
-        ));
+        return Err(Refusal::Frozen {
+            service: svc.clone(),
+            node: i.node.clone(),
+        });
     }
     if !agent::is_quiet(&seen) {
-        return Err(format!(
-            "the OpenSVC agent is still working on {svc} ({}): wait for it to finish",
-            agent::describe(&seen)
-        ));
+        return Err(Refusal::Busy {
+            service: svc.clone(),
+            what: agent::describe(&seen),
+        });
     }
     let on_source = seen.iter().find(|i| i.node == sides[source].name);
     if on_source.is_none_or(|i| i.avail != "up") {
-        return Err(format!(
-            "the OpenSVC agent says {svc} is not up on {} ({}): start it there first (`om {svc} start`)",
-            sides[source].name,
-            agent::describe(&seen)
-        ));
+        return Err(Refusal::NotUp {
+            service: svc.clone(),
+            node: sides[source].name.clone(),
+            what: agent::describe(&seen),
+        });
     }
     rec.note(
         NoteLevel::Info,

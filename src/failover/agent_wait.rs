@@ -99,7 +99,7 @@ where
                     note(&mut last, &agent::describe(&instances), &mut seen);
                     agent::judge_switch(&instances, target)
                 }
-                Err(e) => Progress::Working(e),
+                Err(e) => Progress::Working(e.to_string()),
             },
             Err(e) => Progress::Working(format!("cannot ask the agent: {e}")),
         };
@@ -142,7 +142,7 @@ where
                     }
                     agent::describe(&instances)
                 }
-                Err(e) => e,
+                Err(e) => e.to_string(),
             },
             Err(e) => format!("cannot ask the agent: {e}"),
         };
@@ -180,7 +180,7 @@ where
                     }
                     last_seen = instances;
                 }
-                Err(e) => note(&mut last, &e, &mut seen),
+                Err(e) => note(&mut last, &e.to_string(), &mut seen),
             },
             Err(e) => note(&mut last, &format!("cannot ask the agent: {e}"), &mut seen),
         }

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::clock::Clock;
-use super::errors::FlipError;
+use super::errors::{FlipError, Refusal};
 use super::measurement::GameDayReport;
 use super::node_exec::{ExecError, command, exec};
 use super::node_ops::{self, ServiceSpec};
@@ -93,7 +93,7 @@ pub async fn run(
     if !settings.direct
         && let Err(e) = node_ops::check_switch_command(&settings.switch_template)
     {
-        return refused(rec, settings, format!("switch_command: {e}"));
+        return refused(rec, settings, Refusal::from(e));
     }
     rec.record(EventKind::Phase {
         name: "lock".into(),
@@ -241,7 +241,9 @@ pub async fn run(
     }
 }
 
-fn refused(mut rec: Recorder, settings: &Settings, why: String) -> Ending {
+/// The report of a game day that never started; `why` ends there as text.
+fn refused(mut rec: Recorder, settings: &Settings, why: Refusal) -> Ending {
+    let why = why.to_string();
     rec.note(NoteLevel::Warning, format!("refused to start: {why}"));
     rec.flush();
     rec.timeline.end();
@@ -252,7 +254,7 @@ fn refused(mut rec: Recorder, settings: &Settings, why: String) -> Ending {
     }
 }
 
-async fn lock(settings: &Settings, sides: &[Side; 2], rec: &mut Recorder) -> Result<(), String> {
+async fn lock(settings: &Settings, sides: &[Side; 2], rec: &mut Recorder) -> Result<(), Refusal> {
     let script = node_ops::lock_script(&settings.cluster, &settings.holder);
     for (i, side) in sides.iter().enumerate() {
         match exec(side, &script).await {
@@ -266,14 +268,17 @@ async fn lock(settings: &Settings, sides: &[Side; 2], rec: &mut Recorder) -> Res
                     .await;
                 }
                 return Err(if code == Some(3) {
-                    format!(
-                        "another game day holds cluster {} (lock {} on {}: {detail}); if it is gone, remove that directory",
-                        settings.cluster,
-                        node_ops::lock_path(&settings.cluster),
-                        side.name
-                    )
+                    Refusal::Locked {
+                        cluster: settings.cluster.clone(),
+                        lock: node_ops::lock_path(&settings.cluster),
+                        node: side.name.clone(),
+                        detail,
+                    }
                 } else {
-                    format!("cannot take the lock on {}: {detail}", side.name)
+                    Refusal::Lock {
+                        node: side.name.clone(),
+                        detail,
+                    }
                 });
             }
         }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::agent::{self, Instance};
 use super::agent_switch::{record_phases, runner, status_notes, watch_ovh};
 use super::agent_wait;
+use super::errors::Refusal;
 use super::game_day::{Settings, Side};
 use super::probe::Prober;
 use super::recorder::{Recorder, Sink, from_ovh};
@@ -53,21 +54,22 @@ pub async fn preflight(
     from: usize,
     client: &Client,
     rec: &mut Recorder,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     let svc = &settings.spec.service;
     let seen = super::agent_switch::instances(settings, &sides[from]).await?;
     if let Some(i) = seen.iter().find(|i| i.orchestrate != "ha") {
-        return Err(format!(
-            "{svc} has orchestrate = {} on {}: after a crash nobody would take it over; set the playbook's opensvc_orchestrate to ha and run `tandem config push`",
-            i.orchestrate, i.node
-        ));
+        return Err(Refusal::NotHa {
+            service: svc.clone(),
+            orchestrate: i.orchestrate.clone(),
+            node: i.node.clone(),
+        });
     }
     let allowed = client
         .preflight_reboot(&sides[from].service_name, &mut |_| {})
         .await
         .map_err(|e| match e {
-            crate::ovh::OvhError::Refused(_) => e.to_string(),
-            other => format!("asking OVH whether the keys may reboot: {other}"),
+            crate::ovh::OvhError::Refused(_) => Refusal::OvhRefused(e),
+            source => Refusal::RebootCheck { source },
         })?;
     rec.note(NoteLevel::Info, allowed);
     rec.note(

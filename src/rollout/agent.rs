@@ -39,9 +39,11 @@ pub enum DrainError {
     SwitchEnd(#[from] SwitchEndError),
     #[error("cannot read the OpenSVC agent's status on {host}: {source}")]
     Status { host: String, source: ExecError },
-    /// The agent's status could not be read (`detail`: [`agent::instances`]'s words).
-    #[error("on {host}: {detail}")]
-    Instances { host: String, detail: String },
+    #[error("on {host}: {source}")]
+    Instances {
+        host: String,
+        source: agent::StatusError,
+    },
     #[error("{host} was not changed: its service could not be drained: {source}")]
     NotDrained {
         host: String,
@@ -203,10 +205,10 @@ impl AgentDrain {
                     });
                 }
             };
-            let seen = agent::instances(&status, &svc.service).map_err(|detail| {
+            let seen = agent::instances(&status, &svc.service).map_err(|source| {
                 DrainError::Instances {
                     host: host.to_string(),
-                    detail,
+                    source,
                 }
             })?;
             let here = seen.iter().find(|i| i.node == host);
