@@ -10,7 +10,7 @@ use super::agent::{self, Instance};
 use super::agent_wait;
 use super::errors::{AgentError, FlipError, Refusal};
 use super::game_day::{Settings, Side};
-use super::node_exec::{command, exec};
+use super::node_exec::{ExecError, command, exec};
 use super::probe::Prober;
 use super::recorder::{Recorder, Sink};
 use super::timeline::{EventKind, NoteLevel};
@@ -20,12 +20,12 @@ use crate::sh::Script;
 /// How long a restore lets the agent finish what it is doing before it acts anyway.
 const QUIET_WITHIN: Duration = Duration::from_secs(60);
 
-/// Runs a script on `side`; `Err` is the sentence `exec` gave.
+/// Runs a script on `side`.
 pub(super) type Answer<'a> =
-    std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+    std::pin::Pin<Box<dyn Future<Output = Result<String, ExecError>> + Send + 'a>>;
 
 pub(super) fn runner<'a>(side: &'a Side) -> impl FnMut(Script) -> Answer<'a> {
-    move |script: Script| Box::pin(async move { exec(side, &script).await.map_err(|e| e.detail) })
+    move |script: Script| Box::pin(async move { exec(side, &script).await })
 }
 
 /// A sink-backed `seen` callback: each new status of the instances becomes a timeline note.

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::agent::{self, Instance, Progress};
+use super::node_exec::ExecError;
 use crate::sh::Script;
 
 /// How long one round waits inside the daemon before the whole status is read again: short
@@ -85,7 +86,7 @@ pub async fn switch_end<R, F>(
 ) -> Outcome
 where
     R: FnMut(Script) -> F,
-    F: Future<Output = Result<String, String>>,
+    F: Future<Output = Result<String, ExecError>>,
 {
     let started = Instant::now();
     let mut last = String::new();
@@ -118,6 +119,14 @@ where
     }
 }
 
+/// The agent still at work when a wait for it to rest ran out: what it said last (the
+/// instances described, or why it could not be asked).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{last}")]
+pub struct StillBusy {
+    pub last: String,
+}
+
 /// Waits (at most `within`) until the agent has stopped working on `service`; returns the
 /// instances as last seen, `Err` with what it said last when the bound passed.
 pub async fn quiet<R, F>(
@@ -125,10 +134,10 @@ pub async fn quiet<R, F>(
     service: &str,
     within: Duration,
     mut seen: impl FnMut(&str),
-) -> Result<Vec<Instance>, String>
+) -> Result<Vec<Instance>, StillBusy>
 where
     R: FnMut(Script) -> F,
-    F: Future<Output = Result<String, String>>,
+    F: Future<Output = Result<String, ExecError>>,
 {
     let started = Instant::now();
     let mut last = String::new();
@@ -147,7 +156,7 @@ where
             Err(e) => format!("cannot ask the agent: {e}"),
         };
         if started.elapsed() >= within {
-            return Err(what);
+            return Err(StillBusy { last: what });
         }
         tokio::time::sleep(QUIET_POLL).await;
     }
@@ -164,7 +173,7 @@ pub async fn until<R, F>(
 ) -> Result<Vec<Instance>, Vec<Instance>>
 where
     R: FnMut(Script) -> F,
-    F: Future<Output = Result<String, String>>,
+    F: Future<Output = Result<String, ExecError>>,
 {
     let started = Instant::now();
     let mut last = String::new();
@@ -215,13 +224,13 @@ mod tests {
 
     /// A node that answers the scripts with `answers` in turn (the last one forever).
     fn scripted(
-        answers: Vec<Result<String, String>>,
-    ) -> (RefCell<usize>, Vec<Result<String, String>>) {
+        answers: Vec<Result<String, ExecError>>,
+    ) -> (RefCell<usize>, Vec<Result<String, ExecError>>) {
         (RefCell::new(0), answers)
     }
 
     async fn run_switch(
-        answers: Vec<Result<String, String>>,
+        answers: Vec<Result<String, ExecError>>,
         within: Duration,
     ) -> (Outcome, Vec<String>, usize) {
         let (count, answers) = scripted(answers);
@@ -252,7 +261,10 @@ mod tests {
                     ("up", "stopping"),
                     ("stdby up", "idle", Some("placed@node2")),
                 )),
-                Err("ssh: connection reset".into()),
+                Err(ExecError {
+                    code: None,
+                    detail: "ssh: connection reset".into(),
+                }),
                 Ok(status(
                     ("down", "idle"),
                     ("up", "starting", Some("placed@node2")),
@@ -331,6 +343,6 @@ mod tests {
             |_| {},
         )
         .await;
-        assert!(never.unwrap_err().contains("node1 down stopping"));
+        assert!(never.unwrap_err().last.contains("node1 down stopping"));
     }
 }

@@ -154,11 +154,7 @@ impl AgentDrain {
                     command: cmd.to_string(),
                     source,
                 })?;
-            let run = |script: Script| async move {
-                exec_as_root(session, sudo, &script)
-                    .await
-                    .map_err(|e| e.detail)
-            };
+            let run = |script: Script| async move { exec_as_root(session, sudo, &script).await };
             agent_wait::switch_end(run, &svc.service, to, svc.within, |_| {})
                 .await
                 .into_result(&svc.service, to, svc.within)?;
