@@ -165,3 +165,35 @@ pub enum Refusal {
         node: String,
     },
 }
+
+/// What went wrong around a crash: OVH's reboot, the node's return.
+#[derive(Debug, thiserror::Error)]
+pub enum CrashError {
+    /// `service`: the server's name in OVH's API.
+    #[error("OVH refused the hard reboot of {service}: {source}")]
+    RebootRefused { service: String, source: OvhError },
+    #[error("{node} is not in the fleet")]
+    NotInFleet { node: String },
+    /// The crashed node did not let us log in again in time: the last login error.
+    #[error("{last}")]
+    NotBack { last: String },
+}
+
+/// What keeps a pair from being whole after the crashed node came back (`seen`: the instances
+/// as the survivor's agent describes them).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotWhole {
+    #[error("the agent does not see both nodes yet ({seen})")]
+    NotBothSeen { seen: String },
+    #[error("the service is not up on {survivor} ({seen})")]
+    NotUp { survivor: String, seen: String },
+    #[error("the service runs on {lost} too ({seen})")]
+    RunsOnBoth { lost: String, seen: String },
+    /// `instance`: the failed or frozen one, described.
+    #[error("not at rest: {instance}")]
+    NotAtRest { instance: String },
+    #[error("the agent is still at work ({seen})")]
+    AtWork { seen: String },
+    #[error("the agent could not be asked")]
+    AgentUnreachable,
+}

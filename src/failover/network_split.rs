@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::agent_switch::{record_phases, watch_ovh};
 use super::clock::Clock;
 use super::game_day::{Settings, Side};
-use super::node_exec::{command, exec};
+use super::node_exec::{CommandError, command, exec};
 use super::probe::Prober;
 use super::recorder::{Recorder, Sink};
 use super::timeline::{EventKind, NoteLevel};
@@ -88,7 +88,7 @@ pub async fn run(
     client: &Client,
     rec: &mut Recorder,
     prober: &mut Prober,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, CommandError> {
     let started = rec.clock.offset();
     rec.record(EventKind::FlipStarted {
         label: LABEL.to_string(),
@@ -199,7 +199,7 @@ async fn command_output(
     what: &str,
     script: &Script,
     sink: &Sink,
-) -> Result<String, String> {
+) -> Result<String, CommandError> {
     let _ = sink.send((
         Instant::now(),
         EventKind::CommandStarted {
@@ -220,7 +220,11 @@ async fn command_output(
             }),
         },
     ));
-    result.map_err(|why| format!("{what} on {}: {why}", side.name))
+    result.map_err(|e| CommandError {
+        what: what.to_string(),
+        node: side.name.clone(),
+        detail: e.detail,
+    })
 }
 
 /// Looks at each node's container every second for `split`; notes each change and returns
