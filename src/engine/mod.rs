@@ -188,6 +188,11 @@ pub struct Rollout {
     pub hooks: Option<Arc<dyn BatchHooks>>,
 }
 
+/// Why a caller's hook or health probe failed: the caller's own typed error (the engine knows
+/// neither clusters nor probes), which the engine only words, where the rollout stops or a
+/// check fails.
+pub type CallbackError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Work a rollout does around each batch, for what the engine does not know (a cluster
 /// manager's services). Reports through `events`.
 pub trait BatchHooks: Send + Sync {
@@ -197,7 +202,7 @@ pub trait BatchHooks: Send + Sync {
         &'a self,
         batch: &'a [String],
         events: &'a UnboundedSender<Event>,
-    ) -> futures::future::BoxFuture<'a, Result<Vec<String>, String>>;
+    ) -> futures::future::BoxFuture<'a, Result<Vec<String>, CallbackError>>;
 
     /// After the batch: undoes `before`'s work on the hosts of `succeeded` it concerns.
     /// `Err`: the rollout stops (why).
@@ -206,7 +211,7 @@ pub trait BatchHooks: Send + Sync {
         before: &'a [String],
         succeeded: &'a [String],
         events: &'a UnboundedSender<Event>,
-    ) -> futures::future::BoxFuture<'a, Result<(), String>>;
+    ) -> futures::future::BoxFuture<'a, Result<(), CallbackError>>;
 }
 
 /// A cluster's health check, supplied by the caller (the engine knows no probes): `target`
@@ -220,7 +225,7 @@ pub struct HealthCheck {
 
 /// One try of a health check: `Ok` when the service answers, else why not (one line).
 pub type ProbeOnce =
-    Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync>;
+    Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<(), CallbackError>> + Send + Sync>;
 
 pub async fn rollout(
     shared: Arc<Shared>,
@@ -244,7 +249,7 @@ pub async fn rollout(
                 Err(reason) => {
                     // Nothing of this batch was changed: it and the rest are untouched.
                     let untouched: Vec<String> = plan.batches[i..].concat();
-                    stop_rollout(reason, untouched, &mut results, &events);
+                    stop_rollout(reason.to_string(), untouched, &mut results, &events);
                     break;
                 }
             }
@@ -261,7 +266,7 @@ pub async fn rollout(
         if let Some(hooks) = &plan.hooks
             && let Err(reason) = hooks.after_batch(&prepared, &succeeded, &events).await
         {
-            stop = Some(reason);
+            stop = Some(reason.to_string());
         }
         if rest.is_empty() {
             if let Some(reason) = stop {
@@ -337,7 +342,7 @@ async fn health_checks(
             loop {
                 match (check.probe)().await {
                     Ok(()) => return true,
-                    Err(why) => last = why,
+                    Err(why) => last = why.to_string(),
                 }
                 if started.elapsed() >= check.within {
                     return false;

@@ -56,17 +56,29 @@ impl Instance {
     }
 }
 
+/// A daemon status that is not the document the agent writes.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// `head`: the text's first 120 characters (what the node printed instead).
+    #[error("the agent's status is not JSON ({error}): {head}")]
+    NotJson {
+        error: serde_json::Error,
+        head: String,
+    },
+    #[error("the agent's status has no monitor.nodes: is its daemon running?")]
+    NoMonitor,
+}
+
 /// The instances of `service` in the daemon status (`om daemon status --format json`), in
 /// node-name order. `Err` when the text is not that document.
-pub fn instances(status_json: &str, service: &str) -> Result<Vec<Instance>, String> {
-    let doc: Value = serde_json::from_str(status_json.trim()).map_err(|e| {
-        format!(
-            "the agent's status is not JSON ({e}): {}",
-            status_json.chars().take(120).collect::<String>()
-        )
-    })?;
+pub fn instances(status_json: &str, service: &str) -> Result<Vec<Instance>, StatusError> {
+    let doc: Value =
+        serde_json::from_str(status_json.trim()).map_err(|error| StatusError::NotJson {
+            error,
+            head: status_json.chars().take(120).collect(),
+        })?;
     let Some(nodes) = doc.pointer("/monitor/nodes").and_then(Value::as_object) else {
-        return Err("the agent's status has no monitor.nodes: is its daemon running?".into());
+        return Err(StatusError::NoMonitor);
     };
     let mut out = Vec::new();
     for (node, data) in nodes {

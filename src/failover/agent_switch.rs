@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use super::agent::{self, Instance};
 use super::agent_wait;
-use super::game_day::{Settings, Side, command, exec};
+use super::errors::{AgentError, FlipError, Refusal};
+use super::game_day::{Settings, Side};
+use super::node_exec::{ExecError, command, exec};
 use super::probe::Prober;
 use super::recorder::{Recorder, Sink};
 use super::timeline::{EventKind, NoteLevel};
@@ -18,12 +20,12 @@ use crate::sh::Script;
 /// How long a restore lets the agent finish what it is doing before it acts anyway.
 const QUIET_WITHIN: Duration = Duration::from_secs(60);
 
-/// Runs a script on `side`; `Err` is the sentence `exec` gave.
+/// Runs a script on `side`.
 pub(super) type Answer<'a> =
-    std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+    std::pin::Pin<Box<dyn Future<Output = Result<String, ExecError>> + Send + 'a>>;
 
 pub(super) fn runner<'a>(side: &'a Side) -> impl FnMut(Script) -> Answer<'a> {
-    move |script: Script| Box::pin(async move { exec(side, &script).await.map_err(|(_, why)| why) })
+    move |script: Script| Box::pin(async move { exec(side, &script).await })
 }
 
 /// A sink-backed `seen` callback: each new status of the instances becomes a timeline note.
@@ -40,16 +42,20 @@ pub(super) fn status_notes(sink: &Sink) -> impl FnMut(&str) + '_ {
 }
 
 /// The instances as the agent on `side` sees them.
-pub(super) async fn instances(settings: &Settings, side: &Side) -> Result<Vec<Instance>, String> {
+pub(super) async fn instances(
+    settings: &Settings,
+    side: &Side,
+) -> Result<Vec<Instance>, AgentError> {
     let text = exec(side, &agent::status_script())
         .await
-        .map_err(|(_, why)| {
-            format!(
-                "cannot read the OpenSVC agent's status on {}: {why}",
-                side.name
-            )
+        .map_err(|source| AgentError::Unreadable {
+            node: side.name.clone(),
+            source,
         })?;
-    agent::instances(&text, &settings.spec.service).map_err(|e| format!("on {}: {e}", side.name))
+    agent::instances(&text, &settings.spec.service).map_err(|source| AgentError::Status {
+        node: side.name.clone(),
+        source,
+    })
 }
 
 /// Refuses a game day the agent could not carry out: it must know the service on both nodes,
@@ -59,42 +65,44 @@ pub async fn preflight(
     sides: &[Side; 2],
     source: usize,
     rec: &mut Recorder,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     let svc = &settings.spec.service;
     let seen = instances(settings, &sides[source]).await?;
     for side in sides {
         if !seen.iter().any(|i| i.node == side.name) {
-            return Err(format!(
-                "the OpenSVC agent on {} does not see service {svc} on {} (is its daemon running and the cluster joined? see `om mon`)",
-                sides[source].name, side.name
-            ));
+            return Err(Refusal::NotSeen {
+                asked: sides[source].name.clone(),
+                service: svc.clone(),
+                node: side.name.clone(),
+            });
         }
     }
     if let Some(i) = seen.iter().find(|i| i.status.ends_with("failed")) {
-        return Err(format!(
-            "the OpenSVC agent reports {svc} on {}: {}: look at `om {svc} logs`, then `om {svc} clear`",
-            i.node, i.status
-        ));
+        return Err(Refusal::InstanceFailed {
+            service: svc.clone(),
+            node: i.node.clone(),
+            status: i.status.clone(),
+        });
     }
     if let Some(i) = seen.iter().find(|i| i.frozen) {
-        return Err(format!(
-            "{svc} is frozen on {}: the agent would not switch it (`om {svc} thaw`)",
-            i.node
-        ));
+        return Err(Refusal::Frozen {
+            service: svc.clone(),
+            node: i.node.clone(),
+        });
     }
     if !agent::is_quiet(&seen) {
-        return Err(format!(
-            "the OpenSVC agent is still working on {svc} ({}): wait for it to finish",
-            agent::describe(&seen)
-        ));
+        return Err(Refusal::Busy {
+            service: svc.clone(),
+            what: agent::describe(&seen),
+        });
     }
     let on_source = seen.iter().find(|i| i.node == sides[source].name);
     if on_source.is_none_or(|i| i.avail != "up") {
-        return Err(format!(
-            "the OpenSVC agent says {svc} is not up on {} ({}): start it there first (`om {svc} start`)",
-            sides[source].name,
-            agent::describe(&seen)
-        ));
+        return Err(Refusal::NotUp {
+            service: svc.clone(),
+            node: sides[source].name.clone(),
+            what: agent::describe(&seen),
+        });
     }
     rec.note(
         NoteLevel::Info,
@@ -113,10 +121,9 @@ pub async fn switch(
     client: &Client,
     sink: &Sink,
     grace: Duration,
-) -> Result<(), String> {
+) -> Result<(), FlipError> {
     let svc = &settings.spec.service;
-    let cmd = super::node_ops::switch_command(&settings.switch_template, svc, &target.name)
-        .map_err(|e| format!("switch_command: {e}"))?;
+    let cmd = super::node_ops::switch_command(&settings.switch_template, svc, &target.name)?;
     let within = settings.rto + grace;
     let switching = async {
         command(source, &cmd, &cmd, sink).await?;
@@ -128,7 +135,8 @@ pub async fn switch(
             status_notes(sink),
         )
         .await
-        .into_result(svc, &target.name, within)
+        .into_result(svc, &target.name, within)?;
+        Ok::<(), FlipError>(())
     };
     tokio::select! {
         r = switching => r?,
@@ -136,11 +144,8 @@ pub async fn switch(
     }
     match client.vip_status(settings.vip).await {
         Ok(Some(routed)) if routed == target.service_name => Ok(()),
-        Ok(other) => Err(format!(
-            "the agent reports the switch done but OVH routes the VIP to {}",
-            other.as_deref().unwrap_or("nowhere")
-        )),
-        Err(e) => Err(format!("asking OVH where the VIP is: {e}")),
+        Ok(routed) => Err(FlipError::RoutedElsewhere { routed }),
+        Err(e) => Err(FlipError::VipStatus(e)),
     }
 }
 

@@ -65,6 +65,7 @@ fn instances_are_read_from_the_daemon_status() {
     assert!(
         instances("{\"cluster\": {}}", "web")
             .unwrap_err()
+            .to_string()
             .contains("no monitor.nodes")
     );
     // A frozen instance (the agent stores when it was frozen).

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::agent::{self, Instance, Progress};
+use super::node_exec::ExecError;
 use crate::sh::Script;
 
 /// How long one round waits inside the daemon before the whole status is read again: short
@@ -27,18 +28,49 @@ pub enum Outcome {
     TimedOut(String),
 }
 
+/// A switch the agent did not carry out: it reports a failure, or it was not done in time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SwitchEndError {
+    #[error("the OpenSVC agent reports the switch of {service} to {target} failed ({what})")]
+    Failed {
+        service: String,
+        target: String,
+        what: String,
+    },
+    #[error(
+        "the OpenSVC agent did not finish the switch of {service} to {target} within {} s (last seen: {what})",
+        .within.as_secs()
+    )]
+    TimedOut {
+        service: String,
+        target: String,
+        within: Duration,
+        what: String,
+    },
+}
+
 impl Outcome {
-    /// `Err` with a sentence for everything but `Done`.
-    pub fn into_result(self, service: &str, target: &str, within: Duration) -> Result<(), String> {
+    /// `Err` for everything but `Done`.
+    pub fn into_result(
+        self,
+        service: &str,
+        target: &str,
+        within: Duration,
+    ) -> Result<(), SwitchEndError> {
+        let (service, target) = (service.to_string(), target.to_string());
         match self {
             Outcome::Done => Ok(()),
-            Outcome::Failed(what) => Err(format!(
-                "the OpenSVC agent reports the switch of {service} to {target} failed ({what})"
-            )),
-            Outcome::TimedOut(what) => Err(format!(
-                "the OpenSVC agent did not finish the switch of {service} to {target} within {} s (last seen: {what})",
-                within.as_secs()
-            )),
+            Outcome::Failed(what) => Err(SwitchEndError::Failed {
+                service,
+                target,
+                what,
+            }),
+            Outcome::TimedOut(what) => Err(SwitchEndError::TimedOut {
+                service,
+                target,
+                within,
+                what,
+            }),
         }
     }
 }
@@ -54,7 +86,7 @@ pub async fn switch_end<R, F>(
 ) -> Outcome
 where
     R: FnMut(Script) -> F,
-    F: Future<Output = Result<String, String>>,
+    F: Future<Output = Result<String, ExecError>>,
 {
     let started = Instant::now();
     let mut last = String::new();
@@ -68,7 +100,7 @@ where
                     note(&mut last, &agent::describe(&instances), &mut seen);
                     agent::judge_switch(&instances, target)
                 }
-                Err(e) => Progress::Working(e),
+                Err(e) => Progress::Working(e.to_string()),
             },
             Err(e) => Progress::Working(format!("cannot ask the agent: {e}")),
         };
@@ -87,6 +119,14 @@ where
     }
 }
 
+/// The agent still at work when a wait for it to rest ran out: what it said last (the
+/// instances described, or why it could not be asked).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{last}")]
+pub struct StillBusy {
+    pub last: String,
+}
+
 /// Waits (at most `within`) until the agent has stopped working on `service`; returns the
 /// instances as last seen, `Err` with what it said last when the bound passed.
 pub async fn quiet<R, F>(
@@ -94,10 +134,10 @@ pub async fn quiet<R, F>(
     service: &str,
     within: Duration,
     mut seen: impl FnMut(&str),
-) -> Result<Vec<Instance>, String>
+) -> Result<Vec<Instance>, StillBusy>
 where
     R: FnMut(Script) -> F,
-    F: Future<Output = Result<String, String>>,
+    F: Future<Output = Result<String, ExecError>>,
 {
     let started = Instant::now();
     let mut last = String::new();
@@ -111,12 +151,12 @@ where
                     }
                     agent::describe(&instances)
                 }
-                Err(e) => e,
+                Err(e) => e.to_string(),
             },
             Err(e) => format!("cannot ask the agent: {e}"),
         };
         if started.elapsed() >= within {
-            return Err(what);
+            return Err(StillBusy { last: what });
         }
         tokio::time::sleep(QUIET_POLL).await;
     }
@@ -133,7 +173,7 @@ pub async fn until<R, F>(
 ) -> Result<Vec<Instance>, Vec<Instance>>
 where
     R: FnMut(Script) -> F,
-    F: Future<Output = Result<String, String>>,
+    F: Future<Output = Result<String, ExecError>>,
 {
     let started = Instant::now();
     let mut last = String::new();
@@ -149,7 +189,7 @@ where
                     }
                     last_seen = instances;
                 }
-                Err(e) => note(&mut last, &e, &mut seen),
+                Err(e) => note(&mut last, &e.to_string(), &mut seen),
             },
             Err(e) => note(&mut last, &format!("cannot ask the agent: {e}"), &mut seen),
         }
@@ -184,13 +224,13 @@ mod tests {
 
     /// A node that answers the scripts with `answers` in turn (the last one forever).
     fn scripted(
-        answers: Vec<Result<String, String>>,
-    ) -> (RefCell<usize>, Vec<Result<String, String>>) {
+        answers: Vec<Result<String, ExecError>>,
+    ) -> (RefCell<usize>, Vec<Result<String, ExecError>>) {
         (RefCell::new(0), answers)
     }
 
     async fn run_switch(
-        answers: Vec<Result<String, String>>,
+        answers: Vec<Result<String, ExecError>>,
         within: Duration,
     ) -> (Outcome, Vec<String>, usize) {
         let (count, answers) = scripted(answers);
@@ -221,7 +261,10 @@ mod tests {
                     ("up", "stopping"),
                     ("stdby up", "idle", Some("placed@node2")),
                 )),
-                Err("ssh: connection reset".into()),
+                Err(ExecError {
+                    code: None,
+                    detail: "ssh: connection reset".into(),
+                }),
                 Ok(status(
                     ("down", "idle"),
                     ("up", "starting", Some("placed@node2")),
@@ -250,7 +293,8 @@ mod tests {
         assert_eq!(outcome, Outcome::Failed("node2: start failed".into()));
         let err = outcome
             .into_result("web", "node2", Duration::from_secs(60))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("reports the switch of web to node2 failed"),
             "{err}"
@@ -299,6 +343,6 @@ mod tests {
             |_| {},
         )
         .await;
-        assert!(never.unwrap_err().contains("node1 down stopping"));
+        assert!(never.unwrap_err().last.contains("node1 down stopping"));
     }
 }

@@ -1,5 +1,6 @@
 //! The game day, start to end: lock, preflight, the flip (and the flip back), the restore when
-//! anything goes wrong, and the final check that the VIP's node really serves. Commands on
+//! anything goes wrong and the final check that the VIP's node really serves (both in
+//! [`super::restore`]). Commands on
 //! nodes are the scripts of [`super::node_ops`] (`--direct`) or go through the OpenSVC agent
 //! ([`super::agent_switch`]); the OVH calls are `ovh::Client`'s; everything
 //! seen goes through the [`Recorder`] into the timeline the report is measured from.
@@ -8,15 +9,17 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::clock::Clock;
+use super::errors::{FlipError, Refusal};
 use super::measurement::GameDayReport;
+use super::node_exec::{ExecError, command, exec};
 use super::node_ops::{self, ServiceSpec};
 use super::probe::{ProbeConfig, Prober};
 use super::recorder::{LiveView, Recorder, Sink, from_ovh};
+use super::restore::{after_crash, final_check, make_whole_after_split, restore};
 use super::scenario::Scenario;
 use super::timeline::{EventKind, NoteLevel, ProbeSettings, Timeline};
 use crate::fleet::Fleet;
 use crate::ovh::{Client, MoveOptions};
-use crate::sh::{Script, ShellWord};
 use crate::ssh::Session;
 
 /// One node of the pair, connected.
@@ -94,7 +97,7 @@ pub async fn run(
     if !settings.direct
         && let Err(e) = node_ops::check_switch_command(&settings.switch_template)
     {
-        return refused(rec, settings, format!("switch_command: {e}"));
+        return refused(rec, settings, Refusal::from(e));
     }
     rec.record(EventKind::Phase {
         name: "lock".into(),
@@ -242,7 +245,9 @@ pub async fn run(
     }
 }
 
-fn refused(mut rec: Recorder, settings: &Settings, why: String) -> Ending {
+/// The report of a game day that never started; `why` ends there as text.
+fn refused(mut rec: Recorder, settings: &Settings, why: Refusal) -> Ending {
+    let why = why.to_string();
     rec.note(NoteLevel::Warning, format!("refused to start: {why}"));
     rec.flush();
     rec.timeline.end();
@@ -253,89 +258,12 @@ fn refused(mut rec: Recorder, settings: &Settings, why: String) -> Ending {
     }
 }
 
-/// Runs a script on a node, as root; `Err` carries the last lines it printed.
-pub(super) async fn exec(side: &Side, script: &Script) -> Result<String, (Option<u32>, String)> {
-    exec_as_root(&side.session, side.sudo, script).await
-}
-
-/// Runs a script as root over `session` (through `sudo -n` when `sudo`); `Err` carries the
-/// exit code, if any, and the last lines it printed.
-pub async fn exec_as_root(
-    session: &Session,
-    sudo: bool,
-    script: &Script,
-) -> Result<String, (Option<u32>, String)> {
-    let script = ShellWord::quote(script);
-    let command = if sudo {
-        format!("sudo -n sh -c {script}")
-    } else {
-        format!("sh -c {script}")
-    };
-    match session.exec(&command, b"").await {
-        Ok(out) => {
-            let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            match out.status {
-                crate::ssh::ExitStatus::Code(0) => Ok(stdout),
-                crate::ssh::ExitStatus::Code(code) => {
-                    Err((Some(code), last_words(&out.stderr, &stdout)))
-                }
-                _ => Err((None, last_words(&out.stderr, &stdout))),
-            }
-        }
-        Err(e) => Err((None, e.to_string())),
-    }
-}
-
-fn last_words(stderr: &[u8], stdout: &str) -> String {
-    let text = String::from_utf8_lossy(stderr);
-    let text = if text.trim().is_empty() {
-        stdout
-    } else {
-        text.trim()
-    };
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(3)..].join(" / ")
-}
-
-/// A command on a node, on the timeline: started, then finished with its outcome.
-pub(super) async fn command(
-    side: &Side,
-    what: &str,
-    script: &Script,
-    sink: &Sink,
-) -> Result<(), String> {
-    let _ = sink.send((
-        std::time::Instant::now(),
-        EventKind::CommandStarted {
-            node: side.name.clone(),
-            command: what.to_string(),
-        },
-    ));
-    let result = exec(side, script).await;
-    let (ok, detail) = match &result {
-        Ok(_) => (true, None),
-        Err((_, why)) => (false, Some(why.clone())),
-    };
-    let _ = sink.send((
-        std::time::Instant::now(),
-        EventKind::CommandFinished {
-            node: side.name.clone(),
-            command: what.to_string(),
-            ok,
-            detail: detail.clone(),
-        },
-    ));
-    result
-        .map(|_| ())
-        .map_err(|(_, why)| format!("{what} on {}: {why}", side.name))
-}
-
-async fn lock(settings: &Settings, sides: &[Side; 2], rec: &mut Recorder) -> Result<(), String> {
+async fn lock(settings: &Settings, sides: &[Side; 2], rec: &mut Recorder) -> Result<(), Refusal> {
     let script = node_ops::lock_script(&settings.cluster, &settings.holder);
     for (i, side) in sides.iter().enumerate() {
         match exec(side, &script).await {
             Ok(_) => {}
-            Err((code, detail)) => {
+            Err(ExecError { code, detail }) => {
                 for taken in &sides[..i] {
                     let _ = exec(
                         taken,
@@ -344,14 +272,17 @@ async fn lock(settings: &Settings, sides: &[Side; 2], rec: &mut Recorder) -> Res
                     .await;
                 }
                 return Err(if code == Some(3) {
-                    format!(
-                        "another game day holds cluster {} (lock {} on {}: {detail}); if it is gone, remove that directory",
-                        settings.cluster,
-                        node_ops::lock_path(&settings.cluster),
-                        side.name
-                    )
+                    Refusal::Locked {
+                        cluster: settings.cluster.clone(),
+                        lock: node_ops::lock_path(&settings.cluster),
+                        node: side.name.clone(),
+                        detail,
+                    }
                 } else {
-                    format!("cannot take the lock on {}: {detail}", side.name)
+                    Refusal::Lock {
+                        node: side.name.clone(),
+                        detail,
+                    }
                 });
             }
         }
@@ -403,7 +334,7 @@ async fn flip(
         .drive(prober, async {
             tokio::select! {
                 r = work => r,
-                _ = interrupted => Err("interrupted (Ctrl-C): restoring".to_string()),
+                _ = interrupted => Err(FlipError::Interrupted),
             }
         })
         .await;
@@ -454,98 +385,13 @@ pub(super) async fn record_last_syncs(
             node: target.name.clone(),
             syncs: super::rpo::parse_last_syncs(&text),
         }),
-        Err((_, why)) => rec.note(
+        Err(e) => rec.note(
             NoteLevel::Warning,
             format!(
-                "cannot read the last syncs on {}: no RPO ({why})",
-                target.name
+                "cannot read the last syncs on {}: no RPO ({})",
+                target.name, e.detail
             ),
         ),
-    }
-}
-
-/// Puts the pair right after a crash that did not end well: no takeover (the service goes
-/// back on the crashed node once it is back, as after a failed switch; on the survivor when
-/// the crashed node stays away), or a takeover that left the pair unwhole (the service kept on
-/// the survivor, stopped on the returned node).
-#[allow(clippy::too_many_arguments)]
-async fn after_crash(
-    settings: &Settings,
-    sides: &[Side; 2],
-    (from, to): (usize, usize),
-    crash: &super::node_crash::Outcome,
-    client: &Client,
-    rec: &mut Recorder,
-    prober: &mut Prober,
-    alarms: &mut Vec<String>,
-) {
-    if !crash.crashed {
-        return;
-    }
-    match (crash.took_over, crash.back, crash.whole) {
-        (true, _, true) => {}
-        (false, true, _) => restore(settings, sides, from, client, rec, prober, None, alarms).await,
-        (false, false, _) => {
-            rec.record(EventKind::Phase {
-                name: "restore".into(),
-            });
-            put_service(
-                settings,
-                sides,
-                to,
-                rec,
-                prober,
-                "the crashed node being away",
-            )
-            .await;
-        }
-        (true, true, false) => {
-            rec.record(EventKind::Phase {
-                name: "restore".into(),
-            });
-            put_service(settings, sides, to, rec, prober, "where it was taken over").await;
-        }
-        (true, false, false) => {}
-    }
-}
-
-/// After a split: the service where OVH routes the VIP (stopped on the other node), through the
-/// agent, once it has settled.
-async fn make_whole_after_split(
-    settings: &Settings,
-    sides: &[Side; 2],
-    client: &Client,
-    rec: &mut Recorder,
-    prober: &mut Prober,
-) {
-    super::agent_switch::settle(settings, sides, rec, prober).await;
-    let routed = rec.drive(prober, client.vip_status(settings.vip)).await;
-    let serving = match &routed {
-        Ok(Some(service)) => sides.iter().position(|s| s.service_name == *service),
-        _ => None,
-    };
-    match serving {
-        Some(serving) => {
-            put_service(
-                settings,
-                sides,
-                serving,
-                rec,
-                prober,
-                "where OVH routes the VIP",
-            )
-            .await
-        }
-        None => rec.record(EventKind::Restore {
-            action: format!(
-                "cannot tell which node the VIP is routed to ({}): the service was left as it is",
-                match routed {
-                    Ok(r) => r.unwrap_or_else(|| "nowhere".into()),
-                    Err(e) => e.to_string(),
-                }
-            ),
-            ok: Some(false),
-        }),
     }
 }
 
@@ -561,7 +407,7 @@ async fn switch_direct(
     client: &Client,
     sink: &Sink,
     started_task: &std::sync::Mutex<Option<u64>>,
-) -> Result<(), String> {
+) -> Result<(), FlipError> {
     let moving = client.move_vip(
         settings.vip,
         &target.service_name,
@@ -584,193 +430,6 @@ async fn switch_direct(
         command(target, "start the service", &start_script, sink).await
     };
     let (moved, handed) = tokio::join!(moving, handover);
-    moved.map_err(|e| format!("moving the VIP: {e}"))?;
-    handed
-}
-
-/// Puts the service back after a failed flip from `source`. `--direct`: where the VIP is
-/// routed (after waiting for a move still under way: ours, `known_task`, or any other), stopped
-/// on the other node. Through the agent: once the agent has settled (finished, aborted,
-/// cleared), on the source, which served before the flip (the target may be the node that
-/// failed); its failover trigger routes the VIP back. A move that is still pending after the
-/// move timeout is an alarm: it may re-route the VIP later.
-#[allow(clippy::too_many_arguments)]
-async fn restore(
-    settings: &Settings,
-    sides: &[Side; 2],
-    source: usize,
-    client: &Client,
-    rec: &mut Recorder,
-    prober: &mut Prober,
-    known_task: Option<u64>,
-    alarms: &mut Vec<String>,
-) {
-    rec.record(EventKind::Phase {
-        name: "restore".into(),
-    });
-    if !settings.direct {
-        super::agent_switch::settle(settings, sides, rec, prober).await;
-    }
-    let sink = rec.sink();
-    let waited = rec
-        .drive(
-            prober,
-            client.wait_for_pending_moves(settings.vip, known_task, &settings.move_options, |e| {
-                if let Some(kind) = from_ovh(&e.kind) {
-                    let _ = sink.send((e.instant, kind));
-                }
-            }),
-        )
-        .await;
-    if let Err(e) = waited {
-        let alarm = format!(
-            "a move of {} may still be pending ({e}): when OVH ends it, the VIP may be re-routed away from the service; watch `tandem vip status` and start the service where it points",
-            settings.vip
-        );
-        rec.note(NoteLevel::Warning, alarm.clone());
-        alarms.push(alarm);
-    }
-    if !settings.direct {
-        put_service(settings, sides, source, rec, prober, "where it ran before").await;
-        return;
-    }
-    let routed = rec.drive(prober, client.vip_status(settings.vip)).await;
-    let serving = match &routed {
-        Ok(Some(service)) => sides.iter().position(|s| s.service_name == *service),
-        _ => None,
-    };
-    let Some(serving) = serving else {
-        rec.record(EventKind::Restore {
-            action: format!(
-                "cannot tell which node the VIP is routed to ({}): the service was left as it is",
-                match routed {
-                    Ok(r) => r.unwrap_or_else(|| "nowhere".into()),
-                    Err(e) => e.to_string(),
-                }
-            ),
-            ok: Some(false),
-        });
-        return;
-    };
-    put_service(
-        settings,
-        sides,
-        serving,
-        rec,
-        prober,
-        "where OVH routes the VIP",
-    )
-    .await;
-}
-
-/// Stops the service on the other node and starts it on `serving` (a `Restore` event on the
-/// timeline says how that went); `why` ends its sentence.
-async fn put_service(
-    settings: &Settings,
-    sides: &[Side; 2],
-    serving: usize,
-    rec: &mut Recorder,
-    prober: &mut Prober,
-    why: &str,
-) {
-    if !settings.direct {
-        return super::agent_switch::put_service(settings, sides, serving, rec, prober, why).await;
-    }
-    let sink = rec.sink();
-    let other = 1 - serving;
-    let (stop_script, start_script) = (
-        node_ops::stop_script(&settings.spec),
-        node_ops::start_script(&settings.spec),
-    );
-    let stop = command(
-        &sides[other],
-        "stop the service (restore)",
-        &stop_script,
-        &sink,
-    );
-    let stopped = rec.drive(prober, stop).await;
-    let start = command(
-        &sides[serving],
-        "start the service (restore)",
-        &start_script,
-        &sink,
-    );
-    let started = rec.drive(prober, start).await;
-    rec.record(EventKind::Restore {
-        action: format!(
-            "service back on {}, {why}{}",
-            sides[serving].name,
-            match (&stopped, &started) {
-                (Ok(()), Ok(())) => String::new(),
-                (Err(e), _) | (_, Err(e)) => format!(" (but: {e})"),
-            }
-        ),
-        ok: Some(stopped.is_ok() && started.is_ok()),
-    });
-}
-
-/// The VIP's node must answer; returns an alarm when it does not.
-async fn final_check(
-    settings: &Settings,
-    sides: &[Side; 2],
-    client: &Client,
-    rec: &mut Recorder,
-    prober: &mut Prober,
-) -> Option<String> {
-    let routed = rec.drive(prober, client.vip_status(settings.vip)).await;
-    let node = match &routed {
-        Ok(Some(service)) => sides
-            .iter()
-            .find(|s| s.service_name == *service)
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| service.clone()),
-        Ok(None) => "no server".into(),
-        Err(e) => format!("an unknown node ({e})"),
-    };
-    let expected = node.clone();
-    let mut answers = rec
-        .probes_until(prober, Duration::from_secs(10), |p| {
-            p.is_ok() && p.node.as_deref().is_none_or(|n| n == expected)
-        })
-        .await;
-    // A move OVH ended late (after the restore looked) can leave the VIP on the node where the
-    // service was just stopped: put the service there once more, then look again.
-    let routed_side = match &routed {
-        Ok(Some(service)) => sides.iter().position(|s| s.service_name == *service),
-        _ => None,
-    };
-    if let (false, Some(serving)) = (answers, routed_side) {
-        rec.note(
-            NoteLevel::Warning,
-            format!("the VIP is routed to {node}, which does not serve: moving the service there"),
-        );
-        put_service(
-            settings,
-            sides,
-            serving,
-            rec,
-            prober,
-            "where OVH routes the VIP now",
-        )
-        .await;
-        answers = rec
-            .probes_until(prober, Duration::from_secs(10), |p| {
-                p.is_ok() && p.node.as_deref().is_none_or(|n| n == expected)
-            })
-            .await;
-    }
-    if answers {
-        rec.note(
-            NoteLevel::Info,
-            format!("the VIP is routed to {node}, and it serves"),
-        );
-        None
-    } else {
-        let alarm = format!(
-            "THE VIP {} IS ROUTED TO {node} AND THE SERVICE DOES NOT ANSWER THERE: fix it now (tandem vip status, then start the service)",
-            settings.vip
-        );
-        rec.note(NoteLevel::Warning, alarm.clone());
-        Some(alarm)
-    }
+    moved.map_err(FlipError::MoveVip)?;
+    Ok(handed?)
 }

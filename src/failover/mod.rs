@@ -12,6 +12,8 @@
 //!   restore through it (`deploy --rolling` drains with the first two).
 //! - [`scenario`], [`node_crash`]: what a game day plays: the planned switch ([`game_day`]),
 //!   or the active node's crash (OVH's hard reboot) and its peer's takeover.
+//! - [`node_exec`]: scripts run as root on a node (the game day's commands, the agent's calls);
+//!   `restore`: the pair put right after a flip, crash or split that did not end well.
 //!
 //! How a command drives them (the report layer, above, renders what they measured: the live
 //! lines, the summary and the HTML page):
@@ -46,6 +48,7 @@ pub(crate) mod agent;
 pub(crate) mod agent_switch;
 pub(crate) mod agent_wait;
 pub mod clock;
+mod errors;
 pub mod figures;
 pub(crate) mod game_day;
 pub mod history;
@@ -54,12 +57,14 @@ pub mod measurement;
 mod millis;
 pub(crate) mod network_split;
 pub(crate) mod node_crash;
+pub(crate) mod node_exec;
 pub(crate) mod node_ops;
 pub mod phases;
 mod preflight;
 pub mod probe;
 pub(crate) mod probe_vars;
 pub(crate) mod recorder;
+mod restore;
 pub mod rpo;
 pub mod run_info;
 pub(crate) mod scenario;

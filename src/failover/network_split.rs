@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::agent_switch::{record_phases, watch_ovh};
 use super::clock::Clock;
-use super::game_day::{Settings, Side, command, exec};
+use super::game_day::{Settings, Side};
+use super::node_exec::{CommandError, command, exec};
 use super::probe::Prober;
 use super::recorder::{Recorder, Sink};
 use super::timeline::{EventKind, NoteLevel};
@@ -87,7 +88,7 @@ pub async fn run(
     client: &Client,
     rec: &mut Recorder,
     prober: &mut Prober,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, CommandError> {
     let started = rec.clock.offset();
     rec.record(EventKind::FlipStarted {
         label: LABEL.to_string(),
@@ -198,7 +199,7 @@ async fn command_output(
     what: &str,
     script: &Script,
     sink: &Sink,
-) -> Result<String, String> {
+) -> Result<String, CommandError> {
     let _ = sink.send((
         Instant::now(),
         EventKind::CommandStarted {
@@ -215,11 +216,15 @@ async fn command_output(
             ok: result.is_ok(),
             detail: Some(match &result {
                 Ok(out) => format!("cut: {out}"),
-                Err((_, why)) => why.clone(),
+                Err(why) => why.detail.clone(),
             }),
         },
     ));
-    result.map_err(|(_, why)| format!("{what} on {}: {why}", side.name))
+    result.map_err(|e| CommandError {
+        what: what.to_string(),
+        node: side.name.clone(),
+        detail: e.detail,
+    })
 }
 
 /// Looks at each node's container every second for `split`; notes each change and returns
@@ -245,7 +250,7 @@ async fn watch_containers(
         let (a, b) = tokio::join!(exec(&sides[0], &script), exec(&sides[1], &script));
         let now = [a, b].map(|r| {
             r.map(|s| s.trim().to_string())
-                .unwrap_or_else(|(_, why)| format!("unknown ({why})"))
+                .unwrap_or_else(|why| format!("unknown ({why})"))
         });
         for (i, state) in now.iter().enumerate() {
             if *state != last[i] {

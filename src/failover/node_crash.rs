@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::agent::{self, Instance};
 use super::agent_switch::{record_phases, runner, status_notes, watch_ovh};
 use super::agent_wait;
+use super::errors::{CrashError, NotWhole, Refusal};
 use super::game_day::{Settings, Side};
 use super::probe::Prober;
 use super::recorder::{Recorder, Sink, from_ovh};
@@ -53,21 +54,22 @@ pub async fn preflight(
     from: usize,
     client: &Client,
     rec: &mut Recorder,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     let svc = &settings.spec.service;
     let seen = super::agent_switch::instances(settings, &sides[from]).await?;
     if let Some(i) = seen.iter().find(|i| i.orchestrate != "ha") {
-        return Err(format!(
-            "{svc} has orchestrate = {} on {}: after a crash nobody would take it over; set the playbook's opensvc_orchestrate to ha and run `tandem config push`",
-            i.orchestrate, i.node
-        ));
+        return Err(Refusal::NotHa {
+            service: svc.clone(),
+            orchestrate: i.orchestrate.clone(),
+            node: i.node.clone(),
+        });
     }
     let allowed = client
         .preflight_reboot(&sides[from].service_name, &mut |_| {})
         .await
         .map_err(|e| match e {
-            crate::ovh::OvhError::Refused(_) => e.to_string(),
-            other => format!("asking OVH whether the keys may reboot: {other}"),
+            crate::ovh::OvhError::Refused(_) => Refusal::OvhRefused(e),
+            source => Refusal::RebootCheck { source },
         })?;
     rec.note(NoteLevel::Info, allowed);
     rec.note(
@@ -212,7 +214,7 @@ pub async fn run(
 }
 
 /// Asks OVH for the hard reboot of `victim`; `Err` says why it did not happen.
-async fn hard_reboot(client: &Client, victim: &Side, sink: &Sink) -> Result<Task, String> {
+async fn hard_reboot(client: &Client, victim: &Side, sink: &Sink) -> Result<Task, CrashError> {
     let _ = sink.send((
         Instant::now(),
         EventKind::CommandStarted {
@@ -227,11 +229,9 @@ async fn hard_reboot(client: &Client, victim: &Side, sink: &Sink) -> Result<Task
             }
         })
         .await
-        .map_err(|e| {
-            format!(
-                "OVH refused the hard reboot of {}: {e}",
-                victim.service_name
-            )
+        .map_err(|source| CrashError::RebootRefused {
+            service: victim.service_name.clone(),
+            source,
         });
     let _ = sink.send((
         Instant::now(),
@@ -241,7 +241,7 @@ async fn hard_reboot(client: &Client, victim: &Side, sink: &Sink) -> Result<Task
             ok: result.is_ok(),
             detail: Some(match &result {
                 Ok(task) => format!("OVH task {}", task.task_id),
-                Err(why) => why.clone(),
+                Err(why) => why.to_string(),
             }),
         },
     ));
@@ -288,18 +288,22 @@ async fn follow_reboot(
 }
 
 /// Logs in to `name` again, trying every few seconds until it answers (bounded).
-async fn reconnect(fleet: &Fleet, name: &str) -> Result<crate::ssh::Session, String> {
+async fn reconnect(fleet: &Fleet, name: &str) -> Result<crate::ssh::Session, CrashError> {
     let started = Instant::now();
     let mut last = String::from("not tried");
     while started.elapsed() < RETURN_WITHIN {
         match fleet.connect(name).await {
             Some(Ok(session)) => return Ok(session),
             Some(Err(e)) => last = e.to_string(),
-            None => return Err(format!("{name} is not in the fleet")),
+            None => {
+                return Err(CrashError::NotInFleet {
+                    node: name.to_string(),
+                });
+            }
         }
         tokio::time::sleep(RECONNECT_EVERY).await;
     }
-    Err(last)
+    Err(CrashError::NotBack { last })
 }
 
 /// Waits for the pair to be whole, as the survivor's agent sees it: both nodes know the
@@ -312,7 +316,7 @@ async fn make_whole(
     (from, to): (usize, usize),
     rec: &mut Recorder,
     prober: &mut Prober,
-) -> Result<(), String> {
+) -> Result<(), NotWhole> {
     let svc = settings.spec.service.clone();
     let (lost, survivor) = (sides[from].name.clone(), sides[to].name.clone());
     let sink = rec.sink();
@@ -343,13 +347,13 @@ async fn make_whole(
         let _ = rec
             .drive(
                 prober,
-                super::game_day::command(&sides[from], "om clear", &clear, &sink),
+                super::node_exec::command(&sides[from], "om clear", &clear, &sink),
             )
             .await;
         let _ = rec
             .drive(
                 prober,
-                super::game_day::command(&sides[from], "om thaw --local", &thaw, &sink),
+                super::node_exec::command(&sides[from], "om thaw --local", &thaw, &sink),
             )
             .await;
         waited = rec
@@ -376,7 +380,7 @@ async fn make_whole(
         Err(seen) => {
             let why = match whole(&seen, &lost, &survivor) {
                 Err(why) => why,
-                Ok(()) => "the agent could not be asked".into(),
+                Ok(()) => NotWhole::AgentUnreachable,
             };
             rec.note(NoteLevel::Warning, format!("the pair is not whole: {why}"));
             Err(why)
@@ -385,37 +389,37 @@ async fn make_whole(
 }
 
 /// Whether the instances describe a whole pair after `lost` came back; `Err` says what is off.
-pub fn whole(seen: &[Instance], lost: &str, survivor: &str) -> Result<(), String> {
+pub fn whole(seen: &[Instance], lost: &str, survivor: &str) -> Result<(), NotWhole> {
     let find = |node: &str| seen.iter().find(|i| i.node == node);
     let (Some(back), Some(serving)) = (find(lost), find(survivor)) else {
-        return Err(format!(
-            "the agent does not see both nodes yet ({})",
-            agent::describe(seen)
-        ));
+        return Err(NotWhole::NotBothSeen {
+            seen: agent::describe(seen),
+        });
     };
     if serving.avail != "up" {
-        return Err(format!(
-            "the service is not up on {survivor} ({})",
-            agent::describe(seen)
-        ));
+        return Err(NotWhole::NotUp {
+            survivor: survivor.to_string(),
+            seen: agent::describe(seen),
+        });
     }
     if back.avail == "up" {
-        return Err(format!(
-            "the service runs on {lost} too ({})",
-            agent::describe(seen)
-        ));
+        return Err(NotWhole::RunsOnBoth {
+            lost: lost.to_string(),
+            seen: agent::describe(seen),
+        });
     }
     if let Some(i) = seen
         .iter()
         .find(|i| i.frozen || i.status.ends_with("failed"))
     {
-        return Err(format!("not at rest: {}", i.describe()));
+        return Err(NotWhole::NotAtRest {
+            instance: i.describe(),
+        });
     }
     if !agent::is_quiet(seen) {
-        return Err(format!(
-            "the agent is still at work ({})",
-            agent::describe(seen)
-        ));
+        return Err(NotWhole::AtWork {
+            seen: agent::describe(seen),
+        });
     }
     Ok(())
 }
@@ -485,7 +489,7 @@ mod tests {
         ] {
             let got = whole(&seen, "node1", "node2");
             assert!(
-                got.as_ref().is_err_and(|e| e.contains(why)),
+                got.as_ref().is_err_and(|e| e.to_string().contains(why)),
                 "{seen:?}: {got:?}"
             );
         }

@@ -2,7 +2,7 @@
 //! over its sessions). `--direct` does OpenSVC's part itself with these: stop the service on
 //! the source, start it on the target, run the service's own triggers.
 
-use crate::sh::{Script, ShellWord};
+use crate::sh::{QuotedPlaceholder, Script, ShellWord};
 
 /// The service as the game day needs it, from the inventory's vars.
 #[derive(Debug, Clone)]
@@ -147,8 +147,12 @@ pub fn start_script(spec: &ServiceSpec) -> Script {
 /// the template is the user's shell code; `{service}` and `{to}` become one quoted word each,
 /// whatever the values hold (a service named `web;reboot` is one argument, never a command).
 /// `Err` when the template puts a placeholder between quotes (see [`check_switch_command`]).
-pub fn switch_command(template: &str, service: &str, to: &str) -> Result<Script, String> {
-    Script::user_template(
+pub fn switch_command(
+    template: &str,
+    service: &str,
+    to: &str,
+) -> Result<Script, QuotedPlaceholder> {
+    Script::fill_user_template(
         template,
         &[
             ("{service}", &ShellWord::quote(service)),
@@ -159,7 +163,7 @@ pub fn switch_command(template: &str, service: &str, to: &str) -> Result<Script,
 
 /// Whether a `switch_command` template can be filled: for checking it when the inventory
 /// loads, before anything connects.
-pub fn check_switch_command(template: &str) -> Result<(), String> {
+pub fn check_switch_command(template: &str) -> Result<(), QuotedPlaceholder> {
     switch_command(template, "service", "node").map(|_| ())
 }
 

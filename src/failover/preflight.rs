@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use super::game_day::{Settings, Side, exec};
+use super::errors::Refusal;
+use super::game_day::{Settings, Side};
+use super::node_exec::exec;
 use super::node_ops;
 use super::probe::Prober;
 use super::recorder::Recorder;
@@ -44,31 +46,35 @@ pub(super) async fn preflight(
     client: &Client,
     rec: &mut Recorder,
     prober: &mut Prober,
-) -> Result<(usize, usize), String> {
+) -> Result<(usize, usize), Refusal> {
     let script = node_ops::inspect_script(&settings.spec);
     let mut seen = Vec::new();
     for side in sides {
         let text = exec(side, &script)
             .await
-            .map_err(|(_, why)| format!("cannot inspect {}: {why}", side.name))?;
+            .map_err(|source| Refusal::Inspect {
+                node: side.name.clone(),
+                source,
+            })?;
         seen.push(parse_inspection(&text));
     }
     let config = settings.spec.config_path();
     if seen[0].config_sha.is_empty() || seen[1].config_sha.is_empty() {
-        return Err(format!(
-            "{config} is missing on {}: run `tandem config push` first",
-            if seen[0].config_sha.is_empty() {
-                &sides[0].name
+        return Err(Refusal::ConfigMissing {
+            config: config.to_string(),
+            node: if seen[0].config_sha.is_empty() {
+                sides[0].name.clone()
             } else {
-                &sides[1].name
-            }
-        ));
+                sides[1].name.clone()
+            },
+        });
     }
     if seen[0].config_sha != seen[1].config_sha {
-        return Err(format!(
-            "{config} differs between {} and {}: see `tandem config diff`, heal with `tandem config push`",
-            sides[0].name, sides[1].name
-        ));
+        return Err(Refusal::ConfigDiffers {
+            config: config.to_string(),
+            first: sides[0].name.clone(),
+            second: sides[1].name.clone(),
+        });
     }
     rec.note(
         NoteLevel::Info,
@@ -78,27 +84,29 @@ pub(super) async fn preflight(
     let routed = client
         .vip_status(settings.vip)
         .await
-        .map_err(|e| format!("asking OVH where {} is routed: {e}", settings.vip))?;
+        .map_err(|source| Refusal::VipStatus {
+            vip: settings.vip,
+            source,
+        })?;
     let Some(routed) = routed else {
-        return Err(format!(
-            "{} is routed to no server: route it to a node first (tandem vip move)",
-            settings.vip
-        ));
+        return Err(Refusal::RoutedNowhere { vip: settings.vip });
     };
     let Some(from) = sides.iter().position(|s| s.service_name == routed) else {
-        return Err(format!(
-            "{} is routed to {routed}, which is neither node of cluster {}",
-            settings.vip, settings.cluster
-        ));
+        return Err(Refusal::RoutedElsewhere {
+            vip: settings.vip,
+            routed,
+            cluster: settings.cluster.clone(),
+        });
     };
     let to = 1 - from;
     if let Some(wanted) = &settings.to
         && *wanted != sides[to].name
     {
-        return Err(format!(
-            "{} is already routed to {wanted}: nothing to switch (try --to {})",
-            settings.vip, sides[to].name
-        ));
+        return Err(Refusal::AlreadyThere {
+            vip: settings.vip,
+            wanted: wanted.clone(),
+            other: sides[to].name.clone(),
+        });
     }
     rec.note(
         NoteLevel::Info,
@@ -114,8 +122,11 @@ pub(super) async fn preflight(
         .preflight_move(settings.vip, &sides[to].service_name, true, &mut |_| {})
         .await
         .map_err(|e| match e {
-            crate::ovh::OvhError::Refused(_) => e.to_string(),
-            other => format!("asking OVH whether {} can move: {other}", settings.vip),
+            crate::ovh::OvhError::Refused(_) => Refusal::OvhRefused(e),
+            source => Refusal::MoveCheck {
+                vip: settings.vip,
+                source,
+            },
         })?;
     for line in checked {
         rec.note(NoteLevel::Info, line);
@@ -123,29 +134,28 @@ pub(super) async fn preflight(
 
     let target = &seen[to];
     if target.container == "ABSENT" || target.container.is_empty() {
-        return Err(format!(
-            "{} is not ready: it has no container {} (deploy the cookbook playbook there)",
-            sides[to].name, settings.spec.container
-        ));
+        return Err(Refusal::NoContainer {
+            node: sides[to].name.clone(),
+            container: settings.spec.container.clone(),
+        });
     }
     if settings.direct {
         for side in [from, to] {
             if !seen[side].triggers.iter().any(|t| t == "ovh_routes") {
-                return Err(format!(
-                    "{} has no executable {}/{}.d/ovh_routes: run `tandem config push`",
-                    sides[side].name, settings.spec.opensvc_etc, settings.spec.service
-                ));
+                return Err(Refusal::NoTrigger {
+                    node: sides[side].name.clone(),
+                    dir: format!("{}/{}.d", settings.spec.opensvc_etc, settings.spec.service),
+                });
             }
         }
     } else if !seen[from].opensvc || !target.opensvc {
-        return Err(format!(
-            "no OpenSVC agent (`om`) on {}: install it, or pass --direct to switch with tandem itself",
-            if seen[from].opensvc {
-                &sides[to].name
+        return Err(Refusal::NoAgent {
+            node: if seen[from].opensvc {
+                sides[to].name.clone()
             } else {
-                &sides[from].name
-            }
-        ));
+                sides[from].name.clone()
+            },
+        });
     }
     rec.note(
         NoteLevel::Info,
@@ -163,12 +173,11 @@ pub(super) async fn preflight(
         .probes_until(prober, Duration::from_secs(5), |p| p.is_ok())
         .await;
     if !answered {
-        return Err(format!(
-            "the service does not answer on {}:{}: nothing to measure (is it running on {}?)",
-            settings.vip,
-            settings.probe.target.port(),
-            sides[from].name
-        ));
+        return Err(Refusal::NoAnswer {
+            vip: settings.vip,
+            port: settings.probe.target.port(),
+            node: sides[from].name.clone(),
+        });
     }
     rec.note(
         NoteLevel::Info,

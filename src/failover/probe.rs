@@ -107,11 +107,18 @@ impl NodeMarker {
     }
 }
 
+/// A node marker spelled none of the ways [`NodeMarker`] reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown node marker `{given}`: use last-word, after:TEXT, between:PREFIX|SUFFIX or none")]
+pub struct UnknownNodeMarker {
+    pub given: String,
+}
+
 impl FromStr for NodeMarker {
-    type Err = String;
+    type Err = UnknownNodeMarker;
 
     /// `last-word`, `after:TEXT`, `between:PREFIX|SUFFIX` or `none`.
-    fn from_str(s: &str) -> Result<NodeMarker, String> {
+    fn from_str(s: &str) -> Result<NodeMarker, UnknownNodeMarker> {
         if s == "last-word" {
             Ok(NodeMarker::LastWordOfFirstLine)
         } else if s == "none" {
@@ -128,9 +135,9 @@ impl FromStr for NodeMarker {
                 suffix: suffix.to_string(),
             })
         } else {
-            Err(format!(
-                "unknown node marker `{s}`: use last-word, after:TEXT, between:PREFIX|SUFFIX or none"
-            ))
+            Err(UnknownNodeMarker {
+                given: s.to_string(),
+            })
         }
     }
 }

@@ -8,6 +8,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
+use super::config_error::ConfigError;
 use super::credentials::{Credentials, OvhSettings};
 use super::endpoint::Endpoint;
 use super::error::{ApiError, OvhError};
@@ -68,7 +69,11 @@ impl Client {
             // Never follow a redirect with the signature headers to somewhere else.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| OvhError::Config(format!("cannot set up the HTTP client: {e}")))?;
+            .map_err(|e| {
+                OvhError::Config(ConfigError::HttpClient {
+                    detail: e.to_string(),
+                })
+            })?;
         Ok(Client {
             http,
             credentials,
@@ -189,10 +194,11 @@ impl Client {
         };
         let url = format!("{}{}", self.credentials.endpoint.base_url(), path);
         let url = reqwest::Url::parse(&url).map_err(|e| {
-            final_error(OvhError::Config(format!(
-                "OVH endpoint {}: {url} is not a valid URL: {e}",
-                self.credentials.endpoint
-            )))
+            final_error(OvhError::Config(ConfigError::BadUrl {
+                endpoint: self.credentials.endpoint.to_string(),
+                url: url.clone(),
+                detail: e.to_string(),
+            }))
         })?;
         let mut headers = HeaderMap::new();
         headers.insert("Accept", HeaderValue::from_static("application/json"));
@@ -220,11 +226,8 @@ impl Client {
                 ("X-Ovh-Timestamp", &timestamp.to_string()),
                 ("X-Ovh-Signature", &signature),
             ] {
-                let value = HeaderValue::from_str(value).map_err(|_| {
-                    final_error(OvhError::Config(format!(
-                        "the OVH {name} value has characters a header cannot carry: check ovh.conf"
-                    )))
-                })?;
+                let value = HeaderValue::from_str(value)
+                    .map_err(|_| final_error(OvhError::Config(ConfigError::BadHeader { name })))?;
                 headers.insert(name, value);
             }
         }

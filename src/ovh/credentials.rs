@@ -18,6 +18,7 @@ use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use super::config_error::ConfigError;
 use super::endpoint::Endpoint;
 use super::error::OvhError;
 use super::ini::Ini;
@@ -120,22 +121,25 @@ impl Credentials {
 
         let endpoint = match (endpoint, env_endpoint) {
             (Some(endpoint), _) => endpoint,
-            (None, Some(text)) => Endpoint::parse(&text)
-                .map_err(|e| OvhError::Config(format!("OVH_ENDPOINT: {e}")))?,
+            (None, Some(text)) => {
+                Endpoint::parse(&text).map_err(|e| OvhError::Config(ConfigError::EnvEndpoint(e)))?
+            }
             (None, None) => {
                 let found = configs.iter().find_map(|(path, ini)| {
                     ini.get("default", "endpoint").map(|entry| (path, entry))
                 });
                 match found {
-                    Some((path, entry)) => Endpoint::parse(&entry.value).map_err(|e| {
-                        OvhError::Config(format!("{}:{}: {e}", path.display(), entry.line))
+                    Some((path, entry)) => Endpoint::parse(&entry.value).map_err(|source| {
+                        OvhError::Config(ConfigError::FileEndpoint {
+                            path: path.clone(),
+                            line: entry.line,
+                            source,
+                        })
                     })?,
                     None => {
-                        return Err(OvhError::Config(format!(
-                            "no OVH endpoint: set `ovh: {{endpoint: ovh-eu}}` in the inventory, \
-                             OVH_ENDPOINT, or `endpoint=ovh-eu` under [default] in ovh.conf ({})",
-                            searched()
-                        )));
+                        return Err(OvhError::Config(ConfigError::NoEndpoint {
+                            searched: searched(),
+                        }));
                     }
                 }
             }
@@ -152,21 +156,20 @@ impl Credentials {
                 Some(value) => value,
                 None => match from_file() {
                     Some((path, entry)) if entry.value.is_empty() => {
-                        return Err(OvhError::Config(format!(
-                            "{}:{}: `{key}` is empty: give the value OVH issued",
-                            path.display(),
-                            entry.line
-                        )));
+                        return Err(OvhError::Config(ConfigError::EmptyKey {
+                            path: path.clone(),
+                            line: entry.line,
+                            key,
+                        }));
                     }
                     Some((_, entry)) => entry.value.clone(),
                     None => {
-                        return Err(OvhError::Config(format!(
-                            "no OVH {key} for endpoint {}: set {var}, or add `{key}=...` under \
-                             [{}] in ovh.conf ({})",
-                            endpoint.name(),
-                            endpoint.name(),
-                            searched()
-                        )));
+                        return Err(OvhError::Config(ConfigError::NoKey {
+                            key,
+                            var,
+                            endpoint: endpoint.name().to_string(),
+                            searched: searched(),
+                        }));
                     }
                 },
             };
@@ -199,36 +202,31 @@ fn read_config(path: &Path, explicit: bool) -> Result<Option<Ini>, OvhError> {
         Ok(metadata) => metadata,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(OvhError::Config(format!(
-                "{}: no such OVH credentials file: fix `ovh: {{config: ...}}` in the inventory, \
-                 or create it (mode 600) with [default] endpoint=... and the three keys",
-                path.display()
-            )));
+            return Err(OvhError::Config(ConfigError::NoFile {
+                path: path.to_path_buf(),
+            }));
         }
         Err(e) => {
-            return Err(OvhError::Config(format!(
-                "{}: cannot read the OVH credentials file: {}",
-                path.display(),
-                io_text(&e)
-            )));
+            return Err(OvhError::Config(ConfigError::Unreadable {
+                path: path.to_path_buf(),
+                reason: io_text(&e),
+            }));
         }
     };
     check_private(path, metadata.permissions().mode())?;
     let bytes = std::fs::read(path).map_err(|e| {
-        OvhError::Config(format!(
-            "{}: cannot read the OVH credentials file: {}",
-            path.display(),
-            io_text(&e)
-        ))
+        OvhError::Config(ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            reason: io_text(&e),
+        })
     })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-        OvhError::Config(format!(
-            "{}:{line}: not valid UTF-8: save the OVH credentials file as UTF-8 (keys and \
-             endpoints are plain ASCII)",
-            path.display()
-        ))
+        OvhError::Config(ConfigError::NotUtf8 {
+            path: path.to_path_buf(),
+            line,
+        })
     })?;
     Ini::parse(&text, path).map(Some).map_err(OvhError::Ini)
 }
@@ -238,13 +236,10 @@ pub fn check_private(path: &Path, mode: u32) -> Result<(), OvhError> {
     if mode & 0o077 == 0 {
         return Ok(());
     }
-    Err(OvhError::Config(format!(
-        "{}: mode {:04o} lets group or others read or change the OVH credentials in it: run \
-         `chmod 600 {}`",
-        path.display(),
-        mode & 0o7777,
-        path.display()
-    )))
+    Err(OvhError::Config(ConfigError::NotPrivate {
+        path: path.to_path_buf(),
+        mode: mode & 0o7777,
+    }))
 }
 
 /// "(os error 2)" says nothing more to the user than the text before it.

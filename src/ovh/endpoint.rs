@@ -14,7 +14,7 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
 ];
 
 /// A text that is neither a known endpoint name nor an `http(s)://` URL.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown OVH endpoint '{}': use one of {} or an http(s):// URL",
     .text.escape_default(),

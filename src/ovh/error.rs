@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::config_error::ConfigError;
 use super::ini::IniError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OvhError {
     /// Credentials or endpoint unusable (missing keys, a bad ovh.conf, wrong file mode): bad
     /// input, nothing was sent.
-    Config(String),
+    Config(ConfigError),
     /// ovh.conf has a line that is not read (bad input, as `Config`).
     Ini(IniError),
     /// OVH answered with an error (boxed: it is the largest variant by far).
@@ -149,7 +150,7 @@ impl fmt::Display for ApiError {
 impl fmt::Display for OvhError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OvhError::Config(message) => f.write_str(message),
+            OvhError::Config(e) => e.fmt(f),
             OvhError::Ini(e) => e.fmt(f),
             OvhError::Refused(message) => write!(f, "OVH preflight refused {message}"),
             OvhError::Api(e) => e.fmt(f),
@@ -290,6 +291,6 @@ mod tests {
             "OVH move task 7 ended in status ovhError: routing failed"
         );
         assert!(!e.is_config());
-        assert!(OvhError::Config("x".into()).is_config());
+        assert!(OvhError::Config(ConfigError::BadHeader { name: "x" }).is_config());
     }
 }

@@ -39,6 +39,7 @@
 mod access;
 mod account;
 mod client;
+mod config_error;
 mod credentials;
 mod endpoint;
 mod error;
@@ -55,6 +56,7 @@ mod tests;
 
 pub use account::{FailoverIp, Server};
 pub use client::{Client, ClientOptions};
+pub use config_error::ConfigError;
 pub use credentials::{Credentials, OvhSettings, Secret};
 pub use endpoint::{Endpoint, EndpointError};
 pub use error::{ApiError, OvhError};

@@ -13,15 +13,50 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::engine::{BatchHooks, Event};
+use crate::engine::{BatchHooks, CallbackError, Event};
 use crate::failover::agent;
-use crate::failover::agent_wait;
-use crate::failover::game_day::exec_as_root;
+use crate::failover::agent_wait::{self, SwitchEndError};
+use crate::failover::node_exec::{ExecError, exec_as_root};
 use crate::failover::node_ops::switch_command;
 use crate::fleet::Fleet;
 use crate::inventory::Inventory;
-use crate::sh::Script;
+use crate::sh::{QuotedPlaceholder, Script};
 use crate::ssh::Session;
+
+/// Why a node's service could not be drained or given back; the rollout stops with it.
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    #[error("{host} is not in the inventory")]
+    NotInInventory { host: String },
+    #[error("{host} is unreachable: {detail}")]
+    Unreachable { host: String, detail: String },
+    #[error("switch_command: {0}")]
+    SwitchCommand(#[from] QuotedPlaceholder),
+    /// The switch command failed on the node (`command`: the script as run).
+    #[error("{command}: {source}")]
+    Command { command: String, source: ExecError },
+    #[error(transparent)]
+    SwitchEnd(#[from] SwitchEndError),
+    #[error("cannot read the OpenSVC agent's status on {host}: {source}")]
+    Status { host: String, source: ExecError },
+    #[error("on {host}: {source}")]
+    Instances {
+        host: String,
+        source: agent::StatusError,
+    },
+    #[error("{host} was not changed: its service could not be drained: {source}")]
+    NotDrained {
+        host: String,
+        source: Box<DrainError>,
+    },
+    #[error("giving {service} back to {host}: {source} (it still runs on {peer})")]
+    NotGivenBack {
+        service: String,
+        host: String,
+        peer: String,
+        source: Box<DrainError>,
+    },
+}
 
 /// A cluster's service, as a drain needs it.
 struct ClusterService {
@@ -81,15 +116,20 @@ impl AgentDrain {
     }
 
     /// Connects to `host` (as root through sudo when not root).
-    async fn connect(&self, host: &str) -> Result<(Session, bool), String> {
+    async fn connect(&self, host: &str) -> Result<(Session, bool), DrainError> {
         let one = self.fleet.subset(&[host.to_string()]);
         let Some((h, session)) = one.connect_all().await.into_iter().next() else {
-            return Err(format!("{host} is not in the inventory"));
+            return Err(DrainError::NotInInventory {
+                host: host.to_string(),
+            });
         };
         let sudo = h.target.user != "root";
         session
             .map(|s| (s, sudo))
-            .map_err(|e| format!("{host} is unreachable: {e}"))
+            .map_err(|e| DrainError::Unreachable {
+                host: host.to_string(),
+                detail: e.to_string(),
+            })
     }
 
     /// Moves `cluster`'s service from `from` to `to` through the agent, from `from`'s
@@ -104,22 +144,21 @@ impl AgentDrain {
         to: &str,
         reason: &str,
         events: &UnboundedSender<Event>,
-    ) -> Result<(), String> {
+    ) -> Result<(), DrainError> {
         let started = Instant::now();
         let result = async {
-            let cmd = switch_command(&svc.switch_template, &svc.service, to)
-                .map_err(|e| format!("switch_command: {e}"))?;
+            let cmd = switch_command(&svc.switch_template, &svc.service, to)?;
             exec_as_root(session, sudo, &cmd)
                 .await
-                .map_err(|(_, why)| format!("{cmd}: {why}"))?;
-            let run = |script: Script| async move {
-                exec_as_root(session, sudo, &script)
-                    .await
-                    .map_err(|(_, why)| why)
-            };
+                .map_err(|source| DrainError::Command {
+                    command: cmd.to_string(),
+                    source,
+                })?;
+            let run = |script: Script| async move { exec_as_root(session, sudo, &script).await };
             agent_wait::switch_end(run, &svc.service, to, svc.within, |_| {})
                 .await
-                .into_result(&svc.service, to, svc.within)
+                .into_result(&svc.service, to, svc.within)?;
+            Ok::<(), DrainError>(())
         }
         .await;
         let _ = events.send(Event::ServiceMoved {
@@ -131,7 +170,7 @@ impl AgentDrain {
             ok: result.is_ok(),
             detail: match &result {
                 Ok(()) => format!("the agent reports {} up on {to}", svc.service),
-                Err(e) => e.clone(),
+                Err(e) => e.to_string(),
             },
             elapsed_ms: started.elapsed().as_millis() as u64,
         });
@@ -139,7 +178,7 @@ impl AgentDrain {
     }
 
     /// Drains `host` if it runs its cluster's service; true when it did.
-    async fn drain(&self, host: &str, events: &UnboundedSender<Event>) -> Result<bool, String> {
+    async fn drain(&self, host: &str, events: &UnboundedSender<Event>) -> Result<bool, DrainError> {
         let Some((cluster, svc)) = self.cluster_of(host) else {
             return Ok(false);
         };
@@ -152,15 +191,22 @@ impl AgentDrain {
             let status = match exec_as_root(&session, sudo, &agent::status_script()).await {
                 Ok(text) => text,
                 // No agent on the node (`om` not found): nothing it manages to drain.
-                Err((Some(127), _)) => return Ok(false),
-                Err((_, why)) => {
-                    return Err(format!(
-                        "cannot read the OpenSVC agent's status on {host}: {why}"
-                    ));
+                Err(ExecError {
+                    code: Some(127), ..
+                }) => return Ok(false),
+                Err(source) => {
+                    return Err(DrainError::Status {
+                        host: host.to_string(),
+                        source,
+                    });
                 }
             };
-            let seen =
-                agent::instances(&status, &svc.service).map_err(|e| format!("on {host}: {e}"))?;
+            let seen = agent::instances(&status, &svc.service).map_err(|source| {
+                DrainError::Instances {
+                    host: host.to_string(),
+                    source,
+                }
+            })?;
             let here = seen.iter().find(|i| i.node == host);
             if here.is_none_or(|i| i.avail != "up") {
                 return Ok(false);
@@ -170,8 +216,9 @@ impl AgentDrain {
             };
             self.switch(&session, sudo, (cluster, svc), host, peer, "drain", events)
                 .await
-                .map_err(|e| {
-                    format!("{host} was not changed: its service could not be drained: {e}")
+                .map_err(|e| DrainError::NotDrained {
+                    host: host.to_string(),
+                    source: Box::new(e),
                 })?;
             Ok(true)
         }
@@ -181,7 +228,11 @@ impl AgentDrain {
     }
 
     /// Hands the service back to `host` from its peer.
-    async fn give_back(&self, host: &str, events: &UnboundedSender<Event>) -> Result<(), String> {
+    async fn give_back(
+        &self,
+        host: &str,
+        events: &UnboundedSender<Event>,
+    ) -> Result<(), DrainError> {
         let Some((cluster, svc)) = self.cluster_of(host) else {
             return Ok(());
         };
@@ -200,11 +251,11 @@ impl AgentDrain {
                 events,
             )
             .await
-            .map_err(|e| {
-                format!(
-                    "giving {} back to {host}: {e} (it still runs on {peer})",
-                    svc.service
-                )
+            .map_err(|e| DrainError::NotGivenBack {
+                service: svc.service.clone(),
+                host: host.to_string(),
+                peer: peer.clone(),
+                source: Box::new(e),
             });
         session.close().await;
         result
@@ -216,7 +267,7 @@ impl BatchHooks for AgentDrain {
         &'a self,
         batch: &'a [String],
         events: &'a UnboundedSender<Event>,
-    ) -> BoxFuture<'a, Result<Vec<String>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<String>, CallbackError>> {
         Box::pin(async move {
             let mut drained = Vec::new();
             // One at a time: a batch holds at most one node per pair, and the agent's
@@ -235,7 +286,7 @@ impl BatchHooks for AgentDrain {
         drained: &'a [String],
         succeeded: &'a [String],
         events: &'a UnboundedSender<Event>,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<(), CallbackError>> {
         Box::pin(async move {
             if !self.giveback {
                 return Ok(());
@@ -247,7 +298,7 @@ impl BatchHooks for AgentDrain {
                     first_error.get_or_insert(e);
                 }
             }
-            first_error.map_or(Ok(()), Err)
+            first_error.map_or(Ok(()), |e| Err(e.into()))
         })
     }
 }

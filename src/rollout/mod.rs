@@ -12,9 +12,15 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::engine::{HealthCheck, ProbeOnce, Rollout, rollout};
+use crate::failover::probe::ProbeOutcome;
 use crate::fleet::Fleet;
 use crate::inventory::Inventory;
 use crate::ovh::{Client, ClientOptions, Credentials, OvhError};
+
+/// A cluster's health probe that did not get its answer (`refused`, `bad status 503`, ...).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.describe())]
+pub struct Unhealthy(ProbeOutcome);
 
 /// Why a rollout cannot be planned: bad input, found before any node is touched.
 #[derive(Debug, thiserror::Error)]
@@ -158,7 +164,7 @@ pub fn health_checks(inventory: &Inventory) -> BTreeMap<String, HealthCheck> {
                     if outcome.is_ok() {
                         Ok(())
                     } else {
-                        Err(outcome.describe())
+                        Err(Unhealthy(outcome).into())
                     }
                 })
             });

@@ -10,5 +10,5 @@
 mod script;
 mod word;
 
-pub use script::Script;
+pub use script::{QuotedPlaceholder, Script};
 pub use word::ShellWord;

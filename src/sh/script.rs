@@ -110,15 +110,6 @@ impl Script {
         Script(out)
     }
 
-    /// [`Script::fill_user_template`] with its error as text: the signature failover's
-    /// node_ops.rs calls (another session's file); it goes once that file takes the type.
-    pub fn user_template(
-        template: &str,
-        words: &[(&'static str, &ShellWord)],
-    ) -> Result<Script, String> {
-        Script::fill_user_template(template, words).map_err(|e| e.to_string())
-    }
-
     /// Shell code a user wrote as shell code (the cluster's `switch_command`), with each
     /// `placeholder` in it replaced by its word. The code is the user's own and is taken as is;
     /// the values put into it cannot become code. A placeholder the user put between quotes
@@ -301,7 +292,7 @@ mod tests {
         let svc = ShellWord::quote("web;reboot");
         let to = ShellWord::quote("node2");
         let words: [(&'static str, &ShellWord); 2] = [("{service}", &svc), ("{to}", &to)];
-        let s = Script::user_template("om {service} switch --to {to} # {x}", &words).unwrap();
+        let s = Script::fill_user_template("om {service} switch --to {to} # {x}", &words).unwrap();
         assert_eq!(s.as_str(), "om 'web;reboot' switch --to node2 # {x}");
         for bad in [
             "om '{service}' x",
@@ -327,7 +318,7 @@ mod tests {
             );
         }
         // Quotes that close before the placeholder are fine.
-        let s = Script::user_template("printf '%s\\n' {to}", &words).unwrap();
+        let s = Script::fill_user_template("printf '%s\\n' {to}", &words).unwrap();
         assert_eq!(s.as_str(), "printf '%s\\n' node2");
     }
 
