@@ -75,16 +75,25 @@ pub fn parse_last_syncs(text: &str) -> Vec<LastSync> {
 /// synced (everything it carries would be lost), `Ok(None)` without resources.
 /// A sync that completed after the takeover began (the agent syncs during a planned switch)
 /// makes the age 0.
-pub fn age_at(syncs: &[LastSync], took_over_unix_ms: u64) -> Result<Option<u64>, String> {
+pub fn age_at(syncs: &[LastSync], took_over_unix_ms: u64) -> Result<Option<u64>, NeverSynced> {
     let mut worst: Option<u64> = None;
     for sync in syncs {
         let Some(at) = sync.unix_ms else {
-            return Err(sync.rid.clone());
+            return Err(NeverSynced {
+                rid: sync.rid.clone(),
+            });
         };
         let age = took_over_unix_ms.saturating_sub(at);
         worst = Some(worst.map_or(age, |w| w.max(age)));
     }
     Ok(worst)
+}
+
+/// An rsync resource that never completed a sync to the node that took over.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{rid} never synced")]
+pub struct NeverSynced {
+    pub rid: String,
 }
 
 /// What was read on the node that took over, after a flip (the timeline keeps it).
@@ -125,7 +134,7 @@ impl RpoFigures {
         }
         let (age_ms, never_synced) = match age_at(syncs, took_over_unix_ms) {
             Ok(age) => (age, None),
-            Err(rid) => (None, Some(rid)),
+            Err(never) => (None, Some(never.rid)),
         };
         let within_budget = match (budget_ms, age_ms) {
             (None, _) => true,
@@ -194,7 +203,9 @@ mod tests {
         assert_eq!(age_at(&[], 9_000), Ok(None));
         assert_eq!(
             age_at(&[sync("sync#1", Some(1)), sync("sync#2", None)], 9_000),
-            Err("sync#2".into())
+            Err(NeverSynced {
+                rid: "sync#2".into()
+            })
         );
     }
 
