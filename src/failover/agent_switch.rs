@@ -337,15 +337,11 @@ pub async fn put_service(
             ),
         );
     }
-    rec.record(EventKind::Restore {
-        action: format!(
-            "service back on {} through the agent, {why}{}",
-            sides[serving].name,
-            match (&stopped, &started) {
-                (Ok(()), Ok(())) => String::new(),
-                (Err(e), _) | (_, Err(e)) => format!(" (but: {e})"),
-            }
-        ),
-        ok: Some(stopped.is_ok() && started.is_ok()),
-    });
+    rec.record(super::restore::back_on(
+        &sides[serving].name,
+        " through the agent",
+        why,
+        &stopped,
+        &started,
+    ));
 }

@@ -138,22 +138,9 @@ fn phases_of(flip: &Value) -> Vec<(String, u64)> {
     ]
 }
 
-/// Keeps `doc` under `dir` (made if missing), named after its cluster and start so that a
-/// listing of the directory reads in order; returns the file.
-pub fn save(dir: &Path, doc: &Value) -> Result<PathBuf, HistoryError> {
-    let cluster = doc
-        .get("cluster")
-        .and_then(Value::as_str)
-        .unwrap_or("cluster");
-    let stamp: String = doc
-        .get("started_at")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let safe: String = cluster
-        .chars()
+/// `pair1` as a file name's part: letters, digits, `-` and `_` kept, anything else `_`.
+pub fn file_safe(text: &str) -> String {
+    text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -161,7 +148,24 @@ pub fn save(dir: &Path, doc: &Value) -> Result<PathBuf, HistoryError> {
                 '_'
             }
         })
-        .collect();
+        .collect()
+}
+
+/// `2026-12-02 10:00:00 UTC` as `20261202100000`: a start time's digits, for file names that
+/// sort in time order.
+pub fn stamp(started_at: &str) -> String {
+    started_at.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Keeps `doc` under `dir` (made if missing), named after its cluster and start so that a
+/// listing of the directory reads in order; returns the file.
+pub fn save(dir: &Path, doc: &Value) -> Result<PathBuf, HistoryError> {
+    let cluster = doc
+        .get("cluster")
+        .and_then(Value::as_str)
+        .unwrap_or("cluster");
+    let stamp = stamp(doc.get("started_at").and_then(Value::as_str).unwrap_or(""));
+    let safe = file_safe(cluster);
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
     // Two runs in the same second (tests, a retry) get their own files.
     for n in 0..1000 {

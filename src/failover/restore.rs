@@ -68,34 +68,7 @@ pub(super) async fn make_whole_after_split(
     prober: &mut Prober,
 ) {
     super::agent_switch::settle(settings, sides, rec, prober).await;
-    let routed = rec.drive(prober, client.vip_status(settings.vip)).await;
-    let serving = match &routed {
-        Ok(Some(service)) => sides.iter().position(|s| s.service_name == *service),
-        _ => None,
-    };
-    match serving {
-        Some(serving) => {
-            put_service(
-                settings,
-                sides,
-                serving,
-                rec,
-                prober,
-                "where OVH routes the VIP",
-            )
-            .await
-        }
-        None => rec.record(EventKind::Restore {
-            action: format!(
-                "cannot tell which node the VIP is routed to ({}): the service was left as it is",
-                match routed {
-                    Ok(r) => r.unwrap_or_else(|| "nowhere".into()),
-                    Err(e) => e.to_string(),
-                }
-            ),
-            ok: Some(false),
-        }),
-    }
+    put_service_where_routed(settings, sides, client, rec, prober).await;
 }
 
 /// Puts the service back after a failed flip from `source`. `--direct`: where the VIP is
@@ -144,33 +117,7 @@ pub(super) async fn restore(
         put_service(settings, sides, source, rec, prober, "where it ran before").await;
         return;
     }
-    let routed = rec.drive(prober, client.vip_status(settings.vip)).await;
-    let serving = match &routed {
-        Ok(Some(service)) => sides.iter().position(|s| s.service_name == *service),
-        _ => None,
-    };
-    let Some(serving) = serving else {
-        rec.record(EventKind::Restore {
-            action: format!(
-                "cannot tell which node the VIP is routed to ({}): the service was left as it is",
-                match routed {
-                    Ok(r) => r.unwrap_or_else(|| "nowhere".into()),
-                    Err(e) => e.to_string(),
-                }
-            ),
-            ok: Some(false),
-        });
-        return;
-    };
-    put_service(
-        settings,
-        sides,
-        serving,
-        rec,
-        prober,
-        "where OVH routes the VIP",
-    )
-    .await;
+    put_service_where_routed(settings, sides, client, rec, prober).await;
 }
 
 /// Stops the service on the other node and starts it on `serving` (a `Restore` event on the
@@ -206,17 +153,66 @@ pub(super) async fn put_service(
         &sink,
     );
     let started = rec.drive(prober, start).await;
-    rec.record(EventKind::Restore {
+    rec.record(back_on(&sides[serving].name, "", why, &stopped, &started));
+}
+
+/// The Restore event of a stop on the other node and a start on `node`: "service back on
+/// NODE{how}, WHY", with the first failure after it.
+pub(super) fn back_on<E: std::fmt::Display>(
+    node: &str,
+    how: &str,
+    why: &str,
+    stopped: &Result<(), E>,
+    started: &Result<(), E>,
+) -> EventKind {
+    EventKind::Restore {
         action: format!(
-            "service back on {}, {why}{}",
-            sides[serving].name,
-            match (&stopped, &started) {
+            "service back on {node}{how}, {why}{}",
+            match (stopped, started) {
                 (Ok(()), Ok(())) => String::new(),
                 (Err(e), _) | (_, Err(e)) => format!(" (but: {e})"),
             }
         ),
         ok: Some(stopped.is_ok() && started.is_ok()),
-    });
+    }
+}
+
+/// Puts the service where OVH routes the VIP (stopped on the other node); a Restore event says
+/// so when OVH cannot tell.
+async fn put_service_where_routed(
+    settings: &Settings,
+    sides: &[Side; 2],
+    client: &Client,
+    rec: &mut Recorder,
+    prober: &mut Prober,
+) {
+    let routed = rec.drive(prober, client.vip_status(settings.vip)).await;
+    let serving = match &routed {
+        Ok(Some(service)) => sides.iter().position(|s| s.service_name == *service),
+        _ => None,
+    };
+    let Some(serving) = serving else {
+        rec.record(EventKind::Restore {
+            action: format!(
+                "cannot tell which node the VIP is routed to ({}): the service was left as it is",
+                match routed {
+                    Ok(r) => r.unwrap_or_else(|| "nowhere".into()),
+                    Err(e) => e.to_string(),
+                }
+            ),
+            ok: Some(false),
+        });
+        return;
+    };
+    put_service(
+        settings,
+        sides,
+        serving,
+        rec,
+        prober,
+        "where OVH routes the VIP",
+    )
+    .await;
 }
 
 /// The VIP's node must answer; returns an alarm when it does not.

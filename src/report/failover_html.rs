@@ -24,7 +24,7 @@ use super::failover_text::{baseline_line, failure_kinds, offset, signed_ms};
 use super::failover_timeline_svg::{Drawing, drawing};
 use super::human_duration;
 use crate::failover::clock::utc_time_of_day;
-use crate::failover::history::{DEFAULT_SCENARIO, PastRun};
+use crate::failover::history::{self, DEFAULT_SCENARIO, PastRun};
 use crate::failover::measurement::{GameDayReport, Verdict};
 use crate::failover::timeline::{Event, EventKind};
 
@@ -221,23 +221,11 @@ fn embedded_json(report: &GameDayReport) -> Result<Value, RenderError> {
 
 /// A file name from the cluster (letters, digits, `-`, `_` kept) and the start's digits.
 fn json_file(report: &GameDayReport) -> String {
-    let cluster: String = report
-        .cluster
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let stamp: String = report
-        .started_at
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    format!("game-day-{cluster}-{stamp}.json")
+    format!(
+        "game-day-{}-{}.json",
+        history::file_safe(&report.cluster),
+        history::stamp(&report.started_at)
+    )
 }
 
 /// The sentence under the verdict.
