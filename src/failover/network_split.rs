@@ -313,3 +313,42 @@ pub fn flapped(runs: &[String]) -> bool {
         .enumerate()
         .any(|(i, node)| runs[..i.saturating_sub(1)].contains(node))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(nodes: &[&str]) -> Vec<String> {
+        nodes.iter().map(|n| n.to_string()).collect()
+    }
+
+    /// A move from one node to the other is no flap; coming back after it is.
+    #[test]
+    fn a_vip_flaps_when_a_node_answers_again_after_another() {
+        assert!(!flapped(&runs(&[])));
+        assert!(!flapped(&runs(&["node1"])));
+        assert!(!flapped(&runs(&["node1", "node2"])));
+        assert!(flapped(&runs(&["node1", "node2", "node1"])));
+        assert!(flapped(&runs(&["node2", "node1", "node2", "node1"])));
+    }
+
+    /// The cut's addresses go back to the heal as one quoted word split by the shell, so an
+    /// address list never becomes code.
+    #[test]
+    fn the_heal_takes_the_addresses_the_cut_printed() {
+        let script = heal_script("198.18.0.12 198.18.0.13");
+        assert!(
+            script
+                .as_str()
+                .starts_with("peers='198.18.0.12 198.18.0.13'\n"),
+            "{}",
+            script.as_str()
+        );
+        let hostile = heal_script("1.2.3.4; reboot");
+        assert!(
+            hostile.as_str().starts_with("peers='1.2.3.4; reboot'\n"),
+            "{}",
+            hostile.as_str()
+        );
+    }
+}

@@ -12,6 +12,7 @@ use tandem::failover::clock::Clock;
 use tandem::failover::history::PastRun;
 use tandem::failover::measurement::GameDayReport;
 use tandem::failover::probe::{ProbeOutcome, ProbeResult};
+use tandem::failover::rpo::{LastSync, TargetSyncs};
 use tandem::failover::timeline::{EventKind, NoteLevel, ProbeSettings, Timeline};
 use tandem::report::failover_html;
 
@@ -166,6 +167,23 @@ fn synthetic_report() -> GameDayReport {
             name: "preflight".into(),
         },
     );
+    // The probes before anything moved, and the last sync node2 had when it took over (30 s
+    // before the game day started, held to a 600 s RPO budget).
+    t.record(
+        ms(0),
+        EventKind::Phase {
+            name: "baseline".into(),
+        },
+    );
+    t.rpo_budget_ms = Some(600_000);
+    t.last_syncs.push(TargetSyncs {
+        flip: "switch".into(),
+        node: "node2".into(),
+        syncs: vec![LastSync {
+            rid: "sync#1".into(),
+            unix_ms: Some(clock.unix_ms_at(ms(0)) - 30_000),
+        }],
+    });
     flip(&mut t, 2000, "switch", "node1", "node2", 4_211_871);
     flip(&mut t, 80_000, "flip-back", "node2", "node1", 4_211_902);
     t.record(
@@ -311,12 +329,34 @@ fn html_report_renders_its_timeline_in_headless_chromium() {
     assert_eq!(count("class=\"probe failed\""), failed);
     assert_eq!(count("<g class=\"strip ok\" data-node=\"node1\""), 1);
     assert_eq!(count("<g class=\"strip ok\" data-node=\"node2\""), 1);
-    assert_eq!(count("<g class=\"marker\">"), 8, "4 markers per flip");
+    assert_eq!(
+        count("<g class=\"marker\">"),
+        9,
+        "4 markers per flip, and the baseline's"
+    );
     assert_eq!(count("<g class=\"downtime\">"), 2);
     assert_eq!(count(">downtime 50.9 s</text>"), 2, "both outages labelled");
     assert_eq!(count("<g class=\"task\" data-status=\"done\">"), 2);
     assert!(dom.contains("first answer from node2"));
     assert!(dom.contains("first answer from node1"));
+    // The phases of each flip under the timeline, and where the outage went.
+    assert_eq!(count("<svg class=\"phases\""), 1);
+    assert_eq!(count("<g class=\"flip-phase\" data-phase=\"OVH task\""), 2);
+    assert!(
+        dom.contains("outage was the OVH task moving the VIP to node2"),
+        "no critical path"
+    );
+    // The baseline, and the switch's RPO against its budget.
+    assert!(
+        dom.contains("<p class=\"sub baseline\">baseline: 20 probes"),
+        "no baseline"
+    );
+    assert!(
+        dom.contains(
+            "RPO: the data on node2 was 32.0 s old when it took over (RPO budget 600.0 s)"
+        ),
+        "no RPO"
+    );
     // The hostile note arrived as text, not markup.
     assert!(dom.contains("&lt;node1&gt; answered with a stale `Server:` header &amp; no cache"));
     assert!(!dom.contains("<node1>"));
