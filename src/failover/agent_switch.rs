@@ -17,6 +17,8 @@ use super::timeline::{EventKind, NoteLevel};
 use crate::ovh::Client;
 use crate::sh::Script;
 
+/// How long the preflight lets a busy agent finish before it refuses.
+const PREFLIGHT_SETTLE: Duration = Duration::from_secs(30);
 /// How long a restore lets the agent finish what it is doing before it acts anyway.
 const QUIET_WITHIN: Duration = Duration::from_secs(60);
 
@@ -67,7 +69,36 @@ pub async fn preflight(
     rec: &mut Recorder,
 ) -> Result<(), Refusal> {
     let svc = &settings.spec.service;
-    let seen = instances(settings, &sides[source]).await?;
+    let mut seen = instances(settings, &sides[source]).await?;
+    // Right after a deploy the agent may still be at work (thawing an instance it froze while
+    // fetching the config, a status being computed): give it a bounded while before refusing.
+    if !agent::is_quiet(&seen) {
+        rec.note(
+            NoteLevel::Info,
+            format!(
+                "agent: {} (waiting up to {} s for it to rest)",
+                agent::describe(&seen),
+                PREFLIGHT_SETTLE.as_secs()
+            ),
+        );
+        let sink = rec.sink();
+        match agent_wait::quiet(
+            runner(&sides[source]),
+            svc,
+            PREFLIGHT_SETTLE,
+            status_notes(&sink),
+        )
+        .await
+        {
+            Ok(rested) => seen = rested,
+            Err(last) => {
+                return Err(Refusal::Busy {
+                    service: svc.clone(),
+                    what: last.to_string(),
+                });
+            }
+        }
+    }
     for side in sides {
         if !seen.iter().any(|i| i.node == side.name) {
             return Err(Refusal::NotSeen {
